@@ -1,0 +1,347 @@
+/*
+ * N-API surface of the addon. JavaScript checks arguments and owns policy;
+ * this file checks again (types, ranges, buffer bounds) and never trusts a
+ * value that reaches the kernel.
+ *
+ * Functions (all take the ring handle first, except create):
+ *   create(entries, cqEntries, wantFlags, stage, out, stats, turn, onWake)
+ *       -> handle | -errno
+ *   info(h) -> [setupFlags, features, sqEntries, cqEntries, fd]
+ *   probe(h) -> Uint8Array(256) of supported IORING_OP_* | -errno
+ *   flush(h) -> number of completion records written to `out`
+ *   reap(h)  -> number of completion records written to `out`
+ *   setRef(h, bool)
+ *   destroy(h)
+ */
+#define _GNU_SOURCE
+#include "uk.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CHECK(call)                                                   \
+  do {                                                                \
+    if ((call) != napi_ok) return NULL;                               \
+  } while (0)
+
+typedef struct uk_handle {
+  uk_ring *ring;
+  int refs; /* the external's finalizer and the ring's lifecycle */
+} uk_handle;
+
+static napi_value throw_type(napi_env env, const char *code, const char *msg) {
+  napi_throw_type_error(env, code, msg);
+  return NULL;
+}
+
+static napi_value num(napi_env env, double v) {
+  napi_value out;
+  napi_create_double(env, v, &out);
+  return out;
+}
+
+
+/* A ring struct is allocated together with its handle; freed when both the
+ * JS external is finalized and the libuv handles are closed. */
+typedef struct uk_box {
+  uk_ring ring;
+  int refs;
+  int closing_handles;
+} uk_box;
+
+static void box_unref(uk_box *b) {
+  if (--b->refs == 0) free(b);
+}
+
+static void on_external_finalize(napi_env env, void *data, void *hint) {
+  box_unref((uk_box *)data);
+}
+
+static uk_ring *get_ring(napi_env env, napi_value v) {
+  void *p = NULL;
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "invalid ring handle");
+    return NULL;
+  }
+  napi_get_value_external(env, v, &p);
+  uk_ring *r = &((uk_box *)p)->ring;
+  if (r->destroyed) {
+    napi_throw_error(env, "ERR_RING_CLOSED", "the ring is closed");
+    return NULL;
+  }
+  return r;
+}
+
+static bool typed_array(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *len) {
+  bool is;
+  napi_typedarray_type t;
+  napi_value ab;
+  size_t off;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return false;
+  if (napi_get_typedarray_info(env, v, &t, len, data, &ab, &off) != napi_ok) return false;
+  return t == want && *data != NULL;
+}
+
+/* ---- libuv integration ------------------------------------------------ */
+
+static void handle_closed(uv_handle_t *h) {
+  uk_box *b = (uk_box *)h->data;
+  free(h);
+  if (--b->closing_handles == 0) {
+    if (b->ring.cleanup) {
+      napi_remove_async_cleanup_hook(b->ring.cleanup);
+      b->ring.cleanup = NULL;
+    }
+    box_unref(b);
+  }
+}
+
+static void on_prepare(uv_prepare_t *p) {
+  uk_box *b = (uk_box *)p->data;
+  b->ring.turn[0]++;
+}
+
+static void on_poll(uv_poll_t *p, int status, int events) {
+  uk_box *b = (uk_box *)p->data;
+  uk_ring *r = &b->ring;
+  if (r->destroyed) return;
+  uint64_t v;
+  ssize_t rd = read(r->efd, &v, sizeof v);
+  (void)rd;
+  napi_env env = r->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value fn, self, result;
+  if (napi_get_reference_value(env, r->on_wake, &fn) == napi_ok && fn &&
+      napi_get_reference_value(env, r->js_self, &self) == napi_ok && self) {
+    napi_status s = napi_make_callback(env, r->actx, self, fn, 0, NULL, &result);
+    if (s == napi_pending_exception) {
+      napi_value err;
+      napi_get_and_clear_last_exception(env, &err);
+      napi_fatal_exception(env, err);
+    }
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+/* Tear down native state. Called by destroy() from JS (nothing in flight:
+ * JS has cancelled and reaped everything) and by the env cleanup hook
+ * (thread or process exit: cancels and reaps here, without JS). */
+static void ring_teardown(uk_box *b, bool from_js) {
+  uk_ring *r = &b->ring;
+  if (r->destroyed) return;
+  r->destroyed = true;
+  uk_ring_drain_all(r);
+  uk_ring_unmap(r);
+  if (from_js) {
+    napi_delete_reference(r->env, r->on_wake);
+    napi_delete_reference(r->env, r->js_self);
+    for (int i = 0; i < 4; i++) napi_delete_reference(r->env, r->buffers[i]);
+    napi_async_destroy(r->env, r->actx);
+  }
+  r->stage = r->out = r->turn = NULL;
+  r->stats = NULL;
+  b->closing_handles = 2;
+  uv_close((uv_handle_t *)r->poll, handle_closed);
+  uv_close((uv_handle_t *)r->prepare, handle_closed);
+}
+
+static void on_env_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
+  uk_box *b = (uk_box *)arg;
+  if (b->ring.destroyed) return;
+  /* Keep the box alive for the JS-side stats pointer: point stats at a
+   * private scratch area since the JS Float64Array may already be gone. */
+  static double scratch[UK_STAT__COUNT];
+  b->ring.stats = scratch;
+  ring_teardown(b, false);
+}
+
+/* ---- exported functions ---------------------------------------------- */
+
+static napi_value js_create(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 8) return throw_type(env, "ERR_MISSING_ARGS", "create() needs 8 arguments");
+  uint32_t entries, cq_entries, want;
+  if (napi_get_value_uint32(env, argv[0], &entries) != napi_ok ||
+      napi_get_value_uint32(env, argv[1], &cq_entries) != napi_ok ||
+      napi_get_value_uint32(env, argv[2], &want) != napi_ok)
+    return throw_type(env, "ERR_INVALID_ARG_TYPE", "entries, cqEntries and flags must be numbers");
+  if (entries < 1 || entries > 32768 || cq_entries < entries || cq_entries > 65536 * 2)
+    return throw_type(env, "ERR_OUT_OF_RANGE", "entries out of range");
+  void *stage, *out, *stats, *turn;
+  size_t stage_len, out_len, stats_len, turn_len;
+  if (!typed_array(env, argv[3], napi_int32_array, &stage, &stage_len) ||
+      !typed_array(env, argv[4], napi_int32_array, &out, &out_len) ||
+      !typed_array(env, argv[5], napi_float64_array, &stats, &stats_len) ||
+      !typed_array(env, argv[6], napi_int32_array, &turn, &turn_len))
+    return throw_type(env, "ERR_INVALID_ARG_TYPE", "stage/out/turn must be Int32Array, stats Float64Array");
+  if (stage_len < UK_STAGE_HEADER_WORDS + UK_DESC_WORDS || out_len < UK_CQE_WORDS || stats_len < UK_STAT__COUNT ||
+      turn_len < 1)
+    return throw_type(env, "ERR_OUT_OF_RANGE", "shared buffers too small");
+  uint32_t stage_cap = (uint32_t)((stage_len - UK_STAGE_HEADER_WORDS) / UK_DESC_WORDS);
+  uint32_t out_cap = (uint32_t)(out_len / UK_CQE_WORDS);
+  if (out_cap < stage_cap) return throw_type(env, "ERR_OUT_OF_RANGE", "out buffer must hold a completion per staged record");
+  napi_valuetype t;
+  CHECK(napi_typeof(env, argv[7], &t));
+  if (t != napi_function) return throw_type(env, "ERR_INVALID_ARG_TYPE", "onWake must be a function");
+
+  uk_box *b = calloc(1, sizeof(uk_box));
+  if (!b) return num(env, -ENOMEM);
+  uk_ring *r = &b->ring;
+  r->fd = r->efd = -1;
+  r->stats = stats;
+  const char *why;
+  int e = uk_ring_init(r, entries, cq_entries, want, &why);
+  if (e < 0) {
+    free(b);
+    return num(env, e);
+  }
+  r->stage = stage;
+  r->stage_cap = stage_cap;
+  r->out = out;
+  r->out_cap = out_cap;
+  r->turn = turn;
+  r->env = env;
+  memset(stage, 0, UK_STAGE_HEADER_WORDS * sizeof(int32_t));
+
+  napi_value ext;
+  if (napi_create_external(env, b, on_external_finalize, NULL, &ext) != napi_ok) {
+    uk_ring_unmap(r);
+    free(b);
+    return NULL;
+  }
+  b->refs = 2; /* external + lifecycle */
+  napi_create_reference(env, argv[7], 1, &r->on_wake);
+  napi_create_reference(env, ext, 1, &r->js_self);
+  for (int i = 0; i < 4; i++) napi_create_reference(env, argv[3 + i], 1, &r->buffers[i]);
+  napi_value name;
+  napi_create_string_utf8(env, "uringkit:ring", NAPI_AUTO_LENGTH, &name);
+  napi_async_init(env, NULL, name, &r->actx);
+
+  napi_get_uv_event_loop(env, &r->loop);
+  r->poll = calloc(1, sizeof(uv_poll_t));
+  r->prepare = calloc(1, sizeof(uv_prepare_t));
+  uv_poll_init(r->loop, r->poll, r->efd);
+  r->poll->data = b;
+  uv_poll_start(r->poll, UV_READABLE, on_poll);
+  uv_unref((uv_handle_t *)r->poll);
+  uv_prepare_init(r->loop, r->prepare);
+  r->prepare->data = b;
+  uv_prepare_start(r->prepare, on_prepare);
+  uv_unref((uv_handle_t *)r->prepare);
+  napi_add_async_cleanup_hook(env, on_env_cleanup, b, &r->cleanup);
+  /* Completions are reaped by JS; the eventfd only matters while idle. */
+  uk_eventfd_enable(r, true);
+  return ext;
+}
+
+static napi_value js_info(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], arr;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uk_ring *r = get_ring(env, argv[0]);
+  if (!r) return NULL;
+  double vals[] = { r->setup_flags, r->features, r->sq_entries, r->cq_entries, r->fd };
+  CHECK(napi_create_array_with_length(env, 5, &arr));
+  for (uint32_t i = 0; i < 5; i++) napi_set_element(env, arr, i, num(env, vals[i]));
+  return arr;
+}
+
+static napi_value js_probe(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], ab, out;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uk_ring *r = get_ring(env, argv[0]);
+  if (!r) return NULL;
+  void *data;
+  CHECK(napi_create_arraybuffer(env, 256, &data, &ab));
+  memset(data, 0, 256);
+  int e = uk_probe(r, data, 256);
+  if (e < 0) return num(env, e);
+  CHECK(napi_create_typedarray(env, napi_uint8_array, 256, ab, 0, &out));
+  return out;
+}
+
+/* Submit everything staged, then reap. Returns the number of completion
+ * records in `out`; stage[0] keeps the records the kernel could not take
+ * now and stage[2] the submit error (0 or -errno). */
+static napi_value js_flush(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uk_ring *r = get_ring(env, argv[0]);
+  if (!r) return NULL;
+  uint32_t rejected = 0;
+  int err = uk_stage_flush(r, &rejected);
+  if (err == 0) {
+    /* The eventfd stays quiet while we are busy: inline completions need no
+     * wake-up. uk_reap re-enables it once the CQ is seen empty. */
+    uk_eventfd_enable(r, false);
+    err = uk_ring_submit(r, 0);
+    if (err > 0) err = 0;
+  }
+  r->stage[2] = err;
+  return num(env, uk_reap(r, rejected, true));
+}
+
+static napi_value js_reap(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uk_ring *r = get_ring(env, argv[0]);
+  if (!r) return NULL;
+  return num(env, uk_reap(r, 0, true));
+}
+
+static napi_value js_set_ref(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uk_ring *r = get_ring(env, argv[0]);
+  if (!r) return NULL;
+  bool on = false;
+  napi_get_value_bool(env, argv[1], &on);
+  if (on) uv_ref((uv_handle_t *)r->poll);
+  else uv_unref((uv_handle_t *)r->poll);
+  return NULL;
+}
+
+static napi_value js_destroy(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uk_ring *r = get_ring(env, argv[0]);
+  if (!r) return NULL;
+  ring_teardown((uk_box *)r, true);
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  static const struct {
+    const char *name;
+    napi_callback cb;
+  } fns[] = {
+    { "create", js_create }, { "info", js_info },     { "probe", js_probe },     { "flush", js_flush },
+    { "reap", js_reap },     { "setRef", js_set_ref }, { "destroy", js_destroy },
+  };
+  for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
+    napi_value fn;
+    napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].cb, NULL, &fn);
+    napi_set_named_property(env, exports, fns[i].name, fn);
+  }
+  napi_value v;
+  napi_create_uint32(env, UK_DESC_WORDS, &v);
+  napi_set_named_property(env, exports, "DESC_WORDS", v);
+  napi_create_uint32(env, UK_STAGE_HEADER_WORDS, &v);
+  napi_set_named_property(env, exports, "STAGE_HEADER_WORDS", v);
+  napi_create_uint32(env, UK_CQE_WORDS, &v);
+  napi_set_named_property(env, exports, "CQE_WORDS", v);
+  return exports;
+}
+
+NAPI_MODULE_INIT() { return init(env, exports); }

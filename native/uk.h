@@ -1,0 +1,170 @@
+/*
+ * uringkit native boundary: shared declarations.
+ *
+ * This layer owns the syscalls (no liburing), the ring memory and the libuv
+ * hooks. It knows nothing about what an operation means for the user; it
+ * builds SQEs from validated scalar descriptors or from buffers it is handed,
+ * and copies CQEs out for JavaScript to dispatch.
+ */
+#ifndef UK_H
+#define UK_H
+
+#include <linux/io_uring.h>
+#include <node_api.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+/* Constants newer than the build host's <linux/io_uring.h>. */
+#ifndef IORING_SETUP_SUBMIT_ALL
+#define IORING_SETUP_SUBMIT_ALL (1U << 7)
+#endif
+#ifndef IORING_SETUP_COOP_TASKRUN
+#define IORING_SETUP_COOP_TASKRUN (1U << 8)
+#endif
+#ifndef IORING_SETUP_TASKRUN_FLAG
+#define IORING_SETUP_TASKRUN_FLAG (1U << 9)
+#endif
+#ifndef IORING_SETUP_SINGLE_ISSUER
+#define IORING_SETUP_SINGLE_ISSUER (1U << 12)
+#endif
+#ifndef IORING_SQ_TASKRUN
+#define IORING_SQ_TASKRUN (1U << 2)
+#endif
+#ifndef IORING_CQ_EVENTFD_DISABLED
+#define IORING_CQ_EVENTFD_DISABLED (1U << 0)
+#endif
+#ifndef IORING_POLL_ADD_MULTI
+#define IORING_POLL_ADD_MULTI (1U << 0)
+#endif
+#ifndef IORING_CQE_F_MORE
+#define IORING_CQE_F_MORE (1U << 1)
+#endif
+
+/* Descriptor opcodes: uringkit's own stable numbering, shared with
+ * src/native/descriptors.ts. C maps each to an IORING_OP and validates it. */
+enum uk_desc_op {
+  UK_DESC_NOP = 0,
+  UK_DESC_TIMEOUT = 1,
+  UK_DESC_POLL = 2,
+  UK_DESC_POLL_MULTI = 3,
+  UK_DESC_CLOSE = 4,
+  UK_DESC_CANCEL = 5,
+  UK_DESC__COUNT
+};
+
+/* Descriptor flags (bits 8..15 of word 0). */
+#define UK_DESC_F_LINK_TIMEOUT 0x1
+
+/* Descriptor record: UK_DESC_WORDS int32 words.
+ *  [0] op | flags << 8      [1] slot            [2] hi (gen << 2 | kind)
+ *  [3] fd                   [4] arg0            [5] arg1
+ *  [6..7]  f64 operation time in ms (TIMEOUT)
+ *  [8..9]  f64 linked-timeout time in ms
+ *  [10..15] reserved (zero) */
+#define UK_DESC_WORDS 16
+#define UK_STAGE_HEADER_WORDS 16 /* [0] = number of staged records */
+
+/* user_data = slot (low 32 bits) | hi (high 32 bits); hi = gen << 2 | kind. */
+#define UK_KIND_OP 0u
+#define UK_KIND_LINK_TIMEOUT 1u
+#define UK_KIND_CANCEL 2u
+#define UK_SLOT_MESSAGE 0xffffffffu /* CQEs posted by other rings (msg_ring) */
+#define UK_MAX_SLOTS (1u << 24)
+
+/* Completion record copied out for JavaScript: 4 int32 words. */
+#define UK_CQE_WORDS 4
+
+/* Shared stats (Float64Array owned by JavaScript, written here). */
+enum uk_stat {
+  UK_STAT_ENTERS = 0,
+  UK_STAT_CQ_OVERFLOWS,
+  UK_STAT_REAP_BATCHES,
+  UK_STAT_SQES,
+  UK_STAT_CQES_DROPPED,
+  UK_STAT__COUNT
+};
+
+/* Per-slot native side storage: lives until the slot's final CQE (and is then
+ * reused by the next activation of the same slot). The kernel may read
+ * anything here while the slot has SQEs outstanding. */
+typedef struct uk_slot_mem {
+  struct __kernel_timespec ts_op;
+  struct __kernel_timespec ts_link;
+  uint64_t op_user_data; /* the activation's main SQE, for teardown cancel */
+  uint32_t live;         /* SQEs of this slot whose final CQE is not reaped */
+  uint32_t pad;
+} uk_slot_mem;
+
+#define UK_SLOT_CHUNK_SHIFT 8
+#define UK_SLOT_CHUNK (1u << UK_SLOT_CHUNK_SHIFT)
+
+typedef struct uk_ring {
+  int fd;
+  int efd;
+  unsigned setup_flags;
+  unsigned features;
+  unsigned sq_entries;
+  unsigned cq_entries;
+
+  /* SQ ring */
+  unsigned *sq_khead, *sq_ktail, *sq_kflags, *sq_kdropped, *sq_array;
+  unsigned sq_mask;
+  struct io_uring_sqe *sqes;
+  unsigned sqe_tail; /* next SQE to fill; [*sq_ktail, sqe_tail) are filled, not yet published */
+
+  /* CQ ring */
+  unsigned *cq_khead, *cq_ktail, *cq_koverflow, *cq_kflags;
+  unsigned cq_mask;
+  struct io_uring_cqe *cqes;
+  unsigned cq_dropped_seen;
+
+  void *sq_map, *cq_map;
+  size_t sq_map_len, cq_map_len, sqes_map_len;
+
+  /* Accounting: SQEs prepared whose final CQE has not been reaped. */
+  uint64_t outstanding;
+  uk_slot_mem **chunks;
+  uint32_t nchunks;
+
+  /* Memory shared with JavaScript (pinned by napi references). */
+  int32_t *stage;      /* header + records */
+  uint32_t stage_cap;  /* records */
+  int32_t *out;        /* completion records */
+  uint32_t out_cap;    /* records */
+  double *stats;
+  int32_t *turn;       /* [0] loop-turn counter */
+
+  /* libuv + JS */
+  napi_env env;
+  uv_loop_t *loop;
+  uv_poll_t *poll;
+  uv_prepare_t *prepare;
+  bool referenced;
+  napi_ref js_self;     /* the JS handle object */
+  napi_ref on_wake;     /* JS function called when the eventfd fires */
+  napi_ref buffers[4];  /* stage, out, stats, turn */
+  napi_async_context actx;
+  napi_async_cleanup_hook_handle cleanup;
+  bool destroyed;
+} uk_ring;
+
+/* ring.c */
+int uk_sys_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags);
+int uk_ring_init(uk_ring *r, unsigned entries, unsigned cq_entries, unsigned want_flags, const char **why);
+int uk_ring_enter(uk_ring *r, unsigned to_submit, unsigned min_complete, unsigned flags);
+int uk_ring_submit(uk_ring *r, unsigned min_complete);
+unsigned uk_sq_space(const uk_ring *r);
+struct io_uring_sqe *uk_get_sqe(uk_ring *r);
+uint32_t uk_reap(uk_ring *r, uint32_t start, bool enable_when_empty);
+void uk_eventfd_enable(uk_ring *r, bool on);
+void uk_ring_drain_all(uk_ring *r);
+void uk_ring_unmap(uk_ring *r);
+uk_slot_mem *uk_slot(uk_ring *r, uint32_t slot);
+int uk_probe(uk_ring *r, uint8_t *ops, unsigned n);
+
+/* prep.c */
+int uk_stage_flush(uk_ring *r, uint32_t *nout);
+void uk_prep_cancel_ud(struct io_uring_sqe *sqe, uint64_t target, uint64_t ud);
+
+#endif

@@ -1,0 +1,12 @@
+/**
+ * uringkit: async I/O for Node.js on Linux io_uring.
+ */
+export { Ring, MultishotIterator, setDefaultRingBinding } from './ring/ring.js';
+export type { RingOptions, RingStats, RingInfo, Callback, OpOptions } from './ring/ring.js';
+export {
+  AbortError, RingClosedError, SystemError, TimeoutError, UnsupportedOperationError, UringUnavailableError,
+} from './errors.js';
+export type { SystemErrorContext } from './errors.js';
+export { nativeBinding, setNativeBinding } from './native/binding.js';
+export type { NativeBinding, NativeHandle } from './native/binding.js';
+export { POLL } from './ops/poll.js';

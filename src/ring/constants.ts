@@ -1,0 +1,55 @@
+/**
+ * Numbers shared with native/uk.h. Changing one side means changing both.
+ */
+
+/** Descriptor opcodes (uk_desc_op). */
+export const enum DescOp {
+  NOP = 0,
+  TIMEOUT = 1,
+  POLL = 2,
+  POLL_MULTI = 3,
+  CLOSE = 4,
+  CANCEL = 5,
+}
+
+/** Descriptor flags (bits 8..15 of word 0). */
+export const enum DescFlag {
+  LINK_TIMEOUT = 1,
+}
+
+/** The kind of SQE an activation's user_data names (low 2 bits of hi). */
+export const enum Kind {
+  OP = 0,
+  LINK_TIMEOUT = 1,
+  CANCEL = 2,
+}
+
+/** The slot index of CQEs posted by other rings (msg_ring). */
+export const SLOT_MESSAGE = -1;
+
+/** Stats written by C into the shared Float64Array (uk_stat). */
+export const enum NativeStat {
+  ENTERS = 0,
+  CQ_OVERFLOWS = 1,
+  REAP_BATCHES = 2,
+  SQES = 3,
+  CQES_DROPPED = 4,
+  COUNT = 5,
+}
+
+/** Kernel constants used by the ring. */
+export const IORING_CQE_F_MORE = 1 << 1;
+export const IORING_SETUP_SUBMIT_ALL = 1 << 7;
+export const IORING_SETUP_COOP_TASKRUN = 1 << 8;
+export const IORING_SETUP_TASKRUN_FLAG = 1 << 9;
+export const IORING_SETUP_SINGLE_ISSUER = 1 << 12;
+
+/** IORING_OP_* numbers (for the probe and error messages). */
+export const IORING_OP = {
+  NOP: 0,
+  POLL_ADD: 6,
+  TIMEOUT: 11,
+  ASYNC_CANCEL: 14,
+  LINK_TIMEOUT: 15,
+  CLOSE: 19,
+} as const;

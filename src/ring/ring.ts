@@ -1,0 +1,893 @@
+/**
+ * Ring: one io_uring instance inside Node's event loop.
+ *
+ * Owns the slot table (one slot per operation activation, user_data = slot +
+ * generation), submission batching, completion dispatch, the fairness
+ * budget, liveness and stats. The only code that talks to the native layer.
+ *
+ * Contracts:
+ *  - every operation settles exactly once (success, error, timeout, abort);
+ *  - everything the kernel may touch is referenced by the slot until the
+ *    activation's last CQE (op, linked timeout and cancel CQEs);
+ *  - operations issued in one synchronous run of JavaScript are submitted by
+ *    one io_uring_enter, from a microtask queued by the first of them;
+ *  - completions are reaped right after each enter and when the ring's
+ *    eventfd wakes libuv; at most `budget` completions are dispatched per
+ *    loop turn before yielding to the loop (setImmediate).
+ */
+import os from 'node:os';
+
+import {
+  AbortError, invalidArgType, outOfRange, RingClosedError, SystemError, TimeoutError,
+  UnsupportedOperationError, UringUnavailableError, type SystemErrorContext,
+} from '../errors.js';
+import { nativeBinding, type NativeBinding, type NativeHandle } from '../native/binding.js';
+import {
+  checkCallback, checkFd, checkMs, checkOptions, checkUint32, type Callback, type OpOptions,
+} from '../ops/validate.js';
+import {
+  DescFlag, DescOp, IORING_CQE_F_MORE, IORING_OP, IORING_SETUP_COOP_TASKRUN, IORING_SETUP_SINGLE_ISSUER,
+  IORING_SETUP_SUBMIT_ALL, IORING_SETUP_TASKRUN_FLAG, Kind, NativeStat, SLOT_MESSAGE,
+} from './constants.js';
+import { MultishotIterator } from './multishot.js';
+
+export type { Callback, OpOptions } from '../ops/validate.js';
+export { MultishotIterator } from './multishot.js';
+
+const { errno: E } = os.constants;
+const NEG_ECANCELED = -E.ECANCELED;
+const NEG_ETIME = -E.ETIME;
+const NEG_EINTR = -E.EINTR;
+
+/** Options for `new Ring()`. */
+export interface RingOptions {
+  /** Submission queue size (rounded up to a power of two). Default 1024. */
+  entries?: number;
+  /** Completion queue size; default 4 × entries. */
+  cqEntries?: number;
+  /** Completions dispatched per event-loop turn before yielding. Default 1024. */
+  budget?: number;
+  /** Flush policy: 'microtask' (default) or 'immediate' (once per loop turn, from setImmediate). */
+  flush?: 'microtask' | 'immediate';
+  /** Use another build of the native addon (see setNativeBinding). */
+  binding?: NativeBinding;
+}
+
+/** What `ring.stats()` returns. All counters are cumulative except inFlight. */
+export interface RingStats {
+  submitted: number;
+  completed: number;
+  failed: number;
+  timedOut: number;
+  cancelled: number;
+  inFlight: number;
+  maxInFlight: number;
+  enters: number;
+  reapBatches: number;
+  backlogged: number;
+  cqOverflows: number;
+  sqes: number;
+  cqesDropped: number;
+  staleCqes: number;
+}
+
+/** How the ring was set up on this kernel. */
+export interface RingInfo {
+  sqEntries: number;
+  cqEntries: number;
+  setupFlags: number;
+  features: number;
+  fd: number;
+  flags: string[];
+}
+
+// ---- per-slot state ------------------------------------------------------
+
+const enum St {
+  ACTIVE = 1,
+  SETTLED = 2,
+  PROMISE = 4,
+  ABORT_REQ = 8,
+  HAS_TIMEOUT = 16,
+  MULTISHOT = 32,
+  REF = 64,
+  ITER = 128,
+}
+
+/** Operation identities: index into OPS (error naming and result shaping). */
+const enum OpId {
+  NOP = 0,
+  SLEEP = 1,
+  POLL = 2,
+  POLL_MULTI = 3,
+  CLOSE = 4,
+}
+
+interface OpInfo {
+  /** The public name, for messages. */
+  readonly name: string;
+  /** The syscall named in a SystemError. */
+  readonly syscall: string;
+}
+
+const OPS: readonly OpInfo[] = [
+  { name: 'nop', syscall: 'nop' },
+  { name: 'sleep', syscall: 'timeout' },
+  { name: 'poll', syscall: 'poll' },
+  { name: 'pollMultishot', syscall: 'poll' },
+  { name: 'closeFd', syscall: 'close' },
+];
+
+type Settler = (err: Error | null, value?: unknown, more?: boolean) => void;
+
+const kCurrent = Symbol('uringkit.currentRing');
+type GlobalWithRing = typeof globalThis & { [kCurrent]?: Ring };
+
+function throwLater(err: unknown): void {
+  process.nextTick(() => {
+    throw err;
+  });
+}
+
+let defaultBindingOverride: NativeBinding | undefined;
+
+/** A per-thread io_uring instance driven by Node's own event loop. */
+export class Ring {
+  readonly #native: NativeBinding;
+  #h: NativeHandle | undefined;
+  readonly #stage: Int32Array;
+  readonly #stageF64: Float64Array;
+  readonly #stageCap: number;
+  readonly #descWords: number;
+  readonly #hdrWords: number;
+  readonly #out: Int32Array;
+  readonly #nstats: Float64Array;
+  readonly #turn: Int32Array;
+  readonly #budget: number;
+  readonly #immediateFlush: boolean;
+  readonly #info: RingInfo;
+  readonly #probe: Uint8Array | undefined;
+
+  // slot table (struct of arrays; grows by doubling)
+  #cap = 0;
+  #gen = new Uint32Array(0);
+  #pending = new Uint16Array(0);
+  #state = new Uint16Array(0);
+  #op = new Uint8Array(0);
+  #timeoutMs = new Float64Array(0);
+  #settler: (Settler | ((v: unknown) => void) | MultishotIterator<unknown> | undefined)[] = [];
+  #reject: (((e: unknown) => void) | undefined)[] = [];
+  #pins: unknown[] = [];
+  #ctx: (SystemErrorContext | undefined)[] = [];
+  #signal: (AbortSignal | undefined)[] = [];
+  #listener: ((() => void) | undefined)[] = [];
+  #reason: unknown[] = [];
+  #free: number[] = [];
+
+  // submission
+  #backlog: number[] = [];
+  #backlogHead = 0;
+  #flushScheduled = false;
+  #driving = false;
+  #lastTurn = -1;
+  #turnCompletions = 0;
+  #immediate: NodeJS.Immediate | undefined;
+
+  // liveness and lifecycle
+  #inFlight = 0;
+  #refCount = 0;
+  #refed = false;
+  #ringRef = true;
+  #closing = false;
+  #closed: Promise<void> | undefined;
+  #closeResolve: (() => void) | undefined;
+
+  // stats
+  #submitted = 0;
+  #completed = 0;
+  #failed = 0;
+  #timedOut = 0;
+  #cancelled = 0;
+  #maxInFlight = 0;
+  #backlogged = 0;
+  #stale = 0;
+
+  /** The ring of the calling thread (main thread or worker), created on first use. */
+  static current(): Ring {
+    const g = globalThis as GlobalWithRing;
+    let r = g[kCurrent];
+    if (r === undefined || r.#closing) {
+      r = new Ring(defaultBindingOverride ? { binding: defaultBindingOverride } : {});
+      g[kCurrent] = r;
+    }
+    return r;
+  }
+
+  constructor(options: RingOptions = {}) {
+    if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
+    const entries = options.entries ?? 1024;
+    checkUint32(entries, 'options.entries');
+    if (entries < 1 || entries > 32768) throw outOfRange('options.entries', '>= 1 && <= 32768', entries);
+    const cqEntries = options.cqEntries ?? entries * 4;
+    checkUint32(cqEntries, 'options.cqEntries');
+    if (cqEntries < entries || cqEntries > 131072) {
+      throw outOfRange('options.cqEntries', `>= entries (${entries}) && <= 131072`, cqEntries);
+    }
+    const budget = options.budget ?? 1024;
+    checkUint32(budget, 'options.budget');
+    if (budget < 1) throw outOfRange('options.budget', '>= 1', budget);
+    if (options.flush !== undefined && options.flush !== 'microtask' && options.flush !== 'immediate') {
+      throw invalidArgType('options.flush', "'microtask' or 'immediate'", options.flush);
+    }
+    this.#budget = budget;
+    this.#immediateFlush = options.flush === 'immediate';
+
+    const native = options.binding ?? nativeBinding();
+    this.#native = native;
+    this.#descWords = native.DESC_WORDS;
+    this.#hdrWords = native.STAGE_HEADER_WORDS;
+    // The stage holds one SQ's worth of records; the out buffer at least as many CQEs.
+    const sqSize = 2 ** Math.ceil(Math.log2(entries));
+    this.#stageCap = sqSize;
+    const stageBuf = new ArrayBuffer((this.#hdrWords + sqSize * this.#descWords) * 4);
+    this.#stage = new Int32Array(stageBuf);
+    this.#stageF64 = new Float64Array(stageBuf);
+    this.#out = new Int32Array(Math.max(sqSize, 256) * native.CQE_WORDS);
+    this.#nstats = new Float64Array(NativeStat.COUNT);
+    this.#turn = new Int32Array(1);
+    const want = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
+      IORING_SETUP_SUBMIT_ALL;
+    const h = native.create(entries, cqEntries, want, this.#stage, this.#out, this.#nstats, this.#turn,
+      () => this.#drive());
+    if (typeof h === 'number') throw new UringUnavailableError(h);
+    this.#h = h;
+    const [setupFlags, features, sqEntries, cq, fd] = native.info(h);
+    const names: string[] = [];
+    if (setupFlags & IORING_SETUP_SINGLE_ISSUER) names.push('SINGLE_ISSUER');
+    if (setupFlags & IORING_SETUP_COOP_TASKRUN) names.push('COOP_TASKRUN');
+    if (setupFlags & IORING_SETUP_TASKRUN_FLAG) names.push('TASKRUN_FLAG');
+    if (setupFlags & IORING_SETUP_SUBMIT_ALL) names.push('SUBMIT_ALL');
+    this.#info = { sqEntries, cqEntries: cq, setupFlags, features, fd, flags: names };
+    const probe = native.probe(h);
+    this.#probe = typeof probe === 'number' ? undefined : probe;
+    this.#grow(64);
+  }
+
+  /** How this ring was set up on the running kernel. */
+  get info(): RingInfo {
+    return { ...this.#info, flags: [...this.#info.flags] };
+  }
+
+  /** True once close() has been called. */
+  get closed(): boolean {
+    return this.#closing;
+  }
+
+  /** Whether the running kernel supports an IORING_OP_* opcode (from IORING_REGISTER_PROBE). */
+  supports(opcode: number): boolean {
+    checkUint32(opcode, 'opcode');
+    return this.#probe !== undefined ? this.#probe[opcode] === 1 : opcode <= IORING_OP.CLOSE;
+  }
+
+  // ---- operations --------------------------------------------------------
+
+  /** IORING_OP_NOP: completes with nothing. Useful to measure the ring itself. */
+  nop(options?: OpOptions): Promise<void>;
+  nop(callback: Callback<void>): void;
+  nop(options: OpOptions | undefined, callback: Callback<void>): void;
+  nop(a?: OpOptions | Callback<void>, b?: Callback<void>): Promise<void> | void {
+    let opts: OpOptions | undefined;
+    let cb: Callback<void> | undefined;
+    if (typeof a === 'function') cb = a;
+    else {
+      if (a !== undefined) opts = checkOptions(a);
+      if (b !== undefined) {
+        checkCallback(b);
+        cb = b;
+      }
+    }
+    if (cb !== undefined) {
+      this.#start(OpId.NOP, DescOp.NOP, -1, 0, 0, 0, opts, cb as Settler, undefined, 0);
+      return;
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.#start(OpId.NOP, DescOp.NOP, -1, 0, 0, 0, opts, resolve as (v: unknown) => void, reject, St.PROMISE);
+    });
+  }
+
+  /** Resolves after `ms` milliseconds (IORING_OP_TIMEOUT; no JS timer). */
+  sleep(ms: number, options?: OpOptions): Promise<void>;
+  sleep(ms: number, callback: Callback<void>): void;
+  sleep(ms: number, options: OpOptions | undefined, callback: Callback<void>): void;
+  sleep(ms: number, a?: OpOptions | Callback<void>, b?: Callback<void>): Promise<void> | void {
+    checkMs(ms, 'ms');
+    return this.#simple(OpId.SLEEP, DescOp.TIMEOUT, -1, 0, ms, a, b);
+  }
+
+  /**
+   * Waits until `fd` is ready for `events` (POLLIN, POLLOUT, ... from
+   * node:os constants or the POLL object) and resolves with the ready mask.
+   */
+  poll(fd: number, events: number, options?: OpOptions): Promise<number>;
+  poll(fd: number, events: number, callback: Callback<number>): void;
+  poll(fd: number, events: number, options: OpOptions | undefined, callback: Callback<number>): void;
+  poll(fd: number, events: number, a?: OpOptions | Callback<number>, b?: Callback<number>): Promise<number> | void {
+    checkFd(fd);
+    checkUint32(events, 'events');
+    return this.#simple(OpId.POLL, DescOp.POLL, fd, events, 0, a, b);
+  }
+
+  /**
+   * Multishot poll: yields the ready mask each time `fd` becomes ready, until
+   * the iterator's `return()` (or `break`) cancels it. The callback form calls
+   * `callback(err, mask, more)` per event and returns a handle with `cancel()`.
+   */
+  pollMultishot(fd: number, events: number, options?: OpOptions): MultishotIterator<number>;
+  pollMultishot(fd: number, events: number, options: OpOptions | undefined,
+    callback: (err: Error | null, mask?: number, more?: boolean) => void): { cancel(): void };
+  pollMultishot(fd: number, events: number, a?: OpOptions,
+    b?: (err: Error | null, mask?: number, more?: boolean) => void): MultishotIterator<number> | { cancel(): void } {
+    checkFd(fd);
+    checkUint32(events, 'events');
+    const opts = checkOptions(a);
+    if (opts?.timeout !== undefined) {
+      throw invalidArgType('options.timeout', 'undefined for a multishot operation (use signal)', opts.timeout);
+    }
+    this.#requireKernel('pollMultishot', 'IORING_POLL_ADD_MULTI', 5, 13);
+    if (b !== undefined) {
+      checkCallback(b);
+      const slot = this.#start(OpId.POLL_MULTI, DescOp.POLL_MULTI, fd, events, 0, 0, opts, b as Settler,
+        undefined, St.MULTISHOT);
+      const gen = slot >= 0 ? this.#gen[slot]! : -1;
+      return { cancel: () => this.#requestCancel(slot, gen, new Error('cancel() was called')) };
+    }
+    const it = new MultishotIterator<number>();
+    const slot = this.#start(OpId.POLL_MULTI, DescOp.POLL_MULTI, fd, events, 0, 0, opts,
+      it as MultishotIterator<unknown>, undefined,
+      St.MULTISHOT | St.ITER);
+    if (slot >= 0) {
+      const gen = this.#gen[slot]!;
+      it.attach({
+        cancel: () => this.#requestCancel(slot, gen, undefined),
+        setRef: (on) => this.#setSlotRef(slot, gen, on),
+      });
+    }
+    return it;
+  }
+
+  /** Closes a file descriptor through the ring (IORING_OP_CLOSE). */
+  closeFd(fd: number, options?: OpOptions): Promise<void>;
+  closeFd(fd: number, callback: Callback<void>): void;
+  closeFd(fd: number, options: OpOptions | undefined, callback: Callback<void>): void;
+  closeFd(fd: number, a?: OpOptions | Callback<void>, b?: Callback<void>): Promise<void> | void {
+    checkFd(fd);
+    return this.#simple(OpId.CLOSE, DescOp.CLOSE, fd, 0, 0, a, b);
+  }
+
+  /**
+   * Cancels every operation in flight on this ring (each rejects with an
+   * AbortError). Resolves, once they have all settled, with how many were
+   * cancelled in the kernel rather than completing first.
+   */
+  cancelAll(): Promise<number>;
+  cancelAll(callback: Callback<number>): void;
+  cancelAll(callback?: Callback<number>): Promise<number> | void {
+    if (callback !== undefined) checkCallback(callback);
+    const reason = new Error('Ring.cancelAll() was called');
+    const tally = { n: 0 };
+    this.#tallies.set(reason, tally);
+    const targets: number[] = [];
+    for (let slot = 0; slot < this.#cap; slot++) {
+      const st = this.#state[slot]!;
+      if ((st & St.ACTIVE) !== 0 && (st & St.SETTLED) === 0) {
+        targets.push(slot, this.#gen[slot]!);
+        this.#requestCancel(slot, this.#gen[slot]!, reason);
+      }
+    }
+    const done = this.#whenSettled(targets).then(() => tally.n);
+    if (callback === undefined) return done;
+    done.then((n) => callback(null, n), (e: Error) => callback(e));
+  }
+
+  // ---- lifecycle ----------------------------------------------------------
+
+  /**
+   * Cancels everything in flight, waits until every operation has settled and
+   * every CQE has been reaped, then releases the ring. Idempotent.
+   */
+  close(): Promise<void> {
+    if (this.#closed) return this.#closed;
+    this.#closing = true;
+    const g = globalThis as GlobalWithRing;
+    if (g[kCurrent] === this) g[kCurrent] = undefined;
+    this.#closed = new Promise<void>((resolve) => {
+      this.#closeResolve = resolve;
+    });
+    const reason = new RingClosedError('the operation');
+    this.#updateRef();
+    for (let slot = 0; slot < this.#cap; slot++) {
+      const st = this.#state[slot]!;
+      if ((st & St.ACTIVE) !== 0 && (st & St.SETTLED) === 0) this.#requestCancel(slot, this.#gen[slot]!, reason);
+    }
+    this.#maybeFinishClose();
+    return this.#closed;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /** The ring no longer keeps the event loop alive (operations still complete). */
+  unref(): this {
+    this.#ringRef = false;
+    this.#updateRef();
+    return this;
+  }
+
+  /** Undoes unref(). */
+  ref(): this {
+    this.#ringRef = true;
+    this.#updateRef();
+    return this;
+  }
+
+  /** Counters; cheap (no syscall). */
+  stats(): RingStats {
+    const n = this.#nstats;
+    return {
+      submitted: this.#submitted,
+      completed: this.#completed,
+      failed: this.#failed,
+      timedOut: this.#timedOut,
+      cancelled: this.#cancelled,
+      inFlight: this.#inFlight,
+      maxInFlight: this.#maxInFlight,
+      enters: n[NativeStat.ENTERS]!,
+      reapBatches: n[NativeStat.REAP_BATCHES]!,
+      backlogged: this.#backlogged,
+      cqOverflows: n[NativeStat.CQ_OVERFLOWS]!,
+      sqes: n[NativeStat.SQES]!,
+      cqesDropped: n[NativeStat.CQES_DROPPED]!,
+      staleCqes: this.#stale,
+    };
+  }
+
+  // ---- internals: issuing ------------------------------------------------
+
+  /** Promise-or-callback plumbing for single-shot descriptor operations. */
+  #simple<T>(op: OpId, desc: DescOp, fd: number, arg0: number, ms: number,
+    a: OpOptions | Callback<T> | undefined, b: Callback<T> | undefined): Promise<T> | void {
+    let opts: OpOptions | undefined;
+    let cb: Callback<T> | undefined;
+    if (typeof a === 'function') cb = a;
+    else {
+      if (a !== undefined) opts = checkOptions(a);
+      if (b !== undefined) {
+        checkCallback(b);
+        cb = b;
+      }
+    }
+    if (cb !== undefined) {
+      this.#start(op, desc, fd, arg0, 0, ms, opts, cb as Settler, undefined, 0);
+      return;
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.#start(op, desc, fd, arg0, 0, ms, opts, resolve as (v: unknown) => void, reject, St.PROMISE);
+    });
+  }
+
+  /**
+   * Allocates a slot, wires signal/timeout/ref and stages the descriptor.
+   * Returns the slot, or -1 when the operation was settled up front (aborted
+   * signal, closed ring): then it was settled asynchronously, never twice.
+   */
+  #start(op: OpId, desc: DescOp, fd: number, arg0: number, arg1: number, ms: number, opts: OpOptions | undefined,
+    settler: Settler | ((v: unknown) => void) | MultishotIterator<unknown>, reject: ((e: unknown) => void) | undefined,
+    flags: number): number {
+    if (this.#closing) {
+      this.#settleEarly(settler, reject, flags, new RingClosedError(OPS[op]!.name));
+      return -1;
+    }
+    const signal = opts?.signal;
+    if (signal !== undefined && signal.aborted) {
+      this.#settleEarly(settler, reject, flags, new AbortError(undefined, { cause: signal.reason }));
+      return -1;
+    }
+    let slot = this.#free.pop();
+    if (slot === undefined) {
+      this.#grow(this.#cap * 2);
+      slot = this.#free.pop()!;
+    }
+    const timeout = opts?.timeout;
+    let st = St.ACTIVE | flags;
+    let descFlags = 0;
+    if (timeout !== undefined) {
+      st |= St.HAS_TIMEOUT;
+      descFlags = DescFlag.LINK_TIMEOUT;
+      this.#timeoutMs[slot] = timeout;
+      this.#pending[slot] = 2;
+    } else {
+      this.#pending[slot] = 1;
+    }
+    if (opts?.ref !== false) {
+      st |= St.REF;
+      if (this.#refCount++ === 0) this.#updateRef();
+    }
+    this.#state[slot] = st;
+    this.#op[slot] = op;
+    this.#settler[slot] = settler;
+    this.#reject[slot] = reject;
+    const gen = this.#gen[slot]!;
+    if (signal !== undefined) {
+      const listener = () => this.#requestCancel(slot, gen, undefined);
+      this.#signal[slot] = signal;
+      this.#listener[slot] = listener;
+      signal.addEventListener('abort', listener, { once: true });
+    }
+    if (++this.#inFlight > this.#maxInFlight) this.#maxInFlight = this.#inFlight;
+    this.#submitted++;
+    this.#stageRecord(desc | (descFlags << 8), slot, gen << 2, fd, arg0, arg1, ms, timeout ?? 0);
+    return slot;
+  }
+
+  #stageRecord(word0: number, slot: number, hi: number, fd: number, arg0: number, arg1: number,
+    opMs: number, linkMs: number): void {
+    const stage = this.#stage;
+    const count = stage[0]!;
+    if (count === this.#stageCap || this.#backlogHead < this.#backlog.length) {
+      this.#backlog.push(word0, slot, hi, fd, arg0, arg1, opMs, linkMs);
+      this.#backlogged++;
+    } else {
+      const base = this.#hdrWords + count * this.#descWords;
+      stage[base] = word0;
+      stage[base + 1] = slot;
+      stage[base + 2] = hi;
+      stage[base + 3] = fd;
+      stage[base + 4] = arg0;
+      stage[base + 5] = arg1;
+      const f = this.#stageF64;
+      f[(base + 6) >> 1] = opMs;
+      f[(base + 8) >> 1] = linkMs;
+      stage[0] = count + 1;
+    }
+    if (!this.#flushScheduled && !this.#driving) {
+      this.#flushScheduled = true;
+      if (this.#immediateFlush) this.#scheduleImmediate();
+      else queueMicrotask(this.#flushTask);
+    }
+  }
+
+  readonly #flushTask = (): void => {
+    this.#flushScheduled = false;
+    this.#drive();
+  };
+
+  #scheduleImmediate(): void {
+    if (this.#immediate === undefined) {
+      this.#immediate = setImmediate(() => {
+        this.#immediate = undefined;
+        this.#flushScheduled = false;
+        this.#turnCompletions = 0;
+        this.#drive();
+      });
+    }
+  }
+
+  #refillStage(): void {
+    const backlog = this.#backlog;
+    let head = this.#backlogHead;
+    if (head >= backlog.length) return;
+    const stage = this.#stage;
+    const f = this.#stageF64;
+    let count = stage[0]!;
+    while (head < backlog.length && count < this.#stageCap) {
+      const base = this.#hdrWords + count * this.#descWords;
+      for (let i = 0; i < 6; i++) stage[base + i] = backlog[head + i]!;
+      f[(base + 6) >> 1] = backlog[head + 6]!;
+      f[(base + 8) >> 1] = backlog[head + 7]!;
+      head += 8;
+      count++;
+    }
+    stage[0] = count;
+    if (head >= backlog.length) {
+      backlog.length = 0;
+      head = 0;
+    }
+    this.#backlogHead = head;
+  }
+
+  /**
+   * Submits what is staged and dispatches completions until there is nothing
+   * left to submit or reap, or the turn's budget is spent.
+   */
+  #drive(): void {
+    const h = this.#h;
+    if (h === undefined || this.#driving) return;
+    const turn = this.#turn[0]!;
+    if (turn !== this.#lastTurn) {
+      this.#lastTurn = turn;
+      this.#turnCompletions = 0;
+    }
+    const native = this.#native;
+    const stage = this.#stage;
+    this.#driving = true;
+    let deferred = false;
+    try {
+      for (;;) {
+        this.#refillStage();
+        let n = native.flush(h);
+        const refused = stage[0]! > 0 ? stage[2]! : 0;
+        let reaped = 0;
+        while (n > 0) {
+          this.#dispatch(n);
+          reaped += n;
+          this.#turnCompletions += n;
+          if (this.#turnCompletions >= this.#budget) break;
+          n = native.reap(h);
+        }
+        if (this.#turnCompletions >= this.#budget) {
+          deferred = true;
+          break;
+        }
+        if (stage[0] === 0 && this.#backlogHead >= this.#backlog.length) break;
+        if (refused !== 0 && reaped === 0) {
+          // The kernel refused submission (CQ overflow on older kernels):
+          // completions must come first. Retry on the next turn.
+          deferred = true;
+          break;
+        }
+      }
+    } finally {
+      this.#driving = false;
+    }
+    if (deferred) this.#scheduleImmediate();
+    if (this.#closing) this.#maybeFinishClose();
+  }
+
+  // ---- internals: completion ---------------------------------------------
+
+  #dispatch(n: number): void {
+    const out = this.#out;
+    const gens = this.#gen;
+    const states = this.#state;
+    const pending = this.#pending;
+    for (let i = 0, o = 0; i < n; i++, o += 4) {
+      const slot = out[o]!;
+      const hi = out[o + 1]!;
+      const res = out[o + 2]!;
+      if (slot === SLOT_MESSAGE || slot < 0 || slot >= this.#cap) {
+        this.#stale++;
+        continue;
+      }
+      const st = states[slot]!;
+      if ((st & St.ACTIVE) === 0 || gens[slot] !== hi >>> 2) {
+        this.#stale++;
+        continue;
+      }
+      const kind = hi & 3;
+      if (kind === Kind.OP) {
+        if ((out[o + 3]! & IORING_CQE_F_MORE) !== 0) {
+          this.#deliverMore(slot, st, res);
+          continue;
+        }
+        this.#complete(slot, st, res);
+      }
+      if (--pending[slot]! === 0 && (states[slot]! & St.SETTLED) !== 0) this.#release(slot);
+    }
+  }
+
+  #deliverMore(slot: number, st: number, res: number): void {
+    const s = this.#settler[slot];
+    if ((st & St.ITER) !== 0) (s as MultishotIterator<unknown>).push(res);
+    else {
+      try {
+        (s as Settler)(null, res, true);
+      } catch (e) {
+        throwLater(e);
+      }
+    }
+  }
+
+  /** The activation's final CQE: settle exactly once. */
+  #complete(slot: number, st: number, res: number): void {
+    const op = this.#op[slot]!;
+    let err: Error | null = null;
+    if (res < 0 && !(op === OpId.SLEEP && res === NEG_ETIME)) {
+      if (res === NEG_ECANCELED || (res === NEG_EINTR && (st & St.ABORT_REQ) !== 0)) {
+        if ((st & St.ABORT_REQ) !== 0) {
+          const reason = this.#reason[slot];
+          err = new AbortError(undefined, { cause: reason });
+          this.#cancelled++;
+          const tally = this.#tallies.get(reason as object);
+          if (tally !== undefined) tally.n++;
+        } else if ((st & St.HAS_TIMEOUT) !== 0) {
+          err = new TimeoutError(OPS[op]!.syscall, this.#timeoutMs[slot]!, this.#ctx[slot]);
+          this.#timedOut++;
+        } else {
+          err = new AbortError('The operation was cancelled');
+          this.#cancelled++;
+        }
+      } else {
+        err = new SystemError(res, OPS[op]!.syscall, this.#ctx[slot]);
+        this.#failed++;
+      }
+    } else {
+      this.#completed++;
+    }
+    this.#state[slot] = st | St.SETTLED;
+    this.#settle(slot, st, err, res);
+  }
+
+  #settle(slot: number, st: number, err: Error | null, res: number): void {
+    const s = this.#settler[slot];
+    const reject = this.#reject[slot];
+    this.#settler[slot] = undefined;
+    this.#reject[slot] = undefined;
+    const signal = this.#signal[slot];
+    if (signal !== undefined) {
+      signal.removeEventListener('abort', this.#listener[slot]!);
+      this.#signal[slot] = undefined;
+      this.#listener[slot] = undefined;
+    }
+    if ((st & St.REF) !== 0) {
+      this.#state[slot]! &= ~St.REF;
+      if (--this.#refCount === 0) this.#updateRef();
+    }
+    const value = this.#shape(this.#op[slot]!, res);
+    if ((st & St.PROMISE) !== 0) {
+      if (err !== null) reject!(err);
+      else (s as (v: unknown) => void)(value);
+    } else if ((st & St.ITER) !== 0) {
+      const it = s as MultishotIterator<unknown>;
+      if (err === null && res >= 0) it.push(value);
+      // A multishot ended by return() (or cancelAll/close) ends quietly.
+      it.end(err !== null && !(err instanceof AbortError) ? err : undefined);
+    } else {
+      try {
+        if (err !== null) (s as Settler)(err);
+        else if ((st & St.MULTISHOT) !== 0) (s as Settler)(null, value, false);
+        else (s as Settler)(null, value);
+      } catch (e) {
+        throwLater(e);
+      }
+    }
+  }
+
+  #shape(op: number, res: number): unknown {
+    switch (op) {
+      case OpId.POLL:
+      case OpId.POLL_MULTI:
+        return res;
+      default:
+        return undefined;
+    }
+  }
+
+  #release(slot: number): void {
+    this.#state[slot] = 0;
+    this.#gen[slot] = (this.#gen[slot]! + 1) & 0x3fffffff;
+    this.#pins[slot] = undefined;
+    this.#ctx[slot] = undefined;
+    this.#reason[slot] = undefined;
+    this.#free.push(slot);
+    this.#inFlight--;
+    const waiters = this.#settleWaiters;
+    if (waiters.length !== 0) this.#checkWaiters();
+  }
+
+  /** An early settlement (before any SQE): always asynchronous. */
+  #settleEarly(settler: Settler | ((v: unknown) => void) | MultishotIterator<unknown>,
+    reject: ((e: unknown) => void) | undefined, flags: number, err: Error): void {
+    if ((flags & St.PROMISE) !== 0) reject!(err);
+    else if ((flags & St.ITER) !== 0) {
+      const it = settler as MultishotIterator<unknown>;
+      queueMicrotask(() => it.end(err));
+    } else process.nextTick(settler as Settler, err);
+  }
+
+  // ---- internals: cancellation ---------------------------------------------
+
+  /** Asks the kernel to cancel one exact activation (slot + generation). */
+  #requestCancel(slot: number, gen: number, reason: unknown): void {
+    if (slot < 0 || this.#h === undefined) return;
+    const st = this.#state[slot]!;
+    if ((st & St.ACTIVE) === 0 || (st & (St.SETTLED | St.ABORT_REQ)) !== 0 || this.#gen[slot] !== gen) return;
+    this.#state[slot] = st | St.ABORT_REQ;
+    this.#reason[slot] = reason !== undefined ? reason : this.#signal[slot]?.reason;
+    this.#pending[slot]!++;
+    this.#stageRecord(DescOp.CANCEL, slot, gen << 2, -1, slot, (gen << 2) | Kind.OP, 0, 0);
+  }
+
+  #setSlotRef(slot: number, gen: number, on: boolean): void {
+    const st = this.#state[slot]!;
+    if ((st & St.ACTIVE) === 0 || (st & St.SETTLED) !== 0 || this.#gen[slot] !== gen) return;
+    if (on && (st & St.REF) === 0) {
+      this.#state[slot] = st | St.REF;
+      if (this.#refCount++ === 0) this.#updateRef();
+    } else if (!on && (st & St.REF) !== 0) {
+      this.#state[slot] = st & ~St.REF;
+      if (--this.#refCount === 0) this.#updateRef();
+    }
+  }
+
+  readonly #tallies = new WeakMap<object, { n: number }>();
+
+  #settleWaiters: { targets: number[]; resolve: () => void }[] = [];
+
+  /** Resolves when every (slot, gen) pair in `targets` has been released. */
+  #whenSettled(targets: number[]): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.#settleWaiters.push({ targets, resolve });
+      this.#checkWaiters();
+    });
+  }
+
+  #checkWaiters(): void {
+    const waiters = this.#settleWaiters;
+    for (let i = 0; i < waiters.length; i++) {
+      const w = waiters[i]!;
+      let live = false;
+      for (let k = 0; k < w.targets.length; k += 2) {
+        const slot = w.targets[k]!;
+        if ((this.#state[slot]! & St.ACTIVE) !== 0 && this.#gen[slot] === w.targets[k + 1]) {
+          live = true;
+          break;
+        }
+      }
+      if (!live) {
+        waiters.splice(i--, 1);
+        w.resolve();
+      }
+    }
+  }
+
+  // ---- internals: liveness and lifecycle -----------------------------------
+
+  #updateRef(): void {
+    const want = (this.#refCount > 0 && this.#ringRef) || (this.#closing && this.#inFlight > 0);
+    if (want !== this.#refed && this.#h !== undefined) {
+      this.#refed = want;
+      this.#native.setRef(this.#h, want);
+    }
+  }
+
+  #maybeFinishClose(): void {
+    if (this.#inFlight !== 0 || this.#h === undefined || this.#driving) return;
+    const h = this.#h;
+    this.#h = undefined;
+    if (this.#immediate !== undefined) {
+      clearImmediate(this.#immediate);
+      this.#immediate = undefined;
+    }
+    this.#native.destroy(h);
+    this.#closeResolve?.();
+  }
+
+  #requireKernel(what: string, feature: string, major: number, minor: number): void {
+    const [ma = 0, mi = 0] = os.release().split('.').map((x) => parseInt(x, 10));
+    if (ma < major || (ma === major && mi < minor)) {
+      throw new UnsupportedOperationError(what, feature, `${major}.${minor}`);
+    }
+  }
+
+  #grow(cap: number): void {
+    const old = this.#cap;
+    const grow32 = <T extends Uint32Array | Uint16Array | Uint8Array | Float64Array>(a: T, C: new (n: number) => T): T => {
+      const b = new C(cap);
+      b.set(a);
+      return b;
+    };
+    this.#gen = grow32(this.#gen, Uint32Array);
+    this.#pending = grow32(this.#pending, Uint16Array);
+    this.#state = grow32(this.#state, Uint16Array);
+    this.#op = grow32(this.#op, Uint8Array);
+    this.#timeoutMs = grow32(this.#timeoutMs, Float64Array);
+    for (let i = cap - 1; i >= old; i--) this.#free.push(i);
+    this.#cap = cap;
+  }
+}
+
+/** Internal: make Ring.current() use another binding (mock backends, tests). */
+export function setDefaultRingBinding(b: NativeBinding | undefined): void {
+  defaultBindingOverride = b;
+}
