@@ -69,7 +69,7 @@ export class AbortError extends Error {
 export class TimeoutError extends SystemError {
   constructor(syscall: string, ms: number, context?: SystemErrorContext) {
     super(os.constants.errno.ETIMEDOUT, syscall, context);
-    this.message += ` (timed out after ${ms} ms)`;
+    this.message = this.message.replace(/^ETIMEDOUT: [^,]*,/, `ETIMEDOUT: operation timed out after ${ms} ms,`);
   }
 }
 
