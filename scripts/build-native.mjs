@@ -37,9 +37,9 @@ if (spawnSync(cc, ['--version'], { stdio: 'ignore' }).status !== 0) {
 
 function nodeDir() {
   const candidates = [
-    process.env.npm_config_nodedir,
     process.env.UK_NODEDIR,
     path.resolve(path.dirname(process.execPath), '..'),
+    process.env.npm_config_nodedir,
   ].filter(Boolean);
   for (const dir of candidates) {
     if (existsSync(path.join(dir, 'include', 'node', 'node_api.h')) &&
