@@ -8,7 +8,8 @@
  *       -> handle | -errno
  *   info(h) -> [setupFlags, features, sqEntries, cqEntries, fd]
  *   probe(h) -> Uint8Array(256) of supported IORING_OP_* | -errno
- *   flush(h) -> number of completion records written to `out`
+ *   flush(h, pins) -> number of completion records written to `out`;
+ *       pins[i] is the memory (view, path, array of views) of staged record i
  *   reap(h)  -> number of completion records written to `out`
  *   setRef(h, bool)
  *   destroy(h)
@@ -271,13 +272,18 @@ static napi_value js_probe(napi_env env, napi_callback_info info) {
  * records in `out`; stage[0] keeps the records the kernel could not take
  * now and stage[2] the submit error (0 or -errno). */
 static napi_value js_flush(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   uk_ring *r = get_ring(env, argv[0]);
   if (!r) return NULL;
+  napi_value pins = NULL;
+  if (argc >= 2) {
+    bool is = false;
+    if (napi_is_array(env, argv[1], &is) == napi_ok && is) pins = argv[1];
+  }
   uint32_t rejected = 0;
-  int err = uk_stage_flush(r, &rejected);
+  int err = uk_stage_flush(r, env, pins, &rejected);
   if (err == 0) {
     /* The eventfd stays quiet while we are busy: inline completions need no
      * wake-up. uk_reap re-enables it once the CQ is seen empty. */

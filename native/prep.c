@@ -13,6 +13,9 @@
 
 #include <errno.h>
 #include <math.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <linux/stat.h>
 #include <string.h>
 
 static void prep_rw(struct io_uring_sqe *sqe, int op, int fd, uint64_t addr, uint32_t len, uint64_t off, uint64_t ud) {
@@ -68,42 +71,214 @@ static inline double rec_f64(const int32_t *rec, int word) {
   return d;
 }
 
+/* ---- memory named by a record's pin (JS object -> pointer, bounds-checked) ---- */
+
+/* A typed array, DataView or Buffer: its bytes. Detached views give NULL/0. */
+static bool view_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) {
+  bool is = false;
+  *data = NULL;
+  *len = 0;
+  if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
+    napi_typedarray_type t;
+    size_t n, off;
+    void *p;
+    napi_value ab;
+    if (napi_get_typedarray_info(env, v, &t, &n, &p, &ab, &off) != napi_ok) return false;
+    size_t el = 1;
+    switch (t) {
+      case napi_int16_array: case napi_uint16_array: el = 2; break;
+      case napi_int32_array: case napi_uint32_array: case napi_float32_array: el = 4; break;
+      case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: el = 8; break;
+      default: el = 1;
+    }
+    *data = p;
+    *len = n * el;
+    return true;
+  }
+  if (napi_is_dataview(env, v, &is) == napi_ok && is) {
+    size_t n, off;
+    void *p;
+    napi_value ab;
+    if (napi_get_dataview_info(env, v, &n, &p, &ab, &off) != napi_ok) return false;
+    *data = p;
+    *len = n;
+    return true;
+  }
+  return false;
+}
+
+/* A NUL-terminated path held in a view. */
+static const char *view_path(napi_env env, napi_value v) {
+  uint8_t *d;
+  size_t n;
+  if (!v || !view_bytes(env, v, &d, &n) || !d || n == 0) return NULL;
+  if (!memchr(d, 0, n)) return NULL;
+  return (const char *)d;
+}
+
+static napi_value pin_at(napi_env env, napi_value pins, uint32_t i) {
+  napi_value v = NULL;
+  if (napi_get_element(env, pins, i, &v) != napi_ok) return NULL;
+  return v;
+}
+
+static napi_value pin_elem(napi_env env, napi_value arr, uint32_t k) {
+  bool is = false;
+  if (!arr || napi_is_array(env, arr, &is) != napi_ok || !is) return NULL;
+  return pin_at(env, arr, k);
+}
+
+static bool f64_to_off(double d, uint64_t *out) {
+  if (d == -1) {
+    *out = (uint64_t)-1;
+    return true;
+  }
+  if (!(d >= 0 && d <= 9007199254740992.0) || d != floor(d)) return false;
+  *out = (uint64_t)d;
+  return true;
+}
+
+typedef struct uk_built {
+  uint64_t addr, addr2, off;
+  uint32_t len;
+} uk_built;
+
+/* Resolves the memory a record's operation needs. Returns 0 or -errno. */
+static int resolve_memory(napi_env env, napi_value pin, uint32_t op, const int32_t *rec, uk_slot_mem *m,
+                          uk_built *b) {
+  uint8_t *d;
+  size_t n;
+  switch (op) {
+    case UK_DESC_READ:
+    case UK_DESC_WRITE: {
+      if (!pin || !view_bytes(env, pin, &d, &n)) return -EINVAL;
+      double boff = rec_f64(rec, 12);
+      uint32_t len = (uint32_t)rec[14];
+      if (!(boff >= 0) || boff != floor(boff) || boff > (double)n || (size_t)boff + len > n) return -EFAULT;
+      if (len > 0 && !d) return -EFAULT;
+      b->addr = (uint64_t)(uintptr_t)(d + (size_t)boff);
+      b->len = len;
+      if (!f64_to_off(rec_f64(rec, 10), &b->off)) return -EINVAL;
+      return 0;
+    }
+    case UK_DESC_READV:
+    case UK_DESC_WRITEV: {
+      bool is = false;
+      uint32_t cnt = 0;
+      if (!pin || napi_is_array(env, pin, &is) != napi_ok || !is) return -EINVAL;
+      napi_get_array_length(env, pin, &cnt);
+      if (cnt == 0 || cnt > 1024) return -EINVAL;
+      if (m->live) return -EBUSY; /* never resize vectors the kernel may read */
+      if (m->iov_cap < cnt) {
+        struct iovec *nv = realloc(m->iov, cnt * sizeof(struct iovec));
+        if (!nv) return -ENOMEM;
+        m->iov = nv;
+        m->iov_cap = cnt;
+      }
+      for (uint32_t k = 0; k < cnt; k++) {
+        napi_value e = pin_at(env, pin, k);
+        if (!e || !view_bytes(env, e, &d, &n)) return -EINVAL;
+        if (n > 0 && !d) return -EFAULT;
+        m->iov[k].iov_base = d;
+        m->iov[k].iov_len = n;
+      }
+      b->addr = (uint64_t)(uintptr_t)m->iov;
+      b->len = cnt;
+      if (!f64_to_off(rec_f64(rec, 10), &b->off)) return -EINVAL;
+      return 0;
+    }
+    case UK_DESC_OPENAT:
+    case UK_DESC_UNLINKAT:
+    case UK_DESC_MKDIRAT: {
+      const char *path = view_path(env, pin);
+      if (!path) return -EINVAL;
+      b->addr = (uint64_t)(uintptr_t)path;
+      return 0;
+    }
+    case UK_DESC_STATX: {
+      const char *path = view_path(env, pin_elem(env, pin, 0));
+      napi_value out = pin_elem(env, pin, 1);
+      if (!path || !out || !view_bytes(env, out, &d, &n) || !d || n < sizeof(struct statx)) return -EINVAL;
+      b->addr = (uint64_t)(uintptr_t)path;
+      b->addr2 = (uint64_t)(uintptr_t)d;
+      return 0;
+    }
+    case UK_DESC_RENAMEAT:
+    case UK_DESC_SYMLINKAT:
+    case UK_DESC_LINKAT: {
+      const char *p1 = view_path(env, pin_elem(env, pin, 0));
+      const char *p2 = view_path(env, pin_elem(env, pin, 1));
+      if (!p1 || !p2) return -EINVAL;
+      b->addr = (uint64_t)(uintptr_t)p1;
+      b->addr2 = (uint64_t)(uintptr_t)p2;
+      return 0;
+    }
+    default:
+      return 0;
+  }
+}
+
+static bool needs_fd(uint32_t op) {
+  switch (op) {
+    case UK_DESC_NOP:
+    case UK_DESC_TIMEOUT:
+    case UK_DESC_CANCEL:
+    case UK_DESC_OPENAT:
+    case UK_DESC_STATX:
+    case UK_DESC_UNLINKAT:
+    case UK_DESC_MKDIRAT:
+    case UK_DESC_RENAMEAT:
+    case UK_DESC_SYMLINKAT:
+    case UK_DESC_LINKAT:
+      return false; /* no fd, or a dirfd that may be AT_FDCWD */
+    default:
+      return true;
+  }
+}
+
 /* Builds the SQE(s) of one record. Returns 0, -EAGAIN when the SQ lacks room
- * (nothing written), or -EINVAL for a record that fails validation (nothing
- * written; the activation is completed by JavaScript with that error). */
-static int build_record(uk_ring *r, const int32_t *rec) {
+ * (nothing written), or another -errno for a record that fails validation
+ * (nothing written; the activation is completed with that error). */
+static int build_record(uk_ring *r, napi_env env, napi_value pins, uint32_t index, const int32_t *rec) {
   uint32_t op = (uint32_t)rec[0] & 0xff;
   uint32_t flags = ((uint32_t)rec[0] >> 8) & 0xff;
   uint32_t slot = (uint32_t)rec[1];
   uint32_t hi = (uint32_t)rec[2];
   int fd = rec[3];
   if (op >= UK_DESC__COUNT || slot >= UK_MAX_SLOTS || (hi & 3u) != UK_KIND_OP) return -EINVAL;
-  bool link = (flags & UK_DESC_F_LINK_TIMEOUT) != 0;
+  bool link = (flags & UK_DESC_F_LINK_TIMEOUT) != 0 && op != UK_DESC_CANCEL;
   if (uk_sq_space(r) < (link ? 2u : 1u)) return -EAGAIN;
   uk_slot_mem *m = uk_slot(r, slot);
   if (!m) return -ENOMEM;
   uint64_t ud = ((uint64_t)hi << 32) | slot;
+  if (needs_fd(op) && fd < 0) return -EBADF;
 
   /* Validate everything before taking an SQE. */
+  uk_built b = { 0, 0, 0, 0 };
+  uint64_t off2 = 0;
   switch (op) {
     case UK_DESC_TIMEOUT:
       if (ms_to_ts(rec_f64(rec, 6), &m->ts_op) < 0) return -EINVAL;
       break;
-    case UK_DESC_POLL:
-    case UK_DESC_POLL_MULTI:
-    case UK_DESC_CLOSE:
-      if (fd < 0) return -EBADF;
-      break;
-    case UK_DESC_CANCEL: {
-      uint32_t tslot = (uint32_t)rec[4];
-      if (tslot >= UK_MAX_SLOTS) return -EINVAL;
+    case UK_DESC_CANCEL:
+      if ((uint32_t)rec[4] >= UK_MAX_SLOTS) return -EINVAL;
       hi = (hi & ~3u) | UK_KIND_CANCEL;
       ud = ((uint64_t)hi << 32) | slot;
-      link = false;
       break;
+    case UK_DESC_FALLOCATE:
+    case UK_DESC_FADVISE:
+    case UK_DESC_FTRUNCATE:
+      if (!f64_to_off(rec_f64(rec, 10), &b.off) || b.off == (uint64_t)-1) return -EINVAL;
+      if (!f64_to_off(rec_f64(rec, 12), &off2) || off2 == (uint64_t)-1) return -EINVAL;
+      break;
+    case UK_DESC_SPLICE:
+      if (!f64_to_off(rec_f64(rec, 10), &b.off) || !f64_to_off(rec_f64(rec, 12), &off2)) return -EINVAL;
+      if (rec[4] < 0) return -EBADF;
+      break;
+    default: {
+      int e = resolve_memory(env, pins ? pin_at(env, pins, index) : NULL, op, rec, m, &b);
+      if (e < 0) return e;
     }
-    default:
-      break;
   }
   if (link && ms_to_ts(rec_f64(rec, 8), &m->ts_link) < 0) return -EINVAL;
 
@@ -116,6 +291,56 @@ static int build_record(uk_ring *r, const int32_t *rec) {
     case UK_DESC_CLOSE: prep_close(sqe, fd, ud); break;
     case UK_DESC_CANCEL:
       uk_prep_cancel_ud(sqe, ((uint64_t)(uint32_t)rec[5] << 32) | (uint32_t)rec[4], ud);
+      break;
+    case UK_DESC_READ: prep_rw(sqe, IORING_OP_READ, fd, b.addr, b.len, b.off, ud); break;
+    case UK_DESC_WRITE: prep_rw(sqe, IORING_OP_WRITE, fd, b.addr, b.len, b.off, ud); break;
+    case UK_DESC_READV: prep_rw(sqe, IORING_OP_READV, fd, b.addr, b.len, b.off, ud); break;
+    case UK_DESC_WRITEV: prep_rw(sqe, IORING_OP_WRITEV, fd, b.addr, b.len, b.off, ud); break;
+    case UK_DESC_FSYNC:
+      prep_rw(sqe, IORING_OP_FSYNC, fd, 0, 0, 0, ud);
+      sqe->fsync_flags = (uint32_t)rec[4] & IORING_FSYNC_DATASYNC;
+      break;
+    case UK_DESC_FALLOCATE: /* addr = length, len = mode */
+      prep_rw(sqe, IORING_OP_FALLOCATE, fd, off2, (uint32_t)rec[4], b.off, ud);
+      break;
+    case UK_DESC_FADVISE:
+      prep_rw(sqe, IORING_OP_FADVISE, fd, 0, (uint32_t)(off2 > 0xffffffffu ? 0 : off2), b.off, ud);
+      sqe->fadvise_advice = (uint32_t)rec[4];
+      break;
+    case UK_DESC_FTRUNCATE:
+      prep_rw(sqe, 55 /* IORING_OP_FTRUNCATE, Linux 6.9 */, fd, 0, 0, b.off, ud);
+      break;
+    case UK_DESC_OPENAT:
+      prep_rw(sqe, IORING_OP_OPENAT, fd, b.addr, (uint32_t)rec[5], 0, ud);
+      sqe->open_flags = (uint32_t)rec[4] | O_CLOEXEC;
+      break;
+    case UK_DESC_STATX:
+      prep_rw(sqe, IORING_OP_STATX, fd, b.addr, (uint32_t)rec[5], b.addr2, ud);
+      sqe->statx_flags = (uint32_t)rec[4];
+      break;
+    case UK_DESC_UNLINKAT:
+      prep_rw(sqe, IORING_OP_UNLINKAT, fd, b.addr, 0, 0, ud);
+      sqe->unlink_flags = (uint32_t)rec[4];
+      break;
+    case UK_DESC_MKDIRAT:
+      prep_rw(sqe, IORING_OP_MKDIRAT, fd, b.addr, (uint32_t)rec[5], 0, ud);
+      break;
+    case UK_DESC_RENAMEAT:
+      prep_rw(sqe, IORING_OP_RENAMEAT, fd, b.addr, (uint32_t)rec[4], b.addr2, ud);
+      sqe->rename_flags = (uint32_t)rec[5];
+      break;
+    case UK_DESC_SYMLINKAT:
+      prep_rw(sqe, IORING_OP_SYMLINKAT, fd, b.addr, 0, b.addr2, ud);
+      break;
+    case UK_DESC_LINKAT:
+      prep_rw(sqe, IORING_OP_LINKAT, fd, b.addr, (uint32_t)rec[4], b.addr2, ud);
+      sqe->hardlink_flags = (uint32_t)rec[5];
+      break;
+    case UK_DESC_SPLICE:
+      prep_rw(sqe, IORING_OP_SPLICE, rec[4] /* fd_out */, 0, (uint32_t)rec[14], off2, ud);
+      sqe->splice_off_in = b.off;
+      sqe->splice_fd_in = fd;
+      sqe->splice_flags = (uint32_t)rec[5];
       break;
   }
   m->live++;
@@ -135,7 +360,7 @@ static int build_record(uk_ring *r, const int32_t *rec) {
  * settles exactly once. *nout receives the number of synthetic completions.
  * Returns 0, or -errno when the kernel refused submission (records not yet
  * built stay staged, in order). */
-int uk_stage_flush(uk_ring *r, uint32_t *nout) {
+int uk_stage_flush(uk_ring *r, napi_env env, napi_value pins, uint32_t *nout) {
   int32_t *hdr = r->stage;
   uint32_t count = (uint32_t)hdr[0];
   if (count > r->stage_cap) count = r->stage_cap;
@@ -143,7 +368,7 @@ int uk_stage_flush(uk_ring *r, uint32_t *nout) {
   int err = 0;
   while (i < count) {
     const int32_t *rec = r->stage + UK_STAGE_HEADER_WORDS + (size_t)i * UK_DESC_WORDS;
-    int e = build_record(r, rec);
+    int e = build_record(r, env, pins, i, rec);
     if (e == -EAGAIN) {
       int s = uk_ring_submit(r, 0);
       if (s < 0) {

@@ -127,7 +127,11 @@ void uk_ring_unmap(uk_ring *r) {
   if (r->efd >= 0) close(r->efd);
   if (r->fd >= 0) close(r->fd);
   r->efd = r->fd = -1;
-  for (uint32_t i = 0; i < r->nchunks; i++) free(r->chunks[i]);
+  for (uint32_t i = 0; i < r->nchunks; i++) {
+    if (!r->chunks[i]) continue;
+    for (uint32_t k = 0; k < UK_SLOT_CHUNK; k++) free(r->chunks[i][k].iov);
+    free(r->chunks[i]);
+  }
   free(r->chunks);
   r->chunks = NULL;
   r->nchunks = 0;

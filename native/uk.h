@@ -13,6 +13,7 @@
 #include <node_api.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/uio.h>
 #include <uv.h>
 
 /* Constants newer than the build host's <linux/io_uring.h>. */
@@ -50,6 +51,22 @@ enum uk_desc_op {
   UK_DESC_POLL_MULTI = 3,
   UK_DESC_CLOSE = 4,
   UK_DESC_CANCEL = 5,
+  UK_DESC_READ = 6,      /* pin: buffer view */
+  UK_DESC_WRITE = 7,     /* pin: buffer view */
+  UK_DESC_READV = 8,     /* pin: array of buffer views */
+  UK_DESC_WRITEV = 9,    /* pin: array of buffer views */
+  UK_DESC_FSYNC = 10,
+  UK_DESC_FALLOCATE = 11,
+  UK_DESC_FADVISE = 12,
+  UK_DESC_OPENAT = 13,   /* pin: path */
+  UK_DESC_STATX = 14,    /* pin: [path, statx out buffer] */
+  UK_DESC_UNLINKAT = 15, /* pin: path */
+  UK_DESC_MKDIRAT = 16,  /* pin: path */
+  UK_DESC_RENAMEAT = 17, /* pin: [old path, new path] */
+  UK_DESC_SYMLINKAT = 18,/* pin: [target, link path] */
+  UK_DESC_LINKAT = 19,   /* pin: [old path, new path] */
+  UK_DESC_SPLICE = 20,
+  UK_DESC_FTRUNCATE = 21,
   UK_DESC__COUNT
 };
 
@@ -59,9 +76,14 @@ enum uk_desc_op {
 /* Descriptor record: UK_DESC_WORDS int32 words.
  *  [0] op | flags << 8      [1] slot            [2] hi (gen << 2 | kind)
  *  [3] fd                   [4] arg0            [5] arg1
- *  [6..7]  f64 operation time in ms (TIMEOUT)
- *  [8..9]  f64 linked-timeout time in ms
- *  [10..15] reserved (zero) */
+ *  [6..7]   f64 operation time in ms (TIMEOUT)
+ *  [8..9]   f64 linked-timeout time in ms
+ *  [10..11] f64 position / offset (-1: the file position)
+ *  [12..13] f64 byte offset into the pinned buffer, or a second offset
+ *  [14]     u32 length              [15] arg2
+ * Records whose operation touches memory name it through the stage's pin
+ * array (element i for record i): C derives every pointer from that object
+ * and checks its bounds itself. */
 #define UK_DESC_WORDS 16
 #define UK_STAGE_HEADER_WORDS 16 /* [0] = number of staged records */
 
@@ -93,7 +115,8 @@ typedef struct uk_slot_mem {
   struct __kernel_timespec ts_link;
   uint64_t op_user_data; /* the activation's main SQE, for teardown cancel */
   uint32_t live;         /* SQEs of this slot whose final CQE is not reaped */
-  uint32_t pad;
+  uint32_t iov_cap;
+  struct iovec *iov;     /* READV/WRITEV vectors; grown only while the slot is idle */
 } uk_slot_mem;
 
 #define UK_SLOT_CHUNK_SHIFT 8
@@ -164,7 +187,7 @@ uk_slot_mem *uk_slot(uk_ring *r, uint32_t slot);
 int uk_probe(uk_ring *r, uint8_t *ops, unsigned n);
 
 /* prep.c */
-int uk_stage_flush(uk_ring *r, uint32_t *nout);
+int uk_stage_flush(uk_ring *r, napi_env env, napi_value pins, uint32_t *nout);
 void uk_prep_cancel_ud(struct io_uring_sqe *sqe, uint64_t target, uint64_t ud);
 
 #endif

@@ -16,7 +16,7 @@ export interface NativeBinding {
     stats: Float64Array, turn: Int32Array, onWake: () => void): NativeHandle | number;
   info(h: NativeHandle): [setupFlags: number, features: number, sqEntries: number, cqEntries: number, fd: number];
   probe(h: NativeHandle): Uint8Array | number;
-  flush(h: NativeHandle): number;
+  flush(h: NativeHandle, pins?: unknown[]): number;
   reap(h: NativeHandle): number;
   setRef(h: NativeHandle, on: boolean): void;
   destroy(h: NativeHandle): void;

@@ -30,13 +30,14 @@ import {
   IORING_SETUP_SUBMIT_ALL, IORING_SETUP_TASKRUN_FLAG, Kind, NativeStat, SLOT_MESSAGE,
 } from './constants.js';
 import { MultishotIterator } from './multishot.js';
+import { OPS } from './registry.js';
 
 export type { Callback, OpOptions } from '../ops/validate.js';
 export { MultishotIterator } from './multishot.js';
+export { registerOp, type OpInfo } from './registry.js';
 
 const { errno: E } = os.constants;
 const NEG_ECANCELED = -E.ECANCELED;
-const NEG_ETIME = -E.ETIME;
 const NEG_EINTR = -E.EINTR;
 
 /** Options for `new Ring()`. */
@@ -103,25 +104,30 @@ const enum OpId {
   CLOSE = 4,
 }
 
-interface OpInfo {
-  /** The public name, for messages. */
-  readonly name: string;
-  /** The syscall named in a SystemError. */
-  readonly syscall: string;
-}
-
-const OPS: readonly OpInfo[] = [
-  { name: 'nop', syscall: 'nop' },
-  { name: 'sleep', syscall: 'timeout' },
-  { name: 'poll', syscall: 'poll' },
-  { name: 'pollMultishot', syscall: 'poll' },
-  { name: 'closeFd', syscall: 'close' },
-];
 
 type Settler = (err: Error | null, value?: unknown, more?: boolean) => void;
 
+/**
+ * The memory and extra scalars of an operation that touches user memory:
+ * `pin` is what C derives pointers from (a view, a NUL-terminated path, or an
+ * array of them) and what the slot keeps alive until the final CQE.
+ */
+export interface OpExtra {
+  pin?: unknown;
+  /** File position (-1: the current position). */
+  position?: number;
+  /** Byte offset into the pinned view, or a second offset (fallocate length, splice off_out). */
+  offset?: number;
+  length?: number;
+  arg2?: number;
+  /** Context for error messages (path, dest). */
+  ctx?: SystemErrorContext | undefined;
+}
+
 const kCurrent = Symbol('uringkit.currentRing');
 type GlobalWithRing = typeof globalThis & { [kCurrent]?: Ring };
+
+function noop(): void {}
 
 function throwLater(err: unknown): void {
   process.nextTick(() => {
@@ -131,8 +137,31 @@ function throwLater(err: unknown): void {
 
 let defaultBindingOverride: NativeBinding | undefined;
 
+/**
+ * Friend access for operation families (src/ops/*): issue an operation on a
+ * ring with the Promise-or-callback plumbing. Not part of the public API.
+ */
+export interface RingInternals {
+  run<T>(ring: Ring, op: number, desc: number, fd: number, arg0: number, arg1: number,
+    a: OpOptions | Callback<T> | undefined, b: Callback<T> | undefined, extra?: OpExtra): Promise<T> | void;
+}
+
+let internals: RingInternals | undefined;
+
+/** @internal */
+export function ringInternals(): RingInternals {
+  return internals!;
+}
+
 /** A per-thread io_uring instance driven by Node's own event loop. */
 export class Ring {
+  static {
+    internals = {
+      run: (ring, op, desc, fd, arg0, arg1, a, b, extra) =>
+        ring.#simple(op, desc as DescOp, fd, arg0, 0, a, b, arg1, extra),
+    };
+  }
+
   readonly #native: NativeBinding;
   #h: NativeHandle | undefined;
   readonly #stage: Int32Array;
@@ -165,7 +194,9 @@ export class Ring {
   #free: number[] = [];
 
   // submission
-  #backlog: number[] = [];
+  #backlog: unknown[] = [];
+  #stagePins: unknown[] = [];
+  #pinsStaged = false;
   #backlogHead = 0;
   #flushScheduled = false;
   #driving = false;
@@ -455,8 +486,8 @@ export class Ring {
   // ---- internals: issuing ------------------------------------------------
 
   /** Promise-or-callback plumbing for single-shot descriptor operations. */
-  #simple<T>(op: OpId, desc: DescOp, fd: number, arg0: number, ms: number,
-    a: OpOptions | Callback<T> | undefined, b: Callback<T> | undefined): Promise<T> | void {
+  #simple<T>(op: number, desc: DescOp, fd: number, arg0: number, ms: number,
+    a: OpOptions | Callback<T> | undefined, b: Callback<T> | undefined, arg1 = 0, extra?: OpExtra): Promise<T> | void {
     let opts: OpOptions | undefined;
     let cb: Callback<T> | undefined;
     if (typeof a === 'function') cb = a;
@@ -468,11 +499,11 @@ export class Ring {
       }
     }
     if (cb !== undefined) {
-      this.#start(op, desc, fd, arg0, 0, ms, opts, cb as Settler, undefined, 0);
+      this.#start(op, desc, fd, arg0, arg1, ms, opts, cb as Settler, undefined, 0, extra);
       return;
     }
     return new Promise<T>((resolve, reject) => {
-      this.#start(op, desc, fd, arg0, 0, ms, opts, resolve as (v: unknown) => void, reject, St.PROMISE);
+      this.#start(op, desc, fd, arg0, arg1, ms, opts, resolve as (v: unknown) => void, reject, St.PROMISE, extra);
     });
   }
 
@@ -481,9 +512,9 @@ export class Ring {
    * Returns the slot, or -1 when the operation was settled up front (aborted
    * signal, closed ring): then it was settled asynchronously, never twice.
    */
-  #start(op: OpId, desc: DescOp, fd: number, arg0: number, arg1: number, ms: number, opts: OpOptions | undefined,
+  #start(op: number, desc: DescOp, fd: number, arg0: number, arg1: number, ms: number, opts: OpOptions | undefined,
     settler: Settler | ((v: unknown) => void) | MultishotIterator<unknown>, reject: ((e: unknown) => void) | undefined,
-    flags: number): number {
+    flags: number, extra?: OpExtra): number {
     if (this.#closing) {
       this.#settleEarly(settler, reject, flags, new RingClosedError(OPS[op]!.name));
       return -1;
@@ -526,7 +557,14 @@ export class Ring {
     }
     if (++this.#inFlight > this.#maxInFlight) this.#maxInFlight = this.#inFlight;
     this.#submitted++;
-    this.#stageRecord(desc | (descFlags << 8), slot, gen << 2, fd, arg0, arg1, ms, timeout ?? 0);
+    if (extra === undefined) {
+      this.#stageRecord(desc | (descFlags << 8), slot, gen << 2, fd, arg0, arg1, ms, timeout ?? 0);
+    } else {
+      this.#pins[slot] = extra.pin;
+      this.#ctx[slot] = extra.ctx;
+      this.#stageExtended(desc | (descFlags << 8), slot, gen << 2, fd, arg0, arg1, ms, timeout ?? 0,
+        extra.position ?? 0, extra.offset ?? 0, extra.length ?? 0, extra.arg2 ?? 0, extra.pin);
+    }
     return slot;
   }
 
@@ -535,7 +573,7 @@ export class Ring {
     const stage = this.#stage;
     const count = stage[0]!;
     if (count === this.#stageCap || this.#backlogHead < this.#backlog.length) {
-      this.#backlog.push(word0, slot, hi, fd, arg0, arg1, opMs, linkMs);
+      this.#backlog.push(word0, slot, hi, fd, arg0, arg1, opMs, linkMs, 0, 0, 0, 0, undefined);
       this.#backlogged++;
     } else {
       const base = this.#hdrWords + count * this.#descWords;
@@ -554,6 +592,49 @@ export class Ring {
       this.#flushScheduled = true;
       if (this.#immediateFlush) this.#scheduleImmediate();
       else queueMicrotask(this.#flushTask);
+    }
+  }
+
+  /** A record with memory (pin) and the extended fields. Same ordering rules. */
+  #stageExtended(word0: number, slot: number, hi: number, fd: number, arg0: number, arg1: number, opMs: number,
+    linkMs: number, position: number, offset: number, length: number, arg2: number, pin: unknown): void {
+    const stage = this.#stage;
+    const count = stage[0]!;
+    if (count === this.#stageCap || this.#backlogHead < this.#backlog.length) {
+      this.#backlog.push(word0, slot, hi, fd, arg0, arg1, opMs, linkMs, position, offset, length, arg2, pin);
+      this.#backlogged++;
+    } else {
+      this.#writeRecord(count, word0, slot, hi, fd, arg0, arg1, opMs, linkMs, position, offset, length, arg2, pin);
+      stage[0] = count + 1;
+    }
+    if (!this.#flushScheduled && !this.#driving) {
+      this.#flushScheduled = true;
+      if (this.#immediateFlush) this.#scheduleImmediate();
+      else queueMicrotask(this.#flushTask);
+    }
+  }
+
+  #writeRecord(index: number, word0: number, slot: number, hi: number, fd: number, arg0: number, arg1: number,
+    opMs: number, linkMs: number, position: number, offset: number, length: number, arg2: number,
+    pin: unknown): void {
+    const stage = this.#stage;
+    const f = this.#stageF64;
+    const base = this.#hdrWords + index * this.#descWords;
+    stage[base] = word0;
+    stage[base + 1] = slot;
+    stage[base + 2] = hi;
+    stage[base + 3] = fd;
+    stage[base + 4] = arg0;
+    stage[base + 5] = arg1;
+    f[(base + 6) >> 1] = opMs;
+    f[(base + 8) >> 1] = linkMs;
+    f[(base + 10) >> 1] = position;
+    f[(base + 12) >> 1] = offset;
+    stage[base + 14] = length;
+    stage[base + 15] = arg2;
+    if (pin !== undefined) {
+      this.#stagePins[index] = pin;
+      this.#pinsStaged = true;
     }
   }
 
@@ -578,14 +659,12 @@ export class Ring {
     let head = this.#backlogHead;
     if (head >= backlog.length) return;
     const stage = this.#stage;
-    const f = this.#stageF64;
     let count = stage[0]!;
     while (head < backlog.length && count < this.#stageCap) {
-      const base = this.#hdrWords + count * this.#descWords;
-      for (let i = 0; i < 6; i++) stage[base + i] = backlog[head + i]!;
-      f[(base + 6) >> 1] = backlog[head + 6]!;
-      f[(base + 8) >> 1] = backlog[head + 7]!;
-      head += 8;
+      const b = backlog as number[];
+      this.#writeRecord(count, b[head]!, b[head + 1]!, b[head + 2]!, b[head + 3]!, b[head + 4]!, b[head + 5]!,
+        b[head + 6]!, b[head + 7]!, b[head + 8]!, b[head + 9]!, b[head + 10]!, b[head + 11]!, backlog[head + 12]);
+      head += 13;
       count++;
     }
     stage[0] = count;
@@ -594,6 +673,16 @@ export class Ring {
       head = 0;
     }
     this.#backlogHead = head;
+  }
+
+  /** After a flush: drop the transport references of consumed records, keep the rest aligned. */
+  #settleStagePins(before: number): void {
+    const pins = this.#stagePins;
+    const left = this.#stage[0]!;
+    const consumed = before - left;
+    for (let i = 0; i < left; i++) pins[i] = pins[i + consumed];
+    for (let i = left; i < before; i++) pins[i] = undefined;
+    this.#pinsStaged = left > 0;
   }
 
   /**
@@ -615,7 +704,14 @@ export class Ring {
     try {
       for (;;) {
         this.#refillStage();
-        let n = native.flush(h);
+        let n: number;
+        if (this.#pinsStaged) {
+          const before = stage[0]!;
+          n = native.flush(h, this.#stagePins);
+          this.#settleStagePins(before);
+        } else {
+          n = native.flush(h);
+        }
         const refused = stage[0]! > 0 ? stage[2]! : 0;
         let reaped = 0;
         while (n > 0) {
@@ -692,7 +788,8 @@ export class Ring {
   #complete(slot: number, st: number, res: number): void {
     const op = this.#op[slot]!;
     let err: Error | null = null;
-    if (res < 0 && !(op === OpId.SLEEP && res === NEG_ETIME)) {
+    const info = OPS[op]!;
+    if (res < 0 && res !== info.okResult) {
       if (res === NEG_ECANCELED || (res === NEG_EINTR && (st & St.ABORT_REQ) !== 0)) {
         if ((st & St.ABORT_REQ) !== 0) {
           const reason = this.#reason[slot];
@@ -701,16 +798,21 @@ export class Ring {
           const tally = this.#tallies.get(reason as object);
           if (tally !== undefined) tally.n++;
         } else if ((st & St.HAS_TIMEOUT) !== 0) {
-          err = new TimeoutError(OPS[op]!.syscall, this.#timeoutMs[slot]!, this.#ctx[slot]);
+          err = new TimeoutError(info.syscall, this.#timeoutMs[slot]!, this.#ctx[slot]);
           this.#timedOut++;
         } else {
           err = new AbortError('The operation was cancelled');
           this.#cancelled++;
         }
       } else {
-        err = new SystemError(res, OPS[op]!.syscall, this.#ctx[slot]);
+        err = new SystemError(res, info.syscall, this.#ctx[slot]);
         this.#failed++;
       }
+    } else if (info.resultIsFd === true && (st & St.ABORT_REQ) !== 0) {
+      // Completed despite the abort: the new fd must not leak.
+      this.closeFd(res, { ref: false }, noop);
+      err = new AbortError(undefined, { cause: this.#reason[slot] });
+      this.#cancelled++;
     } else {
       this.#completed++;
     }
@@ -733,7 +835,8 @@ export class Ring {
       this.#state[slot]! &= ~St.REF;
       if (--this.#refCount === 0) this.#updateRef();
     }
-    const value = this.#shape(this.#op[slot]!, res);
+    const shape = OPS[this.#op[slot]!]!.shape;
+    const value = err === null && shape !== undefined ? shape(res, this.#pins[slot]) : undefined;
     if ((st & St.PROMISE) !== 0) {
       if (err !== null) reject!(err);
       else (s as (v: unknown) => void)(value);
@@ -750,16 +853,6 @@ export class Ring {
       } catch (e) {
         throwLater(e);
       }
-    }
-  }
-
-  #shape(op: number, res: number): unknown {
-    switch (op) {
-      case OpId.POLL:
-      case OpId.POLL_MULTI:
-        return res;
-      default:
-        return undefined;
     }
   }
 

@@ -1,0 +1,536 @@
+/**
+ * File operations on the ring: argument checking and result shaping.
+ *
+ * Each operation is a Ring method (added here, so the ring core knows nothing
+ * about files) with a Promise form and a Node-style callback form, and the
+ * common `signal` / `timeout` / `ref` options. Paths are passed to C as
+ * NUL-terminated buffers pinned by the slot until the final CQE; buffers are
+ * pinned the same way and bounds-checked again in C.
+ */
+import fs, { constants as fsc } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { AbortError, invalidArgType, invalidArgValue, outOfRange } from '../errors.js';
+import { DescOp, IORING_OP } from '../ring/constants.js';
+import { registerOp } from '../ring/registry.js';
+import { Ring, ringInternals } from '../ring/ring.js';
+import { parseStatx, STATX_MASK, STATX_SIZE, type BigIntStats, type Stats } from '../fs/stats.js';
+import { checkCallback, checkFd, checkOptions, checkUint32, type Callback, type OpOptions } from './validate.js';
+
+export type PathLike = string | Buffer | URL;
+export type OpenFlags = string | number;
+
+export interface ReadOptions extends OpOptions {
+  /** Where in `buffer` to start filling (bytes). Default 0. */
+  offset?: number;
+  /** How many bytes to read. Default: the rest of the buffer after `offset`. */
+  length?: number;
+  /** File position; `null`/`undefined`/-1: the current file position (which then advances). */
+  position?: number | bigint | null;
+}
+
+export interface WriteOptions extends OpOptions {
+  offset?: number;
+  length?: number;
+  position?: number | bigint | null;
+  /** For string data. Default 'utf8'. */
+  encoding?: BufferEncoding;
+}
+
+export interface VectorOptions extends OpOptions {
+  position?: number | bigint | null;
+}
+
+export interface StatOptions extends OpOptions {
+  bigint?: boolean;
+  /** Default true: stat the target of a symbolic link. */
+  followSymlinks?: boolean;
+}
+
+export interface MkdirOptions extends OpOptions {
+  recursive?: boolean;
+  mode?: number | string;
+}
+
+export interface RmdirOptions extends OpOptions {}
+
+export interface FallocateOptions extends OpOptions {
+  /** fallocate(2) mode bits (FALLOC_FL_*). Default 0. */
+  mode?: number;
+}
+
+export const AT_FDCWD = -100;
+const AT_SYMLINK_NOFOLLOW = 0x100;
+const AT_REMOVEDIR = 0x200;
+const AT_EMPTY_PATH = 0x1000;
+const IORING_FSYNC_DATASYNC = 1;
+const MAX_POSITION = Number.MAX_SAFE_INTEGER;
+const MAX_RW = 0x7ffff000; // the kernel's MAX_RW_COUNT
+
+// ---- registry ---------------------------------------------------------------
+
+const OP = {
+  open: registerOp({ name: 'open', syscall: 'open', shape: (res) => res, resultIsFd: true }),
+  read: registerOp({ name: 'read', syscall: 'read', shape: (res) => res }),
+  write: registerOp({ name: 'write', syscall: 'write', shape: (res) => res }),
+  readv: registerOp({ name: 'readv', syscall: 'read', shape: (res) => res }),
+  writev: registerOp({ name: 'writev', syscall: 'write', shape: (res) => res }),
+  fsync: registerOp({ name: 'fsync', syscall: 'fsync' }),
+  fdatasync: registerOp({ name: 'fdatasync', syscall: 'fdatasync' }),
+  fallocate: registerOp({ name: 'fallocate', syscall: 'fallocate' }),
+  fadvise: registerOp({ name: 'fadvise', syscall: 'fadvise' }),
+  ftruncate: registerOp({ name: 'ftruncate', syscall: 'ftruncate' }),
+  stat: registerOp({ name: 'statx', syscall: 'stat', shape: (_res, pin) => shapeStat(pin) }),
+  fstat: registerOp({ name: 'fstat', syscall: 'fstat', shape: (_res, pin) => shapeStat(pin) }),
+  lstat: registerOp({ name: 'lstat', syscall: 'lstat', shape: (_res, pin) => shapeStat(pin) }),
+  unlink: registerOp({ name: 'unlink', syscall: 'unlink' }),
+  rmdir: registerOp({ name: 'rmdir', syscall: 'rmdir' }),
+  mkdir: registerOp({ name: 'mkdir', syscall: 'mkdir' }),
+  rename: registerOp({ name: 'rename', syscall: 'rename' }),
+  symlink: registerOp({ name: 'symlink', syscall: 'symlink' }),
+  link: registerOp({ name: 'link', syscall: 'link' }),
+  splice: registerOp({ name: 'splice', syscall: 'splice', shape: (res) => res }),
+} as const;
+
+/** The statx pin: [path, out buffer, bigint?]. */
+function shapeStat(pin: unknown): Stats | BigIntStats {
+  const p = pin as [Buffer, Buffer, boolean];
+  return parseStatx(p[1], p[2]);
+}
+
+// ---- argument checking ---------------------------------------------------------
+
+/** Node's flag strings (fs.open). */
+export function parseOpenFlags(flags: unknown): number {
+  if (flags === undefined || flags === null) return fsc.O_RDONLY;
+  if (typeof flags === 'number') {
+    checkUint32(flags, 'flags');
+    return flags;
+  }
+  if (typeof flags !== 'string') throw invalidArgType('flags', 'of type string or number', flags);
+  const { O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND, O_EXCL, O_SYNC } = fsc;
+  switch (flags) {
+    case 'r': return O_RDONLY;
+    case 'rs': case 'sr': return O_RDONLY | O_SYNC;
+    case 'r+': return O_RDWR;
+    case 'rs+': case 'sr+': return O_RDWR | O_SYNC;
+    case 'w': return O_TRUNC | O_CREAT | O_WRONLY;
+    case 'wx': case 'xw': return O_TRUNC | O_CREAT | O_WRONLY | O_EXCL;
+    case 'w+': return O_TRUNC | O_CREAT | O_RDWR;
+    case 'wx+': case 'xw+': return O_TRUNC | O_CREAT | O_RDWR | O_EXCL;
+    case 'a': return O_APPEND | O_CREAT | O_WRONLY;
+    case 'ax': case 'xa': return O_APPEND | O_CREAT | O_WRONLY | O_EXCL;
+    case 'as': case 'sa': return O_APPEND | O_CREAT | O_WRONLY | O_SYNC;
+    case 'a+': return O_APPEND | O_CREAT | O_RDWR;
+    case 'ax+': case 'xa+': return O_APPEND | O_CREAT | O_RDWR | O_EXCL;
+    case 'as+': case 'sa+': return O_APPEND | O_CREAT | O_RDWR | O_SYNC;
+    default: throw invalidArgValue('flags', flags, 'is invalid');
+  }
+}
+
+export function parseMode(mode: unknown, def: number): number {
+  if (mode === undefined || mode === null) return def;
+  if (typeof mode === 'string') {
+    if (!/^[0-7]+$/.test(mode)) throw invalidArgValue('mode', mode, 'must be a 32-bit unsigned integer or an octal string');
+    mode = parseInt(mode, 8);
+  }
+  if (typeof mode !== 'number') throw invalidArgType('mode', 'of type number or string', mode);
+  if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) throw outOfRange('mode', '>= 0 && <= 4095', mode);
+  return mode;
+}
+
+/** Path → NUL-terminated Buffer, plus the printable path for errors. */
+export function toPathBuffer(p: unknown, name = 'path'): [Buffer, string] {
+  let s: string;
+  if (typeof p === 'string') s = p;
+  else if (p instanceof URL) {
+    if (p.protocol !== 'file:') throw invalidArgType(name, 'a file URL', p);
+    s = fileURLToPath(p);
+  } else if (p instanceof Uint8Array) {
+    if (p.includes(0)) throw invalidArgValue(name, p, 'must be a string, Uint8Array, or URL without null bytes');
+    const b = Buffer.allocUnsafe(p.length + 1);
+    b.set(p);
+    b[p.length] = 0;
+    return [b, Buffer.from(p).toString()];
+  } else throw invalidArgType(name, 'of type string or an instance of Buffer or URL', p);
+  if (s.includes('\u0000')) throw invalidArgValue(name, s, 'must be a string, Uint8Array, or URL without null bytes');
+  return [Buffer.from(`${s}\u0000`, 'utf8'), s];
+}
+
+export function checkView(buf: unknown, name = 'buffer'): asserts buf is ArrayBufferView {
+  if (!ArrayBuffer.isView(buf)) throw invalidArgType(name, 'an instance of Buffer, TypedArray, or DataView', buf);
+  const ab = buf.buffer as ArrayBuffer & { resizable?: boolean; growable?: boolean; detached?: boolean };
+  if (ab.resizable === true || ab.growable === true) {
+    throw invalidArgType(name, 'a view of a fixed-length ArrayBuffer (resizable buffers can move under the kernel)', buf);
+  }
+  if (ab.detached === true) throw invalidArgValue(name, buf, 'is detached');
+}
+
+/** A file position: non-negative safe integer or bigint, or null/undefined/-1 for the current position. */
+export function checkPosition(pos: unknown, name = 'position'): number {
+  if (pos === undefined || pos === null) return -1;
+  if (typeof pos === 'bigint') {
+    if (pos === -1n) return -1;
+    if (pos < 0n || pos > BigInt(MAX_POSITION)) throw outOfRange(name, `>= 0 && <= ${MAX_POSITION}`, pos);
+    return Number(pos);
+  }
+  if (typeof pos !== 'number') throw invalidArgType(name, 'of type number or bigint', pos);
+  if (pos === -1) return -1;
+  if (!Number.isSafeInteger(pos) || pos < 0) throw outOfRange(name, `an integer >= 0 && <= ${MAX_POSITION}`, pos);
+  return pos;
+}
+
+function checkSize(v: unknown, name: string, max = MAX_POSITION): number {
+  if (typeof v === 'bigint') v = Number(v);
+  if (typeof v !== 'number') throw invalidArgType(name, 'of type number', v);
+  if (!Number.isSafeInteger(v) || v < 0 || v > max) throw outOfRange(name, `an integer >= 0 && <= ${max}`, v);
+  return v;
+}
+
+/** Validates offset/length of a window into a view; returns [offset, length]. */
+function window(buf: ArrayBufferView, o: { offset?: number; length?: number } | undefined): [number, number] {
+  const offset = o?.offset === undefined ? 0 : checkSize(o.offset, 'options.offset', buf.byteLength);
+  const length = o?.length === undefined
+    ? Math.min(buf.byteLength - offset, MAX_RW)
+    : checkSize(o.length, 'options.length', MAX_RW);
+  if (offset + length > buf.byteLength) {
+    throw outOfRange('options.length', `<= ${buf.byteLength - offset} (the buffer's size after offset)`, length);
+  }
+  return [offset, length];
+}
+
+function splitArgs<T, O>(a: O | Callback<T> | undefined, b: Callback<T> | undefined):
+  [O | undefined, Callback<T> | undefined] {
+  if (typeof a === 'function') return [undefined, a as Callback<T>];
+  if (b !== undefined) checkCallback(b);
+  if (a !== undefined && a !== null && typeof a !== 'object') throw invalidArgType('options', 'of type object', a);
+  return [(a ?? undefined) as O | undefined, b];
+}
+
+// ---- operations -----------------------------------------------------------------
+
+type Cb<T> = Callback<T>;
+type MaybeP<T> = Promise<T> | void;
+
+function ringOpen(this: Ring, p: PathLike, flags?: OpenFlags, mode?: number | string, a?: OpOptions | Cb<number>,
+  b?: Cb<number>): MaybeP<number> {
+  if (typeof flags === 'function') return ringOpen.call(this, p, undefined, undefined, flags as Cb<number>);
+  if (typeof mode === 'function') return ringOpen.call(this, p, flags, undefined, mode as Cb<number>);
+  const [pathBuf, shown] = toPathBuffer(p);
+  const f = parseOpenFlags(flags);
+  const m = parseMode(mode, 0o666);
+  const [opts, cb] = splitArgs<number, OpOptions>(a, b);
+  checkOptions(opts);
+  return ringInternals().run<number>(this, OP.open, DescOp.OPENAT, AT_FDCWD, f, m, opts, cb,
+    { pin: pathBuf, ctx: { path: shown } });
+}
+
+function ringRead(this: Ring, fd: number, buffer: ArrayBufferView, a?: ReadOptions | Cb<number>,
+  b?: Cb<number>): MaybeP<number> {
+  checkFd(fd);
+  checkView(buffer);
+  const [opts, cb] = splitArgs<number, ReadOptions>(a, b);
+  checkOptions(opts);
+  const [offset, length] = window(buffer, opts);
+  const position = checkPosition(opts?.position, 'options.position');
+  return ringInternals().run<number>(this, OP.read, DescOp.READ, fd, 0, 0, opts, cb,
+    { pin: buffer, position, offset, length });
+}
+
+function ringWrite(this: Ring, fd: number, data: ArrayBufferView | string, a?: WriteOptions | Cb<number>,
+  b?: Cb<number>): MaybeP<number> {
+  checkFd(fd);
+  const [opts, cb] = splitArgs<number, WriteOptions>(a, b);
+  checkOptions(opts);
+  let view: ArrayBufferView;
+  if (typeof data === 'string') {
+    if (opts?.encoding !== undefined && !Buffer.isEncoding(opts.encoding)) {
+      throw invalidArgValue('options.encoding', opts.encoding, 'is not a supported encoding');
+    }
+    view = Buffer.from(data, opts?.encoding ?? 'utf8');
+  } else {
+    checkView(data, 'data');
+    view = data;
+  }
+  const [offset, length] = window(view, opts);
+  const position = checkPosition(opts?.position, 'options.position');
+  return ringInternals().run<number>(this, OP.write, DescOp.WRITE, fd, 0, 0, opts, cb,
+    { pin: view, position, offset, length });
+}
+
+function vectored(ring: Ring, op: number, desc: DescOp, fd: number, buffers: readonly ArrayBufferView[],
+  a: VectorOptions | Cb<number> | undefined, b: Cb<number> | undefined): MaybeP<number> {
+  checkFd(fd);
+  if (!Array.isArray(buffers)) throw invalidArgType('buffers', 'an Array of ArrayBufferView', buffers);
+  if (buffers.length === 0 || buffers.length > 1024) throw outOfRange('buffers.length', '>= 1 && <= 1024', buffers.length);
+  for (let i = 0; i < buffers.length; i++) checkView(buffers[i], `buffers[${i}]`);
+  const [opts, cb] = splitArgs<number, VectorOptions>(a, b);
+  checkOptions(opts);
+  const position = checkPosition(opts?.position, 'options.position');
+  // A private copy: the caller may mutate their array while the kernel reads ours.
+  return ringInternals().run<number>(ring, op, desc, fd, 0, 0, opts, cb, { pin: buffers.slice(), position });
+}
+
+function simpleFd(ring: Ring, op: number, desc: DescOp, fd: number, arg0: number, a: OpOptions | Cb<void> | undefined,
+  b: Cb<void> | undefined, extra?: { position?: number; offset?: number }): MaybeP<void> {
+  checkFd(fd);
+  const [opts, cb] = splitArgs<void, OpOptions>(a, b);
+  checkOptions(opts);
+  return ringInternals().run<void>(ring, op, desc, fd, arg0, 0, opts, cb, extra ?? {});
+}
+
+function ringStat(this: Ring, target: PathLike | number, a?: StatOptions | Cb<Stats | BigIntStats>,
+  b?: Cb<Stats | BigIntStats>): MaybeP<Stats | BigIntStats> {
+  const [opts, cb] = splitArgs<Stats | BigIntStats, StatOptions>(a, b);
+  checkOptions(opts);
+  if (opts?.bigint !== undefined && typeof opts.bigint !== 'boolean') {
+    throw invalidArgType('options.bigint', 'of type boolean', opts.bigint);
+  }
+  if (opts?.followSymlinks !== undefined && typeof opts.followSymlinks !== 'boolean') {
+    throw invalidArgType('options.followSymlinks', 'of type boolean', opts.followSymlinks);
+  }
+  const out = Buffer.alloc(STATX_SIZE);
+  const bigint = opts?.bigint === true;
+  if (typeof target === 'number') {
+    checkFd(target, 'fd');
+    return ringInternals().run(this, OP.fstat, DescOp.STATX, target, AT_EMPTY_PATH, STATX_MASK, opts, cb,
+      { pin: [Buffer.from([0]), out, bigint] });
+  }
+  const [pathBuf, shown] = toPathBuffer(target);
+  const follow = opts?.followSymlinks !== false;
+  return ringInternals().run(this, follow ? OP.stat : OP.lstat, DescOp.STATX, AT_FDCWD,
+    follow ? 0 : AT_SYMLINK_NOFOLLOW, STATX_MASK, opts, cb, { pin: [pathBuf, out, bigint], ctx: { path: shown } });
+}
+
+function pathOp(ring: Ring, op: number, desc: DescOp, p: PathLike, arg0: number, arg1: number,
+  a: OpOptions | Cb<void> | undefined, b: Cb<void> | undefined): MaybeP<void> {
+  const [pathBuf, shown] = toPathBuffer(p);
+  const [opts, cb] = splitArgs<void, OpOptions>(a, b);
+  checkOptions(opts);
+  return ringInternals().run<void>(ring, op, desc, AT_FDCWD, arg0, arg1, opts, cb, { pin: pathBuf, ctx: { path: shown } });
+}
+
+function twoPathOp(ring: Ring, op: number, desc: DescOp, p1: PathLike, p2: PathLike, fd: number, arg0: number,
+  arg1: number, a: OpOptions | Cb<void> | undefined, b: Cb<void> | undefined, names: [string, string]): MaybeP<void> {
+  const [b1, s1] = toPathBuffer(p1, names[0]);
+  const [b2, s2] = toPathBuffer(p2, names[1]);
+  const [opts, cb] = splitArgs<void, OpOptions>(a, b);
+  checkOptions(opts);
+  return ringInternals().run<void>(ring, op, desc, fd, arg0, arg1, opts, cb,
+    { pin: [b1, b2], ctx: { path: s1, dest: s2 } });
+}
+
+async function mkdirRecursive(ring: Ring, target: string, mode: number, opts: OpOptions | undefined):
+  Promise<string | undefined> {
+  const resolved = path.resolve(target);
+  const missing: string[] = [];
+  let cur = resolved;
+  // Walk up until a component exists (or can be created).
+  for (;;) {
+    try {
+      await (ring.mkdir(cur, { ...opts, mode, recursive: false }) as Promise<string | undefined>);
+      break;
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === 'EEXIST') {
+        const st = await (ring.statx(cur, opts) as Promise<Stats>);
+        if (!st.isDirectory()) throw err;
+        if (cur === resolved) return undefined;
+        break;
+      }
+      if (code !== 'ENOENT' || path.dirname(cur) === cur) throw err;
+      missing.push(cur);
+      cur = path.dirname(cur);
+    }
+  }
+  const first = missing.length > 0 ? missing[missing.length - 1] : cur;
+  for (let i = missing.length - 1; i >= 0; i--) {
+    try {
+      await (ring.mkdir(missing[i]!, { ...opts, mode, recursive: false }) as Promise<string | undefined>);
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'EEXIST') throw err;
+    }
+  }
+  return first;
+}
+
+function ringMkdir(this: Ring, p: PathLike, a?: MkdirOptions | number | Cb<string | undefined>,
+  b?: Cb<string | undefined>): MaybeP<string | undefined> {
+  if (typeof a === 'number' || typeof a === 'string') a = { mode: a };
+  const [opts, cb] = splitArgs<string | undefined, MkdirOptions>(a, b);
+  checkOptions(opts);
+  const mode = parseMode(opts?.mode, 0o777);
+  if (opts?.recursive !== undefined && typeof opts.recursive !== 'boolean') {
+    throw invalidArgType('options.recursive', 'of type boolean', opts.recursive);
+  }
+  if (opts?.recursive === true) {
+    const [, shown] = toPathBuffer(p);
+    const { signal, timeout, ref } = opts;
+    const common: OpOptions = { signal, timeout, ref };
+    const pr = mkdirRecursive(this, shown, mode, common);
+    if (cb === undefined) return pr;
+    pr.then((first) => cb(null, first), (e: Error) => cb(e));
+    return;
+  }
+  return pathOp(this, OP.mkdir, DescOp.MKDIRAT, p, 0, mode, opts, cb as Cb<void> | undefined) as MaybeP<undefined>;
+}
+
+function ringFtruncate(this: Ring, fd: number, len?: number | OpOptions | Cb<void>, a?: OpOptions | Cb<void>,
+  b?: Cb<void>): MaybeP<void> {
+  if (typeof len === 'function' || (typeof len === 'object' && len !== null)) {
+    return ringFtruncate.call(this, fd, 0, len as OpOptions | Cb<void>, a as Cb<void> | undefined);
+  }
+  checkFd(fd);
+  const length = len === undefined ? 0 : checkSize(len, 'len');
+  if (this.supports(IORING_OP.FTRUNCATE)) {
+    return simpleFd(this, OP.ftruncate, DescOp.FTRUNCATE, fd, 0, a, b, { position: length });
+  }
+  // Kernels before 6.9 have no IORING_OP_FTRUNCATE: libuv's thread pool, never the JS thread.
+  const [opts, cb] = splitArgs<void, OpOptions>(a, b);
+  checkOptions(opts);
+  const run = (done: (e: Error | null) => void): void => {
+    if (opts?.signal?.aborted) {
+      process.nextTick(done, new AbortError(undefined, { cause: opts.signal.reason }));
+      return;
+    }
+    fs.ftruncate(fd, length, (e) => done(e));
+  };
+  if (cb !== undefined) {
+    run((e) => cb(e));
+    return;
+  }
+  return new Promise<void>((resolve, reject) => run((e) => (e ? reject(e) : resolve())));
+}
+
+// ---- Ring methods ---------------------------------------------------------------
+
+declare module '../ring/ring.js' {
+  interface Ring {
+    /** openat(AT_FDCWD, path, flags | O_CLOEXEC, mode): resolves with the new fd. */
+    open(path: PathLike, flags?: OpenFlags, mode?: number | string, options?: OpOptions): Promise<number>;
+    open(path: PathLike, flags: OpenFlags | undefined, mode: number | string | undefined,
+      options: OpOptions | undefined, callback: Callback<number>): void;
+    open(path: PathLike, callback: Callback<number>): void;
+    open(path: PathLike, flags: OpenFlags, callback: Callback<number>): void;
+    /** Reads into `buffer`; resolves with the number of bytes read (0 at end of file). */
+    read(fd: number, buffer: ArrayBufferView, options?: ReadOptions): Promise<number>;
+    read(fd: number, buffer: ArrayBufferView, callback: Callback<number>): void;
+    read(fd: number, buffer: ArrayBufferView, options: ReadOptions | undefined, callback: Callback<number>): void;
+    /** Writes `data`; resolves with the number of bytes written (may be short). */
+    write(fd: number, data: ArrayBufferView | string, options?: WriteOptions): Promise<number>;
+    write(fd: number, data: ArrayBufferView | string, callback: Callback<number>): void;
+    write(fd: number, data: ArrayBufferView | string, options: WriteOptions | undefined, callback: Callback<number>): void;
+    readv(fd: number, buffers: readonly ArrayBufferView[], options?: VectorOptions): Promise<number>;
+    readv(fd: number, buffers: readonly ArrayBufferView[], options: VectorOptions | undefined,
+      callback: Callback<number>): void;
+    writev(fd: number, buffers: readonly ArrayBufferView[], options?: VectorOptions): Promise<number>;
+    writev(fd: number, buffers: readonly ArrayBufferView[], options: VectorOptions | undefined,
+      callback: Callback<number>): void;
+    fsync(fd: number, options?: OpOptions): Promise<void>;
+    fsync(fd: number, options: OpOptions | undefined, callback: Callback<void>): void;
+    fdatasync(fd: number, options?: OpOptions): Promise<void>;
+    fdatasync(fd: number, options: OpOptions | undefined, callback: Callback<void>): void;
+    fallocate(fd: number, offset: number, length: number, options?: FallocateOptions): Promise<void>;
+    fallocate(fd: number, offset: number, length: number, options: FallocateOptions | undefined,
+      callback: Callback<void>): void;
+    /** posix_fadvise (POSIX_FADV_* advice). */
+    fadvise(fd: number, offset: number, length: number, advice: number, options?: OpOptions): Promise<void>;
+    fadvise(fd: number, offset: number, length: number, advice: number, options: OpOptions | undefined,
+      callback: Callback<void>): void;
+    /** IORING_OP_FTRUNCATE (Linux 6.9+), else libuv's thread pool. */
+    ftruncate(fd: number, len?: number, options?: OpOptions): Promise<void>;
+    ftruncate(fd: number, len: number | undefined, options: OpOptions | undefined, callback: Callback<void>): void;
+    /** statx: a path (following symlinks unless `followSymlinks: false`) or an fd. */
+    statx(target: PathLike | number, options: StatOptions & { bigint: true }): Promise<BigIntStats>;
+    statx(target: PathLike | number, options?: StatOptions): Promise<Stats>;
+    statx(target: PathLike | number, options: StatOptions | undefined, callback: Callback<Stats | BigIntStats>): void;
+    unlink(path: PathLike, options?: OpOptions): Promise<void>;
+    unlink(path: PathLike, options: OpOptions | undefined, callback: Callback<void>): void;
+    rmdir(path: PathLike, options?: RmdirOptions): Promise<void>;
+    rmdir(path: PathLike, options: RmdirOptions | undefined, callback: Callback<void>): void;
+    /** As fs.mkdir: with `recursive`, resolves with the first directory created (or undefined). */
+    mkdir(path: PathLike, options?: MkdirOptions | number): Promise<string | undefined>;
+    mkdir(path: PathLike, options: MkdirOptions | number | undefined, callback: Callback<string | undefined>): void;
+    rename(oldPath: PathLike, newPath: PathLike, options?: OpOptions): Promise<void>;
+    rename(oldPath: PathLike, newPath: PathLike, options: OpOptions | undefined, callback: Callback<void>): void;
+    symlink(target: PathLike, path: PathLike, options?: OpOptions): Promise<void>;
+    symlink(target: PathLike, path: PathLike, options: OpOptions | undefined, callback: Callback<void>): void;
+    link(existingPath: PathLike, newPath: PathLike, options?: OpOptions): Promise<void>;
+    link(existingPath: PathLike, newPath: PathLike, options: OpOptions | undefined, callback: Callback<void>): void;
+    /** splice(2) between two fds (one a pipe); offsets -1/null for pipes. Resolves with bytes moved. */
+    splice(fdIn: number, offIn: number | null, fdOut: number, offOut: number | null, length: number,
+      options?: OpOptions & { flags?: number }): Promise<number>;
+    splice(fdIn: number, offIn: number | null, fdOut: number, offOut: number | null, length: number,
+      options: (OpOptions & { flags?: number }) | undefined, callback: Callback<number>): void;
+  }
+}
+
+type AnyCb = Cb<never>;
+const proto = Ring.prototype as unknown as Record<string, unknown>;
+
+proto.open = ringOpen;
+proto.read = ringRead;
+proto.write = ringWrite;
+proto.readv = function readv(this: Ring, fd: number, bufs: readonly ArrayBufferView[], a?: VectorOptions | Cb<number>,
+  b?: Cb<number>) {
+  return vectored(this, OP.readv, DescOp.READV, fd, bufs, a, b);
+};
+proto.writev = function writev(this: Ring, fd: number, bufs: readonly ArrayBufferView[], a?: VectorOptions | Cb<number>,
+  b?: Cb<number>) {
+  return vectored(this, OP.writev, DescOp.WRITEV, fd, bufs, a, b);
+};
+proto.fsync = function fsync(this: Ring, fd: number, a?: OpOptions | Cb<void>, b?: Cb<void>) {
+  return simpleFd(this, OP.fsync, DescOp.FSYNC, fd, 0, a, b);
+};
+proto.fdatasync = function fdatasync(this: Ring, fd: number, a?: OpOptions | Cb<void>, b?: Cb<void>) {
+  return simpleFd(this, OP.fdatasync, DescOp.FSYNC, fd, IORING_FSYNC_DATASYNC, a, b);
+};
+proto.fallocate = function fallocate(this: Ring, fd: number, offset: number, length: number,
+  a?: FallocateOptions | Cb<void>, b?: Cb<void>) {
+  const off = checkSize(offset, 'offset');
+  const len = checkSize(length, 'length');
+  const mode = typeof a === 'object' && a?.mode !== undefined ? a.mode : 0;
+  checkUint32(mode, 'options.mode');
+  return simpleFd(this, OP.fallocate, DescOp.FALLOCATE, fd, mode, a, b, { position: off, offset: len });
+};
+proto.fadvise = function fadvise(this: Ring, fd: number, offset: number, length: number, advice: number,
+  a?: OpOptions | Cb<void>, b?: Cb<void>) {
+  const off = checkSize(offset, 'offset');
+  const len = checkSize(length, 'length', 0xffffffff);
+  checkUint32(advice, 'advice');
+  if (advice > 5) throw outOfRange('advice', '0..5 (POSIX_FADV_*)', advice);
+  return simpleFd(this, OP.fadvise, DescOp.FADVISE, fd, advice, a, b, { position: off, offset: len });
+};
+proto.ftruncate = ringFtruncate;
+proto.statx = ringStat;
+proto.unlink = function unlink(this: Ring, p: PathLike, a?: OpOptions | Cb<void>, b?: Cb<void>) {
+  return pathOp(this, OP.unlink, DescOp.UNLINKAT, p, 0, 0, a, b);
+};
+proto.rmdir = function rmdir(this: Ring, p: PathLike, a?: OpOptions | Cb<void>, b?: Cb<void>) {
+  return pathOp(this, OP.rmdir, DescOp.UNLINKAT, p, AT_REMOVEDIR, 0, a, b);
+};
+proto.mkdir = ringMkdir;
+proto.rename = function rename(this: Ring, o: PathLike, n: PathLike, a?: OpOptions | Cb<void>, b?: Cb<void>) {
+  return twoPathOp(this, OP.rename, DescOp.RENAMEAT, o, n, AT_FDCWD, AT_FDCWD, 0, a, b, ['oldPath', 'newPath']);
+};
+proto.symlink = function symlink(this: Ring, t: PathLike, p: PathLike, a?: OpOptions | Cb<void>, b?: Cb<void>) {
+  return twoPathOp(this, OP.symlink, DescOp.SYMLINKAT, t, p, AT_FDCWD, 0, 0, a, b, ['target', 'path']);
+};
+proto.link = function link(this: Ring, o: PathLike, n: PathLike, a?: OpOptions | Cb<void>, b?: Cb<void>) {
+  return twoPathOp(this, OP.link, DescOp.LINKAT, o, n, AT_FDCWD, AT_FDCWD, 0, a, b, ['existingPath', 'newPath']);
+};
+proto.splice = function splice(this: Ring, fdIn: number, offIn: number | null, fdOut: number, offOut: number | null,
+  length: number, a?: (OpOptions & { flags?: number }) | AnyCb, b?: Cb<number>) {
+  checkFd(fdIn, 'fdIn');
+  checkFd(fdOut, 'fdOut');
+  const inPos = checkPosition(offIn, 'offIn');
+  const outPos = checkPosition(offOut, 'offOut');
+  const len = checkSize(length, 'length', MAX_RW);
+  const [opts, cb] = splitArgs<number, OpOptions & { flags?: number }>(a as OpOptions | Cb<number> | undefined, b);
+  checkOptions(opts);
+  const flags = opts?.flags ?? 0;
+  checkUint32(flags, 'options.flags');
+  return ringInternals().run<number>(this, OP.splice, DescOp.SPLICE, fdIn, fdOut, flags, opts, cb,
+    { position: inPos, offset: outPos, length: len });
+};

@@ -1,0 +1,37 @@
+/**
+ * The operation registry: what the ring needs to know about each operation
+ * (its name and syscall for errors, how a result becomes the user's value).
+ * Operation families (src/ops/*) register themselves at load time.
+ */
+import os from 'node:os';
+
+const { errno: E } = os.constants;
+
+/** What the ring needs to know about an operation family member. */
+export interface OpInfo {
+  /** The public name, for messages. */
+  readonly name: string;
+  /** The syscall named in a SystemError. */
+  readonly syscall: string;
+  /** Turns a successful CQE result (and the slot's pin) into the user's value; default: undefined. */
+  readonly shape?: ((res: number, pin: unknown) => unknown) | undefined;
+  /** The result is a new fd: if the operation was aborted but completed anyway, close it and reject. */
+  readonly resultIsFd?: boolean | undefined;
+  /** Success results (e.g. -ETIME for a timeout) that are not errors. */
+  readonly okResult?: number | undefined;
+}
+
+export const OPS: OpInfo[] = [
+  { name: 'nop', syscall: 'nop' },
+  { name: 'sleep', syscall: 'timeout', okResult: -E.ETIME },
+  { name: 'poll', syscall: 'poll', shape: (res) => res },
+  { name: 'pollMultishot', syscall: 'poll', shape: (res) => res },
+  { name: 'closeFd', syscall: 'close' },
+];
+
+/** Registers an operation (ops/ modules, at load time); returns its id. */
+export function registerOp(info: OpInfo): number {
+  if (OPS.length >= 255) throw new Error('too many operations');
+  OPS.push(info);
+  return OPS.length - 1;
+}
