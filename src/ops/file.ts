@@ -326,10 +326,12 @@ async function mkdirRecursive(ring: Ring, target: string, mode: number, opts: Op
   const resolved = path.resolve(target);
   const missing: string[] = [];
   let cur = resolved;
+  let first: string | undefined;
   // Walk up until a component exists (or can be created).
   for (;;) {
     try {
       await (ring.mkdir(cur, { ...opts, mode, recursive: false }) as Promise<string | undefined>);
+      first = cur;
       break;
     } catch (err) {
       const code = (err as { code?: string }).code;
@@ -337,6 +339,7 @@ async function mkdirRecursive(ring: Ring, target: string, mode: number, opts: Op
         const st = await (ring.statx(cur, opts) as Promise<Stats>);
         if (!st.isDirectory()) throw err;
         if (cur === resolved) return undefined;
+        first = missing[missing.length - 1];
         break;
       }
       if (code !== 'ENOENT' || path.dirname(cur) === cur) throw err;
@@ -344,7 +347,6 @@ async function mkdirRecursive(ring: Ring, target: string, mode: number, opts: Op
       cur = path.dirname(cur);
     }
   }
-  const first = missing.length > 0 ? missing[missing.length - 1] : cur;
   for (let i = missing.length - 1; i >= 0; i--) {
     try {
       await (ring.mkdir(missing[i]!, { ...opts, mode, recursive: false }) as Promise<string | undefined>);
