@@ -62,12 +62,11 @@ static void on_external_finalize(napi_env env, void *data, void *hint) {
 
 static uk_ring *get_ring(napi_env env, napi_value v) {
   void *p = NULL;
-  napi_valuetype t;
-  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external) {
+  /* napi_get_value_external fails on anything but an external. */
+  if (napi_get_value_external(env, v, &p) != napi_ok || !p) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "invalid ring handle");
     return NULL;
   }
-  napi_get_value_external(env, v, &p);
   uk_ring *r = &((uk_box *)p)->ring;
   if (r->destroyed) {
     napi_throw_error(env, "ERR_RING_CLOSED", "the ring is closed");
@@ -100,9 +99,17 @@ static void handle_closed(uv_handle_t *h) {
   }
 }
 
+/* Once per loop turn, before libuv polls: count the turn (fairness budget)
+ * and apply a pending un-ref (turn[1] = JS wants the loop kept alive,
+ * turn[2] = the poll handle is ref'd). */
 static void on_prepare(uv_prepare_t *p) {
   uk_box *b = (uk_box *)p->data;
-  b->ring.turn[0]++;
+  uk_ring *r = &b->ring;
+  r->turn[0]++;
+  if (!r->turn[1] && r->turn[2]) {
+    uv_unref((uv_handle_t *)r->poll);
+    r->turn[2] = 0;
+  }
 }
 
 static void on_poll(uv_poll_t *p, int status, int events) {
@@ -182,7 +189,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
       !typed_array(env, argv[6], napi_int32_array, &turn, &turn_len))
     return throw_type(env, "ERR_INVALID_ARG_TYPE", "stage/out/turn must be Int32Array, stats Float64Array");
   if (stage_len < UK_STAGE_HEADER_WORDS + UK_DESC_WORDS || out_len < UK_CQE_WORDS || stats_len < UK_STAT__COUNT ||
-      turn_len < 1)
+      turn_len < 3)
     return throw_type(env, "ERR_OUT_OF_RANGE", "shared buffers too small");
   uint32_t stage_cap = (uint32_t)((stage_len - UK_STAGE_HEADER_WORDS) / UK_DESC_WORDS);
   uint32_t out_cap = (uint32_t)(out_len / UK_CQE_WORDS);
@@ -292,7 +299,9 @@ static napi_value js_flush(napi_env env, napi_callback_info info) {
     if (err > 0) err = 0;
   }
   r->stage[2] = err;
-  return num(env, uk_reap(r, rejected, true));
+  napi_value out;
+  napi_create_uint32(env, uk_reap(r, rejected, true), &out);
+  return out;
 }
 
 static napi_value js_reap(napi_env env, napi_callback_info info) {
@@ -314,6 +323,7 @@ static napi_value js_set_ref(napi_env env, napi_callback_info info) {
   napi_get_value_bool(env, argv[1], &on);
   if (on) uv_ref((uv_handle_t *)r->poll);
   else uv_unref((uv_handle_t *)r->poll);
+  r->turn[2] = on ? 1 : 0;
   return NULL;
 }
 

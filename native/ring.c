@@ -178,11 +178,21 @@ int uk_ring_submit(uk_ring *r, unsigned min_complete) {
   return n;
 }
 
+/* Enabling is a full barrier: the caller re-reads the CQ tail afterwards, and
+ * that load must not be ordered before the store (no lost wake-up).
+ * Disabling needs no ordering: at worst one spurious wake-up. */
 void uk_eventfd_enable(uk_ring *r, bool on) {
   if (!r->cq_kflags) return;
   unsigned f = *r->cq_kflags;
-  f = on ? (f & ~IORING_CQ_EVENTFD_DISABLED) : (f | IORING_CQ_EVENTFD_DISABLED);
-  atomic_store_explicit((_Atomic unsigned *)r->cq_kflags, f, memory_order_seq_cst);
+  if (on) {
+    if (!(f & IORING_CQ_EVENTFD_DISABLED)) {
+      atomic_thread_fence(memory_order_seq_cst);
+      return;
+    }
+    atomic_store_explicit((_Atomic unsigned *)r->cq_kflags, f & ~IORING_CQ_EVENTFD_DISABLED, memory_order_seq_cst);
+  } else if (!(f & IORING_CQ_EVENTFD_DISABLED)) {
+    atomic_store_explicit((_Atomic unsigned *)r->cq_kflags, f | IORING_CQ_EVENTFD_DISABLED, memory_order_relaxed);
+  }
 }
 
 static inline void account_cqe(uk_ring *r, const struct io_uring_cqe *cqe) {
@@ -222,7 +232,8 @@ uint32_t uk_reap(uk_ring *r, uint32_t start, bool enable_when_empty) {
       int e = uk_ring_enter(r, 0, 0, IORING_ENTER_GETEVENTS);
       if (e >= 0 && load_acquire(r->cq_ktail) != head) continue;
     }
-    if (n == start && enable_when_empty) {
+    if (enable_when_empty) {
+      /* The CQ is empty: wake-ups are needed again from here on. */
       uk_eventfd_enable(r, true);
       if (load_acquire(r->cq_ktail) != head) {
         uk_eventfd_enable(r, false);

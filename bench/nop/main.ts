@@ -1,0 +1,217 @@
+/**
+ * nop suite: the cost of the ring itself (IORING_OP_NOP, IORING_OP_TIMEOUT 0)
+ * against a raw-io_uring C loop (the physical limit) and Node's own timers.
+ * See bench/README.md for what each case measures.
+ */
+import { spawnSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
+import { Ring } from '../../src/index.js';
+import { buildC } from '../lib/cbuild.js';
+import { pinSelf } from '../lib/pin.js';
+import {
+  benchEnv, calibrate, Case, emit, interleave, nowNs, parseOptions, progress,
+  type BenchOptions, type CaseResult, type Sampler,
+} from '../lib/report.js';
+
+const BATCH = 32;
+
+// ---- uringkit subjects: run(n) performs n operations ------------------------
+
+function batch32Callback(ring: Ring) {
+  return (n: number): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      let batches = Math.ceil(n / BATCH);
+      let left = 0;
+      const issue = (): void => {
+        left = BATCH;
+        for (let i = 0; i < BATCH; i++) ring.nop(cb);
+      };
+      const cb = (err: Error | null): void => {
+        if (err) return reject(err);
+        if (--left === 0) {
+          if (--batches === 0) resolve();
+          else issue();
+        }
+      };
+      issue();
+    });
+}
+
+function batch32Await(ring: Ring) {
+  return async (n: number): Promise<void> => {
+    const ps: Promise<void>[] = new Array<Promise<void>>(BATCH);
+    for (let b = Math.ceil(n / BATCH); b > 0; b--) {
+      for (let i = 0; i < BATCH; i++) ps[i] = ring.nop();
+      await Promise.all(ps);
+    }
+  };
+}
+
+function batch1Await(ring: Ring) {
+  return async (n: number): Promise<void> => {
+    for (let i = 0; i < n; i++) await ring.nop();
+  };
+}
+
+function sleep0(ring: Ring) {
+  return async (n: number): Promise<void> => {
+    for (let i = 0; i < n; i++) await ring.sleep(0);
+  };
+}
+
+// ---- Node peers ----------------------------------------------------------------
+
+async function setImmediateLoop(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise<void>((r) => setImmediate(r));
+}
+
+async function setTimeout0Loop(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise<void>((r) => setTimeout(r, 0));
+}
+
+// ---- sampler plumbing -------------------------------------------------------------
+
+/** Calibrates `run` to ~repeatMs per repeat; the sampler returns ns/op (÷ scale). */
+async function sampler(label: string, run: (n: number) => Promise<void>, o: BenchOptions, multiple = 1, scale = 1):
+  Promise<Sampler> {
+  let n = await calibrate(run, o.repeatMs, multiple * 2);
+  n = Math.max(multiple, Math.round(n / multiple) * multiple);
+  progress(`${label}: ${n} ops per repeat`);
+  return async () => {
+    const t0 = nowNs();
+    await run(n);
+    return (nowNs() - t0) / n / scale;
+  };
+}
+
+/** Counts io_uring_enter calls per operation over a sampler's measured calls. */
+function countEnters(ring: Ring, s: Sampler): { sampler: Sampler; perOp: () => number } {
+  let enters = 0;
+  let ops = 0;
+  return {
+    sampler: async () => {
+      const a = ring.stats();
+      const v = await s();
+      const b = ring.stats();
+      enters += b.enters - a.enters;
+      ops += b.completed - a.completed;
+      return v;
+    },
+    perOp: () => (ops > 0 ? enters / ops : NaN),
+  };
+}
+
+/** The C reference as a sampler (one process per repeat), or the reason it is unavailable. */
+function cReference(mode: 'batch32' | 'batch1', o: BenchOptions): { sampler: Sampler; flags: () => string } | string {
+  const b = buildC('bench/nop/c-reference.c', 'nop-c-reference');
+  if (!b.ok) return b.reason;
+  if (b.rebuilt) progress(`built ${b.path}`);
+  let flags = '';
+  const run = (): number => {
+    const r = spawnSync(b.path, [mode, String(o.repeatMs), '30'], { encoding: 'utf8' });
+    const m = /ns_per_op=([\d.]+)/.exec(r.stdout ?? '');
+    if (r.status !== 0 || !m) {
+      throw new Error(`c-reference ${mode} failed (status ${r.status}): ${(r.stderr || r.error?.message || '').trim()}`);
+    }
+    flags = /setup_flags=(\S+)/.exec(r.stdout)?.[1] ?? '';
+    return Number(m[1]);
+  };
+  try {
+    run(); // probe once: a kernel without io_uring is a missing peer, not a crash
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return { sampler: run, flags: () => flags };
+}
+
+// ---- the suite -------------------------------------------------------------------
+
+export async function main(argv: string[]): Promise<void> {
+  const pinNote = pinSelf();
+  const o = parseOptions(argv);
+  const env = benchEnv();
+  progress(`nop suite: ${env.pinned ? `pinned to CPU ${env.cpusAllowed}` : `not pinned (CPUs ${env.cpusAllowed})`}, ` +
+    `${o.repeats} repeats x ~${o.repeatMs} ms`);
+  const cases: CaseResult[] = [];
+  const notes: string[] = [];
+  if (pinNote !== undefined) notes.push(`note: ${pinNote}`);
+
+  const ring = Ring.current();
+  notes.push(`uringkit ring flags: ${ring.info.flags.join('|') || '(none)'}`);
+
+  // -- batch of 32 ----------------------------------------------------------
+  {
+    const cref = cReference('batch32', o);
+    const cb = countEnters(ring, await sampler('nop-batch32-callback', batch32Callback(ring), o, BATCH));
+    const aw = countEnters(ring, await sampler('nop-batch32-await', batch32Await(ring), o, BATCH));
+    const subjects: Record<string, Sampler> = { cb: cb.sampler, aw: aw.sampler };
+    if (typeof cref !== 'string') subjects['cref'] = cref.sampler;
+    const s = await interleave(subjects, o);
+
+    const c1 = new Case('nop-batch32-callback', 'ns/op').uringkit(s['cb']!);
+    const c2 = new Case('nop-batch32-await', 'ns/op').uringkit(s['aw']!);
+    if (typeof cref === 'string') {
+      c1.missingPeer('c-reference', cref);
+      c2.missingPeer('c-reference', cref);
+    } else {
+      const note = `batch-32 mode: raw io_uring, 32 NOPs per io_uring_enter(32, 32, GETEVENTS), setup flags ${cref.flags()}`;
+      c1.peer('c-reference', s['cref']!, note);
+      c2.peer('c-reference', s['cref']!, note);
+    }
+    c1.target('c-reference', 1 / 2);
+    c2.peer('callback', s['cb']!, 'uringkit callback form (nop-batch32-callback), same run').target('callback', 1 / 1.5);
+    const r1 = c1.build();
+    const r2 = c2.build();
+    r1.info = `io_uring_enter per op: ${cb.perOp().toFixed(4)}`;
+    r2.info = `io_uring_enter per op: ${aw.perOp().toFixed(4)}`;
+    cases.push(r1, r2);
+  }
+
+  // -- one at a time -----------------------------------------------------------
+  {
+    const cref = cReference('batch1', o);
+    const imm = new Ring({ flush: 'immediate' });
+    const mt = countEnters(ring, await sampler('nop-batch1-await', batch1Await(ring), o));
+    const im = countEnters(imm, await sampler('nop-batch1-await-immediate-flush', batch1Await(imm), o));
+    const subjects: Record<string, Sampler> = { mt: mt.sampler, im: im.sampler };
+    if (typeof cref !== 'string') subjects['cref'] = cref.sampler;
+    const s = await interleave(subjects, o);
+    await imm.close();
+
+    const c3 = new Case('nop-batch1-await', 'ns/op').uringkit(s['mt']!);
+    if (typeof cref === 'string') c3.missingPeer('c-reference', cref);
+    else {
+      c3.peer('c-reference', s['cref']!,
+        `batch-1 mode: raw io_uring, one NOP per io_uring_enter(1, 1, GETEVENTS), setup flags ${cref.flags()}`);
+    }
+    c3.target('c-reference', 1 / 2);
+    const c4 = new Case('nop-batch1-await-immediate-flush', 'ns/op').uringkit(s['im']!)
+      .peer('microtask-flush', s['mt']!, "default flush policy ('microtask'), same ops interleaved in this run");
+    const r3 = c3.build();
+    const r4 = c4.build();
+    r3.info = `io_uring_enter per op: ${mt.perOp().toFixed(4)}`;
+    r4.info = `io_uring_enter per op: ${im.perOp().toFixed(4)}`;
+    cases.push(r3, r4);
+  }
+
+  // -- timer wake-up -------------------------------------------------------------
+  {
+    const us = 1000;
+    const s = await interleave({
+      sl: await sampler('sleep0-wakeup', sleep0(ring), o, 1, us),
+      si: await sampler('set-immediate', setImmediateLoop, o, 1, us),
+      st: await sampler('set-timeout-0', setTimeout0Loop, o, 1, us),
+    }, o);
+    cases.push(new Case('sleep0-wakeup', 'µs/wake').uringkit(s['sl']!)
+      .peer('set-immediate', s['si']!, 'await new Promise(r => setImmediate(r))')
+      .peer('set-timeout-0', s['st']!, 'await new Promise(r => setTimeout(r, 0)); Node clamps 0 to 1 ms')
+      .build());
+  }
+
+  await ring.close();
+  emit({ suite: 'nop', env, options: { repeats: o.repeats, repeatMs: o.repeatMs, warmup: o.warmup }, cases, notes }, o.json);
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await main(process.argv.slice(2));
+}

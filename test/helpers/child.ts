@@ -1,0 +1,53 @@
+/**
+ * Running a short ES module in a fresh Node process (liveness tests: does it
+ * exit, when, with what output). `__LIB__` in the code is replaced by the
+ * absolute URL of the compiled library.
+ */
+import { spawn } from 'node:child_process';
+
+/** file:// URL of dist/src/index.js (this file is dist/test/helpers/child.js). */
+export const LIB_URL = new URL('../../src/index.js', import.meta.url).href;
+
+export interface ChildResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** The child was still running at the deadline and was killed. */
+  killed: boolean;
+}
+
+/**
+ * Runs `code` as an ES module with `node --input-type=module -e`. The child
+ * is SIGKILLed if it has not exited after `timeoutMs` (then killed = true).
+ */
+export function runModule(code: string, timeoutMs = 30_000, execArgv: string[] = []): Promise<ChildResult> {
+  const src = code.replaceAll('__LIB__', JSON.stringify(LIB_URL));
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...execArgv, '--input-type=module', '-e', src], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    let killed = false;
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => {
+      killed = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, killed });
+    });
+  });
+}
+
+/** A readable summary for assertion messages. */
+export function describeChild(r: ChildResult): string {
+  return `code=${r.code} signal=${r.signal} killed=${r.killed}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+}
