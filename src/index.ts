@@ -18,3 +18,5 @@ export type {
   PathLike, OpenFlags, ReadOptions, WriteOptions, VectorOptions, StatOptions, MkdirOptions, FallocateOptions,
 } from './ops/file.js';
 export { Stats, BigIntStats } from './fs/stats.js';
+export { File, readFile, writeFile, copyFile } from './fs/file.js';
+export type { FileOpenOptions, ReadFileOptions, WriteFileOptions } from './fs/file.js';

@@ -15,6 +15,7 @@
  *    eventfd wakes libuv; at most `budget` completions are dispatched per
  *    loop turn before yielding to the loop (setImmediate).
  */
+import fs from 'node:fs';
 import os from 'node:os';
 
 import {
@@ -126,8 +127,6 @@ export interface OpExtra {
 
 const kCurrent = Symbol('uringkit.currentRing');
 type GlobalWithRing = typeof globalThis & { [kCurrent]?: Ring };
-
-function noop(): void {}
 
 /**
  * The flush microtask is queued with a resolved promise's then(): Node's
@@ -818,10 +817,24 @@ export class Ring {
         this.#failed++;
       }
     } else if (info.resultIsFd === true && (st & St.ABORT_REQ) !== 0) {
-      // Completed despite the abort: the new fd must not leak.
-      this.closeFd(res, { ref: false }, noop);
-      err = new AbortError(undefined, { cause: this.#reason[slot] });
-      this.#cancelled++;
+      // Completed despite the abort: close the new fd first, then reject, so
+      // that when the caller sees the AbortError the fd is already gone.
+      this.#pending[slot]!++;
+      const gen = this.#gen[slot]!;
+      this.closeFd(res, (closeErr) => {
+        if (this.#gen[slot] !== gen) return;
+        const e = new AbortError(undefined, { cause: this.#reason[slot] });
+        if (closeErr) {
+          // The ring is closing: release the fd through libuv instead.
+          if ((closeErr as { code?: string }).code === 'ERR_RING_CLOSED') fs.close(res, () => {});
+          else (e as Error & { closeError?: Error }).closeError = closeErr;
+        }
+        this.#cancelled++;
+        this.#state[slot] = this.#state[slot]! | St.SETTLED;
+        this.#settle(slot, st, e, res);
+        if (--this.#pending[slot]! === 0) this.#release(slot);
+      });
+      return;
     } else {
       this.#completed++;
     }
