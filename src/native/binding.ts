@@ -7,23 +7,11 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The native ring handle: opaque to JavaScript. */
-export type NativeHandle = object & { readonly __nativeRing: unique symbol };
+import type { Backend, BackendHandle } from '../backend/backend.js';
 
-/** The addon's functions (native/addon.c). Every check is repeated in C. */
-export interface NativeBinding {
-  create(entries: number, cqEntries: number, wantFlags: number, stage: Int32Array, out: Int32Array,
-    stats: Float64Array, turn: Int32Array, onWake: () => void): NativeHandle | number;
-  info(h: NativeHandle): [setupFlags: number, features: number, sqEntries: number, cqEntries: number, fd: number];
-  probe(h: NativeHandle): Uint8Array | number;
-  flush(h: NativeHandle, pins?: unknown[]): number;
-  reap(h: NativeHandle): number;
-  setRef(h: NativeHandle, on: boolean): void;
-  destroy(h: NativeHandle): void;
-  readonly DESC_WORDS: number;
-  readonly STAGE_HEADER_WORDS: number;
-  readonly CQE_WORDS: number;
-}
+/** The native addon implements the Backend interface (the io_uring backend). */
+export type NativeBinding = Backend;
+export type NativeHandle = BackendHandle;
 
 const require = createRequire(import.meta.url);
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');

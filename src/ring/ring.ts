@@ -22,7 +22,8 @@ import {
   AbortError, invalidArgType, outOfRange, RingClosedError, SystemError, TimeoutError,
   UnsupportedOperationError, UringUnavailableError, type SystemErrorContext,
 } from '../errors.js';
-import { nativeBinding, type NativeBinding, type NativeHandle } from '../native/binding.js';
+import type { Backend, BackendHandle } from '../backend/backend.js';
+import { nativeBinding } from '../native/binding.js';
 import {
   checkCallback, checkFd, checkMs, checkOptions, checkUint32, type Callback, type OpOptions,
 } from '../ops/validate.js';
@@ -51,8 +52,11 @@ export interface RingOptions {
   budget?: number;
   /** Flush policy: 'microtask' (default) or 'immediate' (once per loop turn, from setImmediate). */
   flush?: 'microtask' | 'immediate';
-  /** Use another build of the native addon (see setNativeBinding). */
-  binding?: NativeBinding;
+  /**
+   * The backend: the io_uring addon (default), a mock (`new MockBackend()`),
+   * or another build of the addon.
+   */
+  backend?: Backend;
 }
 
 /** What `ring.stats()` returns. All counters are cumulative except inFlight. */
@@ -141,7 +145,7 @@ function throwLater(err: unknown): void {
   });
 }
 
-let defaultBindingOverride: NativeBinding | undefined;
+let defaultBackendOverride: Backend | undefined;
 
 /**
  * Friend access for operation families (src/ops/*): issue an operation on a
@@ -168,8 +172,8 @@ export class Ring {
     };
   }
 
-  readonly #native: NativeBinding;
-  #h: NativeHandle | undefined;
+  readonly #native: Backend;
+  #h: BackendHandle | undefined;
   readonly #stage: Int32Array;
   readonly #stageF64: Float64Array;
   readonly #stageCap: number;
@@ -234,7 +238,7 @@ export class Ring {
     const g = globalThis as GlobalWithRing;
     let r = g[kCurrent];
     if (r === undefined || r.#closing) {
-      r = new Ring(defaultBindingOverride ? { binding: defaultBindingOverride } : {});
+      r = new Ring(defaultBackendOverride ? { backend: defaultBackendOverride } : {});
       g[kCurrent] = r;
     }
     return r;
@@ -259,7 +263,7 @@ export class Ring {
     this.#budget = budget;
     this.#immediateFlush = options.flush === 'immediate';
 
-    const native = options.binding ?? nativeBinding();
+    const native = options.backend ?? nativeBinding();
     this.#native = native;
     this.#descWords = native.DESC_WORDS;
     this.#hdrWords = native.STAGE_HEADER_WORDS;
@@ -1008,7 +1012,11 @@ export class Ring {
   }
 }
 
-/** Internal: make Ring.current() use another binding (mock backends, tests). */
-export function setDefaultRingBinding(b: NativeBinding | undefined): void {
-  defaultBindingOverride = b;
+/**
+ * Makes `Ring.current()` create its rings on another backend (for example a
+ * MockBackend in a test), or restores the io_uring backend with `undefined`.
+ * Affects rings created afterwards.
+ */
+export function setDefaultBackend(b: Backend | undefined): void {
+  defaultBackendOverride = b;
 }
