@@ -15,8 +15,10 @@
  *    eventfd wakes libuv; at most `budget` completions are dispatched per
  *    loop turn before yielding to the loop (setImmediate).
  */
+import dc from 'node:diagnostics_channel';
 import fs from 'node:fs';
 import os from 'node:os';
+import util from 'node:util';
 
 import {
   AbortError, invalidArgType, outOfRange, RingClosedError, SystemError, TimeoutError,
@@ -52,6 +54,8 @@ export interface RingOptions {
   budget?: number;
   /** Flush policy: 'microtask' (default) or 'immediate' (once per loop turn, from setImmediate). */
   flush?: 'microtask' | 'immediate';
+  /** Logger for ring lifecycle events and anomalies (pino or compatible); default: silent. */
+  logger?: RingLogger;
   /**
    * The backend: the io_uring addon (default), a mock (`new MockBackend()`),
    * or another build of the addon.
@@ -139,6 +143,23 @@ type GlobalWithRing = typeof globalThis & { [kCurrent]?: Ring };
  */
 const RESOLVED = Promise.resolve();
 
+/**
+ * Observability. `uringkit:op:submit` receives `{ ring, op, fd }` when an
+ * operation is issued; `uringkit:op:complete` receives `{ ring, op, fd,
+ * result, error, durationMs }` when it settles. With no subscriber the cost is
+ * one `hasSubscribers` read per operation.
+ */
+export const submitChannel = dc.channel('uringkit:op:submit');
+export const completeChannel = dc.channel('uringkit:op:complete');
+
+const debug = util.debuglog('uringkit');
+
+/** A pino-compatible logger (pino's Logger satisfies it). uringkit is silent without one. */
+export interface RingLogger {
+  debug(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
 function throwLater(err: unknown): void {
   process.nextTick(() => {
     throw err;
@@ -187,6 +208,8 @@ export class Ring {
   readonly #immediateFlush: boolean;
   readonly #info: RingInfo;
   readonly #probe: Uint8Array | undefined;
+  readonly #logger: RingLogger | undefined;
+  #droppedSeen = 0;
 
   // slot table (struct of arrays; grows by doubling)
   #cap = 0;
@@ -195,6 +218,8 @@ export class Ring {
   #state = new Uint16Array(0);
   #op = new Uint8Array(0);
   #timeoutMs = new Float64Array(0);
+  #t0 = new Float64Array(0);
+  #fdOf = new Int32Array(0);
   #settler: (Settler | ((v: unknown) => void) | MultishotIterator<unknown> | undefined)[] = [];
   #reject: (((e: unknown) => void) | undefined)[] = [];
   #pins: unknown[] = [];
@@ -292,6 +317,9 @@ export class Ring {
     this.#info = { sqEntries, cqEntries: cq, setupFlags, features, fd, flags: names };
     const probe = native.probe(h);
     this.#probe = typeof probe === 'number' ? undefined : probe;
+    this.#logger = options.logger;
+    debug('ring created: fd %d, %d SQ / %d CQ entries, flags %s', fd, sqEntries, cq, names.join('|'));
+    this.#logger?.debug({ fd, sqEntries, cqEntries: cq, flags: names }, 'uringkit ring created');
     this.#grow(64);
   }
 
@@ -568,6 +596,7 @@ export class Ring {
     }
     if (++this.#inFlight > this.#maxInFlight) this.#maxInFlight = this.#inFlight;
     this.#submitted++;
+    if (submitChannel.hasSubscribers || completeChannel.hasSubscribers) this.#traceStart(slot, op, fd);
     if (extra === undefined) {
       this.#stageRecord(desc | (descFlags << 8), slot, gen << 2, fd, arg0, arg1, ms, timeout ?? 0);
     } else {
@@ -749,7 +778,18 @@ export class Ring {
       this.#driving = false;
     }
     if (deferred) this.#scheduleImmediate();
+    if (this.#nstats[NativeStat.CQES_DROPPED] !== this.#droppedSeen) this.#reportDropped();
     if (this.#closing) this.#maybeFinishClose();
+  }
+
+  /** The kernel dropped CQEs (it could not even park them): operations may never settle. */
+  #reportDropped(): void {
+    const dropped = this.#nstats[NativeStat.CQES_DROPPED]!;
+    const msg = `uringkit: the kernel dropped ${dropped - this.#droppedSeen} completion(s) (CQ overflow without room)`;
+    this.#droppedSeen = dropped;
+    debug(msg);
+    if (this.#logger) this.#logger.warn({ fd: this.#info.fd, dropped }, msg);
+    else process.emitWarning(msg, { code: 'UK_CQ_DROPPED' });
   }
 
   // ---- internals: completion ---------------------------------------------
@@ -846,7 +886,23 @@ export class Ring {
     this.#settle(slot, st, err, res);
   }
 
+  #traceStart(slot: number, op: number, fd: number): void {
+    this.#t0[slot] = performance.now();
+    this.#fdOf[slot] = fd;
+    if (submitChannel.hasSubscribers) submitChannel.publish({ ring: this, op: OPS[op]!.name, fd });
+  }
+
+  #traceEnd(slot: number, err: Error | null, res: number): void {
+    const t0 = this.#t0[slot]!;
+    this.#t0[slot] = 0;
+    completeChannel.publish({
+      ring: this, op: OPS[this.#op[slot]!]!.name, fd: this.#fdOf[slot], result: res, error: err,
+      durationMs: t0 > 0 ? performance.now() - t0 : Number.NaN,
+    });
+  }
+
   #settle(slot: number, st: number, err: Error | null, res: number): void {
+    if (completeChannel.hasSubscribers) this.#traceEnd(slot, err, res);
     const s = this.#settler[slot];
     const reject = this.#reject[slot];
     this.#settler[slot] = undefined;
@@ -985,6 +1041,8 @@ export class Ring {
       this.#immediate = undefined;
     }
     this.#native.destroy(h);
+    debug('ring closed: fd %d', this.#info.fd);
+    this.#logger?.debug({ fd: this.#info.fd, stats: this.stats() }, 'uringkit ring closed');
     this.#closeResolve?.();
   }
 
@@ -997,7 +1055,8 @@ export class Ring {
 
   #grow(cap: number): void {
     const old = this.#cap;
-    const grow32 = <T extends Uint32Array | Uint16Array | Uint8Array | Float64Array>(a: T, C: new (n: number) => T): T => {
+    const grow32 = <T extends Uint32Array | Uint16Array | Uint8Array | Float64Array | Int32Array>(a: T,
+      C: new (n: number) => T): T => {
       const b = new C(cap);
       b.set(a);
       return b;
@@ -1007,6 +1066,8 @@ export class Ring {
     this.#state = grow32(this.#state, Uint16Array);
     this.#op = grow32(this.#op, Uint8Array);
     this.#timeoutMs = grow32(this.#timeoutMs, Float64Array);
+    this.#t0 = grow32(this.#t0, Float64Array);
+    this.#fdOf = grow32(this.#fdOf, Int32Array);
     for (let i = cap - 1; i >= old; i--) this.#free.push(i);
     this.#cap = cap;
   }
