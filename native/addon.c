@@ -144,6 +144,7 @@ static void ring_teardown(uk_box *b, bool from_js) {
   r->destroyed = true;
   uk_ring_drain_all(r);
   uk_ring_unmap(r);
+  uk_pbuf_release_all(r, r->env, from_js);
   if (from_js) {
     napi_delete_reference(r->env, r->on_wake);
     napi_delete_reference(r->env, r->js_self);
@@ -337,6 +338,30 @@ static napi_value js_destroy(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value js_register_buf_ring(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uk_ring *r = get_ring(env, argv[0]);
+  if (!r) return NULL;
+  uint32_t bgid, entries, size;
+  if (napi_get_value_uint32(env, argv[1], &bgid) != napi_ok || bgid > 0xffff ||
+      napi_get_value_uint32(env, argv[2], &entries) != napi_ok || napi_get_value_uint32(env, argv[3], &size) != napi_ok)
+    return num(env, -EINVAL);
+  return num(env, uk_pbuf_register(r, env, (uint16_t)bgid, entries, size, argv[4]));
+}
+
+static napi_value js_unregister_buf_ring(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uk_ring *r = get_ring(env, argv[0]);
+  if (!r) return NULL;
+  uint32_t bgid;
+  if (napi_get_value_uint32(env, argv[1], &bgid) != napi_ok || bgid > 0xffff) return num(env, -EINVAL);
+  return num(env, uk_pbuf_unregister(r, env, (uint16_t)bgid));
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   static const struct {
     const char *name;
@@ -344,6 +369,7 @@ static napi_value init(napi_env env, napi_value exports) {
   } fns[] = {
     { "create", js_create }, { "info", js_info },     { "probe", js_probe },     { "flush", js_flush },
     { "reap", js_reap },     { "setRef", js_set_ref }, { "destroy", js_destroy },
+    { "registerBufRing", js_register_buf_ring }, { "unregisterBufRing", js_unregister_buf_ring },
   };
   for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
     napi_value fn;
@@ -357,6 +383,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "STAGE_HEADER_WORDS", v);
   napi_create_uint32(env, UK_CQE_WORDS, &v);
   napi_set_named_property(env, exports, "CQE_WORDS", v);
+  uk_net_init(env, exports);
   return exports;
 }
 

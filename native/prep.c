@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <math.h>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <linux/stat.h>
 #include <string.h>
@@ -116,10 +117,12 @@ static const char *view_path(napi_env env, napi_value v) {
   return (const char *)d;
 }
 
+/* Element i of a pin array; NULL for a hole, undefined or null. */
 static napi_value pin_at(napi_env env, napi_value pins, uint32_t i) {
   napi_value v = NULL;
-  if (napi_get_element(env, pins, i, &v) != napi_ok) return NULL;
-  return v;
+  napi_valuetype t;
+  if (napi_get_element(env, pins, i, &v) != napi_ok || napi_typeof(env, v, &t) != napi_ok) return NULL;
+  return t == napi_undefined || t == napi_null ? NULL : v;
 }
 
 static napi_value pin_elem(napi_env env, napi_value arr, uint32_t k) {
@@ -213,6 +216,68 @@ static int resolve_memory(napi_env env, napi_value pin, uint32_t op, const int32
       b->addr2 = (uint64_t)(uintptr_t)p2;
       return 0;
     }
+    case UK_DESC_SEND:
+    case UK_DESC_RECV:
+    case UK_DESC_SEND_ZC: {
+      if (!pin || !view_bytes(env, pin, &d, &n)) return -EINVAL;
+      double boff = rec_f64(rec, 12);
+      uint32_t len = (uint32_t)rec[14];
+      if (!(boff >= 0) || boff != floor(boff) || boff > (double)n || (size_t)boff + len > n) return -EFAULT;
+      if (len > 0 && !d) return -EFAULT;
+      b->addr = (uint64_t)(uintptr_t)(d + (size_t)boff);
+      b->len = len;
+      return 0;
+    }
+    case UK_DESC_ACCEPT: {
+      if (!pin) return 0; /* no peer address wanted (multishot) */
+      if (!view_bytes(env, pin, &d, &n) || !d || n < sizeof(struct sockaddr_storage) + sizeof(socklen_t)) return -EINVAL;
+      socklen_t *lenp = (socklen_t *)(d + sizeof(struct sockaddr_storage));
+      *lenp = sizeof(struct sockaddr_storage);
+      b->addr = (uint64_t)(uintptr_t)d;
+      b->addr2 = (uint64_t)(uintptr_t)lenp;
+      return 0;
+    }
+    case UK_DESC_CONNECT: {
+      if (!pin || !view_bytes(env, pin, &d, &n) || !d) return -EINVAL;
+      if (rec[4] < 2 || (size_t)rec[4] > n) return -EINVAL;
+      b->addr = (uint64_t)(uintptr_t)d;
+      b->off = (uint64_t)rec[4];
+      return 0;
+    }
+    case UK_DESC_SENDMSG:
+    case UK_DESC_RECVMSG: {
+      napi_value data = pin_elem(env, pin, 0);
+      napi_value name = pin_elem(env, pin, 1);
+      if (!data || !view_bytes(env, data, &d, &n)) return -EINVAL;
+      double boff = rec_f64(rec, 12);
+      uint32_t len = (uint32_t)rec[14];
+      if (!(boff >= 0) || boff != floor(boff) || boff > (double)n || (size_t)boff + len > n) return -EFAULT;
+      if (len > 0 && !d) return -EFAULT;
+      if (m->live) return -EBUSY; /* never rewrite a msghdr the kernel may read */
+      memset(&m->msg, 0, sizeof m->msg);
+      m->msg_iov.iov_base = d + (size_t)boff;
+      m->msg_iov.iov_len = len;
+      m->msg.msg_iov = &m->msg_iov;
+      m->msg.msg_iovlen = 1;
+      napi_valuetype t = napi_undefined;
+      if (name) napi_typeof(env, name, &t);
+      if (name && t != napi_undefined && t != napi_null) {
+        uint8_t *nd;
+        size_t nn;
+        if (!view_bytes(env, name, &nd, &nn) || !nd) return -EINVAL;
+        if (op == UK_DESC_SENDMSG) {
+          if (rec[5] < 2 || (size_t)rec[5] > nn) return -EINVAL;
+          m->msg.msg_namelen = (socklen_t)rec[5];
+        } else {
+          if (nn < sizeof(struct sockaddr_storage)) return -EINVAL;
+          m->msg.msg_namelen = sizeof(struct sockaddr_storage);
+        }
+        m->msg.msg_name = nd;
+      }
+      b->addr = (uint64_t)(uintptr_t)&m->msg;
+      b->len = 1;
+      return 0;
+    }
     default:
       return 0;
   }
@@ -245,6 +310,10 @@ static int build_record(uk_ring *r, napi_env env, napi_value pins, uint32_t inde
   uint32_t slot = (uint32_t)rec[1];
   uint32_t hi = (uint32_t)rec[2];
   int fd = rec[3];
+  if (op == UK_DESC_PBUF_RECYCLE) {
+    uk_pbuf_recycle(r, (uint16_t)rec[4], (uint16_t)rec[5]);
+    return 0;
+  }
   if (op >= UK_DESC__COUNT || slot >= UK_MAX_SLOTS || (hi & 3u) != UK_KIND_OP) return -EINVAL;
   bool link = (flags & UK_DESC_F_LINK_TIMEOUT) != 0 && op != UK_DESC_CANCEL;
   if (uk_sq_space(r) < (link ? 2u : 1u)) return -EAGAIN;
@@ -274,6 +343,10 @@ static int build_record(uk_ring *r, napi_env env, napi_value pins, uint32_t inde
     case UK_DESC_SPLICE:
       if (!f64_to_off(rec_f64(rec, 10), &b.off) || !f64_to_off(rec_f64(rec, 12), &off2)) return -EINVAL;
       if (rec[4] < 0) return -EBADF;
+      break;
+    case UK_DESC_RECV_MULTI:
+    case UK_DESC_SHUTDOWN:
+    case UK_DESC_MSG_RING:
       break;
     default: {
       int e = resolve_memory(env, pins ? pin_at(env, pins, index) : NULL, op, rec, m, &b);
@@ -342,6 +415,49 @@ static int build_record(uk_ring *r, napi_env env, napi_value pins, uint32_t inde
       sqe->splice_fd_in = fd;
       sqe->splice_flags = (uint32_t)rec[5];
       break;
+    case UK_DESC_ACCEPT:
+      prep_rw(sqe, IORING_OP_ACCEPT, fd, b.addr, 0, b.addr2, ud);
+      sqe->accept_flags = (uint32_t)rec[4] | SOCK_CLOEXEC;
+      if (rec[5] == 1) sqe->ioprio |= IORING_ACCEPT_MULTISHOT;
+      break;
+    case UK_DESC_CONNECT:
+      prep_rw(sqe, IORING_OP_CONNECT, fd, b.addr, 0, b.off, ud);
+      break;
+    case UK_DESC_SEND:
+      prep_rw(sqe, IORING_OP_SEND, fd, b.addr, b.len, 0, ud);
+      sqe->msg_flags = (uint32_t)rec[4] | MSG_NOSIGNAL;
+      break;
+    case UK_DESC_SEND_ZC:
+      prep_rw(sqe, IORING_OP_SEND_ZC, fd, b.addr, b.len, 0, ud);
+      sqe->msg_flags = (uint32_t)rec[4] | MSG_NOSIGNAL;
+      break;
+    case UK_DESC_RECV:
+      prep_rw(sqe, IORING_OP_RECV, fd, b.addr, b.len, 0, ud);
+      sqe->msg_flags = (uint32_t)rec[4];
+      break;
+    case UK_DESC_RECV_MULTI:
+      prep_rw(sqe, IORING_OP_RECV, fd, 0, 0, 0, ud);
+      sqe->msg_flags = (uint32_t)rec[4];
+      sqe->flags |= IOSQE_BUFFER_SELECT;
+      sqe->buf_group = (uint16_t)rec[5];
+      sqe->ioprio |= IORING_RECV_MULTISHOT;
+      break;
+    case UK_DESC_SENDMSG:
+      prep_rw(sqe, IORING_OP_SENDMSG, fd, b.addr, 1, 0, ud);
+      sqe->msg_flags = (uint32_t)rec[4] | MSG_NOSIGNAL;
+      break;
+    case UK_DESC_RECVMSG:
+      prep_rw(sqe, IORING_OP_RECVMSG, fd, b.addr, 1, 0, ud);
+      sqe->msg_flags = (uint32_t)rec[4];
+      break;
+    case UK_DESC_SHUTDOWN:
+      prep_rw(sqe, IORING_OP_SHUTDOWN, fd, 0, (uint32_t)rec[4], 0, ud);
+      break;
+    case UK_DESC_MSG_RING:
+      /* The target ring sees user_data = tag << 32 | UK_SLOT_MESSAGE, res = value. */
+      prep_rw(sqe, IORING_OP_MSG_RING, fd, 0 /* IORING_MSG_DATA */, (uint32_t)rec[5],
+              ((uint64_t)(uint16_t)rec[4] << 32) | UK_SLOT_MESSAGE, ud);
+      break;
   }
   m->live++;
   if (op != UK_DESC_CANCEL) m->op_user_data = ud;
@@ -397,5 +513,6 @@ int uk_stage_flush(uk_ring *r, napi_env env, napi_value pins, uint32_t *nout) {
   }
   hdr[0] = (int32_t)(count - i);
   *nout = rejected;
+  uk_pbuf_publish(r);
   return err;
 }

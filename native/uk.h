@@ -67,6 +67,17 @@ enum uk_desc_op {
   UK_DESC_LINKAT = 19,   /* pin: [old path, new path] */
   UK_DESC_SPLICE = 20,
   UK_DESC_FTRUNCATE = 21,
+  UK_DESC_ACCEPT = 22,       /* arg0 flags, arg1 1 = multishot; pin: sockaddr out (132 bytes) or none */
+  UK_DESC_CONNECT = 23,      /* arg0 sockaddr length; pin: sockaddr */
+  UK_DESC_SEND = 24,         /* arg0 msg flags; pin: view (offset, length) */
+  UK_DESC_RECV = 25,         /* arg0 msg flags; pin: view (offset, length) */
+  UK_DESC_RECV_MULTI = 26,   /* arg0 msg flags, arg1 buffer group */
+  UK_DESC_SENDMSG = 27,      /* arg0 msg flags, arg1 sockaddr length; pin: [view, sockaddr|null] */
+  UK_DESC_RECVMSG = 28,      /* arg0 msg flags; pin: [view, sockaddr out (128 bytes)] */
+  UK_DESC_SEND_ZC = 29,      /* arg0 msg flags; pin: view (offset, length) */
+  UK_DESC_SHUTDOWN = 30,     /* arg0 how */
+  UK_DESC_PBUF_RECYCLE = 31, /* arg0 buffer group, arg1 buffer id: no SQE, no CQE */
+  UK_DESC_MSG_RING = 32,     /* fd target ring fd, arg0 tag (u16), arg1 value (i32) */
   UK_DESC__COUNT
 };
 
@@ -117,10 +128,27 @@ typedef struct uk_slot_mem {
   uint32_t live;         /* SQEs of this slot whose final CQE is not reaped */
   uint32_t iov_cap;
   struct iovec *iov;     /* READV/WRITEV vectors; grown only while the slot is idle */
+  struct msghdr msg;     /* SENDMSG/RECVMSG */
+  struct iovec msg_iov;
 } uk_slot_mem;
 
 #define UK_SLOT_CHUNK_SHIFT 8
 #define UK_SLOT_CHUNK (1u << UK_SLOT_CHUNK_SHIFT)
+
+/* A provided-buffer ring (IORING_REGISTER_PBUF_RING): ring memory owned here,
+ * buffers carved from one JS ArrayBuffer pinned by `ref` while registered. */
+typedef struct uk_pbuf {
+  bool active;
+  uint16_t bgid;
+  uint32_t entries, mask, buf_size;
+  uint16_t tail;
+  struct io_uring_buf_ring *ring;
+  size_t ring_len;
+  uint8_t *base;
+  napi_ref ref;
+} uk_pbuf;
+
+#define UK_MAX_PBUF 16
 
 typedef struct uk_ring {
   int fd;
@@ -158,6 +186,9 @@ typedef struct uk_ring {
   double *stats;
   int32_t *turn;       /* [0] loop-turn counter */
 
+  uk_pbuf pbufs[UK_MAX_PBUF];
+  bool pbuf_dirty;
+
   /* libuv + JS */
   napi_env env;
   uv_loop_t *loop;
@@ -185,6 +216,14 @@ void uk_ring_drain_all(uk_ring *r);
 void uk_ring_unmap(uk_ring *r);
 uk_slot_mem *uk_slot(uk_ring *r, uint32_t slot);
 int uk_probe(uk_ring *r, uint8_t *ops, unsigned n);
+
+/* net.c */
+napi_value uk_net_init(napi_env env, napi_value exports);
+int uk_pbuf_register(uk_ring *r, napi_env env, uint16_t bgid, uint32_t entries, uint32_t buf_size, napi_value ab);
+int uk_pbuf_unregister(uk_ring *r, napi_env env, uint16_t bgid);
+void uk_pbuf_recycle(uk_ring *r, uint16_t bgid, uint16_t bid);
+void uk_pbuf_publish(uk_ring *r);
+void uk_pbuf_release_all(uk_ring *r, napi_env env, bool delete_refs);
 
 /* prep.c */
 int uk_stage_flush(uk_ring *r, napi_env env, napi_value pins, uint32_t *nout);

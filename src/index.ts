@@ -22,3 +22,11 @@ export type {
 export { Stats, BigIntStats } from './fs/stats.js';
 export { File, readFile, writeFile, copyFile } from './fs/file.js';
 export type { FileOpenOptions, ReadFileOptions, WriteFileOptions } from './fs/file.js';
+import './ops/socket.js';
+export { SocketAddress } from './net/address.js';
+export type { AddressFamily, SocketAddressInit } from './net/address.js';
+export { Socket } from './net/socket.js';
+export type { SocketOptions, ConnectOptions } from './net/socket.js';
+export { TcpListener, UnixListener } from './net/listener.js';
+export type { ListenOptions } from './net/listener.js';
+export type { SendOptions, RecvOptions } from './ops/socket.js';

@@ -36,7 +36,34 @@ export interface Backend {
   setRef(h: BackendHandle, on: boolean): void;
   /** Releases the ring. Only called with nothing in flight. */
   destroy(h: BackendHandle): void;
+  /** Provided-buffer ring (IORING_REGISTER_PBUF_RING) over `buffers`; 0 or -errno. Optional. */
+  registerBufRing?(h: BackendHandle, bgid: number, entries: number, bufSize: number, buffers: ArrayBuffer): number;
+  unregisterBufRing?(h: BackendHandle, bgid: number): number;
+  /**
+   * Non-blocking socket set-up syscalls (sockets, names, options, pipes).
+   * The io_uring backend makes them directly; a mock simulates them.
+   */
+  readonly sys?: SyscallBackend;
   readonly DESC_WORDS: number;
   readonly STAGE_HEADER_WORDS: number;
   readonly CQE_WORDS: number;
+}
+
+/** Set-up syscalls that never block; each returns a value or a negative errno. */
+export interface SyscallBackend {
+  socket(domain: number, type: number, protocol: number): number;
+  bind(fd: number, sockaddr: Buffer, len: number): number;
+  listen(fd: number, backlog: number): number;
+  setsockopt(fd: number, level: number, name: number, value: number): number;
+  setlinger(fd: number, on: number, seconds: number): number;
+  /** [value or -errno, ok]. */
+  getsockopt(fd: number, level: number, name: number): [number, boolean];
+  /** sockaddr_storage bytes (128) or -errno. */
+  sockname(fd: number, peer: boolean): Buffer | number;
+  /** 132 bytes: sockaddr_storage + its length (u32 LE), or -errno. */
+  sockaddrEncode(family: number, address: string, port: number, flowinfo: number, scopeId: number): Buffer | number;
+  sockaddrDecode(sockaddr: Uint8Array, length?: number):
+    [family: number, address: string, port: number, flowinfo: number, scopeId: number] | number;
+  pipe(size: number): [number, number] | number;
+  setAffinity(cpu: number): number;
 }

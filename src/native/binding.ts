@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import type { Backend, BackendHandle } from '../backend/backend.js';
+import type { Backend, BackendHandle, SyscallBackend } from '../backend/backend.js';
 
 /** The native addon implements the Backend interface (the io_uring backend). */
 export type NativeBinding = Backend;
@@ -22,7 +22,9 @@ let binding: NativeBinding | undefined;
 export function nativeBinding(): NativeBinding {
   if (binding === undefined) {
     const load = require('node-gyp-build') as (dir: string) => NativeBinding;
-    binding = load(packageRoot);
+    const addon = load(packageRoot) as NativeBinding & Record<string, unknown>;
+    // The addon exports the syscall helpers flat; the Backend shape groups them.
+    binding = Object.assign(Object.create(addon) as NativeBinding, { sys: addon as unknown as SyscallBackend });
   }
   return binding;
 }

@@ -26,6 +26,17 @@ export const enum DescOp {
   LINKAT = 19,
   SPLICE = 20,
   FTRUNCATE = 21,
+  ACCEPT = 22,
+  CONNECT = 23,
+  SEND = 24,
+  RECV = 25,
+  RECV_MULTI = 26,
+  SENDMSG = 27,
+  RECVMSG = 28,
+  SEND_ZC = 29,
+  SHUTDOWN = 30,
+  PBUF_RECYCLE = 31,
+  MSG_RING = 32,
 }
 
 /** Descriptor flags (bits 8..15 of word 0). */
@@ -81,4 +92,13 @@ export const IORING_OP = {
   SYMLINKAT: 38,
   LINKAT: 39,
   FTRUNCATE: 55,
+  SENDMSG: 9,
+  RECVMSG: 10,
+  ACCEPT: 13,
+  CONNECT: 16,
+  SEND: 26,
+  RECV: 27,
+  SHUTDOWN: 34,
+  MSG_RING: 40,
+  SEND_ZC: 47,
 } as const;

@@ -17,6 +17,15 @@ export class MultishotIterator<T> implements AsyncIterableIterator<T> {
   #error: Error | undefined;
   #done = false;
   #control: MultishotControl | undefined;
+  readonly #onDrop: ((value: T) => void) | undefined;
+
+  /**
+   * @param onDrop called for every value still queued (or arriving) after the
+   *   iteration was stopped, e.g. to close accepted fds nobody will take.
+   */
+  constructor(onDrop?: (value: T) => void) {
+    this.#onDrop = onDrop;
+  }
 
   /** @internal */
   attach(control: MultishotControl): void {
@@ -25,7 +34,10 @@ export class MultishotIterator<T> implements AsyncIterableIterator<T> {
 
   /** @internal A value from a CQE. */
   push(value: T): void {
-    if (this.#done) return;
+    if (this.#done) {
+      this.#onDrop?.(value);
+      return;
+    }
     const resolve = this.#resolve;
     if (resolve) {
       this.#resolve = this.#reject = undefined;
@@ -75,6 +87,9 @@ export class MultishotIterator<T> implements AsyncIterableIterator<T> {
   /** Stops the operation (cancelled in the kernel) and ends the iteration. */
   return(): Promise<IteratorResult<T>> {
     const control = this.#control;
+    if (this.#onDrop !== undefined) {
+      for (let i = this.#head; i < this.#queue.length; i++) this.#onDrop(this.#queue[i]!);
+    }
     this.#queue.length = 0;
     this.#head = 0;
     this.#error = undefined;
@@ -87,6 +102,21 @@ export class MultishotIterator<T> implements AsyncIterableIterator<T> {
       resolve?.({ value: undefined, done: true });
     }
     return Promise.resolve({ value: undefined, done: true });
+  }
+
+  /** Values received and not yet taken. */
+  get size(): number {
+    return this.#queue.length - this.#head;
+  }
+
+  /**
+   * Stops the operation (cancelled in the kernel) but keeps what was already
+   * received: next() delivers the queued values, then ends. For backpressure.
+   */
+  stop(): void {
+    const control = this.#control;
+    this.#control = undefined;
+    control?.cancel();
   }
 
   [Symbol.asyncIterator](): this {

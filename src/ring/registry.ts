@@ -15,6 +15,8 @@ export interface OpInfo {
   readonly syscall: string;
   /** Turns a successful CQE result (and the slot's pin) into the user's value; default: undefined. */
   readonly shape?: ((res: number, pin: unknown) => unknown) | undefined;
+  /** Multishot: turns each CQE (result, CQE flags) into a yielded value; default: the result. */
+  readonly shapeMore?: ((res: number, cqeFlags: number, pin: unknown) => unknown) | undefined;
   /** The result is a new fd: if the operation was aborted but completed anyway, close it and reject. */
   readonly resultIsFd?: boolean | undefined;
   /** Success results (e.g. -ETIME for a timeout) that are not errors. */

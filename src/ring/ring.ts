@@ -175,6 +175,14 @@ let defaultBackendOverride: Backend | undefined;
 export interface RingInternals {
   run<T>(ring: Ring, op: number, desc: number, fd: number, arg0: number, arg1: number,
     a: OpOptions | Callback<T> | undefined, b: Callback<T> | undefined, extra?: OpExtra): Promise<T> | void;
+  /** A multishot operation: values go to `it` (or to `cb(err, value, more)`). Returns the slot or -1. */
+  multishot<T>(ring: Ring, op: number, desc: number, fd: number, arg0: number, arg1: number,
+    opts: OpOptions | undefined, it: MultishotIterator<T> | undefined,
+    cb: ((err: Error | null, value?: T, more?: boolean) => void) | undefined, extra?: OpExtra): { cancel(): void };
+  /** A record that takes no SQE and produces no CQE (buffer recycling). */
+  stageRaw(ring: Ring, desc: number, arg0: number, arg1: number): void;
+  backend(ring: Ring): Backend;
+  handle(ring: Ring): BackendHandle | undefined;
 }
 
 let internals: RingInternals | undefined;
@@ -190,6 +198,12 @@ export class Ring {
     internals = {
       run: (ring, op, desc, fd, arg0, arg1, a, b, extra) =>
         ring.#simple(op, desc as DescOp, fd, arg0, 0, a, b, arg1, extra),
+      multishot: (ring, op, desc, fd, arg0, arg1, opts, it, cb, extra) =>
+        ring.#multishot(op, desc as DescOp, fd, arg0, arg1, opts, it as MultishotIterator<unknown> | undefined,
+          cb as Settler | undefined, extra),
+      stageRaw: (ring, desc, arg0, arg1) => ring.#stageRecord(desc, 0, 0, -1, arg0, arg1, 0, 0),
+      backend: (ring) => ring.#native,
+      handle: (ring) => ring.#h,
     };
   }
 
@@ -293,7 +307,7 @@ export class Ring {
     this.#descWords = native.DESC_WORDS;
     this.#hdrWords = native.STAGE_HEADER_WORDS;
     // The stage holds one SQ's worth of records; the out buffer at least as many CQEs.
-    const sqSize = 2 ** Math.ceil(Math.log2(entries));
+    const sqSize = 2 ** Math.ceil(Math.log2(Math.max(entries, 2)));
     this.#stageCap = sqSize;
     const stageBuf = new ArrayBuffer((this.#hdrWords + sqSize * this.#descWords) * 4);
     this.#stage = new Int32Array(stageBuf);
@@ -304,7 +318,8 @@ export class Ring {
     this.#turn = new Int32Array(4); // [loop turn, wantRef, isRefed, -]
     const want = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
       IORING_SETUP_SUBMIT_ALL;
-    const h = native.create(entries, cqEntries, want, this.#stage, this.#out, this.#nstats, this.#turn,
+    // At least two SQ entries: an operation and its linked timeout go in together.
+    const h = native.create(Math.max(entries, 2), Math.max(cqEntries, 2), want, this.#stage, this.#out, this.#nstats, this.#turn,
       () => this.#drive());
     if (typeof h === 'number') throw new UringUnavailableError(h);
     this.#h = h;
@@ -406,23 +421,30 @@ export class Ring {
     this.#requireKernel('pollMultishot', 'IORING_POLL_ADD_MULTI', 5, 13);
     if (b !== undefined) {
       checkCallback(b);
-      const slot = this.#start(OpId.POLL_MULTI, DescOp.POLL_MULTI, fd, events, 0, 0, opts, b as Settler,
-        undefined, St.MULTISHOT);
-      const gen = slot >= 0 ? this.#gen[slot]! : -1;
-      return { cancel: () => this.#requestCancel(slot, gen, new Error('cancel() was called')) };
+      return this.#multishot(OpId.POLL_MULTI, DescOp.POLL_MULTI, fd, events, 0, opts, undefined, b as Settler);
     }
     const it = new MultishotIterator<number>();
-    const slot = this.#start(OpId.POLL_MULTI, DescOp.POLL_MULTI, fd, events, 0, 0, opts,
-      it as MultishotIterator<unknown>, undefined,
-      St.MULTISHOT | St.ITER);
-    if (slot >= 0) {
-      const gen = this.#gen[slot]!;
-      it.attach({
-        cancel: () => this.#requestCancel(slot, gen, undefined),
-        setRef: (on) => this.#setSlotRef(slot, gen, on),
-      });
-    }
+    this.#multishot(OpId.POLL_MULTI, DescOp.POLL_MULTI, fd, events, 0, opts, it as MultishotIterator<unknown>);
     return it;
+  }
+
+  /** Starts a multishot operation delivering to an iterator or a callback. */
+  #multishot(op: number, desc: DescOp, fd: number, arg0: number, arg1: number, opts: OpOptions | undefined,
+    it: MultishotIterator<unknown> | undefined, cb?: Settler, extra?: OpExtra): { cancel(): void } {
+    if (it !== undefined) {
+      const slot = this.#start(op, desc, fd, arg0, arg1, 0, opts, it, undefined, St.MULTISHOT | St.ITER, extra);
+      if (slot < 0) return { cancel: () => {} };
+      const gen = this.#gen[slot]!;
+      const control = {
+        cancel: () => this.#requestCancel(slot, gen, undefined),
+        setRef: (on: boolean) => this.#setSlotRef(slot, gen, on),
+      };
+      it.attach(control);
+      return control;
+    }
+    const slot = this.#start(op, desc, fd, arg0, arg1, 0, opts, cb!, undefined, St.MULTISHOT, extra);
+    const gen = slot >= 0 ? this.#gen[slot]! : -1;
+    return { cancel: () => this.#requestCancel(slot, gen, new Error('cancel() was called')) };
   }
 
   /** Closes a file descriptor through the ring (IORING_OP_CLOSE). */
@@ -684,6 +706,8 @@ export class Ring {
   };
 
   #scheduleImmediate(): void {
+    // While an immediate is pending, new operations wait for it (no microtask flush).
+    this.#flushScheduled = true;
     if (this.#immediate === undefined) {
       this.#immediate = setImmediate(() => {
         this.#immediate = undefined;
@@ -736,6 +760,12 @@ export class Ring {
     if (turn !== this.#lastTurn) {
       this.#lastTurn = turn;
       this.#turnCompletions = 0;
+    }
+    if (this.#turnCompletions >= this.#budget) {
+      // This turn's budget is spent (e.g. an await chain of inline
+      // completions): let timers and other I/O run first.
+      this.#scheduleImmediate();
+      return;
     }
     const native = this.#native;
     const stage = this.#stage;
@@ -796,9 +826,7 @@ export class Ring {
 
   #dispatch(n: number): void {
     const out = this.#out;
-    const gens = this.#gen;
-    const states = this.#state;
-    const pending = this.#pending;
+    // The slot arrays are re-read every iteration: a callback may grow them.
     for (let i = 0, o = 0; i < n; i++, o += 4) {
       const slot = out[o]!;
       const hi = out[o + 1]!;
@@ -807,29 +835,36 @@ export class Ring {
         this.#stale++;
         continue;
       }
-      const st = states[slot]!;
-      if ((st & St.ACTIVE) === 0 || gens[slot] !== hi >>> 2) {
+      const st = this.#state[slot]!;
+      if ((st & St.ACTIVE) === 0 || this.#gen[slot] !== hi >>> 2) {
         this.#stale++;
         continue;
       }
       const kind = hi & 3;
       if (kind === Kind.OP) {
-        if ((out[o + 3]! & IORING_CQE_F_MORE) !== 0) {
-          this.#deliverMore(slot, st, res);
+        const more = (out[o + 3]! & IORING_CQE_F_MORE) !== 0;
+        if (more && (st & St.MULTISHOT) !== 0) {
+          this.#deliverMore(slot, st, res, out[o + 3]!);
           continue;
         }
-        this.#complete(slot, st, res);
+        // Single-shot: the first kind-0 CQE settles. A zero-copy send posts its
+        // result with F_MORE and a notification CQE later: the slot (and the
+        // buffer it pins) lives until that final CQE.
+        if ((st & St.SETTLED) === 0) this.#complete(slot, st, res, out[o + 3]!);
+        if (more) continue;
       }
-      if (--pending[slot]! === 0 && (states[slot]! & St.SETTLED) !== 0) this.#release(slot);
+      if (--this.#pending[slot]! === 0 && (this.#state[slot]! & St.SETTLED) !== 0) this.#release(slot);
     }
   }
 
-  #deliverMore(slot: number, st: number, res: number): void {
+  #deliverMore(slot: number, st: number, res: number, cqeFlags: number): void {
     const s = this.#settler[slot];
-    if ((st & St.ITER) !== 0) (s as MultishotIterator<unknown>).push(res);
+    const shape = OPS[this.#op[slot]!]!.shapeMore;
+    const value = shape !== undefined ? shape(res, cqeFlags, this.#pins[slot]) : res;
+    if ((st & St.ITER) !== 0) (s as MultishotIterator<unknown>).push(value);
     else {
       try {
-        (s as Settler)(null, res, true);
+        (s as Settler)(null, value, true);
       } catch (e) {
         throwLater(e);
       }
@@ -837,7 +872,7 @@ export class Ring {
   }
 
   /** The activation's final CQE: settle exactly once. */
-  #complete(slot: number, st: number, res: number): void {
+  #complete(slot: number, st: number, res: number, cqeFlags = 0): void {
     const op = this.#op[slot]!;
     let err: Error | null = null;
     const info = OPS[op]!;
@@ -883,7 +918,7 @@ export class Ring {
       this.#completed++;
     }
     this.#state[slot] = st | St.SETTLED;
-    this.#settle(slot, st, err, res);
+    this.#settle(slot, st, err, res, cqeFlags);
   }
 
   #traceStart(slot: number, op: number, fd: number): void {
@@ -901,7 +936,7 @@ export class Ring {
     });
   }
 
-  #settle(slot: number, st: number, err: Error | null, res: number): void {
+  #settle(slot: number, st: number, err: Error | null, res: number, cqeFlags = 0): void {
     if (completeChannel.hasSubscribers) this.#traceEnd(slot, err, res);
     const s = this.#settler[slot];
     const reject = this.#reject[slot];
@@ -917,8 +952,12 @@ export class Ring {
       this.#state[slot]! &= ~St.REF;
       if (--this.#refCount === 0) this.#updateRef();
     }
-    const shape = OPS[this.#op[slot]!]!.shape;
-    const value = err === null && shape !== undefined ? shape(res, this.#pins[slot]) : undefined;
+    const info = OPS[this.#op[slot]!]!;
+    let value: unknown;
+    if (err === null) {
+      if ((st & St.MULTISHOT) !== 0 && info.shapeMore !== undefined) value = res >= 0 ? info.shapeMore(res, cqeFlags, this.#pins[slot]) : undefined;
+      else if (info.shape !== undefined) value = info.shape(res, this.#pins[slot]);
+    }
     if ((st & St.PROMISE) !== 0) {
       if (err !== null) reject!(err);
       else (s as (v: unknown) => void)(value);

@@ -335,4 +335,40 @@ describe('exactly-once settlement', () => {
       fifo.close();
     }
   });
+  test('operations issued from completion callbacks (the slot table grows mid-dispatch) are all released',
+    { timeout: 60_000 }, async () => {
+      // A fresh ring starts with a small slot table; callbacks dispatched from one
+      // batch of CQEs issue enough operations to make it grow while the rest of
+      // the batch is still being dispatched.
+      const ring = new Ring();
+      const FIRST = 10;
+      const INNER = [100, 1000, 5000];
+      const total = FIRST + INNER.reduce((a, b) => a + b, 0);
+      const log = new SettleLog(total);
+      let next = FIRST;
+      for (let i = 0; i < FIRST; i++) {
+        log.issue(i, () => ring.nop((err) => {
+          log.cb(i)(err);
+          const n = INNER[i];
+          if (n === undefined) return;
+          for (let k = 0; k < n; k++) {
+            const j = next++;
+            log.issue(j, () => (k & 1 ? ring.nop(log.cb(j)) : ring.sleep(0, log.cb(j))));
+          }
+        }));
+      }
+      await log.whenAll(30_000);
+      await turns(2);
+      log.assertExactlyOnce();
+      for (let i = 0; i < total; i++) assert.ok(log.outcomes[i]!.ok, `#${i}`);
+      const released = await waitUntil(() => ring.stats().inFlight === 0, 10_000);
+      if (!released) {
+        // Do not close(): it would wait for the leaked slots forever (and keep this process alive).
+        assert.fail(`${ring.stats().inFlight} of ${total} settled operations were never released ` +
+          `(stats.inFlight stuck; close() would never resolve): ${JSON.stringify(ring.stats())}`);
+      }
+      assert.equal(ring.stats().completed, total);
+      assert.equal(await ring.cancelAll(), 0);
+      await ring.close();
+    });
 });

@@ -1,0 +1,415 @@
+/*
+ * Socket set-up syscalls that never block (socket, bind, listen, options,
+ * names), sockaddr conversion, pipes, CPU affinity, and provided-buffer rings.
+ * Blocking work (accept, connect, send, recv) goes through the ring.
+ *
+ * Functions (exported from the addon):
+ *   socket(domain, type, protocol) -> fd | -errno        (SOCK_CLOEXEC always; blocking: the ring arms poll)
+ *   bind(fd, sockaddr, len) / listen(fd, backlog) -> 0 | -errno
+ *   setsockopt(fd, level, name, int) / getsockopt(fd, level, name) -> int | -errno (as [ret])
+ *   sockname(fd, peer) -> Buffer(128) sockaddr | -errno
+ *   sockaddrEncode(family, address, port, flowinfo, scopeId) -> Buffer | -errno
+ *   sockaddrDecode(buffer) -> [family, address, port, flowinfo, scopeId] | -errno
+ *   pipe(size) -> [readFd, writeFd] | -errno            (O_CLOEXEC; F_SETPIPE_SZ when size > 0)
+ *   setAffinity(cpu) -> 0 | -errno                       (the calling thread)
+ *   registerBufRing(h, bgid, entries, bufSize, arrayBuffer) / unregisterBufRing(h, bgid) -> 0 | -errno
+ */
+#define _GNU_SOURCE
+#include "uk.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define ARGS(n)                                                        \
+  size_t argc = n;                                                     \
+  napi_value argv[n];                                                  \
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) \
+    return NULL;
+
+static napi_value i32(napi_env env, int32_t v) {
+  napi_value out;
+  napi_create_int32(env, v, &out);
+  return out;
+}
+
+static bool get_i32(napi_env env, napi_value v, int32_t *out) {
+  return napi_get_value_int32(env, v, out) == napi_ok;
+}
+
+static bool get_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) {
+  bool is = false;
+  if (napi_is_buffer(env, v, &is) == napi_ok && is) {
+    return napi_get_buffer_info(env, v, (void **)data, len) == napi_ok && *data;
+  }
+  if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
+    napi_typedarray_type t;
+    size_t n, off;
+    napi_value ab;
+    if (napi_get_typedarray_info(env, v, &t, &n, (void **)data, &ab, &off) != napi_ok) return false;
+    if (t != napi_uint8_array && t != napi_int8_array && t != napi_uint8_clamped_array) return false;
+    *len = n;
+    return *data != NULL;
+  }
+  return false;
+}
+
+static napi_value js_socket(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  int32_t domain, type, proto;
+  if (!get_i32(env, argv[0], &domain) || !get_i32(env, argv[1], &type) || !get_i32(env, argv[2], &proto))
+    return i32(env, -EINVAL);
+  int fd = socket(domain, (type & ~SOCK_NONBLOCK) | SOCK_CLOEXEC, proto);
+  return i32(env, fd < 0 ? -errno : fd);
+}
+
+static napi_value js_bind(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  int32_t fd, len;
+  uint8_t *sa;
+  size_t salen;
+  if (!get_i32(env, argv[0], &fd) || !get_bytes(env, argv[1], &sa, &salen) || !get_i32(env, argv[2], &len) ||
+      len < 2 || (size_t)len > salen)
+    return i32(env, -EINVAL);
+  return i32(env, bind(fd, (struct sockaddr *)sa, (socklen_t)len) < 0 ? -errno : 0);
+}
+
+static napi_value js_listen(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int32_t fd, backlog;
+  if (!get_i32(env, argv[0], &fd) || !get_i32(env, argv[1], &backlog)) return i32(env, -EINVAL);
+  return i32(env, listen(fd, backlog) < 0 ? -errno : 0);
+}
+
+static napi_value js_setsockopt(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  int32_t fd, level, name, value;
+  if (!get_i32(env, argv[0], &fd) || !get_i32(env, argv[1], &level) || !get_i32(env, argv[2], &name) ||
+      !get_i32(env, argv[3], &value))
+    return i32(env, -EINVAL);
+  return i32(env, setsockopt(fd, level, name, &value, sizeof value) < 0 ? -errno : 0);
+}
+
+static napi_value js_setlinger(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  int32_t fd, on, secs;
+  if (!get_i32(env, argv[0], &fd) || !get_i32(env, argv[1], &on) || !get_i32(env, argv[2], &secs))
+    return i32(env, -EINVAL);
+  struct linger l = { .l_onoff = on ? 1 : 0, .l_linger = secs };
+  return i32(env, setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l) < 0 ? -errno : 0);
+}
+
+static napi_value js_getsockopt(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  int32_t fd, level, name, value = 0;
+  socklen_t len = sizeof value;
+  if (!get_i32(env, argv[0], &fd) || !get_i32(env, argv[1], &level) || !get_i32(env, argv[2], &name))
+    return i32(env, -EINVAL);
+  napi_value arr;
+  napi_create_array_with_length(env, 1, &arr);
+  int r = getsockopt(fd, level, name, &value, &len);
+  napi_set_element(env, arr, 0, i32(env, r < 0 ? -errno : value));
+  napi_value ok;
+  napi_get_boolean(env, r >= 0, &ok);
+  napi_set_element(env, arr, 1, ok);
+  return arr;
+}
+
+static napi_value js_sockname(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int32_t fd;
+  bool peer = false;
+  if (!get_i32(env, argv[0], &fd)) return i32(env, -EINVAL);
+  napi_get_value_bool(env, argv[1], &peer);
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  memset(&ss, 0, sizeof ss);
+  int r = peer ? getpeername(fd, (struct sockaddr *)&ss, &len) : getsockname(fd, (struct sockaddr *)&ss, &len);
+  if (r < 0) return i32(env, -errno);
+  napi_value buf;
+  void *data;
+  napi_create_buffer_copy(env, sizeof ss, &ss, &data, &buf);
+  return buf;
+}
+
+/* sockaddr <-> (family, address, port, flowinfo, scope). Unix: address is the
+ * path; an abstract name is written with a leading '@'. */
+static napi_value js_sockaddr_encode(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  int32_t family, port = 0, flow = 0, scope = 0;
+  char addr[256];
+  size_t alen = 0;
+  if (!get_i32(env, argv[0], &family) ||
+      napi_get_value_string_utf8(env, argv[1], addr, sizeof addr, &alen) != napi_ok)
+    return i32(env, -EINVAL);
+  get_i32(env, argv[2], &port);
+  get_i32(env, argv[3], &flow);
+  get_i32(env, argv[4], &scope);
+  struct sockaddr_storage ss;
+  memset(&ss, 0, sizeof ss);
+  socklen_t len;
+  if (family == AF_INET) {
+    struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+    in->sin_family = AF_INET;
+    in->sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, addr, &in->sin_addr) != 1) return i32(env, -EINVAL);
+    len = sizeof *in;
+  } else if (family == AF_INET6) {
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons((uint16_t)port);
+    in6->sin6_flowinfo = htonl((uint32_t)flow);
+    in6->sin6_scope_id = (uint32_t)scope;
+    if (inet_pton(AF_INET6, addr, &in6->sin6_addr) != 1) return i32(env, -EINVAL);
+    len = sizeof *in6;
+  } else if (family == AF_UNIX) {
+    struct sockaddr_un *un = (struct sockaddr_un *)&ss;
+    un->sun_family = AF_UNIX;
+    if (alen >= sizeof un->sun_path || alen == sizeof addr - 1) return i32(env, -ENAMETOOLONG);
+    memcpy(un->sun_path, addr, alen);
+    if (alen > 0 && addr[0] == '@') {
+      un->sun_path[0] = 0; /* abstract namespace: no terminator */
+      len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + alen);
+    } else {
+      len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + alen + 1);
+    }
+  } else {
+    return i32(env, -EAFNOSUPPORT);
+  }
+  /* 128 bytes of sockaddr_storage plus its length in the last 4 bytes. */
+  uint8_t out[sizeof ss + 4];
+  memcpy(out, &ss, sizeof ss);
+  memcpy(out + sizeof ss, &len, 4);
+  napi_value buf;
+  void *data;
+  napi_create_buffer_copy(env, sizeof out, out, &data, &buf);
+  return buf;
+}
+
+static napi_value js_sockaddr_decode(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  uint8_t *d;
+  size_t n;
+  int32_t len = -1;
+  if (!get_bytes(env, argv[0], &d, &n) || n < 2) return i32(env, -EINVAL);
+  if (argc > 1) get_i32(env, argv[1], &len);
+  struct sockaddr_storage ss;
+  memset(&ss, 0, sizeof ss);
+  memcpy(&ss, d, n < sizeof ss ? n : sizeof ss);
+  char text[INET6_ADDRSTRLEN + 112];
+  int port = 0;
+  uint32_t flow = 0, scope = 0;
+  text[0] = 0;
+  switch (ss.ss_family) {
+    case AF_INET: {
+      struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+      inet_ntop(AF_INET, &in->sin_addr, text, sizeof text);
+      port = ntohs(in->sin_port);
+      break;
+    }
+    case AF_INET6: {
+      struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+      inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
+      port = ntohs(in6->sin6_port);
+      flow = ntohl(in6->sin6_flowinfo);
+      scope = in6->sin6_scope_id;
+      break;
+    }
+    case AF_UNIX: {
+      struct sockaddr_un *un = (struct sockaddr_un *)&ss;
+      size_t max = sizeof un->sun_path;
+      if (len >= 0) {
+        size_t l = (size_t)len > offsetof(struct sockaddr_un, sun_path) ? (size_t)len - offsetof(struct sockaddr_un, sun_path) : 0;
+        if (l < max) max = l;
+      }
+      if (max > 0 && un->sun_path[0] == 0) {
+        text[0] = '@';
+        size_t k = max - 1;
+        memcpy(text + 1, un->sun_path + 1, k);
+        text[1 + k] = 0;
+      } else {
+        size_t k = strnlen(un->sun_path, max);
+        memcpy(text, un->sun_path, k);
+        text[k] = 0;
+      }
+      break;
+    }
+    default:
+      return i32(env, -EAFNOSUPPORT);
+  }
+  napi_value arr, s;
+  napi_create_array_with_length(env, 5, &arr);
+  napi_set_element(env, arr, 0, i32(env, ss.ss_family));
+  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &s);
+  napi_set_element(env, arr, 1, s);
+  napi_set_element(env, arr, 2, i32(env, port));
+  napi_set_element(env, arr, 3, i32(env, (int32_t)flow));
+  napi_set_element(env, arr, 4, i32(env, (int32_t)scope));
+  return arr;
+}
+
+static napi_value js_pipe(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int32_t size = 0;
+  get_i32(env, argv[0], &size);
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) < 0) return i32(env, -errno);
+  if (size > 0) fcntl(fds[1], F_SETPIPE_SZ, size);
+  napi_value arr;
+  napi_create_array_with_length(env, 2, &arr);
+  napi_set_element(env, arr, 0, i32(env, fds[0]));
+  napi_set_element(env, arr, 1, i32(env, fds[1]));
+  return arr;
+}
+
+static napi_value js_set_affinity(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int32_t cpu;
+  if (!get_i32(env, argv[0], &cpu) || cpu < 0 || cpu >= CPU_SETSIZE) return i32(env, -EINVAL);
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return i32(env, sched_setaffinity(0, sizeof set, &set) < 0 ? -errno : 0);
+}
+
+/* ---- provided-buffer rings --------------------------------------------- */
+
+static uk_pbuf *pbuf_find(uk_ring *r, uint16_t bgid) {
+  for (int i = 0; i < UK_MAX_PBUF; i++)
+    if (r->pbufs[i].active && r->pbufs[i].bgid == bgid) return &r->pbufs[i];
+  return NULL;
+}
+
+static inline void pbuf_add(uk_pbuf *p, uint16_t bid, uint16_t offset) {
+  struct io_uring_buf *b = &p->ring->bufs[(uint16_t)(p->tail + offset) & p->mask];
+  b->addr = (uint64_t)(uintptr_t)(p->base + (size_t)bid * p->buf_size);
+  b->len = p->buf_size;
+  b->bid = bid;
+}
+
+int uk_pbuf_register(uk_ring *r, napi_env env, uint16_t bgid, uint32_t entries, uint32_t buf_size, napi_value ab) {
+  if (entries == 0 || entries > 32768 || (entries & (entries - 1)) != 0 || buf_size == 0) return -EINVAL;
+  if (pbuf_find(r, bgid)) return -EEXIST;
+  uk_pbuf *p = NULL;
+  for (int i = 0; i < UK_MAX_PBUF; i++)
+    if (!r->pbufs[i].active) {
+      p = &r->pbufs[i];
+      break;
+    }
+  if (!p) return -ENOSPC;
+  void *data;
+  size_t len;
+  bool is = false;
+  if (napi_is_arraybuffer(env, ab, &is) != napi_ok || !is) return -EINVAL;
+  if (napi_get_arraybuffer_info(env, ab, &data, &len) != napi_ok || !data) return -EINVAL;
+  if ((size_t)entries * buf_size > len) return -EINVAL;
+  size_t ring_len = entries * sizeof(struct io_uring_buf);
+  long page = sysconf(_SC_PAGESIZE);
+  ring_len = (ring_len + (size_t)page - 1) & ~((size_t)page - 1);
+  void *mem = mmap(NULL, ring_len, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  if (mem == MAP_FAILED) return -errno;
+  madvise(mem, ring_len, MADV_DONTFORK);
+  memset(mem, 0, ring_len);
+  struct io_uring_buf_reg reg;
+  memset(&reg, 0, sizeof reg);
+  reg.ring_addr = (uint64_t)(uintptr_t)mem;
+  reg.ring_entries = entries;
+  reg.bgid = bgid;
+  if (syscall(__NR_io_uring_register, r->fd, IORING_REGISTER_PBUF_RING, &reg, 1) < 0) {
+    int e = errno;
+    munmap(mem, ring_len);
+    return -e;
+  }
+  memset(p, 0, sizeof *p);
+  p->active = true;
+  p->bgid = bgid;
+  p->entries = entries;
+  p->mask = entries - 1;
+  p->buf_size = buf_size;
+  p->ring = mem;
+  p->ring_len = ring_len;
+  p->base = data;
+  napi_create_reference(env, ab, 1, &p->ref);
+  for (uint32_t i = 0; i < entries; i++) pbuf_add(p, (uint16_t)i, (uint16_t)i);
+  p->tail = (uint16_t)entries;
+  atomic_store_explicit((_Atomic uint16_t *)&p->ring->tail, p->tail, memory_order_release);
+  return 0;
+}
+
+static void pbuf_free(uk_ring *r, napi_env env, uk_pbuf *p, bool unregister, bool delete_ref) {
+  if (unregister && r->fd >= 0) {
+    struct io_uring_buf_reg reg;
+    memset(&reg, 0, sizeof reg);
+    reg.bgid = p->bgid;
+    syscall(__NR_io_uring_register, r->fd, IORING_UNREGISTER_PBUF_RING, &reg, 1);
+  }
+  munmap(p->ring, p->ring_len);
+  if (delete_ref && p->ref) napi_delete_reference(env, p->ref);
+  memset(p, 0, sizeof *p);
+}
+
+int uk_pbuf_unregister(uk_ring *r, napi_env env, uint16_t bgid) {
+  uk_pbuf *p = pbuf_find(r, bgid);
+  if (!p) return -ENOENT;
+  pbuf_free(r, env, p, true, true);
+  return 0;
+}
+
+/* Called by the stage flush for UK_DESC_PBUF_RECYCLE records. */
+void uk_pbuf_recycle(uk_ring *r, uint16_t bgid, uint16_t bid) {
+  uk_pbuf *p = pbuf_find(r, bgid);
+  if (!p || bid >= p->entries) return;
+  pbuf_add(p, bid, 0);
+  p->tail++;
+  r->pbuf_dirty = true;
+}
+
+void uk_pbuf_publish(uk_ring *r) {
+  if (!r->pbuf_dirty) return;
+  r->pbuf_dirty = false;
+  for (int i = 0; i < UK_MAX_PBUF; i++) {
+    uk_pbuf *p = &r->pbufs[i];
+    if (p->active) atomic_store_explicit((_Atomic uint16_t *)&p->ring->tail, p->tail, memory_order_release);
+  }
+}
+
+/* Ring teardown: after the last CQE (no operation can use a buffer). */
+void uk_pbuf_release_all(uk_ring *r, napi_env env, bool delete_refs) {
+  for (int i = 0; i < UK_MAX_PBUF; i++)
+    if (r->pbufs[i].active) pbuf_free(r, env, &r->pbufs[i], false, delete_refs);
+}
+
+napi_value uk_net_init(napi_env env, napi_value exports) {
+  static const struct {
+    const char *name;
+    napi_callback cb;
+  } fns[] = {
+    { "socket", js_socket },
+    { "bind", js_bind },
+    { "listen", js_listen },
+    { "setsockopt", js_setsockopt },
+    { "setlinger", js_setlinger },
+    { "getsockopt", js_getsockopt },
+    { "sockname", js_sockname },
+    { "sockaddrEncode", js_sockaddr_encode },
+    { "sockaddrDecode", js_sockaddr_decode },
+    { "pipe", js_pipe },
+    { "setAffinity", js_set_affinity },
+  };
+  for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
+    napi_value fn;
+    napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].cb, NULL, &fn);
+    napi_set_named_property(env, exports, fns[i].name, fn);
+  }
+  return exports;
+}

@@ -1,0 +1,38 @@
+/** errno names and numbers for the mock backend (Linux values from node:os). */
+import os from 'node:os';
+import util from 'node:util';
+
+export const E = os.constants.errno;
+
+const errnoMap = util.getSystemErrorMap();
+
+/** 'EIO' | 5 | -5 → 5 (positive). Throws a TypeError for an unknown name. */
+export function errnoNumber(e: string | number, what = 'errno'): number {
+  if (typeof e === 'number') {
+    if (!Number.isInteger(e) || e === 0) throw new RangeError(`${what}: expected a non-zero errno number, received ${e}`);
+    return Math.abs(e);
+  }
+  const n = (E as Record<string, number | undefined>)[e];
+  if (typeof n !== 'number') throw new TypeError(`${what}: unknown errno name '${e}'`);
+  return n;
+}
+
+/** -2 → 'ENOENT' (or the number as a string). */
+export function errnoName(res: number): string {
+  return errnoMap.get(res > 0 ? -res : res)?.[0] ?? String(res);
+}
+
+/** A Node-style error for the synchronous mock.fs helpers (ENOENT, EISDIR ...). */
+export function fsError(errno: number, syscall: string, path: string): Error {
+  const neg = errno > 0 ? -errno : errno;
+  const entry = errnoMap.get(neg);
+  const code = entry?.[0] ?? 'UNKNOWN';
+  const err = new Error(`${code}: ${entry?.[1] ?? 'unknown error'}, ${syscall} '${path}' (mock fs)`) as Error & {
+    code: string; errno: number; syscall: string; path: string;
+  };
+  err.code = code;
+  err.errno = neg;
+  err.syscall = syscall;
+  err.path = path;
+  return err;
+}

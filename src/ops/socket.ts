@@ -1,0 +1,270 @@
+/**
+ * Socket operations on the ring: accept (one-shot and multishot), connect,
+ * send (MSG_NOSIGNAL always; zero-copy on request), recv (one-shot and
+ * multishot into a provided-buffer ring), sendmsg/recvmsg with addresses,
+ * shutdown. Argument checking and result shaping; each is a Ring method.
+ */
+import { invalidArgType, outOfRange } from '../errors.js';
+import { DescOp, IORING_OP } from '../ring/constants.js';
+import { MultishotIterator } from '../ring/multishot.js';
+import { registerOp } from '../ring/registry.js';
+import { Ring, ringInternals } from '../ring/ring.js';
+import type { SyscallBackend } from '../backend/backend.js';
+import { checkView } from './file.js';
+import { checkCallback, checkFd, checkOptions, checkUint32, type Callback, type OpOptions } from './validate.js';
+
+export interface SendOptions extends OpOptions {
+  offset?: number;
+  length?: number;
+  /** MSG_* flags (MSG_NOSIGNAL is always added). */
+  flags?: number;
+  /** IORING_OP_SEND_ZC: the kernel sends from `data` without copying; it stays pinned until the kernel's notification. */
+  zeroCopy?: boolean;
+}
+
+export interface RecvOptions extends OpOptions {
+  offset?: number;
+  length?: number;
+  flags?: number;
+}
+
+/** One chunk of a multishot recv: a fresh Buffer the caller owns (copied out of the provided buffer). */
+export type RecvChunk = Buffer;
+
+const MAX_IO = 0x7ffff000;
+const IORING_CQE_BUFFER_SHIFT = 16;
+
+// Provided-buffer pools are per ring, registered lazily.
+export interface BufferPool {
+  readonly bgid: number;
+  readonly size: number;
+  readonly count: number;
+  readonly memory: ArrayBuffer;
+}
+
+const pools = new WeakMap<Ring, BufferPool | null>();
+let nextBgid = 1;
+
+/** Default pool: 512 buffers of 16 KiB (8 MiB) per ring. */
+export const DEFAULT_POOL = { count: 512, size: 16 * 1024 };
+
+/**
+ * The ring's provided-buffer pool for multishot recv, registered on first use;
+ * null where the kernel has no buffer rings (before 5.19) or registration failed
+ * (then sockets receive with one-shot recv).
+ */
+export function bufferPool(ring: Ring): BufferPool | null {
+  let pool = pools.get(ring);
+  if (pool !== undefined) return pool;
+  pool = null;
+  const backend = ringInternals().backend(ring);
+  const h = ringInternals().handle(ring);
+  // Buffer rings came in 5.19 and multishot recv in 6.0, with SEND_ZC: probe for that.
+  if (backend.registerBufRing !== undefined && h !== undefined && ring.supports(IORING_OP.SEND_ZC)) {
+    const memory = new ArrayBuffer(DEFAULT_POOL.count * DEFAULT_POOL.size);
+    const bgid = nextBgid++ & 0xffff;
+    const r = backend.registerBufRing(h, bgid, DEFAULT_POOL.count, DEFAULT_POOL.size, memory);
+    if (r === 0) pool = { bgid, size: DEFAULT_POOL.size, count: DEFAULT_POOL.count, memory };
+  }
+  pools.set(ring, pool);
+  return pool;
+}
+
+/** The syscall helpers of the ring's backend. */
+export function sysOf(ring: Ring): SyscallBackend {
+  const sys = ringInternals().backend(ring).sys;
+  if (sys === undefined) throw new Error('this backend has no socket syscalls');
+  return sys;
+}
+
+function recycle(ring: Ring, pool: BufferPool, bid: number): void {
+  ringInternals().stageRaw(ring, DescOp.PBUF_RECYCLE, pool.bgid, bid);
+}
+
+const OP = {
+  accept: registerOp({ name: 'accept', syscall: 'accept', shape: (res) => res, resultIsFd: true }),
+  acceptMulti: registerOp({ name: 'acceptMultishot', syscall: 'accept', shape: (res) => res }),
+  connect: registerOp({ name: 'connect', syscall: 'connect' }),
+  send: registerOp({ name: 'send', syscall: 'send', shape: (res) => res }),
+  sendZc: registerOp({ name: 'send', syscall: 'send', shape: (res) => res }),
+  recv: registerOp({ name: 'recv', syscall: 'recv', shape: (res) => res }),
+  recvMulti: registerOp({
+    name: 'recvMultishot', syscall: 'recv',
+    // pin = [ring, pool]: copy the bytes out, hand the buffer back to the kernel.
+    shapeMore: (res, flags, pin) => {
+      const [ring, pool] = pin as [Ring, BufferPool];
+      if ((flags & 1) === 0) return Buffer.alloc(0); // IORING_CQE_F_BUFFER unset: no data (EOF)
+      const bid = flags >>> IORING_CQE_BUFFER_SHIFT;
+      const out = Buffer.allocUnsafe(res);
+      out.set(new Uint8Array(pool.memory, bid * pool.size, res));
+      recycle(ring, pool, bid);
+      return out;
+    },
+  }),
+  sendmsg: registerOp({ name: 'sendmsg', syscall: 'sendmsg', shape: (res) => res }),
+  recvmsg: registerOp({ name: 'recvmsg', syscall: 'recvmsg', shape: (res) => res }),
+  shutdown: registerOp({ name: 'shutdown', syscall: 'shutdown' }),
+} as const;
+
+function window(buf: ArrayBufferView, o: { offset?: number; length?: number } | undefined): [number, number] {
+  const offset = o?.offset ?? 0;
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset > buf.byteLength) {
+    throw outOfRange('options.offset', `an integer >= 0 && <= ${buf.byteLength}`, offset);
+  }
+  const length = o?.length ?? Math.min(buf.byteLength - offset, MAX_IO);
+  if (!Number.isSafeInteger(length) || length < 0 || offset + length > buf.byteLength || length > MAX_IO) {
+    throw outOfRange('options.length', `an integer >= 0 && <= ${Math.min(buf.byteLength - offset, MAX_IO)}`, length);
+  }
+  return [offset, length];
+}
+
+function split<T, O>(a: O | Callback<T> | undefined, b: Callback<T> | undefined): [O | undefined, Callback<T> | undefined] {
+  if (typeof a === 'function') return [undefined, a as Callback<T>];
+  if (b !== undefined) checkCallback(b);
+  if (a !== undefined && a !== null && typeof a !== 'object') throw invalidArgType('options', 'of type object', a);
+  return [(a ?? undefined) as O | undefined, b];
+}
+
+function flagsOf(o: { flags?: number } | undefined): number {
+  const f = o?.flags ?? 0;
+  checkUint32(f, 'options.flags');
+  return f;
+}
+
+declare module '../ring/ring.js' {
+  interface Ring {
+    /** Accepts one connection; resolves with the new fd (O_CLOEXEC). */
+    accept(fd: number, options?: OpOptions): Promise<number>;
+    accept(fd: number, options: OpOptions | undefined, callback: Callback<number>): void;
+    /** Multishot accept (Linux 5.19+): yields new fds until `return()`; fds left unconsumed are closed. */
+    acceptMultishot(fd: number, options?: OpOptions): MultishotIterator<number>;
+    /** connect(2) to a sockaddr built by SocketAddress (bytes, length). */
+    connect(fd: number, sockaddr: Buffer, length: number, options?: OpOptions): Promise<void>;
+    connect(fd: number, sockaddr: Buffer, length: number, options: OpOptions | undefined, callback: Callback<void>): void;
+    send(fd: number, data: ArrayBufferView, options?: SendOptions): Promise<number>;
+    send(fd: number, data: ArrayBufferView, options: SendOptions | undefined, callback: Callback<number>): void;
+    recv(fd: number, buffer: ArrayBufferView, options?: RecvOptions): Promise<number>;
+    recv(fd: number, buffer: ArrayBufferView, options: RecvOptions | undefined, callback: Callback<number>): void;
+    /**
+     * Multishot recv into the ring's provided-buffer pool: yields Buffers (an
+     * empty Buffer at end of stream, then ends). Ends with ENOBUFS when the
+     * pool ran dry (re-arm). Null when the kernel lacks buffer rings.
+     */
+    recvMultishot(fd: number, options?: RecvOptions): MultishotIterator<Buffer> | null;
+    sendmsg(fd: number, data: ArrayBufferView, sockaddr: Buffer | null, sockaddrLength: number,
+      options?: SendOptions): Promise<number>;
+    /** recvmsg into `buffer`; the sender's sockaddr is written into `sockaddrOut` (>= 128 bytes). */
+    recvmsg(fd: number, buffer: ArrayBufferView, sockaddrOut: Buffer, options?: RecvOptions): Promise<number>;
+    /** shutdown(2): 0 = read, 1 = write, 2 = both. */
+    shutdown(fd: number, how: number, options?: OpOptions): Promise<void>;
+    shutdown(fd: number, how: number, options: OpOptions | undefined, callback: Callback<void>): void;
+  }
+}
+
+const proto = Ring.prototype as unknown as Record<string, unknown>;
+
+proto.accept = function accept(this: Ring, fd: number, a?: OpOptions | Callback<number>, b?: Callback<number>) {
+  checkFd(fd);
+  const [opts, cb] = split<number, OpOptions>(a, b);
+  checkOptions(opts);
+  return ringInternals().run<number>(this, OP.accept, DescOp.ACCEPT, fd, 0, 0, opts, cb, {});
+};
+
+proto.acceptMultishot = function acceptMultishot(this: Ring, fd: number, options?: OpOptions) {
+  checkFd(fd);
+  const opts = checkOptions(options);
+  const ring = this;
+  const it = new MultishotIterator<number>((lost) => {
+    if (lost >= 0) ring.closeFd(lost, { ref: false }, () => {});
+  });
+  ringInternals().multishot(this, OP.acceptMulti, DescOp.ACCEPT, fd, 0, 1, opts, it, undefined, {});
+  return it;
+};
+
+proto.connect = function connect(this: Ring, fd: number, sockaddr: Buffer, length: number,
+  a?: OpOptions | Callback<void>, b?: Callback<void>) {
+  checkFd(fd);
+  if (!Buffer.isBuffer(sockaddr)) throw invalidArgType('sockaddr', 'a Buffer (from SocketAddress)', sockaddr);
+  checkUint32(length, 'length');
+  if (length < 2 || length > sockaddr.length) throw outOfRange('length', `>= 2 && <= ${sockaddr.length}`, length);
+  const [opts, cb] = split<void, OpOptions>(a, b);
+  checkOptions(opts);
+  return ringInternals().run<void>(this, OP.connect, DescOp.CONNECT, fd, length, 0, opts, cb, { pin: sockaddr });
+};
+
+proto.send = function send(this: Ring, fd: number, data: ArrayBufferView, a?: SendOptions | Callback<number>,
+  b?: Callback<number>) {
+  checkFd(fd);
+  checkView(data, 'data');
+  const [opts, cb] = split<number, SendOptions>(a, b);
+  checkOptions(opts);
+  const [offset, length] = window(data, opts);
+  const zc = opts?.zeroCopy === true && this.supports(IORING_OP.SEND_ZC);
+  return ringInternals().run<number>(this, zc ? OP.sendZc : OP.send, zc ? DescOp.SEND_ZC : DescOp.SEND, fd,
+    flagsOf(opts), 0, opts, cb, { pin: data, offset, length });
+};
+
+proto.recv = function recv(this: Ring, fd: number, buffer: ArrayBufferView, a?: RecvOptions | Callback<number>,
+  b?: Callback<number>) {
+  checkFd(fd);
+  checkView(buffer);
+  const [opts, cb] = split<number, RecvOptions>(a, b);
+  checkOptions(opts);
+  const [offset, length] = window(buffer, opts);
+  return ringInternals().run<number>(this, OP.recv, DescOp.RECV, fd, flagsOf(opts), 0, opts, cb,
+    { pin: buffer, offset, length });
+};
+
+proto.recvMultishot = function recvMultishot(this: Ring, fd: number, options?: RecvOptions) {
+  checkFd(fd);
+  const opts = checkOptions(options) as RecvOptions | undefined;
+  if (opts?.timeout !== undefined) throw invalidArgType('options.timeout', 'undefined for a multishot operation', opts.timeout);
+  const pool = bufferPool(this);
+  if (pool === null) return null;
+  const it = new MultishotIterator<Buffer>();
+  ringInternals().multishot(this, OP.recvMulti, DescOp.RECV_MULTI, fd, flagsOf(opts), pool.bgid, opts, it, undefined,
+    { pin: [this, pool] });
+  return it;
+};
+
+proto.sendmsg = function sendmsg(this: Ring, fd: number, data: ArrayBufferView, sockaddr: Buffer | null,
+  sockaddrLength: number, a?: SendOptions | Callback<number>, b?: Callback<number>) {
+  checkFd(fd);
+  checkView(data, 'data');
+  if (sockaddr !== null && !Buffer.isBuffer(sockaddr)) throw invalidArgType('sockaddr', 'a Buffer or null', sockaddr);
+  if (sockaddr !== null) {
+    checkUint32(sockaddrLength, 'sockaddrLength');
+    if (sockaddrLength < 2 || sockaddrLength > sockaddr.length) {
+      throw outOfRange('sockaddrLength', `>= 2 && <= ${sockaddr.length}`, sockaddrLength);
+    }
+  }
+  const [opts, cb] = split<number, SendOptions>(a, b);
+  checkOptions(opts);
+  const [offset, length] = window(data, opts);
+  return ringInternals().run<number>(this, OP.sendmsg, DescOp.SENDMSG, fd, flagsOf(opts),
+    sockaddr === null ? 0 : sockaddrLength, opts, cb, { pin: [data, sockaddr], offset, length });
+};
+
+proto.recvmsg = function recvmsg(this: Ring, fd: number, buffer: ArrayBufferView, sockaddrOut: Buffer,
+  a?: RecvOptions | Callback<number>, b?: Callback<number>) {
+  checkFd(fd);
+  checkView(buffer);
+  if (!Buffer.isBuffer(sockaddrOut) || sockaddrOut.length < 128) {
+    throw invalidArgType('sockaddrOut', 'a Buffer of at least 128 bytes', sockaddrOut);
+  }
+  const [opts, cb] = split<number, RecvOptions>(a, b);
+  checkOptions(opts);
+  const [offset, length] = window(buffer, opts);
+  return ringInternals().run<number>(this, OP.recvmsg, DescOp.RECVMSG, fd, flagsOf(opts), 0, opts, cb,
+    { pin: [buffer, sockaddrOut], offset, length });
+};
+
+proto.shutdown = function shutdown(this: Ring, fd: number, how: number, a?: OpOptions | Callback<void>,
+  b?: Callback<void>) {
+  checkFd(fd);
+  checkUint32(how, 'how');
+  if (how > 2) throw outOfRange('how', '0 (read), 1 (write) or 2 (both)', how);
+  const [opts, cb] = split<void, OpOptions>(a, b);
+  checkOptions(opts);
+  return ringInternals().run<void>(this, OP.shutdown, DescOp.SHUTDOWN, fd, how, 0, opts, cb, {});
+};
