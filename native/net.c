@@ -235,6 +235,9 @@ static napi_value js_sockaddr_decode(napi_env env, napi_callback_info info) {
       if (max > 0 && un->sun_path[0] == 0) {
         text[0] = '@';
         size_t k = max - 1;
+        /* Length unknown (recvmsg): an abstract name ends at its last non-NUL byte. */
+        if (len < 0)
+          while (k > 0 && un->sun_path[k] == 0) k--;
         memcpy(text + 1, un->sun_path + 1, k);
         text[1 + k] = 0;
       } else {

@@ -30,3 +30,5 @@ export type { SocketOptions, ConnectOptions } from './net/socket.js';
 export { TcpListener, UnixListener } from './net/listener.js';
 export type { ListenOptions } from './net/listener.js';
 export type { SendOptions, RecvOptions } from './ops/socket.js';
+export { UdpSocket } from './net/udp.js';
+export type { UdpBindOptions, Datagram } from './net/udp.js';

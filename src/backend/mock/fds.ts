@@ -1,0 +1,84 @@
+/**
+ * The mock backend's fd table (shared by every ring of one MockBackend, as a
+ * process's table is shared by its threads). Lowest free number first, as
+ * POSIX requires, so fd reuse after close behaves as it does for real.
+ *
+ * Kinds: 'file' and 'directory' (opened on the in-memory file system) and
+ * 'pollable' (an fd whose readiness the test drives with setReady). Sockets
+ * and pipes will be further kinds: an entry carries its own readiness and
+ * poll waiters, so an in-memory socket pair only needs two entries that
+ * update each other's `ready` mask when data is written or a side closes.
+ */
+import type { Inode } from './fs.js';
+
+export type MockFdKind = 'file' | 'directory' | 'pollable';
+
+/** POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM: what a regular file always reports. */
+export const FILE_READY = 0x001 | 0x004 | 0x040 | 0x100;
+
+/** @internal */
+export interface FdEntry {
+  readonly fd: number;
+  readonly kind: MockFdKind;
+  /** Absolute path (files, directories) or the label of a pollable. */
+  readonly path: string;
+  /** open(2) flags. */
+  readonly flags: number;
+  readonly node: Inode | undefined;
+  /** The file position. */
+  pos: number;
+  /** Poll readiness mask. */
+  ready: number;
+  /** Poll operations waiting for readiness (backend-owned objects). */
+  readonly pollers: Set<unknown>;
+  /** Which operation opened it (log seq), for leak reports. */
+  readonly openedBy: number;
+}
+
+/** What `mock.openFds()` lists. */
+export interface MockOpenFd {
+  fd: number;
+  kind: MockFdKind;
+  path: string;
+  flags: number;
+}
+
+export class FdTable {
+  readonly #entries = new Map<number, FdEntry>();
+  readonly #base: number;
+  #lowFree: number;
+
+  constructor(base: number) {
+    this.#base = base;
+    this.#lowFree = base;
+  }
+
+  open(kind: MockFdKind, path: string, flags: number, node: Inode | undefined, ready: number, openedBy: number): FdEntry {
+    let fd = this.#lowFree;
+    while (this.#entries.has(fd)) fd++;
+    const e: FdEntry = { fd, kind, path, flags, node, pos: 0, ready, pollers: new Set(), openedBy };
+    this.#entries.set(fd, e);
+    this.#lowFree = fd + 1;
+    return e;
+  }
+
+  get(fd: number): FdEntry | undefined {
+    return this.#entries.get(fd);
+  }
+
+  close(fd: number): FdEntry | undefined {
+    const e = this.#entries.get(fd);
+    if (e === undefined) return undefined;
+    this.#entries.delete(fd);
+    if (fd < this.#lowFree) this.#lowFree = fd;
+    return e;
+  }
+
+  list(): FdEntry[] {
+    return [...this.#entries.values()].sort((a, b) => a.fd - b.fd);
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+}

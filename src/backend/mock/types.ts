@@ -1,0 +1,130 @@
+/**
+ * Public types of the mock backend: operation names, the request a handler
+ * (or a fault's `match`) sees, and what a handler may return.
+ */
+import type { InodeType } from './fs.js';
+
+/**
+ * Operation names, as the Ring methods that issue them. (`closeFd` may also
+ * be written 'close', `sleep` 'timeout', `statx` 'stat', `open` 'openat'.)
+ */
+export type MockOpName =
+  | 'nop' | 'sleep' | 'poll' | 'pollMultishot' | 'closeFd'
+  | 'read' | 'write' | 'readv' | 'writev' | 'fsync' | 'fdatasync' | 'fallocate' | 'fadvise' | 'ftruncate'
+  | 'open' | 'statx' | 'unlink' | 'rmdir' | 'mkdir' | 'rename' | 'symlink' | 'link' | 'splice';
+
+export const MOCK_OP_NAMES: readonly MockOpName[] = [
+  'nop', 'sleep', 'poll', 'pollMultishot', 'closeFd', 'read', 'write', 'readv', 'writev', 'fsync', 'fdatasync',
+  'fallocate', 'fadvise', 'ftruncate', 'open', 'statx', 'unlink', 'rmdir', 'mkdir', 'rename', 'symlink', 'link',
+  'splice',
+];
+
+const ALIASES: Record<string, MockOpName> = {
+  close: 'closeFd', timeout: 'sleep', stat: 'statx', fstat: 'statx', lstat: 'statx', openat: 'open',
+  unlinkat: 'unlink', mkdirat: 'mkdir', renameat: 'rename', symlinkat: 'symlink', linkat: 'link',
+  pollMulti: 'pollMultishot',
+};
+
+/** Canonical name of an operation name or alias; throws a TypeError for an unknown one. */
+export function opName(name: string, what = 'op'): MockOpName {
+  if ((MOCK_OP_NAMES as readonly string[]).includes(name)) return name as MockOpName;
+  const alias = ALIASES[name];
+  if (alias !== undefined) return alias;
+  throw new TypeError(`${what}: unknown mock operation '${name}' (one of ${MOCK_OP_NAMES.join(', ')})`);
+}
+
+/** One operation as the mock received it. Read-only except for the memory an operation fills. */
+export interface MockRequest {
+  readonly op: MockOpName;
+  /** Issue order within this MockBackend (1, 2, ...). */
+  readonly seq: number;
+  /** The fd (AT_FDCWD = -100 for path operations, -1 for nop/sleep). */
+  readonly fd: number;
+  /** open/statx/unlink/rmdir/mkdir: the path; rename/link: the old path; symlink: the target. As passed to the ring. */
+  readonly path?: string;
+  /** rename/link: the new path; symlink: the link's path. */
+  readonly dest?: string;
+  /** open: O_* flags; statx: AT_* flags; rename: RENAME_* flags; poll: the events; fsync: 1 for fdatasync. */
+  readonly flags: number;
+  /** open/mkdir: the mode; fallocate: the FALLOC_FL_* mode; fadvise: the advice. */
+  readonly mode: number;
+  /** read/write/readv/writev: the file position (-1: the fd's current position); fallocate/fadvise: offset; ftruncate: length. */
+  readonly position: number;
+  /** read/write: bytes asked for (after a `shortBy` fault); fallocate/fadvise: length; splice: length. */
+  readonly length: number;
+  /** read: the window of the caller's buffer to fill; write: the bytes to write. */
+  readonly buffer?: Uint8Array;
+  /** readv/writev: the caller's buffers (after a `shortBy` fault: trimmed views). */
+  readonly buffers?: readonly Uint8Array[];
+  /** sleep: the duration in ms. */
+  readonly ms: number;
+  /** The `timeout` option (linked timeout) in ms, if any. */
+  readonly timeout?: number;
+  /** Aborted when the operation is cancelled or its deadline passes (a handler may stop early). */
+  readonly signal: AbortSignal;
+  /**
+   * Runs the mock's built-in model of this operation (the in-memory file
+   * system, the virtual clock, poll readiness) and returns its result: a
+   * number, or a Promise for sleep and poll. Throws when there is no model.
+   */
+  default(): number | Promise<number>;
+  /** pollMultishot: posts an intermediate result (IORING_CQE_F_MORE). */
+  emit(res: number): void;
+}
+
+/** Values for statx results produced by a handler (missing fields: a 0644 regular file of size 0). */
+export interface MockStatInit {
+  type?: InodeType;
+  /** Permission bits (the file type comes from `type`). */
+  mode?: number;
+  size?: number;
+  nlink?: number;
+  ino?: number;
+  uid?: number;
+  gid?: number;
+  /** Applied to atime, mtime, ctime and birthtime. */
+  mtimeMs?: number;
+}
+
+/** A handler's detailed answer. */
+export interface MockReply {
+  /** The completion's result: >= 0 success (bytes, fd, mask ...), negative: -errno. */
+  res?: number;
+  /** Fail with this errno (name such as 'EIO' or a number). */
+  errno?: string | number;
+  /** read/readv: bytes copied into the caller's buffer(s); `res` defaults to the count copied. */
+  data?: string | Uint8Array;
+  /** statx: what the caller's Stats will say. */
+  stat?: MockStatInit;
+  /** Complete after this many ms of mock clock (Infinity: only cancellation or a deadline ends it). */
+  delay?: number;
+  /** A cancel (abort, timeout, cancelAll, close) arriving before completion gets -EALREADY; the operation completes normally. */
+  uncancellable?: boolean;
+}
+
+/**
+ * What a handler returns (or resolves with): a number (the result; negative
+ * = -errno), a string or bytes (read: the data), a MockReply, or nothing
+ * (result 0). A thrown error with a `code` such as 'ENOENT' (or a negative
+ * `errno`) fails the operation with that errno; any other thrown error fails
+ * it with EIO and is recorded in `mock.errors`.
+ */
+export type MockResult = number | string | Uint8Array | MockReply | void | undefined;
+
+export type MockHandler = (req: MockRequest) => MockResult | Promise<MockResult>;
+
+/** One line of `mock.log`. */
+export interface MockLogEntry {
+  readonly seq: number;
+  readonly op: MockOpName;
+  readonly fd: number;
+  readonly path?: string;
+  /** Clock time (ms) at submission. */
+  readonly at: number;
+  /** The final result (undefined while in flight). */
+  res?: number;
+  /** Id of the fault rule applied, if any. */
+  fault?: number;
+  /** 'handler' | 'model' | 'fault' | 'unhandled' | 'cancelled' | 'timeout'. */
+  by?: string;
+}
