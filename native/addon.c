@@ -18,6 +18,7 @@
 #include "uk.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -85,6 +86,42 @@ static bool typed_array(napi_env env, napi_value v, napi_typedarray_type want, v
   return t == want && *data != NULL;
 }
 
+/* ---- process-wide registry of live rings (ring-to-ring messages) -------- */
+
+/* Maps a ring's random 32-bit id to its fd while the ring lives, so that a
+ * sender never aims IORING_OP_MSG_RING at a closed ring (or at whatever file
+ * reused its fd). Shared by every thread of the process. */
+#define UK_REGISTRY_MAX 1024
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct { uint32_t id; int fd; } registry[UK_REGISTRY_MAX];
+
+static void registry_add(uint32_t id, int fd) {
+  pthread_mutex_lock(&registry_lock);
+  for (int i = 0; i < UK_REGISTRY_MAX; i++)
+    if (registry[i].id == 0) {
+      registry[i].id = id;
+      registry[i].fd = fd;
+      break;
+    }
+  pthread_mutex_unlock(&registry_lock);
+}
+
+static void registry_remove(uint32_t id) {
+  pthread_mutex_lock(&registry_lock);
+  for (int i = 0; i < UK_REGISTRY_MAX; i++)
+    if (registry[i].id == id) registry[i].id = 0;
+  pthread_mutex_unlock(&registry_lock);
+}
+
+static int registry_find(uint32_t id) {
+  int fd = -1;
+  pthread_mutex_lock(&registry_lock);
+  for (int i = 0; i < UK_REGISTRY_MAX; i++)
+    if (registry[i].id == id && id != 0) fd = registry[i].fd;
+  pthread_mutex_unlock(&registry_lock);
+  return fd;
+}
+
 /* ---- libuv integration ------------------------------------------------ */
 
 static void handle_closed(uv_handle_t *h) {
@@ -142,6 +179,7 @@ static void ring_teardown(uk_box *b, bool from_js) {
   uk_ring *r = &b->ring;
   if (r->destroyed) return;
   r->destroyed = true;
+  if (r->ring_id) registry_remove(r->ring_id);
   uk_ring_drain_all(r);
   uk_ring_unmap(r);
   uk_pbuf_release_all(r, r->env, from_js);
@@ -338,6 +376,32 @@ static napi_value js_destroy(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* registerRing(h, id) -> 0: makes the ring reachable for messages under `id`. */
+static napi_value js_register_ring(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uk_ring *r = get_ring(env, argv[0]);
+  if (!r) return NULL;
+  uint32_t id;
+  if (napi_get_value_uint32(env, argv[1], &id) != napi_ok || id == 0) return num(env, -EINVAL);
+  if (r->ring_id) registry_remove(r->ring_id);
+  r->ring_id = id;
+  registry_add(id, r->fd);
+  return num(env, 0);
+}
+
+/* ringFd(id) -> fd of the live ring with that id, or -EBADFD. */
+static napi_value js_ring_fd(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uint32_t id;
+  if (napi_get_value_uint32(env, argv[0], &id) != napi_ok) return num(env, -EINVAL);
+  int fd = registry_find(id);
+  return num(env, fd < 0 ? -EBADFD : fd);
+}
+
 static napi_value js_register_buf_ring(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5];
@@ -370,6 +434,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "create", js_create }, { "info", js_info },     { "probe", js_probe },     { "flush", js_flush },
     { "reap", js_reap },     { "setRef", js_set_ref }, { "destroy", js_destroy },
     { "registerBufRing", js_register_buf_ring }, { "unregisterBufRing", js_unregister_buf_ring },
+    { "registerRing", js_register_ring }, { "ringFd", js_ring_fd },
   };
   for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
     napi_value fn;

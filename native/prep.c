@@ -456,7 +456,7 @@ static int build_record(uk_ring *r, napi_env env, napi_value pins, uint32_t inde
     case UK_DESC_MSG_RING:
       /* The target ring sees user_data = tag << 32 | UK_SLOT_MESSAGE, res = value. */
       prep_rw(sqe, IORING_OP_MSG_RING, fd, 0 /* IORING_MSG_DATA */, (uint32_t)rec[5],
-              ((uint64_t)(uint16_t)rec[4] << 32) | UK_SLOT_MESSAGE, ud);
+              ((uint64_t)(uint32_t)rec[4] << 32) | UK_SLOT_MESSAGE, ud);
       break;
   }
   m->live++;

@@ -77,7 +77,7 @@ enum uk_desc_op {
   UK_DESC_SEND_ZC = 29,      /* arg0 msg flags; pin: view (offset, length) */
   UK_DESC_SHUTDOWN = 30,     /* arg0 how */
   UK_DESC_PBUF_RECYCLE = 31, /* arg0 buffer group, arg1 buffer id: no SQE, no CQE */
-  UK_DESC_MSG_RING = 32,     /* fd target ring fd, arg0 tag (u16), arg1 value (i32) */
+  UK_DESC_MSG_RING = 32,     /* fd target ring fd, arg0 target's user_data high word, arg1 value (i32) */
   UK_DESC__COUNT
 };
 
@@ -186,6 +186,7 @@ typedef struct uk_ring {
   double *stats;
   int32_t *turn;       /* [0] loop-turn counter */
 
+  uint32_t ring_id; /* registry id for ring-to-ring messages (0: none) */
   uk_pbuf pbufs[UK_MAX_PBUF];
   bool pbuf_dirty;
 

@@ -2,7 +2,7 @@
  * uringkit: async I/O for Node.js on Linux io_uring.
  */
 export { Ring, MultishotIterator, setDefaultBackend, submitChannel, completeChannel } from './ring/ring.js';
-export type { RingLogger } from './ring/ring.js';
+export type { RingLogger, RingHandle, RingMessage } from './ring/ring.js';
 export type { Backend, BackendHandle } from './backend/backend.js';
 export type { RingOptions, RingStats, RingInfo, Callback, OpOptions } from './ring/ring.js';
 export {

@@ -39,6 +39,10 @@ export interface Backend {
   /** Provided-buffer ring (IORING_REGISTER_PBUF_RING) over `buffers`; 0 or -errno. Optional. */
   registerBufRing?(h: BackendHandle, bgid: number, entries: number, bufSize: number, buffers: ArrayBuffer): number;
   unregisterBufRing?(h: BackendHandle, bgid: number): number;
+  /** Makes the ring reachable for ring-to-ring messages under `id` (process-wide). Optional. */
+  registerRing?(h: BackendHandle, id: number): number;
+  /** The fd of the live ring registered under `id`, or a negative errno. Optional. */
+  ringFd?(id: number): number;
   /**
    * Non-blocking socket set-up syscalls (sockets, names, options, pipes).
    * The io_uring backend makes them directly; a mock simulates them.

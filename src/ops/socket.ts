@@ -192,8 +192,11 @@ proto.connect = function connect(this: Ring, fd: number, sockaddr: Buffer, lengt
   return ringInternals().run<void>(this, OP.connect, DescOp.CONNECT, fd, length, 0, opts, cb, { pin: sockaddr });
 };
 
+// ring.send(handle, { tag, value }) is the ring-to-ring message; ring.send(fd, data) a socket send.
+const sendMessage = proto.send as (this: Ring, ...args: unknown[]) => unknown;
 proto.send = function send(this: Ring, fd: number, data: ArrayBufferView, a?: SendOptions | Callback<number>,
   b?: Callback<number>) {
+  if (typeof fd === 'object' && fd !== null) return sendMessage.call(this, fd, data, a, b);
   checkFd(fd);
   checkView(data, 'data');
   const [opts, cb] = split<number, SendOptions>(a, b);

@@ -29,6 +29,7 @@ export const OPS: OpInfo[] = [
   { name: 'poll', syscall: 'poll', shape: (res) => res },
   { name: 'pollMultishot', syscall: 'poll', shape: (res) => res },
   { name: 'closeFd', syscall: 'close' },
+  { name: 'send', syscall: 'msg_ring' },
 ];
 
 /** Registers an operation (ops/ modules, at load time); returns its id. */

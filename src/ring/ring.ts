@@ -19,6 +19,7 @@ import dc from 'node:diagnostics_channel';
 import fs from 'node:fs';
 import os from 'node:os';
 import util from 'node:util';
+import { threadId } from 'node:worker_threads';
 
 import {
   AbortError, invalidArgType, outOfRange, RingClosedError, SystemError, TimeoutError,
@@ -81,6 +82,25 @@ export interface RingStats {
   staleCqes: number;
 }
 
+/**
+ * A transferable description of a ring (plain data: pass it with
+ * postMessage). Other threads' rings send to it with `ring.send(handle, msg)`.
+ */
+export interface RingHandle {
+  readonly id: number;
+  readonly pid: number;
+  readonly threadId: number;
+}
+
+/** A ring-to-ring message: a 16-bit tag and a 32-bit signed value (as ourio's). */
+export interface RingMessage {
+  tag: number;
+  value: number;
+}
+
+/** Tags at or above this are reserved for uringkit's own wake-ups (Notifier, Channel). */
+export const RESERVED_TAG = 0xff00;
+
 /** How the ring was set up on this kernel. */
 export interface RingInfo {
   sqEntries: number;
@@ -111,6 +131,7 @@ const enum OpId {
   POLL = 2,
   POLL_MULTI = 3,
   CLOSE = 4,
+  MSG_RING = 5,
 }
 
 
@@ -183,6 +204,11 @@ export interface RingInternals {
   stageRaw(ring: Ring, desc: number, arg0: number, arg1: number): void;
   backend(ring: Ring): Backend;
   handle(ring: Ring): BackendHandle | undefined;
+  /** Reserved-tag wake-ups (Notifier, Channel). */
+  onTag(ring: Ring, tag: number, handler: ((value: number) => void) | undefined): void;
+  sendTag(ring: Ring, target: RingHandle, tag: number, value: number): Promise<void>;
+  /** Keeps the loop alive (on) or not, counted like an operation. */
+  hold(ring: Ring, on: boolean): void;
 }
 
 let internals: RingInternals | undefined;
@@ -204,6 +230,16 @@ export class Ring {
       stageRaw: (ring, desc, arg0, arg1) => ring.#stageRecord(desc, 0, 0, -1, arg0, arg1, 0, 0),
       backend: (ring) => ring.#native,
       handle: (ring) => ring.#h,
+      onTag: (ring, tag, handler) => {
+        if (handler === undefined) ring.#internalTags.delete(tag);
+        else ring.#internalTags.set(tag, handler);
+      },
+      sendTag: (ring, target, tag, value) => ring.#sendTagged(target, tag, value) as Promise<void>,
+      hold: (ring, on) => {
+        if (on) {
+          if (ring.#refCount++ === 0) ring.#updateRef();
+        } else if (--ring.#refCount === 0) ring.#updateRef();
+      },
     };
   }
 
@@ -223,6 +259,13 @@ export class Ring {
   readonly #info: RingInfo;
   readonly #probe: Uint8Array | undefined;
   readonly #logger: RingLogger | undefined;
+  readonly #id: number;
+  #messages: RingMessage[] = [];
+  #messageWaiter: ((r: IteratorResult<RingMessage>) => void) | undefined;
+  #messageWaiterRef = false;
+  #messagesDropped = 0;
+  #messagesReceived = 0;
+  readonly #internalTags = new Map<number, (value: number) => void>();
   #droppedSeen = 0;
 
   // slot table (struct of arrays; grows by doubling)
@@ -333,6 +376,12 @@ export class Ring {
     const probe = native.probe(h);
     this.#probe = typeof probe === 'number' ? undefined : probe;
     this.#logger = options.logger;
+    let id = 0;
+    if (native.registerRing !== undefined) {
+      id = (Math.random() * 0xffffffff) >>> 0 || 1;
+      if (native.registerRing(h, id) !== 0) id = 0;
+    }
+    this.#id = id;
     debug('ring created: fd %d, %d SQ / %d CQ entries, flags %s', fd, sqEntries, cq, names.join('|'));
     this.#logger?.debug({ fd, sqEntries, cqEntries: cq, flags: names }, 'uringkit ring created');
     this.#grow(64);
@@ -481,6 +530,122 @@ export class Ring {
     done.then((n) => callback(null, n), (e: Error) => callback(e));
   }
 
+  // ---- ring-to-ring messages ------------------------------------------------
+
+  /** This ring's transferable handle (pass it to other threads with postMessage). */
+  get handle(): RingHandle {
+    if (this.#id === 0) throw new Error('this backend cannot receive ring-to-ring messages');
+    return { id: this.#id, pid: process.pid, threadId };
+  }
+
+  /**
+   * Posts `{ tag, value }` into the target ring's completion queue with
+   * IORING_OP_MSG_RING (no syscall on the receiving side, wakes its thread).
+   * Resolves once the kernel delivered it; a closed target rejects with
+   * ERR_RING_CLOSED.
+   */
+  send(target: RingHandle, message: RingMessage, options?: OpOptions): Promise<void>;
+  send(target: RingHandle, message: RingMessage, options: OpOptions | undefined, callback: Callback<void>): void;
+  send(target: RingHandle | number, msg: RingMessage | ArrayBufferView, a?: unknown, b?: unknown):
+    Promise<unknown> | void {
+    const message = msg as RingMessage;
+    if (target === null || typeof target !== 'object' || typeof target.id !== 'number') {
+      throw invalidArgType('target', 'a RingHandle (ring.handle)', target);
+    }
+    if (message === null || typeof message !== 'object') throw invalidArgType('message', 'an object { tag, value }', message);
+    const { tag, value } = message;
+    if (typeof tag !== 'number' || !Number.isInteger(tag) || tag < 0 || tag >= RESERVED_TAG) {
+      throw outOfRange('message.tag', `an integer >= 0 && < ${RESERVED_TAG}`, tag);
+    }
+    return this.#sendTagged(target, tag, value, a as OpOptions | Callback<void> | undefined,
+      b as Callback<void> | undefined);
+  }
+
+  /** @internal Also used for reserved tags (Notifier, Channel). */
+  #sendTagged(target: RingHandle, tag: number, value: number, a?: OpOptions | Callback<void>,
+    b?: Callback<void>): Promise<void> | void {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < -0x80000000 || value > 0x7fffffff) {
+      throw outOfRange('message.value', 'a 32-bit signed integer', value);
+    }
+    const fd = this.#native.ringFd?.(target.id >>> 0) ?? -77; // EBADFD
+    if (fd < 0) {
+      const err = new RingClosedError('send (the target ring is closed or belongs to another process)');
+      const cb = typeof a === 'function' ? a : b;
+      if (cb !== undefined) {
+        process.nextTick(cb, err);
+        return;
+      }
+      return Promise.reject(err);
+    }
+    const hi = (tag & 0xffff) | ((target.id & 0xffff) << 16);
+    return this.#simple(OpId.MSG_RING, DescOp.MSG_RING, fd, hi | 0, 0, a, b, value | 0);
+  }
+
+  /**
+   * Messages sent to this ring, in arrival order. One consumer at a time;
+   * messages that arrive while nobody iterates are queued. While a consumer
+   * waits, the event loop is kept alive.
+   */
+  messages(): AsyncIterableIterator<RingMessage> {
+    const self = this;
+    return {
+      next(): Promise<IteratorResult<RingMessage>> {
+        return self.#nextMessage();
+      },
+      return(): Promise<IteratorResult<RingMessage>> {
+        self.#releaseMessageWaiter({ value: undefined, done: true });
+        return Promise.resolve({ value: undefined, done: true });
+      },
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
+  }
+
+  /** Counts of messages received and dropped (addressed to a previous ring that had this fd). */
+  messageStats(): { received: number; dropped: number; queued: number } {
+    return { received: this.#messagesReceived, dropped: this.#messagesDropped, queued: this.#messages.length };
+  }
+
+  #nextMessage(): Promise<IteratorResult<RingMessage>> {
+    const m = this.#messages.shift();
+    if (m !== undefined) return Promise.resolve({ value: m, done: false });
+    if (this.#closing) return Promise.resolve({ value: undefined, done: true });
+    if (this.#messageWaiter !== undefined) return Promise.reject(new Error('messages() already has a pending next()'));
+    return new Promise((resolve) => {
+      this.#messageWaiter = resolve;
+      this.#messageWaiterRef = true;
+      if (this.#refCount++ === 0) this.#updateRef();
+    });
+  }
+
+  #releaseMessageWaiter(r: IteratorResult<RingMessage>): void {
+    const w = this.#messageWaiter;
+    if (w === undefined) return;
+    this.#messageWaiter = undefined;
+    if (this.#messageWaiterRef) {
+      this.#messageWaiterRef = false;
+      if (--this.#refCount === 0) this.#updateRef();
+    }
+    w(r);
+  }
+
+  #onMessage(hi: number, value: number): void {
+    if (hi >>> 16 !== (this.#id & 0xffff)) {
+      this.#messagesDropped++;
+      return;
+    }
+    const tag = hi & 0xffff;
+    this.#messagesReceived++;
+    if (tag >= RESERVED_TAG) {
+      const handler = this.#internalTags.get(tag);
+      if (handler !== undefined) handler(value);
+      return;
+    }
+    if (this.#messageWaiter !== undefined) this.#releaseMessageWaiter({ value: { tag, value }, done: false });
+    else this.#messages.push({ tag, value });
+  }
+
   // ---- lifecycle ----------------------------------------------------------
 
   /**
@@ -496,6 +661,7 @@ export class Ring {
       this.#closeResolve = resolve;
     });
     const reason = new RingClosedError('the operation');
+    this.#releaseMessageWaiter({ value: undefined, done: true });
     this.#updateRef();
     for (let slot = 0; slot < this.#cap; slot++) {
       const st = this.#state[slot]!;
@@ -831,7 +997,11 @@ export class Ring {
       const slot = out[o]!;
       const hi = out[o + 1]!;
       const res = out[o + 2]!;
-      if (slot === SLOT_MESSAGE || slot < 0 || slot >= this.#cap) {
+      if (slot === SLOT_MESSAGE) {
+        this.#onMessage(hi, res);
+        continue;
+      }
+      if (slot < 0 || slot >= this.#cap) {
         this.#stale++;
         continue;
       }
