@@ -5,7 +5,8 @@
       "sources": [
         "native/addon.c",
         "native/ring.c",
-        "native/prep.c"
+        "native/prep.c",
+        "native/net.c"
       ],
       "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],
       "defines": ["NAPI_VERSION=8"],

@@ -45,11 +45,9 @@ export interface MockOpenFd {
 
 export class FdTable {
   readonly #entries = new Map<number, FdEntry>();
-  readonly #base: number;
   #lowFree: number;
 
   constructor(base: number) {
-    this.#base = base;
     this.#lowFree = base;
   }
 
@@ -70,7 +68,7 @@ export class FdTable {
     const e = this.#entries.get(fd);
     if (e === undefined) return undefined;
     this.#entries.delete(fd);
-    if (fd < this.#lowFree) this.#lowFree = fd;
+    if (fd < this.#lowFree) this.#lowFree = fd;  // never below the base: only opened fds are closed
     return e;
   }
 
