@@ -462,9 +462,14 @@ static int build_record(uk_ring *r, napi_env env, napi_value pins, uint32_t inde
   m->live++;
   if (op != UK_DESC_CANCEL) m->op_user_data = ud;
   if (link) {
-    sqe->flags |= IOSQE_IO_LINK;
     struct io_uring_sqe *lt = uk_get_sqe(r);
-    prep_link_timeout(lt, &m->ts_link, ((uint64_t)((hi & ~3u) | UK_KIND_LINK_TIMEOUT) << 32) | slot);
+    uint64_t lud = ((uint64_t)((hi & ~3u) | UK_KIND_LINK_TIMEOUT) << 32) | slot;
+    if (flags & UK_DESC_F_SEPARATE_TIMER) {
+      prep_timeout(lt, &m->ts_link, lud);
+    } else {
+      sqe->flags |= IOSQE_IO_LINK;
+      prep_link_timeout(lt, &m->ts_link, lud);
+    }
     m->live++;
   }
   return 0;

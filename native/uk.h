@@ -83,6 +83,10 @@ enum uk_desc_op {
 
 /* Descriptor flags (bits 8..15 of word 0). */
 #define UK_DESC_F_LINK_TIMEOUT 0x1
+/* With LINK_TIMEOUT: arm the deadline as a separate IORING_OP_TIMEOUT (same
+ * kind-1 user_data) instead of a linked one. For operations the kernel runs
+ * on its worker threads, where a linked timeout is not reliably armed. */
+#define UK_DESC_F_SEPARATE_TIMER 0x2
 
 /* Descriptor record: UK_DESC_WORDS int32 words.
  *  [0] op | flags << 8      [1] slot            [2] hi (gen << 2 | kind)

@@ -10,13 +10,13 @@ import { constants as fsc } from 'node:fs';
 
 import os from 'node:os';
 
-import { invalidArgType, outOfRange, SystemError } from '../errors.js';
+import { invalidArgType, invalidArgValue, outOfRange, SystemError } from '../errors.js';
 import '../ops/file.js';
 import {
-  checkPosition, checkView, parseMode, parseOpenFlags, type FallocateOptions, type OpenFlags, type PathLike,
-  type ReadOptions, type StatOptions, type VectorOptions, type WriteOptions,
+  checkPosition, checkView, checkWindow, parseMode, parseOpenFlags, toPathBuffer, type FallocateOptions, type OpenFlags,
+  type PathLike, type ReadOptions, type StatOptions, type VectorOptions, type WriteOptions,
 } from '../ops/file.js';
-import type { OpOptions } from '../ops/validate.js';
+import { checkOptions, type OpOptions } from '../ops/validate.js';
 import { Ring } from '../ring/ring.js';
 import type { BigIntStats, Stats } from './stats.js';
 
@@ -30,13 +30,18 @@ export class File {
   readonly #ring: Ring;
   #fd: number;
 
-  /** Opens `path` (Node flag strings: 'r', 'r+', 'w', 'wx', 'a', ... or O_* numbers; O_CLOEXEC always). */
-  static async open(path: PathLike, flags: OpenFlags = 'r', mode: number | string = 0o666,
+  /**
+   * Opens `path` (Node flag strings: 'r', 'r+', 'w', 'wx', 'a', ... or O_*
+   * numbers; O_CLOEXEC always). Bad arguments throw synchronously.
+   */
+  static open(path: PathLike, flags: OpenFlags = 'r', mode: number | string = 0o666,
     options?: FileOpenOptions): Promise<File> {
-    const ring = options?.ring ?? Ring.current();
-    if (!(ring instanceof Ring)) throw invalidArgType('options.ring', 'an instance of Ring', ring);
-    const fd = await ring.open(path, flags, mode, options);
-    return new File(fd, ring);
+    const ring = ringOf(options);
+    toPathBuffer(path);
+    parseOpenFlags(flags);
+    parseMode(mode, 0o666);
+    checkOptions(options);
+    return (ring.open(path, flags, mode, options) as Promise<number>).then((fd) => new File(fd, ring));
   }
 
   /** Wraps an fd that is already open (it will be closed by close()). */
@@ -82,16 +87,20 @@ export class File {
    * Reads until `length` bytes (default: the rest of the buffer) are in or the
    * file ends; continues short reads. Resolves with the bytes read.
    */
-  async readAll(buffer: ArrayBufferView, options?: ReadOptions): Promise<number> {
+  readAll(buffer: ArrayBufferView, options?: ReadOptions): Promise<number> {
     checkView(buffer);
-    const start = options?.offset ?? 0;
-    const want = options?.length ?? buffer.byteLength - start;
-    let pos = checkPosition(options?.position, 'options.position');
+    checkOptions(options);
+    const [start, want] = checkWindow(buffer, options);
+    const pos = checkPosition(options?.position, 'options.position');
+    const fd = this.#open();
+    return this.#readAll(fd, buffer, start, want, pos, options);
+  }
+
+  async #readAll(fd: number, buffer: ArrayBufferView, start: number, want: number, pos: number,
+    options: ReadOptions | undefined): Promise<number> {
     let done = 0;
     while (done < want) {
-      const n = await this.#ring.read(this.#open(), buffer, {
-        ...options, offset: start + done, length: want - done, position: pos,
-      });
+      const n = await this.#ring.read(fd, buffer, { ...options, offset: start + done, length: want - done, position: pos });
       if (n === 0) break;
       done += n;
       if (pos !== -1) pos += n;
@@ -100,17 +109,20 @@ export class File {
   }
 
   /** Writes all of `data`, continuing short writes. Resolves with the byte count. */
-  async writeAll(data: ArrayBufferView | string, options?: WriteOptions): Promise<number> {
-    const view = typeof data === 'string' ? Buffer.from(data, options?.encoding ?? 'utf8') : data;
-    checkView(view, 'data');
-    const start = options?.offset ?? 0;
-    const want = options?.length ?? view.byteLength - start;
-    let pos = checkPosition(options?.position, 'options.position');
+  writeAll(data: ArrayBufferView | string, options?: WriteOptions): Promise<number> {
+    checkOptions(options);
+    const view = toView(data, options?.encoding);
+    const [start, want] = checkWindow(view, options);
+    const pos = checkPosition(options?.position, 'options.position');
+    const fd = this.#open();
+    return this.#writeAll(fd, view, start, want, pos, options);
+  }
+
+  async #writeAll(fd: number, view: ArrayBufferView, start: number, want: number, pos: number,
+    options: WriteOptions | undefined): Promise<number> {
     let done = 0;
     while (done < want) {
-      const n = await this.#ring.write(this.#open(), view, {
-        ...options, offset: start + done, length: want - done, position: pos,
-      });
+      const n = await this.#ring.write(fd, view, { ...options, offset: start + done, length: want - done, position: pos });
       done += n;
       if (pos !== -1) pos += n;
     }
@@ -157,11 +169,44 @@ export interface ReadFileOptions extends FileOpenOptions {
   flag?: OpenFlags;
 }
 
-/** Reads a whole file (any size, including files whose stat size is 0, as in /proc). */
-export async function readFile(path: PathLike, options: ReadFileOptions & { encoding: BufferEncoding }): Promise<string>;
-export async function readFile(path: PathLike, options?: ReadFileOptions): Promise<Buffer>;
-export async function readFile(path: PathLike, options?: ReadFileOptions): Promise<Buffer | string> {
-  if (typeof options === 'string') options = { encoding: options };
+function ringOf(options: FileOpenOptions | undefined): Ring {
+  if (options !== undefined && (options === null || typeof options !== 'object')) {
+    throw invalidArgType('options', 'of type object', options);
+  }
+  const ring = options?.ring ?? Ring.current();
+  if (!(ring instanceof Ring)) throw invalidArgType('options.ring', 'an instance of Ring', ring);
+  return ring;
+}
+
+function checkEncoding(encoding: unknown, name: string): BufferEncoding | undefined {
+  if (encoding === undefined || encoding === null) return undefined;
+  if (typeof encoding !== 'string' || !Buffer.isEncoding(encoding)) {
+    throw invalidArgValue(name, encoding, 'is not a supported encoding');
+  }
+  return encoding;
+}
+
+function toView(data: unknown, encoding: unknown): ArrayBufferView {
+  if (typeof data === 'string') return Buffer.from(data, checkEncoding(encoding, 'options.encoding') ?? 'utf8');
+  checkView(data, 'data');
+  return data;
+}
+
+/** Reads a whole file (any size, including files whose stat size is 0, as in /proc). Bad arguments throw. */
+export function readFile(path: PathLike, options: ReadFileOptions & { encoding: BufferEncoding }): Promise<string>;
+export function readFile(path: PathLike, options?: ReadFileOptions): Promise<Buffer>;
+export function readFile(path: PathLike, options?: ReadFileOptions | BufferEncoding): Promise<Buffer | string> {
+  const opts: ReadFileOptions | undefined = typeof options === 'string' ? { encoding: options } : options;
+  ringOf(opts);
+  const encoding = checkEncoding(opts?.encoding, 'options.encoding');
+  toPathBuffer(path);
+  parseOpenFlags(opts?.flag ?? 'r');
+  checkOptions(opts);
+  return readFileAsync(path, opts, encoding);
+}
+
+async function readFileAsync(path: PathLike, options: ReadFileOptions | undefined,
+  encoding: BufferEncoding | undefined): Promise<Buffer | string> {
   const file = await File.open(path, options?.flag ?? 'r', 0o666, options);
   try {
     const st = await file.stat(options);
@@ -180,7 +225,7 @@ export async function readFile(path: PathLike, options?: ReadFileOptions): Promi
       }
     }
     const out = len === buf.length ? buf : buf.subarray(0, len);
-    return options?.encoding ? out.toString(options.encoding) : out;
+    return encoding ? out.toString(encoding) : out;
   } finally {
     await file.close();
   }
@@ -192,13 +237,22 @@ export interface WriteFileOptions extends FileOpenOptions {
   flag?: OpenFlags;
 }
 
-/** Writes a whole file (created or truncated by default). */
-export async function writeFile(path: PathLike, data: ArrayBufferView | string, options?: WriteFileOptions):
-  Promise<void> {
+/** Writes a whole file (created or truncated by default). Bad arguments throw before the file is touched. */
+export function writeFile(path: PathLike, data: ArrayBufferView | string, options?: WriteFileOptions): Promise<void> {
+  ringOf(options);
+  const view = toView(data, options?.encoding);
+  toPathBuffer(path);
   const flags = parseOpenFlags(options?.flag ?? 'w');
-  const file = await File.open(path, flags, parseMode(options?.mode, 0o666), options);
+  const mode = parseMode(options?.mode, 0o666);
+  checkOptions(options);
+  return writeFileAsync(path, view, flags, mode, options);
+}
+
+async function writeFileAsync(path: PathLike, view: ArrayBufferView, flags: number, mode: number,
+  options: WriteFileOptions | undefined): Promise<void> {
+  const file = await File.open(path, flags, mode, options);
   try {
-    await file.writeAll(data, { ...options, position: (flags & fsc.O_APPEND) !== 0 ? null : 0 });
+    await file.writeAll(view, { ...options, encoding: undefined, position: (flags & fsc.O_APPEND) !== 0 ? null : 0 });
   } finally {
     await file.close();
   }
@@ -208,9 +262,22 @@ export async function writeFile(path: PathLike, data: ArrayBufferView | string, 
  * Copies `src` to `dest` (created or truncated; with `exclusive`, fails if
  * dest exists). Data moves through 1 MiB buffers with reads and writes
  * overlapped (two in flight); the destination gets the source's mode.
+ * Bad arguments throw before anything is opened.
  */
-export async function copyFile(src: PathLike, dest: PathLike,
-  options?: FileOpenOptions & { exclusive?: boolean }): Promise<void> {
+export function copyFile(src: PathLike, dest: PathLike, options?: FileOpenOptions & { exclusive?: boolean }):
+  Promise<void> {
+  ringOf(options);
+  toPathBuffer(src, 'src');
+  toPathBuffer(dest, 'dest');
+  checkOptions(options);
+  if (options?.exclusive !== undefined && typeof options.exclusive !== 'boolean') {
+    throw invalidArgType('options.exclusive', 'of type boolean', options.exclusive);
+  }
+  return copyFileAsync(src, dest, options);
+}
+
+async function copyFileAsync(src: PathLike, dest: PathLike, options?: FileOpenOptions & { exclusive?: boolean }):
+  Promise<void> {
   const input = await File.open(src, 'r', 0o666, options);
   try {
     const st = await input.stat(options);
@@ -223,6 +290,7 @@ export async function copyFile(src: PathLike, dest: PathLike,
       for (let i = 0; ; i ^= 1) {
         const n = await input.readAll(bufs[i]!, { ...options, position: pos });
         if (pendingWrite) await pendingWrite;
+        pendingWrite = undefined;
         if (n === 0) break;
         pendingWrite = output.writeAll(bufs[i]!, { ...options, length: n, position: pos });
         pos += n;

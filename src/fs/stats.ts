@@ -70,6 +70,11 @@ function makedev(major: number, minor: number): bigint {
   return ((ma & 0xfffff000n) << 32n) | ((ma & 0xfffn) << 8n) | ((mi & 0xffffff00n) << 12n) | (mi & 0xffn);
 }
 
+/** As fs.Stats: the Date is rounded to the nearest millisecond. */
+function dateFromMs(ms: number): Date {
+  return new Date(Math.round(ms));
+}
+
 function tsNs(b: Buffer, off: number): bigint {
   return b.readBigInt64LE(off) * 1_000_000_000n + BigInt(b.readUInt32LE(off + 8));
 }
@@ -103,10 +108,10 @@ export function parseStatx(b: Buffer, bigint: boolean): Stats | BigIntStats {
     s.mtimeMs = s.mtimeNs / 1_000_000n;
     s.ctimeMs = s.ctimeNs / 1_000_000n;
     s.birthtimeMs = s.birthtimeNs / 1_000_000n;
-    s.atime = new Date(Number(s.atimeMs));
-    s.mtime = new Date(Number(s.mtimeMs));
-    s.ctime = new Date(Number(s.ctimeMs));
-    s.birthtime = new Date(Number(s.birthtimeMs));
+    s.atime = dateFromMs(Number(s.atimeMs));
+    s.mtime = dateFromMs(Number(s.mtimeMs));
+    s.ctime = dateFromMs(Number(s.ctimeMs));
+    s.birthtime = dateFromMs(Number(s.birthtimeMs));
     return s;
   }
   const s = new Stats();
@@ -124,9 +129,9 @@ export function parseStatx(b: Buffer, bigint: boolean): Stats | BigIntStats {
   s.birthtimeMs = tsMs(b, 80);
   s.ctimeMs = tsMs(b, 96);
   s.mtimeMs = tsMs(b, 112);
-  s.atime = new Date(s.atimeMs);
-  s.mtime = new Date(s.mtimeMs);
-  s.ctime = new Date(s.ctimeMs);
-  s.birthtime = new Date(s.birthtimeMs);
+  s.atime = dateFromMs(s.atimeMs);
+  s.mtime = dateFromMs(s.mtimeMs);
+  s.ctime = dateFromMs(s.ctimeMs);
+  s.birthtime = dateFromMs(s.birthtimeMs);
   return s;
 }

@@ -71,25 +71,25 @@ const MAX_RW = 0x7ffff000; // the kernel's MAX_RW_COUNT
 // ---- registry ---------------------------------------------------------------
 
 const OP = {
-  open: registerOp({ name: 'open', syscall: 'open', shape: (res) => res, resultIsFd: true }),
+  open: registerOp({ name: 'open', syscall: 'open', shape: (res) => res, resultIsFd: true, forceAsync: true }),
   read: registerOp({ name: 'read', syscall: 'read', shape: (res) => res }),
   write: registerOp({ name: 'write', syscall: 'write', shape: (res) => res }),
   readv: registerOp({ name: 'readv', syscall: 'read', shape: (res) => res }),
   writev: registerOp({ name: 'writev', syscall: 'write', shape: (res) => res }),
-  fsync: registerOp({ name: 'fsync', syscall: 'fsync' }),
-  fdatasync: registerOp({ name: 'fdatasync', syscall: 'fdatasync' }),
-  fallocate: registerOp({ name: 'fallocate', syscall: 'fallocate' }),
+  fsync: registerOp({ name: 'fsync', syscall: 'fsync', forceAsync: true }),
+  fdatasync: registerOp({ name: 'fdatasync', syscall: 'fdatasync', forceAsync: true }),
+  fallocate: registerOp({ name: 'fallocate', syscall: 'fallocate', forceAsync: true }),
   fadvise: registerOp({ name: 'fadvise', syscall: 'fadvise' }),
-  ftruncate: registerOp({ name: 'ftruncate', syscall: 'ftruncate' }),
-  stat: registerOp({ name: 'statx', syscall: 'stat', shape: (_res, pin) => shapeStat(pin) }),
-  fstat: registerOp({ name: 'fstat', syscall: 'fstat', shape: (_res, pin) => shapeStat(pin) }),
-  lstat: registerOp({ name: 'lstat', syscall: 'lstat', shape: (_res, pin) => shapeStat(pin) }),
-  unlink: registerOp({ name: 'unlink', syscall: 'unlink' }),
-  rmdir: registerOp({ name: 'rmdir', syscall: 'rmdir' }),
-  mkdir: registerOp({ name: 'mkdir', syscall: 'mkdir' }),
-  rename: registerOp({ name: 'rename', syscall: 'rename' }),
-  symlink: registerOp({ name: 'symlink', syscall: 'symlink' }),
-  link: registerOp({ name: 'link', syscall: 'link' }),
+  ftruncate: registerOp({ name: 'ftruncate', syscall: 'ftruncate', forceAsync: true }),
+  stat: registerOp({ name: 'statx', syscall: 'stat', shape: (_res, pin) => shapeStat(pin), forceAsync: true }),
+  fstat: registerOp({ name: 'fstat', syscall: 'fstat', shape: (_res, pin) => shapeStat(pin), forceAsync: true }),
+  lstat: registerOp({ name: 'lstat', syscall: 'lstat', shape: (_res, pin) => shapeStat(pin), forceAsync: true }),
+  unlink: registerOp({ name: 'unlink', syscall: 'unlink', forceAsync: true }),
+  rmdir: registerOp({ name: 'rmdir', syscall: 'rmdir', forceAsync: true }),
+  mkdir: registerOp({ name: 'mkdir', syscall: 'mkdir', forceAsync: true }),
+  rename: registerOp({ name: 'rename', syscall: 'rename', forceAsync: true }),
+  symlink: registerOp({ name: 'symlink', syscall: 'symlink', forceAsync: true }),
+  link: registerOp({ name: 'link', syscall: 'link', forceAsync: true }),
   splice: registerOp({ name: 'splice', syscall: 'splice', shape: (res) => res }),
 } as const;
 
@@ -189,6 +189,10 @@ function checkSize(v: unknown, name: string, max = MAX_POSITION): number {
 }
 
 /** Validates offset/length of a window into a view; returns [offset, length]. */
+export function checkWindow(buf: ArrayBufferView, o: { offset?: number; length?: number } | undefined): [number, number] {
+  return window(buf, o);
+}
+
 function window(buf: ArrayBufferView, o: { offset?: number; length?: number } | undefined): [number, number] {
   const offset = o?.offset === undefined ? 0 : checkSize(o.offset, 'options.offset', buf.byteLength);
   const length = o?.length === undefined
@@ -323,14 +327,16 @@ function twoPathOp(ring: Ring, op: number, desc: DescOp, p1: PathLike, p2: PathL
 
 async function mkdirRecursive(ring: Ring, target: string, mode: number, opts: OpOptions | undefined):
   Promise<string | undefined> {
-  const resolved = path.resolve(target);
+  // Paths keep the form they were given (relative stays relative), as fs.mkdir.
+  const mkdirOne = (dir: string): Promise<string | undefined> =>
+    ring.mkdir(dir, { ...opts, mode, recursive: false }) as Promise<string | undefined>;
   const missing: string[] = [];
-  let cur = resolved;
+  let cur = target;
   let first: string | undefined;
-  // Walk up until a component exists (or can be created).
+  // Walk up until a directory exists or could be created.
   for (;;) {
     try {
-      await (ring.mkdir(cur, { ...opts, mode, recursive: false }) as Promise<string | undefined>);
+      await mkdirOne(cur);
       first = cur;
       break;
     } catch (err) {
@@ -338,8 +344,7 @@ async function mkdirRecursive(ring: Ring, target: string, mode: number, opts: Op
       if (code === 'EEXIST') {
         const st = await (ring.statx(cur, opts) as Promise<Stats>);
         if (!st.isDirectory()) throw err;
-        if (cur === resolved) return undefined;
-        first = missing[missing.length - 1];
+        if (cur === target) return undefined;
         break;
       }
       if (code !== 'ENOENT' || path.dirname(cur) === cur) throw err;
@@ -347,11 +352,17 @@ async function mkdirRecursive(ring: Ring, target: string, mode: number, opts: Op
       cur = path.dirname(cur);
     }
   }
+  // Create downwards; a directory that appeared meanwhile (a concurrent
+  // mkdir) is not ours: the first one this call created is reported.
   for (let i = missing.length - 1; i >= 0; i--) {
+    const dir = missing[i]!;
     try {
-      await (ring.mkdir(missing[i]!, { ...opts, mode, recursive: false }) as Promise<string | undefined>);
+      await mkdirOne(dir);
+      first ??= dir;
     } catch (err) {
       if ((err as { code?: string }).code !== 'EEXIST') throw err;
+      const st = await (ring.statx(dir, opts) as Promise<Stats>);
+      if (!st.isDirectory()) throw err;
     }
   }
   return first;

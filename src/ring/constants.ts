@@ -42,6 +42,8 @@ export const enum DescOp {
 /** Descriptor flags (bits 8..15 of word 0). */
 export const enum DescFlag {
   LINK_TIMEOUT = 1,
+  /** The deadline is a separate IORING_OP_TIMEOUT, cancelled when the operation ends first. */
+  SEPARATE_TIMER = 2,
 }
 
 /** The kind of SQE an activation's user_data names (low 2 bits of hi). */

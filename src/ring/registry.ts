@@ -19,6 +19,12 @@ export interface OpInfo {
   readonly shapeMore?: ((res: number, cqeFlags: number, pin: unknown) => unknown) | undefined;
   /** The result is a new fd: if the operation was aborted but completed anyway, close it and reject. */
   readonly resultIsFd?: boolean | undefined;
+  /**
+   * The kernel runs it on a worker thread (forced async: open with O_CREAT,
+   * statx, unlink, mkdir, rename, fsync, ...). Its deadline is a separate
+   * timer: a linked timeout is not reliably armed for such work.
+   */
+  readonly forceAsync?: boolean | undefined;
   /** Success results (e.g. -ETIME for a timeout) that are not errors. */
   readonly okResult?: number | undefined;
 }

@@ -43,7 +43,12 @@ export { registerOp, type OpInfo } from './registry.js';
 
 const { errno: E } = os.constants;
 const NEG_ECANCELED = -E.ECANCELED;
-const NEG_EINTR = -E.EINTR;
+const NEG_ETIME = -E.ETIME;
+const NEG_EALREADY = -E.EALREADY;
+/** ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK: what an interrupted kernel worker reports. */
+function isInterrupted(res: number): boolean {
+  return res === -E.EINTR || res === -512 || res === -513 || res === -514 || res === -516;
+}
 
 /** Options for `new Ring()`. */
 export interface RingOptions {
@@ -122,6 +127,10 @@ const enum St {
   MULTISHOT = 32,
   REF = 64,
   ITER = 128,
+  /** The linked timeout fired (its CQE said -ETIME). */
+  TIMED_OUT = 256,
+  /** The deadline is a separate timer that must be removed if the operation ends first. */
+  SEPARATE_TIMER = 512,
 }
 
 /** Operation identities: index into OPS (error naming and result shaping). */
@@ -762,6 +771,10 @@ export class Ring {
     if (timeout !== undefined) {
       st |= St.HAS_TIMEOUT;
       descFlags = DescFlag.LINK_TIMEOUT;
+      if (OPS[op]!.forceAsync === true) {
+        st |= St.SEPARATE_TIMER;
+        descFlags |= DescFlag.SEPARATE_TIMER;
+      }
       this.#timeoutMs[slot] = timeout;
       this.#pending[slot] = 2;
     } else {
@@ -1020,8 +1033,21 @@ export class Ring {
         // Single-shot: the first kind-0 CQE settles. A zero-copy send posts its
         // result with F_MORE and a notification CQE later: the slot (and the
         // buffer it pins) lives until that final CQE.
-        if ((st & St.SETTLED) === 0) this.#complete(slot, st, res, out[o + 3]!);
+        if ((st & St.SETTLED) === 0) {
+          this.#complete(slot, st, res, out[o + 3]!);
+          // A separate deadline timer still armed: remove it.
+          if ((st & (St.SEPARATE_TIMER | St.TIMED_OUT)) === St.SEPARATE_TIMER) this.#removeTimer(slot);
+        }
         if (more) continue;
+      } else if (kind === Kind.LINK_TIMEOUT && (st & St.SETTLED) === 0 &&
+        ((st & St.SEPARATE_TIMER) !== 0 ? res === NEG_ETIME : res === NEG_EALREADY)) {
+        // The deadline passed and nothing stopped the operation: a separate
+        // timer fired (-ETIME), or a linked timeout found the operation
+        // already running on a kernel worker (-EALREADY). Cancel it
+        // explicitly, as an abort would; it settles with ETIMEDOUT. (A linked
+        // timeout that fired with -ETIME has cancelled the operation itself.)
+        this.#state[slot] = st | St.TIMED_OUT;
+        this.#cancelForTimeout(slot);
       }
       if (--this.#pending[slot]! === 0 && (this.#state[slot]! & St.SETTLED) !== 0) this.#release(slot);
     }
@@ -1047,8 +1073,8 @@ export class Ring {
     let err: Error | null = null;
     const info = OPS[op]!;
     if (res < 0 && res !== info.okResult) {
-      if (res === NEG_ECANCELED || (res === NEG_EINTR && (st & St.ABORT_REQ) !== 0)) {
-        if ((st & St.ABORT_REQ) !== 0) {
+      if (res === NEG_ECANCELED || ((st & (St.ABORT_REQ | St.TIMED_OUT)) !== 0 && isInterrupted(res))) {
+        if ((st & St.ABORT_REQ) !== 0 && (st & St.TIMED_OUT) === 0) {
           const reason = this.#reason[slot];
           err = new AbortError(undefined, { cause: reason });
           this.#cancelled++;
@@ -1178,6 +1204,20 @@ export class Ring {
     if ((st & St.ACTIVE) === 0 || (st & (St.SETTLED | St.ABORT_REQ)) !== 0 || this.#gen[slot] !== gen) return;
     this.#state[slot] = st | St.ABORT_REQ;
     this.#reason[slot] = reason !== undefined ? reason : this.#signal[slot]?.reason;
+    this.#pending[slot]!++;
+    this.#stageRecord(DescOp.CANCEL, slot, gen << 2, -1, slot, (gen << 2) | Kind.OP, 0, 0);
+  }
+
+  /** Cancels a slot's separate deadline timer (its CQE then says -ECANCELED). */
+  #removeTimer(slot: number): void {
+    const gen = this.#gen[slot]!;
+    this.#pending[slot]!++;
+    this.#stageRecord(DescOp.CANCEL, slot, gen << 2, -1, slot, (gen << 2) | Kind.LINK_TIMEOUT, 0, 0);
+  }
+
+  /** Cancels an activation whose deadline passed; it settles with ETIMEDOUT. */
+  #cancelForTimeout(slot: number): void {
+    const gen = this.#gen[slot]!;
     this.#pending[slot]!++;
     this.#stageRecord(DescOp.CANCEL, slot, gen << 2, -1, slot, (gen << 2) | Kind.OP, 0, 0);
   }
