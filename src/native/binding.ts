@@ -21,8 +21,10 @@ let binding: NativeBinding | undefined;
 /** The loaded addon (built under build/ or shipped under prebuilds/). */
 export function nativeBinding(): NativeBinding {
   if (binding === undefined) {
+    // UK_ADDON_PATH: another build of the addon (the sanitizer build in `npm run test:asan`).
+    const override = process.env.UK_ADDON_PATH;
     const load = require('node-gyp-build') as (dir: string) => NativeBinding;
-    const addon = load(packageRoot) as NativeBinding & Record<string, unknown>;
+    const addon = (override ? require(override) : load(packageRoot)) as NativeBinding & Record<string, unknown>;
     // The addon exports the syscall helpers flat; the Backend shape groups them.
     binding = Object.assign(Object.create(addon) as NativeBinding, { sys: addon as unknown as SyscallBackend });
   }
