@@ -136,9 +136,11 @@ static napi_value js_sockname(napi_env env, napi_callback_info info) {
   memset(&ss, 0, sizeof ss);
   int r = peer ? getpeername(fd, (struct sockaddr *)&ss, &len) : getsockname(fd, (struct sockaddr *)&ss, &len);
   if (r < 0) return i32(env, -errno);
+  /* Exactly the bytes the kernel filled: the length tells an unnamed Unix
+   * socket (family only) from an abstract name. */
   napi_value buf;
   void *data;
-  napi_create_buffer_copy(env, sizeof ss, &ss, &data, &buf);
+  napi_create_buffer_copy(env, len, &ss, &data, &buf);
   return buf;
 }
 
@@ -203,6 +205,8 @@ static napi_value js_sockaddr_decode(napi_env env, napi_callback_info info) {
   int32_t len = -1;
   if (!get_bytes(env, argv[0], &d, &n) || n < 2) return i32(env, -EINVAL);
   if (argc > 1) get_i32(env, argv[1], &len);
+  /* No explicit length: a buffer shorter than sockaddr_storage is exact. */
+  if (len < 0 && n < sizeof(struct sockaddr_storage)) len = (int32_t)n;
   struct sockaddr_storage ss;
   memset(&ss, 0, sizeof ss);
   memcpy(&ss, d, n < sizeof ss ? n : sizeof ss);
@@ -232,7 +236,15 @@ static napi_value js_sockaddr_decode(napi_env env, napi_callback_info info) {
         size_t l = (size_t)len > offsetof(struct sockaddr_un, sun_path) ? (size_t)len - offsetof(struct sockaddr_un, sun_path) : 0;
         if (l < max) max = l;
       }
-      if (max > 0 && un->sun_path[0] == 0) {
+      bool all_zero = true;
+      for (size_t z = 0; z < max; z++)
+        if (un->sun_path[z]) {
+          all_zero = false;
+          break;
+        }
+      if (max == 0 || all_zero) {
+        text[0] = 0; /* unnamed */
+      } else if (un->sun_path[0] == 0) {
         text[0] = '@';
         size_t k = max - 1;
         /* Length unknown (recvmsg): an abstract name ends at its last non-NUL byte. */
@@ -256,8 +268,11 @@ static napi_value js_sockaddr_decode(napi_env env, napi_callback_info info) {
   napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &s);
   napi_set_element(env, arr, 1, s);
   napi_set_element(env, arr, 2, i32(env, port));
-  napi_set_element(env, arr, 3, i32(env, (int32_t)flow));
-  napi_set_element(env, arr, 4, i32(env, (int32_t)scope));
+  napi_value u;
+  napi_create_uint32(env, flow, &u);
+  napi_set_element(env, arr, 3, u);
+  napi_create_uint32(env, scope, &u);
+  napi_set_element(env, arr, 4, u);
   return arr;
 }
 

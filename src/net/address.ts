@@ -120,7 +120,9 @@ export class SocketAddress {
       case 'ipv6':
         return `[${this.address}${this.scopeId ? `%${this.scopeId}` : ''}]:${this.port}`;
       default:
-        return this.address;
+        // Absolute paths and abstract names parse back as they are; anything else needs the prefix.
+        return this.address.startsWith('/') || this.address.startsWith('@') || this.address === ''
+          ? this.address : `unix:${this.address}`;
     }
   }
 

@@ -309,7 +309,10 @@ export class Socket {
     return v;
   }
 
-  /** Closes the socket after queued writes (IORING_OP_CLOSE). Idempotent. */
+  /**
+   * Closes the socket after queued writes: shutdown(SHUT_RD), which ends
+   * pending receives, then IORING_OP_CLOSE. Idempotent.
+   */
   close(): Promise<void> {
     if (this.#closed) return this.#closed;
     const fd = this.#fd;
@@ -317,7 +320,12 @@ export class Socket {
     const tail = this.#writeTail;
     this.#closed = (async () => {
       if (tail !== undefined) await tail.catch(() => {});
-      if (fd >= 0) await this.#ring.closeFd(fd);
+      if (fd < 0) return;
+      // A pending receive holds the socket open in the kernel: shut down the
+      // read side (pending receives end with 0; nothing is sent to the peer),
+      // then close the fd (FIN, or RST with linger 0).
+      await this.#ring.shutdown(fd, 0).catch(() => {});
+      await this.#ring.closeFd(fd);
     })();
     return this.#closed;
   }

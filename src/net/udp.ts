@@ -121,6 +121,10 @@ export class UdpSocket {
     const buf = Buffer.allocUnsafe(maxSize);
     const from = Buffer.alloc(132);
     const n = await this.#ring.recvmsg(this.#open('recvmsg'), buf, from, options);
+    if (this.#fd < 0) {
+      // close() shut the socket down under this receive: no datagram arrived.
+      throw Object.assign(new Error('the socket was closed'), { code: 'ERR_SOCKET_CLOSED' });
+    }
     const sys = sysOf(this.#ring);
     let addr: SocketAddress;
     try {
