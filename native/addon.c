@@ -113,11 +113,18 @@ static void registry_remove(uint32_t id) {
   pthread_mutex_unlock(&registry_lock);
 }
 
-static int registry_find(uint32_t id) {
+/* The fd of the live ring registered under `id`, or -1. Used when an
+ * IORING_OP_MSG_RING SQE is built, so the fd is resolved right before the
+ * kernel sees it. */
+int uk_registry_find(uint32_t id) {
   int fd = -1;
+  if (id == 0) return -1;
   pthread_mutex_lock(&registry_lock);
   for (int i = 0; i < UK_REGISTRY_MAX; i++)
-    if (registry[i].id == id && id != 0) fd = registry[i].fd;
+    if (registry[i].id == id) {
+      fd = registry[i].fd;
+      break;
+    }
   pthread_mutex_unlock(&registry_lock);
   return fd;
 }
@@ -398,7 +405,7 @@ static napi_value js_ring_fd(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   uint32_t id;
   if (napi_get_value_uint32(env, argv[0], &id) != napi_ok) return num(env, -EINVAL);
-  int fd = registry_find(id);
+  int fd = uk_registry_find(id);
   return num(env, fd < 0 ? -EBADFD : fd);
 }
 

@@ -295,7 +295,8 @@ static bool needs_fd(uint32_t op) {
     case UK_DESC_RENAMEAT:
     case UK_DESC_SYMLINKAT:
     case UK_DESC_LINKAT:
-      return false; /* no fd, or a dirfd that may be AT_FDCWD */
+    case UK_DESC_MSG_RING:
+      return false; /* no fd, a dirfd that may be AT_FDCWD, or a ring id */
     default:
       return true;
   }
@@ -346,7 +347,11 @@ static int build_record(uk_ring *r, napi_env env, napi_value pins, uint32_t inde
       break;
     case UK_DESC_RECV_MULTI:
     case UK_DESC_SHUTDOWN:
+      break;
     case UK_DESC_MSG_RING:
+      /* The record names the target ring by id; its fd is resolved here. */
+      fd = uk_registry_find((uint32_t)rec[3]);
+      if (fd < 0) return -EBADFD;
       break;
     default: {
       int e = resolve_memory(env, pins ? pin_at(env, pins, index) : NULL, op, rec, m, &b);

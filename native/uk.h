@@ -77,7 +77,7 @@ enum uk_desc_op {
   UK_DESC_SEND_ZC = 29,      /* arg0 msg flags; pin: view (offset, length) */
   UK_DESC_SHUTDOWN = 30,     /* arg0 how */
   UK_DESC_PBUF_RECYCLE = 31, /* arg0 buffer group, arg1 buffer id: no SQE, no CQE */
-  UK_DESC_MSG_RING = 32,     /* fd target ring fd, arg0 target's user_data high word, arg1 value (i32) */
+  UK_DESC_MSG_RING = 32,     /* fd: target ring id (u32), arg0 target's user_data high word, arg1 value (i32) */
   UK_DESC__COUNT
 };
 
@@ -221,6 +221,9 @@ void uk_ring_drain_all(uk_ring *r);
 void uk_ring_unmap(uk_ring *r);
 uk_slot_mem *uk_slot(uk_ring *r, uint32_t slot);
 int uk_probe(uk_ring *r, uint8_t *ops, unsigned n);
+
+/* addon.c */
+int uk_registry_find(uint32_t id);
 
 /* net.c */
 napi_value uk_net_init(napi_env env, napi_value exports);

@@ -32,3 +32,11 @@ export type { ListenOptions } from './net/listener.js';
 export type { SendOptions, RecvOptions } from './ops/socket.js';
 export { UdpSocket } from './net/udp.js';
 export type { UdpBindOptions, Datagram } from './net/udp.js';
+export {
+  Notifier, NotifierClosedError, Channel, ChannelClosedError, startWorkers, allowedCpus, offload, createOffloadPool,
+  OffloadPool, waitSignal,
+} from './thread/index.js';
+export type {
+  NotifierHandle, ChannelHandle, ChannelOptions, StartWorkersOptions, StopOptions, StopResult, WorkerContext, WorkerInfo,
+  WorkerMain, Workers, WorkerStats, OffloadPoolOptions, OffloadRunOptions, OffloadTask, WaitSignalOptions,
+} from './thread/index.js';

@@ -174,17 +174,22 @@ export class TcpListener extends EventEmitter {
     return this;
   }
 
-  /** Stops accepting and closes the listening socket. Idempotent. */
-  async close(): Promise<void> {
+  #closing: Promise<void> | undefined;
+
+  /** Stops accepting and closes the listening socket. Idempotent: every call resolves when it is closed. */
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
     const fd = this.#fd;
-    if (fd < 0) return;
     this.#fd = -1;
     this.#iterating?.abort();
-    if (this.#address.family === 'unix' && !this.#address.abstract) {
-      await this.#ring.unlink(this.#address.address).catch(() => {});
-    }
-    await this.#ring.shutdown(fd, 2).catch(() => {});
-    await this.#ring.closeFd(fd);
+    this.#closing = (async () => {
+      if (this.#address.family === 'unix' && !this.#address.abstract) {
+        await this.#ring.unlink(this.#address.address).catch(() => {});
+      }
+      await this.#ring.shutdown(fd, 2).catch(() => {});
+      await this.#ring.closeFd(fd);
+    })();
+    return this.#closing;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -5,6 +5,8 @@
  */
 import os from 'node:os';
 
+import { RingClosedError } from '../errors.js';
+
 const { errno: E } = os.constants;
 
 /** What the ring needs to know about an operation family member. */
@@ -25,6 +27,8 @@ export interface OpInfo {
    * timer: a linked timeout is not reliably armed for such work.
    */
   readonly forceAsync?: boolean | undefined;
+  /** A more specific error for some negative results (default: SystemError). */
+  readonly mapError?: ((res: number) => Error | undefined) | undefined;
   /** Success results (e.g. -ETIME for a timeout) that are not errors. */
   readonly okResult?: number | undefined;
 }
@@ -35,7 +39,12 @@ export const OPS: OpInfo[] = [
   { name: 'poll', syscall: 'poll', shape: (res) => res },
   { name: 'pollMultishot', syscall: 'poll', shape: (res) => res },
   { name: 'closeFd', syscall: 'close' },
-  { name: 'send', syscall: 'msg_ring' },
+  {
+    name: 'send', syscall: 'msg_ring',
+    // EBADFD: the target id names no live ring (closed, or another process's).
+    mapError: (res) => (res === -77 ? new RingClosedError('send (the target ring is closed or belongs to another process)')
+      : undefined),
+  },
 ];
 
 /** Registers an operation (ops/ modules, at load time); returns its id. */

@@ -270,6 +270,7 @@ export class Ring {
   readonly #logger: RingLogger | undefined;
   readonly #id: number;
   #messages: RingMessage[] = [];
+  #messagesHead = 0;
   #messageWaiter: ((r: IteratorResult<RingMessage>) => void) | undefined;
   #messageWaiterRef = false;
   #messagesDropped = 0;
@@ -576,18 +577,11 @@ export class Ring {
     if (typeof value !== 'number' || !Number.isInteger(value) || value < -0x80000000 || value > 0x7fffffff) {
       throw outOfRange('message.value', 'a 32-bit signed integer', value);
     }
-    const fd = this.#native.ringFd?.(target.id >>> 0) ?? -77; // EBADFD
-    if (fd < 0) {
-      const err = new RingClosedError('send (the target ring is closed or belongs to another process)');
-      const cb = typeof a === 'function' ? a : b;
-      if (cb !== undefined) {
-        process.nextTick(cb, err);
-        return;
-      }
-      return Promise.reject(err);
-    }
+    // The target's fd is resolved in C when the SQE is built (no lookup
+    // here, no window for the fd to be reused); an unknown id is EBADFD,
+    // which settles as ERR_RING_CLOSED.
     const hi = (tag & 0xffff) | ((target.id & 0xffff) << 16);
-    return this.#simple(OpId.MSG_RING, DescOp.MSG_RING, fd, hi | 0, 0, a, b, value | 0);
+    return this.#simple(OpId.MSG_RING, DescOp.MSG_RING, target.id | 0, hi | 0, 0, a, b, value | 0);
   }
 
   /**
@@ -613,12 +607,21 @@ export class Ring {
 
   /** Counts of messages received and dropped (addressed to a previous ring that had this fd). */
   messageStats(): { received: number; dropped: number; queued: number } {
-    return { received: this.#messagesReceived, dropped: this.#messagesDropped, queued: this.#messages.length };
+    return {
+      received: this.#messagesReceived, dropped: this.#messagesDropped,
+      queued: this.#messages.length - this.#messagesHead,
+    };
   }
 
   #nextMessage(): Promise<IteratorResult<RingMessage>> {
-    const m = this.#messages.shift();
-    if (m !== undefined) return Promise.resolve({ value: m, done: false });
+    if (this.#messagesHead < this.#messages.length) {
+      const m = this.#messages[this.#messagesHead++]!;
+      if (this.#messagesHead === this.#messages.length) {
+        this.#messages.length = 0;
+        this.#messagesHead = 0;
+      }
+      return Promise.resolve({ value: m, done: false });
+    }
     if (this.#closing) return Promise.resolve({ value: undefined, done: true });
     if (this.#messageWaiter !== undefined) return Promise.reject(new Error('messages() already has a pending next()'));
     return new Promise((resolve) => {
@@ -1088,7 +1091,7 @@ export class Ring {
           this.#cancelled++;
         }
       } else {
-        err = new SystemError(res, info.syscall, this.#ctx[slot]);
+        err = info.mapError?.(res) ?? new SystemError(res, info.syscall, this.#ctx[slot]);
         this.#failed++;
       }
     } else if (info.resultIsFd === true && (st & St.ABORT_REQ) !== 0) {

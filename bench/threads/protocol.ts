@@ -1,0 +1,14 @@
+/** Message tags and worker data shared by bench/threads/main.ts and worker.ts. */
+import type { RingHandle } from '../../src/index.js';
+
+export const PING = 1;
+export const SINK = 2;
+export const END = 3;
+export const STOP = 4;
+
+export interface BenchWorkerData {
+  mode: 'ring' | 'port' | 'atomics';
+  cpu: number;
+  parentRing?: RingHandle;
+  sab?: SharedArrayBuffer;
+}

@@ -1,0 +1,95 @@
+/**
+ * The bootstrap of every thread started by startWorkers() (not public API).
+ * Pins the thread, creates its ring, imports the user's module and runs its
+ * default export with the worker context; answers control messages (stop,
+ * stats) on parentPort. A rejection of the module's function (other than the
+ * reaction to stop()) or an uncaught exception reaches the parent as the
+ * Worker's 'error' event.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+
+import { nativeBinding } from '../native/binding.js';
+import { Ring, type RingHandle } from '../ring/ring.js';
+import type { WorkerContext } from './workers.js';
+
+/** What the parent passes as workerData (internal protocol). */
+export interface EntryData {
+  moduleUrl: string;
+  index: number;
+  count: number;
+  data: unknown;
+  parentRing: RingHandle | null;
+  /** CPU to pin to, or -1. */
+  cpu: number;
+}
+
+/** Control messages (internal protocol). */
+export type ToWorker = { uk: 'stop'; reason: unknown } | { uk: 'stats'; id: number };
+export type FromWorker =
+  | { uk: 'started'; pinned: number }
+  | { uk: 'stats'; id: number; stats: ReturnType<Ring['stats']> | null }
+  | { uk: 'done' };
+
+function isAbortLike(err: unknown): boolean {
+  if (err === null || (typeof err !== 'object' && typeof err !== 'function')) return false;
+  const e = err as { name?: unknown; code?: unknown };
+  return e.name === 'AbortError' || e.code === 'ABORT_ERR';
+}
+
+const input = workerData as EntryData;
+const port = parentPort!;
+const controller = new AbortController();
+
+let pinned = 0;
+if (input.cpu >= 0) {
+  pinned = nativeBinding().sys!.setAffinity(input.cpu);
+  if (pinned !== 0) {
+    process.emitWarning(`uringkit: worker ${input.index} could not be pinned to CPU ${input.cpu} (errno ${-pinned}); ` +
+      'running unpinned', { code: 'UK_PIN_FAILED' });
+  }
+}
+const ring = Ring.current();
+
+const onMessage = (m: ToWorker): void => {
+  if (m === null || typeof m !== 'object') return;
+  if (m.uk === 'stop') {
+    if (!controller.signal.aborted) controller.abort(m.reason);
+  } else if (m.uk === 'stats') {
+    let stats: ReturnType<Ring['stats']> | null = null;
+    try {
+      stats = ring.stats();
+    } catch {
+      // the ring was closed by the module
+    }
+    port.postMessage({ uk: 'stats', id: m.id, stats } satisfies FromWorker);
+  }
+};
+port.on('message', onMessage);
+port.postMessage({ uk: 'started', pinned } satisfies FromWorker);
+
+const mod = (await import(input.moduleUrl)) as { default?: unknown };
+const fn = mod.default;
+if (typeof fn !== 'function') {
+  throw new TypeError(`startWorkers: ${input.moduleUrl} has no default export function (got ${typeof fn})`);
+}
+const ctx: WorkerContext = {
+  index: input.index,
+  count: input.count,
+  data: input.data,
+  signal: controller.signal,
+  ring,
+  parentRing: input.parentRing,
+};
+try {
+  await (fn as (ctx: WorkerContext) => unknown)(ctx);
+} catch (err) {
+  // Reacting to stop() (the signal's reason or an AbortError) is a normal end.
+  const s = controller.signal;
+  if (!(s.aborted && (err === s.reason || isAbortLike(err)))) throw err;
+}
+port.postMessage({ uk: 'done' } satisfies FromWorker);
+// The function is over: cancel what it left on the ring, stop listening, and
+// let the thread end when its loop is empty.
+await ring.close();
+port.off('message', onMessage);
+port.unref();

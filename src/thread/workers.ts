@@ -1,0 +1,388 @@
+/**
+ * startWorkers: thread-per-core. Runs an ES module's default export in N
+ * worker_threads, each with its own ring (Ring.current()) and, by default,
+ * pinned to one CPU; the returned handle stops, joins and inspects them.
+ *
+ * Structured like a TaskGroup of threads: `join()` waits for every worker and
+ * reports failures; by default the first failure stops the others (their
+ * AbortSignal fires with an AbortError whose `cause` is the failure).
+ * A worker's life is its function: when it returns (or rejects because of
+ * stop()), the worker closes its ring, cancelling whatever it left in flight,
+ * and the thread ends once its event loop is empty.
+ */
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
+
+import { AbortError, invalidArgType, outOfRange } from '../errors.js';
+import { Ring, type RingHandle, type RingStats } from '../ring/ring.js';
+import type { EntryData, FromWorker, ToWorker } from './worker-entry.js';
+
+/** What a worker module's default export receives. */
+export interface WorkerContext<D = unknown> {
+  /** 0 .. count - 1. */
+  readonly index: number;
+  readonly count: number;
+  /** `options.data`, structured-cloned (SharedArrayBuffers stay shared; handles revive with .from()). */
+  readonly data: D;
+  /** Aborted by `stop(reason)` (reason = its reason), by the parent's signal, or when another worker failed. */
+  readonly signal: AbortSignal;
+  /** This worker's ring (Ring.current() in the worker). */
+  readonly ring: Ring;
+  /** The ring of the thread that called startWorkers (null when it has none that can receive messages). */
+  readonly parentRing: RingHandle | null;
+}
+
+/** The default export of a worker module. */
+export type WorkerMain<D = unknown> = (ctx: WorkerContext<D>) => unknown;
+
+export interface StartWorkersOptions<D = unknown> {
+  /** The worker module: a URL (file:, data:) or a file path (relative to the cwd). */
+  module: string | URL;
+  /** Number of workers; default os.availableParallelism(). */
+  count?: number;
+  /** Pin worker i to the i-th allowed CPU (modulo their number) with sched_setaffinity; default true. */
+  pin?: boolean;
+  /** Passed to every worker as ctx.data (structured clone). */
+  data?: D;
+  ring?: {
+    /**
+     * IORING_SETUP_ATTACH_WQ (share one io-wq pool between the workers' rings):
+     * NOT IMPLEMENTED YET by the native layer. Accepted; each ring keeps its
+     * own io-wq pool, and a warning (UK_ATTACH_WQ_UNSUPPORTED) says so.
+     */
+    attachWq?: boolean;
+  };
+  /** Aborting it stops the workers (like stop(signal.reason)). */
+  signal?: AbortSignal;
+  /** The first failure stops the other workers (default true). */
+  cancelOnError?: boolean;
+  /** Passed to each Worker. */
+  resourceLimits?: ResourceLimits;
+  /** Thread name prefix (Worker `name`, shown in diagnostics); default 'uringkit-worker'. */
+  name?: string;
+}
+
+export interface WorkerInfo {
+  readonly index: number;
+  readonly threadId: number;
+  /** The CPU it is pinned to; null when not pinned (pin: false, or pinning failed). */
+  readonly cpu: number | null;
+}
+
+export interface WorkerStats extends WorkerInfo {
+  /** The worker ring's stats, or null when the worker has already ended. */
+  readonly stats: RingStats | null;
+}
+
+export interface StopOptions {
+  /** The reason workers' signals abort with (structured-cloned); default an AbortError. */
+  reason?: unknown;
+  /** Workers still running this long after stop() are terminated (worker.terminate()). */
+  timeoutMs?: number;
+}
+
+export interface StopResult {
+  /** Indices of the workers that had to be terminated after `timeoutMs`. */
+  terminated: number[];
+}
+
+export interface Workers extends AsyncDisposable {
+  readonly workers: readonly WorkerInfo[];
+  /** Workers that have not exited yet. */
+  readonly running: number;
+  /** Resolves when every worker has pinned itself and created its ring (rejects if one fails before). */
+  ready(): Promise<void>;
+  /**
+   * Aborts every worker's signal and resolves when all have exited.
+   * `stop(reason)` or `stop({ reason, timeoutMs })` (an object with only
+   * `reason` and/or `timeoutMs` keys is read as options). Failures are
+   * reported by join(), not here.
+   */
+  stop(reasonOrOptions?: unknown): Promise<StopResult>;
+  /**
+   * Resolves when all workers have exited normally; rejects with the failure
+   * when one worker failed (threw, rejected, crashed or exited non-zero), with
+   * an AggregateError of the failures (in order) when several did.
+   * Workers terminated by stop({ timeoutMs }) are not failures.
+   */
+  join(): Promise<void>;
+  /** Every worker's ring stats, gathered by message. */
+  stats(): Promise<WorkerStats[]>;
+}
+
+let attachWqWarned = false;
+
+function parseCpuList(list: string): number[] {
+  const out: number[] = [];
+  for (const part of list.split(',')) {
+    const [a, b] = part.trim().split('-').map(Number);
+    if (a === undefined || !Number.isInteger(a)) continue;
+    for (let c = a; c <= (b ?? a); c++) out.push(c);
+  }
+  return out;
+}
+
+/** CPUs the calling thread may run on (its affinity mask), in order. */
+export function allowedCpus(): number[] {
+  for (const file of ['/proc/thread-self/status', '/proc/self/status']) {
+    try {
+      const m = /^Cpus_allowed_list:\s*(.+)$/m.exec(readFileSync(file, 'utf8'));
+      if (m) {
+        const cpus = parseCpuList(m[1]!);
+        if (cpus.length > 0) return cpus;
+      }
+    } catch {
+      // try the next
+    }
+  }
+  return Array.from({ length: os.availableParallelism() }, (_, i) => i);
+}
+
+function moduleUrl(m: unknown): string {
+  if (m instanceof URL) return m.href;
+  if (typeof m !== 'string' || m === '') throw invalidArgType('options.module', 'a URL or a path string', m);
+  if (/^(file|data):/.test(m)) return m;
+  return pathToFileURL(path.resolve(m)).href;
+}
+
+/**
+ * A worker inherits the parent's execArgv, including what only makes sense
+ * for the main script (`--input-type`, `-e`/`--eval`, `-p`/`--print`): with
+ * `--input-type=module` a worker refuses to load a file. When the parent has
+ * such flags, the worker gets the parent's execArgv without them (and
+ * without flags a worker may not be given); otherwise it inherits as usual
+ * (undefined).
+ */
+function workerExecArgv(): string[] | undefined {
+  const out: string[] = [];
+  const a = process.execArgv;
+  let stripped = false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    if (x === '-e' || x === '--eval' || x === '-p' || x === '--print' || x === '--input-type') {
+      i++;
+      stripped = true;
+      continue;
+    }
+    if (x.startsWith('--eval=') || x.startsWith('--print=') || x.startsWith('--input-type=')) {
+      stripped = true;
+      continue;
+    }
+    out.push(x);
+  }
+  if (!stripped) return undefined;
+  return out.filter((x) => process.allowedNodeEnvironmentFlags.has(x.split('=')[0]!));
+}
+
+function isStopOptions(x: unknown): x is StopOptions {
+  if (x === null || typeof x !== 'object') return false;
+  const proto = Object.getPrototypeOf(x) as unknown;
+  if (proto !== Object.prototype && proto !== null) return false;
+  const keys = Object.keys(x);
+  return keys.length > 0 && keys.every((k) => k === 'reason' || k === 'timeoutMs');
+}
+
+interface Slot {
+  info: { index: number; threadId: number; cpu: number | null };
+  worker: Worker;
+  exited: boolean;
+  exitPromise: Promise<void>;
+  started: Promise<void>;
+  terminatedByStop: boolean;
+  /** Its function has returned (it no longer answers control messages). */
+  done: boolean;
+  statsWaiters: Map<number, (s: RingStats | null) => void>;
+}
+
+/** Starts the workers (see the module comment). */
+export function startWorkers<D = unknown>(options: StartWorkersOptions<D>): Workers {
+  if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
+  const url = moduleUrl(options.module);
+  const count = options.count ?? os.availableParallelism();
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 1024) {
+    throw outOfRange('options.count', '>= 1 && <= 1024', count);
+  }
+  const pin = options.pin ?? true;
+  if (typeof pin !== 'boolean') throw invalidArgType('options.pin', 'of type boolean', pin);
+  const signal = options.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw invalidArgType('options.signal', 'an instance of AbortSignal', signal);
+  }
+  if (options.ring?.attachWq === true && !attachWqWarned) {
+    attachWqWarned = true;
+    process.emitWarning('startWorkers: ring.attachWq (IORING_SETUP_ATTACH_WQ) is not implemented yet; ' +
+      'each worker ring keeps its own io-wq pool', { code: 'UK_ATTACH_WQ_UNSUPPORTED' });
+  }
+  const cancelOnError = options.cancelOnError ?? true;
+  const cpus = pin ? allowedCpus() : [];
+  let parentRing: RingHandle | null = null;
+  try {
+    parentRing = Ring.current().handle;
+  } catch {
+    // a backend without ring-to-ring messages
+  }
+  const entry = new URL('./worker-entry.js', import.meta.url);
+  const failures: unknown[] = [];
+  let stopping = false;
+  let statsId = 0;
+  const slots: Slot[] = [];
+
+  const stopAll = (reason: unknown): void => {
+    stopping = true;
+    for (const s of slots) {
+      if (s.exited) continue;
+      try {
+        s.worker.postMessage({ uk: 'stop', reason } satisfies ToWorker);
+      } catch {
+        // not cloneable: send its description
+        s.worker.postMessage({ uk: 'stop', reason: new AbortError(String(reason)) } satisfies ToWorker);
+      }
+    }
+  };
+
+  const fail = (s: Slot, err: unknown): void => {
+    failures.push(err);
+    if (cancelOnError && !stopping) {
+      stopAll(new AbortError(`startWorkers: worker ${s.info.index} failed`, { cause: err }));
+    }
+  };
+
+  for (let index = 0; index < count; index++) {
+    const cpu = pin ? cpus[index % cpus.length]! : -1;
+    const data: EntryData = { moduleUrl: url, index, count, data: options.data, parentRing, cpu };
+    const execArgv = workerExecArgv();
+    const worker = new Worker(entry, {
+      workerData: data,
+      ...(execArgv !== undefined ? { execArgv } : {}),
+      name: `${options.name ?? 'uringkit-worker'}-${index}`,
+      ...(options.resourceLimits !== undefined ? { resourceLimits: options.resourceLimits } : {}),
+    });
+    let onStarted!: () => void;
+    let onStartFailed!: (e: unknown) => void;
+    const started = new Promise<void>((resolve, reject) => {
+      onStarted = resolve;
+      onStartFailed = reject;
+    });
+    started.catch(() => {});
+    const slot: Slot = {
+      info: { index, threadId: worker.threadId, cpu: pin ? cpu : null },
+      worker,
+      exited: false,
+      exitPromise: undefined as unknown as Promise<void>,
+      started,
+      terminatedByStop: false,
+      done: false,
+      statsWaiters: new Map(),
+    };
+    let errored = false;
+    worker.on('message', (m: FromWorker) => {
+      if (m === null || typeof m !== 'object') return;
+      if (m.uk === 'started') {
+        if (m.pinned !== 0) slot.info.cpu = null;
+        onStarted();
+      } else if (m.uk === 'stats') {
+        const w = slot.statsWaiters.get(m.id);
+        slot.statsWaiters.delete(m.id);
+        w?.(m.stats);
+      } else if (m.uk === 'done') {
+        slot.done = true;
+        for (const w of slot.statsWaiters.values()) w(null);
+        slot.statsWaiters.clear();
+      }
+    });
+    worker.on('error', (err) => {
+      errored = true;
+      fail(slot, err);
+    });
+    slot.exitPromise = new Promise<void>((resolve) => {
+      worker.once('exit', (code) => {
+        slot.exited = true;
+        onStartFailed(new Error(`worker ${index} exited (code ${code}) before it started`));
+        if (!errored && code !== 0 && !slot.terminatedByStop) {
+          fail(slot, Object.assign(new Error(`worker ${index} exited with code ${code}`), { exitCode: code }));
+        }
+        for (const w of slot.statsWaiters.values()) w(null);
+        slot.statsWaiters.clear();
+        resolve();
+      });
+    });
+    slots.push(slot);
+  }
+
+  const allExited = Promise.all(slots.map((s) => s.exitPromise)).then(() => undefined);
+  if (signal !== undefined) {
+    const onAbort = (): void => stopAll(signal.reason);
+    if (signal.aborted) onAbort();
+    else {
+      signal.addEventListener('abort', onAbort, { once: true });
+      void allExited.then(() => signal.removeEventListener('abort', onAbort));
+    }
+  }
+
+  const infos = slots.map((s) => s.info);
+  const handle: Workers = {
+    get workers() {
+      return infos.map((i) => ({ ...i }));
+    },
+    get running() {
+      return slots.filter((s) => !s.exited).length;
+    },
+    ready() {
+      return Promise.all(slots.map((s) => s.started)).then(() => undefined);
+    },
+    async stop(reasonOrOptions?: unknown) {
+      let reason: unknown = reasonOrOptions;
+      let timeoutMs: number | undefined;
+      if (isStopOptions(reasonOrOptions)) {
+        reason = reasonOrOptions.reason;
+        timeoutMs = reasonOrOptions.timeoutMs;
+        if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs >= 0 && timeoutMs <= 2 ** 31 - 1))) {
+          throw outOfRange('options.timeoutMs', '>= 0 && <= 2147483647', timeoutMs);
+        }
+      }
+      stopAll(reason !== undefined ? reason : new AbortError('startWorkers: stop() was called'));
+      const terminated: number[] = [];
+      let timer: NodeJS.Timeout | undefined;
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          for (const s of slots) {
+            if (s.exited) continue;
+            s.terminatedByStop = true;
+            terminated.push(s.info.index);
+            void s.worker.terminate();
+          }
+        }, timeoutMs);
+      }
+      try {
+        await allExited;
+      } finally {
+        if (timer !== undefined) clearTimeout(timer);
+      }
+      return { terminated };
+    },
+    async join() {
+      await allExited;
+      if (failures.length === 1) throw failures[0];
+      if (failures.length > 1) {
+        throw new AggregateError(failures, `startWorkers: ${failures.length} workers failed`);
+      }
+    },
+    async stats() {
+      return Promise.all(slots.map((s) => new Promise<WorkerStats>((resolve) => {
+        const done = (stats: RingStats | null): void => resolve({ ...s.info, stats });
+        if (s.exited || s.done) return done(null);
+        const id = ++statsId;
+        s.statsWaiters.set(id, done);
+        s.worker.postMessage({ uk: 'stats', id } satisfies ToWorker);
+      })));
+    },
+    async [Symbol.asyncDispose]() {
+      await handle.stop();
+      await handle.join();
+    },
+  };
+  return handle;
+}
