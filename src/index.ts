@@ -40,3 +40,4 @@ export type {
   NotifierHandle, ChannelHandle, ChannelOptions, StartWorkersOptions, StopOptions, StopResult, WorkerContext, WorkerInfo,
   WorkerMain, Workers, WorkerStats, OffloadPoolOptions, OffloadRunOptions, OffloadTask, WaitSignalOptions,
 } from './thread/index.js';
+export { sendFile, sendFilePoolSize, drainSendFilePipes, SENDFILE_PIPE_SIZE, SENDFILE_POOL_MAX } from './net/sendfile.js';

@@ -175,15 +175,34 @@ export class Socket {
     const view = typeof data === 'string' ? Buffer.from(data) : data;
     if (!ArrayBuffer.isView(view)) throw invalidArgType('data', 'a string, Buffer, TypedArray or DataView', data);
     const fd = this.#open('send');
+    const start = options?.offset ?? 0;
+    const total = options?.length ?? view.byteLength - start;
+    if (!Number.isSafeInteger(start) || start < 0 || start > view.byteLength) {
+      throw outOfRange('options.offset', `an integer >= 0 && <= ${view.byteLength}`, start);
+    }
+    if (!Number.isSafeInteger(total) || total < 0 || start + total > view.byteLength) {
+      throw outOfRange('options.length', `an integer >= 0 && <= ${view.byteLength - start}`, total);
+    }
+    return this.enqueue(() => this.#sendAll(fd, view, start, total, options));
+  }
+
+  /**
+   * Runs `task` in this socket's write order: after every write queued
+   * before, before every write queued after (sendFile uses it). close()
+   * waits for it. Resolves with the task's result.
+   */
+  enqueue<T>(task: () => Promise<T>): Promise<T> {
+    if (typeof task !== 'function') throw invalidArgType('task', 'a function', task);
     this.#pendingWrites++;
-    const run = (): Promise<number> => this.#sendAll(fd, view, options);
-    const p = this.#writeTail === undefined ? run() : this.#writeTail.then(run, run);
-    const tail = p.finally(() => {
-      if (--this.#pendingWrites === 0 && this.#writeTail === tail) this.#writeTail = undefined;
-    });
-    tail.catch(() => {});
+    const prev = this.#writeTail;
+    const p = prev === undefined ? task() : prev.then(task, task);
+    const tail: Promise<unknown> = p.then(() => this.#writeDone(tail), () => this.#writeDone(tail));
     this.#writeTail = tail;
     return p;
+  }
+
+  #writeDone(tail: Promise<unknown>): void {
+    if (--this.#pendingWrites === 0 && this.#writeTail === tail) this.#writeTail = undefined;
   }
 
   /** Writes still queued or in flight. */
@@ -191,15 +210,23 @@ export class Socket {
     return this.#pendingWrites;
   }
 
-  async #sendAll(fd: number, view: ArrayBufferView, options?: SendOptions): Promise<number> {
-    const start = options?.offset ?? 0;
-    const total = options?.length ?? view.byteLength - start;
-    let done = 0;
-    while (done < total) {
-      const n = await this.#ring.send(fd, view, { ...options, offset: start + done, length: total - done });
-      done += n;
-    }
-    return done;
+  /** The send loop, on the callback form (no Promise per partial send). */
+  #sendAll(fd: number, view: ArrayBufferView, start: number, total: number, options?: SendOptions): Promise<number> {
+    if (total === 0) return Promise.resolve(0);
+    return new Promise<number>((resolve, reject) => {
+      let done = 0;
+      const step = (err: Error | null, n?: number): void => {
+        if (err) {
+          reject(err);
+          return;
+        }
+        done += n!;
+        if (done >= total) resolve(done);
+        else this.#ring.send(fd, view, { ...options, offset: start + done, length: total - done }, step);
+      };
+      this.#ring.send(fd, view, options === undefined ? { offset: start, length: total }
+        : { ...options, offset: start, length: total }, step);
+    });
   }
 
   /** One receive into `buffer`; resolves with bytes (0 = the peer closed its side). */

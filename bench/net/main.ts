@@ -1,0 +1,522 @@
+/**
+ * net suite: TCP servers on uringkit sockets against node:net, node:http,
+ * Bun and nginx, each server in its own process pinned to one CPU and the
+ * load generator pinned to the other. See bench/README.md for the cases.
+ *
+ *   echo64-c1 / echo64-c50: examples/echo-server vs a node:net echo server,
+ *     under bench/net/loadgen.c (N connections, 64-byte ping-pong).
+ *   http-hello-c50: examples/http-hello vs node:http, Bun.serve and nginx,
+ *     under `wrk -t1 -c50 -d5s`.
+ */
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { buildC, buildDir, repoRoot } from '../lib/cbuild.js';
+import { pinSelf } from '../lib/pin.js';
+import {
+  benchEnv, Case, cpusAllowed, emit, interleave, median, parseOptions, progress,
+  type BenchOptions, type CaseResult, type Sampler,
+} from '../lib/report.js';
+
+const HOST = '127.0.0.1';
+const MSG = 64;
+const WRK_CONNS = 50;
+const WRK_SECONDS = 5;
+const LOADGEN_WARMUP_MS = 200;
+const dist = path.join(repoRoot, 'dist');
+
+// ---- CPUs ------------------------------------------------------------------------
+
+/**
+ * Servers on UK_NET_SERVER_CPU (default 0), load generators on
+ * UK_NET_LOAD_CPU (default 1). taskset may widen the mask the runner pinned
+ * itself to, so both are taken from the machine's CPUs, not ours.
+ */
+function cpus(notes: string[]): { server: string; load: string; taskset: boolean } {
+  const taskset = spawnSync('taskset', ['--version'], { encoding: 'utf8' }).error === undefined;
+  const n = Number(spawnSync('nproc', ['--all'], { encoding: 'utf8' }).stdout?.trim()) || 1;
+  let server = process.env['UK_NET_SERVER_CPU'] ?? '0';
+  let load = process.env['UK_NET_LOAD_CPU'] ?? (n > 1 ? '1' : '0');
+  if (!taskset) {
+    notes.push('note: taskset not found: servers and load generators run unpinned');
+    server = load = '';
+  } else if (server === load) {
+    notes.push(`note: server and load generator share CPU ${server} (fewer than 2 CPUs)`);
+  }
+  return { server, load, taskset };
+}
+
+/** [command, args] pinned to `cpu` with taskset (or as is when there is no taskset). */
+function pinned(cpu: string, cmd: string, args: readonly string[]): [string, string[]] {
+  return cpu === '' ? [cmd, [...args]] : ['taskset', ['-c', cpu, cmd, ...args]];
+}
+
+// ---- tools: wrk, nginx, bun ------------------------------------------------------------
+
+function which(cmd: string, extra: readonly string[] = []): string | undefined {
+  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
+  const p = r.stdout?.trim();
+  if (r.status === 0 && p) return p;
+  return extra.find((e) => existsSync(e));
+}
+
+/** apt-get install (as root only); returns undefined or the reason it could not. */
+function aptInstall(pkgs: readonly string[]): string | undefined {
+  if (process.getuid?.() !== 0) return `not root: cannot apt-get install ${pkgs.join(' ')}`;
+  if (which('apt-get') === undefined) return 'no apt-get on this system';
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const install = (): ReturnType<typeof spawnSync> =>
+    spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...pkgs], { encoding: 'utf8', env, timeout: 300_000 });
+  progress(`apt-get install ${pkgs.join(' ')} ...`);
+  let r = install();
+  if (r.status !== 0) {
+    spawnSync('apt-get', ['update', '-q'], { encoding: 'utf8', env, timeout: 300_000 });
+    r = install();
+  }
+  if (r.status !== 0) {
+    return `apt-get install ${pkgs.join(' ')} failed (exit ${r.status}): ${String(r.stderr ?? r.error?.message ?? '').trim().slice(-500)}`;
+  }
+  return undefined;
+}
+
+/** The path of `cmd`, installing `pkgs` with apt-get when missing; or { missing: reason }. */
+function tool(cmd: string, pkgs: readonly string[], extra: readonly string[] = []): string | { missing: string } {
+  let p = which(cmd, extra);
+  if (p !== undefined) return p;
+  const why = aptInstall(pkgs);
+  p = which(cmd, extra);
+  if (p !== undefined) return p;
+  return { missing: `${cmd} not found${why ? `; ${why}` : ` after apt-get install ${pkgs.join(' ')}`}` };
+}
+
+/** Bun from the npm package `bun`, installed into bench/.build/ when missing. */
+function bunBinary(): string | { missing: string } {
+  const bin = path.join(buildDir, 'node_modules', '.bin', 'bun');
+  const probe = (): string | undefined => {
+    const r = spawnSync(bin, ['--version'], { encoding: 'utf8', timeout: 20_000 });
+    if (r.status === 0) return undefined;
+    return `bun --version failed (exit ${r.status}): ${String(r.stderr || r.stdout || r.error?.message || '').trim().slice(0, 500)}`;
+  };
+  if (existsSync(bin) && probe() === undefined) return bin;
+  mkdirSync(buildDir, { recursive: true });
+  progress('npm install --prefix bench/.build bun ...');
+  const r = spawnSync('npm', ['install', '--prefix', buildDir, '--no-audit', '--no-fund', 'bun'],
+    { encoding: 'utf8', timeout: 300_000 });
+  if (r.status !== 0 || !existsSync(bin)) {
+    return {
+      missing: `npm install --prefix bench/.build bun failed (exit ${r.status}): ` +
+        String(r.stderr || r.error?.message || '').trim().slice(-500),
+    };
+  }
+  const why = probe();
+  return why === undefined ? bin : { missing: `the npm package bun installed but its binary does not run: ${why}` };
+}
+
+// ---- servers ------------------------------------------------------------------------------
+
+interface Server {
+  name: string;
+  port: number;
+  child: ChildProcess;
+  stderr: () => string;
+}
+
+/** A free loopback port (for servers that take a fixed port: nginx). */
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, HOST, () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = net.connect(port, HOST);
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * Starts a server process (pinned) and waits until it listens: either it
+ * prints `listening on HOST:PORT` (port 0 servers), or `port` is given and
+ * accepts a connection. Rejects with the server's stderr on failure.
+ */
+async function startServer(name: string, cpu: string, cmd: string, args: readonly string[], port?: number,
+  cwd?: string): Promise<Server> {
+  const [c, a] = pinned(cpu, cmd, args);
+  const child = spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'], cwd });
+  let err = '';
+  let out = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    if (err.length < 8192) err += d;
+  });
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    if (out.length < 8192) out += d;
+  });
+  const srv = (p: number): Server => ({ name, port: p, child, stderr: () => err.trim() });
+  const deadline = Date.now() + 15_000;
+  let exited: string | undefined;
+  child.once('exit', (code, sig) => {
+    exited = `exited (${sig ?? `code ${code}`})`;
+  });
+  child.once('error', (e) => {
+    exited = `could not start: ${e.message}`;
+  });
+  while (Date.now() < deadline) {
+    if (exited !== undefined) break;
+    if (port === undefined) {
+      const m = /listening on \S+:(\d+)/.exec(out);
+      if (m) return srv(Number(m[1]));
+    } else if (await canConnect(port)) {
+      return srv(port);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`${name} server ${exited ?? 'did not start listening within 15 s'}: ${err.trim().slice(0, 1000)}`);
+}
+
+async function stopServer(s: Server): Promise<void> {
+  if (s.child.exitCode !== null || s.child.signalCode !== null) return;
+  const gone = new Promise<void>((r) => s.child.once('exit', () => r()));
+  s.child.kill('SIGTERM');
+  const t = setTimeout(() => s.child.kill('SIGKILL'), 3000);
+  await gone;
+  clearTimeout(t);
+}
+
+const running = new Set<Server>();
+process.once('exit', () => {
+  for (const s of running) s.child.kill('SIGKILL');
+});
+
+/** Starts a server or returns why it could not start. */
+async function tryStart(name: string, cpu: string, cmd: string, args: readonly string[], port?: number,
+  cwd?: string): Promise<Server | string> {
+  try {
+    const s = await startServer(name, cpu, cmd, args, port, cwd);
+    running.add(s);
+    progress(`${name}: listening on ${HOST}:${s.port} (pid ${s.child.pid})`);
+    return s;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+async function stopAll(servers: Array<Server | string>): Promise<void> {
+  for (const s of servers) {
+    if (typeof s === 'string') continue;
+    await stopServer(s);
+    running.delete(s);
+  }
+}
+
+function alive(s: Server): void {
+  if (s.child.exitCode !== null || s.child.signalCode !== null) {
+    throw new Error(`${s.name} server died (${s.child.signalCode ?? `exit ${s.child.exitCode}`}): ${s.stderr().slice(0, 1000)}`);
+  }
+}
+
+// ---- server CPU time ------------------------------------------------------------------------
+
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
+
+/** [ppid, utime + stime ticks] of a process (all its threads), or undefined when it is gone. */
+function statOf(pid: number): [number, number] | undefined {
+  try {
+    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' '); // f[0] = state (field 3)
+    return [Number(f[1]), Number(f[11]) + Number(f[12])];
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds used so far by `pid` and its descendants (nginx's worker is its master's child). */
+function treeCpuSeconds(pid: number): number {
+  const kids = new Map<number, number[]>();
+  const ticks = new Map<number, number>();
+  for (const name of readdirSync('/proc')) {
+    const p = Number(name);
+    if (!Number.isInteger(p)) continue;
+    const s = statOf(p);
+    if (s === undefined) continue;
+    ticks.set(p, s[1]);
+    const list = kids.get(s[0]);
+    if (list) list.push(p);
+    else kids.set(s[0], [p]);
+  }
+  let sum = 0;
+  const todo = [pid];
+  while (todo.length) {
+    const p = todo.pop()!;
+    sum += ticks.get(p) ?? 0;
+    todo.push(...(kids.get(p) ?? []));
+  }
+  return sum / CLK_TCK;
+}
+
+/** Server CPU µs per request, per subject, one entry per sample (warm-up rounds included). */
+const cpuPerRequest = new Map<string, number[]>();
+
+function recordCpu(s: Server, cpuSeconds: number, requests: number): void {
+  if (requests <= 0) return;
+  const list = cpuPerRequest.get(s.name) ?? [];
+  list.push((cpuSeconds * 1e6) / requests);
+  cpuPerRequest.set(s.name, list);
+}
+
+/** "server CPU 5.71 µs/request" (median over the samples), or '' when none. */
+function cpuNote(name: string): string {
+  const v = cpuPerRequest.get(name);
+  if (v === undefined || v.length === 0) return '';
+  return `server CPU ${median(v).toFixed(2)} µs/request (median; kernel TCP work on its sends included)`;
+}
+
+// ---- load generators --------------------------------------------------------------------------
+
+function run(cmd: string, args: readonly string[], timeoutMs: number): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, [...args], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${err.message} ${String(stderr).trim()}`));
+      else resolve({ stdout, stderr });
+    });
+  });
+}
+
+/** One echo load run against `s`: requests/s. */
+function echoSampler(loadgen: string, cpu: string, s: Server, conns: number, ms: number): Sampler {
+  return async () => {
+    alive(s);
+    const [c, a] = pinned(cpu, loadgen, [HOST, String(s.port), String(conns), String(MSG), String(ms), String(LOADGEN_WARMUP_MS)]);
+    const cpu0 = treeCpuSeconds(s.child.pid!);
+    const r = await run(c, a, ms + 30_000);
+    const cpu1 = treeCpuSeconds(s.child.pid!);
+    const m = /requests_per_s=([\d.]+)/.exec(r.stdout);
+    if (!m) throw new Error(`net-loadgen against ${s.name}: no result: ${r.stdout} ${r.stderr}`);
+    recordCpu(s, cpu1 - cpu0, Number(/total_requests=(\d+)/.exec(r.stdout)?.[1] ?? 0));
+    return Number(m[1]);
+  };
+}
+
+/** Errors wrk counted, per subject, over all its runs (reported in the notes). */
+const wrkErrors = new Map<string, string[]>();
+
+/** One wrk run against `s`: requests/s. */
+function wrkSampler(wrk: string, cpu: string, s: Server): Sampler {
+  return async () => {
+    alive(s);
+    const [c, a] = pinned(cpu, wrk, ['-t1', `-c${WRK_CONNS}`, `-d${WRK_SECONDS}s`, `http://${HOST}:${s.port}/`]);
+    const cpu0 = treeCpuSeconds(s.child.pid!);
+    const r = await run(c, a, WRK_SECONDS * 1000 + 30_000);
+    const cpu1 = treeCpuSeconds(s.child.pid!);
+    const m = /Requests\/sec:\s*([\d.]+)/.exec(r.stdout);
+    if (!m) throw new Error(`wrk against ${s.name}: no result: ${r.stdout} ${r.stderr}`);
+    recordCpu(s, cpu1 - cpu0, Number(/(\d+) requests in/.exec(r.stdout)?.[1] ?? 0));
+    const errs = [/Socket errors:[^\n]*/.exec(r.stdout)?.[0], /Non-2xx or 3xx responses:[^\n]*/.exec(r.stdout)?.[0]]
+      .filter((x): x is string => x !== undefined);
+    if (errs.length) {
+      const list = wrkErrors.get(s.name) ?? [];
+      list.push(errs.join('; '));
+      wrkErrors.set(s.name, list);
+    }
+    return Number(m[1]);
+  };
+}
+
+// ---- peer configurations -------------------------------------------------------------------------
+
+function nginxConfig(prefix: string, port: number): string {
+  return `# generated by bench/net/main.ts
+worker_processes 1;
+daemon off;
+pid ${prefix}/nginx.pid;
+error_log ${prefix}/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  keepalive_timeout 65;
+  client_body_temp_path ${prefix}/client_body;
+  proxy_temp_path ${prefix}/proxy;
+  fastcgi_temp_path ${prefix}/fastcgi;
+  server {
+    listen ${HOST}:${port};
+    location / {
+      default_type text/plain;
+      return 200 "hello world";
+    }
+  }
+}
+`;
+}
+
+const BUN_SERVER = `// generated by bench/net/main.ts: the bun peer of http-hello
+const server = Bun.serve({
+  hostname: '${HOST}',
+  port: Number(process.argv[2] ?? 0),
+  fetch() { return new Response('hello world'); },
+});
+console.log('listening on ${HOST}:' + server.port);
+process.on('SIGTERM', () => process.exit(0));
+`;
+
+// ---- the suite ------------------------------------------------------------------------------------
+
+async function echoCases(o: BenchOptions, cpu: ReturnType<typeof cpus>, notes: string[]): Promise<CaseResult[]> {
+  const ms = Math.max(200, o.repeatMs);
+  const lg = buildC('bench/net/loadgen.c', 'net-loadgen');
+  const out: CaseResult[] = [];
+  if (!lg.ok) {
+    // Without the load generator nothing can be measured: report it, do not skip.
+    for (const conns of [1, 50]) {
+      const c = new Case(`echo64-c${conns}`, 'req/s').uringkit(NaN).missingPeer('node-net', lg.reason);
+      if (conns === 50) c.target('node-net', 2);
+      const r = c.build();
+      r.info = `not measured: ${lg.reason}`;
+      out.push(r);
+    }
+    return out;
+  }
+  if (lg.rebuilt) progress(`built ${lg.path}`);
+  notes.push(`echo: bench/net/loadgen.c (epoll, one 64-byte message in flight per connection), ${ms} ms per repeat ` +
+    `after ${LOADGEN_WARMUP_MS} ms of warm-up, pinned to CPU ${cpu.load || '(any)'}`);
+
+  for (const conns of [1, 50]) {
+    const name = `echo64-c${conns}`;
+    progress(`${name}: starting servers`);
+    const uk = await tryStart('uringkit', cpu.server, process.execPath, [path.join(dist, 'examples', 'echo-server.js'), '0', HOST]);
+    const nn = await tryStart('node-net', cpu.server, process.execPath, [path.join(dist, 'bench', 'net', 'node-net-echo.js'), '0', HOST]);
+    try {
+      const c = new Case(name, 'req/s');
+      const samplers: Record<string, Sampler> = {};
+      if (typeof uk !== 'string') samplers['uringkit'] = echoSampler(lg.path, cpu.load, uk, conns, ms);
+      if (typeof nn !== 'string') samplers['node-net'] = echoSampler(lg.path, cpu.load, nn, conns, ms);
+      progress(`${name}: ${o.warmup} warm-up + ${o.repeats} measured rounds of ${Object.keys(samplers).join(', ')}`);
+      const s = await interleave(samplers, o);
+      c.uringkit(s['uringkit'] ?? NaN);
+      if (typeof nn === 'string') c.missingPeer('node-net', nn);
+      else {
+        c.peer('node-net', s['node-net']!, `node:net echo server (bench/net/node-net-echo.ts, noDelay) on node ${process.version}` +
+          `; ${cpuNote('node-net')}`);
+      }
+      if (conns === 50) c.target('node-net', 2);
+      const r = c.build();
+      r.info = typeof uk === 'string' ? `uringkit server failed: ${uk}` :
+        `examples/echo-server.ts on node ${process.version}, ${conns} connection${conns > 1 ? 's' : ''}; ${cpuNote('uringkit')}`;
+      cpuPerRequest.clear();
+      out.push(r);
+    } finally {
+      await stopAll([uk, nn]);
+    }
+  }
+  return out;
+}
+
+async function httpCase(o: BenchOptions, cpu: ReturnType<typeof cpus>, notes: string[]): Promise<CaseResult> {
+  const name = `http-hello-c${WRK_CONNS}`;
+  const c = new Case(name, 'req/s');
+  c.target('node-http', 2).target('bun', 1.1).target('nginx', 1);
+  const wrk = tool('wrk', ['wrk']);
+  if (typeof wrk !== 'string') {
+    c.uringkit(NaN);
+    for (const p of ['node-http', 'bun', 'nginx']) c.missingPeer(p, `no load generator: ${wrk.missing}`);
+    const r = c.build();
+    r.info = `not measured: ${wrk.missing}`;
+    return r;
+  }
+  notes.push(`http: wrk -t1 -c${WRK_CONNS} -d${WRK_SECONDS}s (keep-alive), pinned to CPU ${cpu.load || '(any)'}`);
+
+  progress(`${name}: starting servers`);
+  const servers: Array<Server | string> = [];
+  const peers: Record<string, Server | string> = {};
+  const peerNotes: Record<string, string> = {};
+  const uk = await tryStart('uringkit', cpu.server, process.execPath, [path.join(dist, 'examples', 'http-hello.js'), '0', HOST]);
+  servers.push(uk);
+  peers['node-http'] = await tryStart('node-http', cpu.server, process.execPath,
+    [path.join(dist, 'bench', 'net', 'node-http-hello.js'), '0', HOST]);
+  peerNotes['node-http'] = `node:http hello world (bench/net/node-http-hello.ts), keep-alive, node ${process.version}`;
+
+  const bun = bunBinary();
+  if (typeof bun === 'string') {
+    const script = path.join(buildDir, 'bun-hello.js');
+    writeFileSync(script, BUN_SERVER);
+    const v = spawnSync(bun, ['--version'], { encoding: 'utf8' }).stdout.trim();
+    peers['bun'] = await tryStart('bun', cpu.server, bun, [script, '0']);
+    peerNotes['bun'] = `Bun.serve hello world (bun ${v}, npm package bun in bench/.build)`;
+  } else {
+    peers['bun'] = bun.missing;
+  }
+
+  const nginx = tool('nginx', ['nginx-light'], ['/usr/sbin/nginx']);
+  if (typeof nginx === 'string') {
+    const prefix = path.join(buildDir, 'nginx');
+    mkdirSync(prefix, { recursive: true });
+    const port = await freePort();
+    const conf = path.join(prefix, 'nginx.conf');
+    writeFileSync(conf, nginxConfig(prefix, port));
+    const v = spawnSync(nginx, ['-v'], { encoding: 'utf8' }).stderr.trim().replace(/^nginx version: /, '');
+    peers['nginx'] = await tryStart('nginx', cpu.server, nginx, ['-p', prefix, '-c', conf, '-e', path.join(prefix, 'error.log')],
+      port);
+    peerNotes['nginx'] = `${v}, 1 worker, return 200 "hello world", access_log off, keepalive_requests 1000000`;
+  } else {
+    peers['nginx'] = nginx.missing;
+  }
+  for (const p of Object.values(peers)) servers.push(p);
+
+  try {
+    const samplers: Record<string, Sampler> = {};
+    if (typeof uk !== 'string') samplers['uringkit'] = wrkSampler(wrk, cpu.load, uk);
+    for (const [p, s] of Object.entries(peers)) if (typeof s !== 'string') samplers[p] = wrkSampler(wrk, cpu.load, s);
+    progress(`${name}: ${o.warmup} warm-up + ${o.repeats} measured rounds of ${Object.keys(samplers).join(', ')} ` +
+      `(${WRK_SECONDS} s each)`);
+    const s = await interleave(samplers, o);
+    c.uringkit(s['uringkit'] ?? NaN);
+    for (const [p, srv] of Object.entries(peers)) {
+      if (typeof srv === 'string') c.missingPeer(p, srv);
+      else {
+        const errs = wrkErrors.get(p);
+        c.peer(p, s[p]!, `${peerNotes[p]!}; ${cpuNote(p)}` + (errs ? `; wrk reported: ${errs.join(' | ')}` : ''));
+      }
+    }
+    const r = c.build();
+    const ukErrs = wrkErrors.get('uringkit');
+    r.info = typeof uk === 'string' ? `uringkit server failed: ${uk}` :
+      `examples/http-hello.ts on node ${process.version}; ${cpuNote('uringkit')}` +
+      (ukErrs ? `; wrk reported: ${ukErrs.join(' | ')}` : '');
+    return r;
+  } finally {
+    await stopAll(servers);
+  }
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const pinNote = pinSelf();
+  const o = parseOptions(argv, { repeatMs: 1000 });
+  const env = benchEnv();
+  const notes: string[] = [];
+  if (pinNote !== undefined) notes.push(`note: ${pinNote}`);
+  const cpu = cpus(notes);
+  notes.push(`servers pinned to CPU ${cpu.server || '(any)'}, each in its own process, started once per case ` +
+    `and kept running across its rounds; the runner itself is on CPU ${cpusAllowed()}`);
+  progress(`net suite: servers on CPU ${cpu.server || '(any)'}, load on CPU ${cpu.load || '(any)'}, ` +
+    `${o.warmup} warm-up + ${o.repeats} repeats`);
+  const cases: CaseResult[] = [];
+  cases.push(...await echoCases(o, cpu, notes));
+  cases.push(await httpCase(o, cpu, notes));
+  emit({ suite: 'net', env, options: { repeats: o.repeats, repeatMs: o.repeatMs, warmup: o.warmup }, cases, notes }, o.json);
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await main(process.argv.slice(2));
+}
