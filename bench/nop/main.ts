@@ -124,6 +124,18 @@ function cReference(mode: 'batch32' | 'batch1', o: BenchOptions): { sampler: Sam
   return { sampler: run, flags: () => flags };
 }
 
+/** nop-batch32-callback in a child process, with or without the observability hooks. */
+function hooksChild(noHooks: boolean, o: BenchOptions): Sampler {
+  const script = new URL('./hooks-child.js', import.meta.url).pathname;
+  return async () => {
+    const env = { ...process.env, UK_NO_HOOKS: noHooks ? '1' : '0' };
+    const r = spawnSync(process.execPath, [script, String(o.repeatMs)], { encoding: 'utf8', env });
+    const m = /ns_per_op=([\d.]+)/.exec(r.stdout ?? '');
+    if (r.status !== 0 || !m) throw new Error(`hooks child failed (${r.status}): ${r.stderr}`);
+    return Number(m[1]);
+  };
+}
+
 // ---- the suite -------------------------------------------------------------------
 
 export async function main(argv: string[]): Promise<void> {
@@ -165,6 +177,18 @@ export async function main(argv: string[]): Promise<void> {
     r1.info = `io_uring_enter per op: ${cb.perOp().toFixed(4)}`;
     r2.info = `io_uring_enter per op: ${aw.perOp().toFixed(4)}`;
     cases.push(r1, r2);
+  }
+
+  // -- observability hooks: what they cost with nobody subscribed ------------------
+  {
+    progress('hooks-overhead: nop-batch32-callback in child processes, hooks on vs UK_NO_HOOKS=1');
+    const s = await interleave({ hooks: hooksChild(false, o), none: hooksChild(true, o) }, o);
+    const c = new Case('nop-batch32-callback-hooks', 'ns/op').uringkit(s['hooks']!)
+      .peer('no-hooks', s['none']!, 'the same child with UK_NO_HOOKS=1: no diagnostics_channel checks at all')
+      .target('no-hooks', 1 / 1.05);
+    const r = c.build();
+    r.info = 'nop-batch32-callback with diagnostics_channel hooks and no subscriber (each in its own process)';
+    cases.push(r);
   }
 
   // -- one at a time -----------------------------------------------------------

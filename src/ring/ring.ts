@@ -180,6 +180,8 @@ const RESOLVED = Promise.resolve();
  * one `hasSubscribers` read per operation.
  */
 export const submitChannel = dc.channel('uringkit:op:submit');
+/** UK_NO_HOOKS=1 compiles the hook checks out (for bench/nop's hooks-overhead case only). */
+const HOOKS = process.env.UK_NO_HOOKS !== '1';
 export const completeChannel = dc.channel('uringkit:op:complete');
 
 const debug = util.debuglog('uringkit');
@@ -800,7 +802,7 @@ export class Ring {
     }
     if (++this.#inFlight > this.#maxInFlight) this.#maxInFlight = this.#inFlight;
     this.#submitted++;
-    if (submitChannel.hasSubscribers || completeChannel.hasSubscribers) this.#traceStart(slot, op, fd);
+    if (HOOKS && (submitChannel.hasSubscribers || completeChannel.hasSubscribers)) this.#traceStart(slot, op, fd);
     if (extra === undefined) {
       this.#stageRecord(desc | (descFlags << 8), slot, gen << 2, fd, arg0, arg1, ms, timeout ?? 0);
     } else {
@@ -1136,7 +1138,7 @@ export class Ring {
   }
 
   #settle(slot: number, st: number, err: Error | null, res: number, cqeFlags = 0): void {
-    if (completeChannel.hasSubscribers) this.#traceEnd(slot, err, res);
+    if (HOOKS && completeChannel.hasSubscribers) this.#traceEnd(slot, err, res);
     const s = this.#settler[slot];
     const reject = this.#reject[slot];
     this.#settler[slot] = undefined;
