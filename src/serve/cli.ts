@@ -1,0 +1,204 @@
+/**
+ * The `uringkit` command line (bin/uringkit.js):
+ *
+ *   uringkit serve [dir] [--port 8080] [--host 127.0.0.1] [--workers N] [--log]
+ *
+ * Without a directory it serves the small bundled site (site/). SIGINT or
+ * SIGTERM shuts down gracefully: accepting stops, responses in flight finish,
+ * then the process exits 0 (a second signal exits at once).
+ */
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { Ring } from '../ring/ring.js';
+import { TcpListener } from '../net/listener.js';
+import { startWorkers } from '../thread/workers.js';
+import { StaticServer, type ServeOptions } from './server.js';
+import { LISTENING_TAG, type WorkerServeOptions } from './worker.js';
+
+/** The bundled default site (site/ at the package root; this file runs from dist/src/serve/). */
+export const DEFAULT_SITE = fileURLToPath(new URL('../../../site/', import.meta.url));
+
+const USAGE = `usage: uringkit serve [dir] [options]
+
+Serves the files under dir (default: the bundled demo site) over HTTP/1.1.
+
+options:
+  -p, --port N          port (default 8080; 0 picks a free one)
+  -H, --host ADDR       address to listen on (default 127.0.0.1)
+  -w, --workers N       worker threads, one ring each, sharing the port (default 1)
+      --log             access log (JSON lines on stdout, pino)
+      --no-listing      404 instead of a listing for directories without index.html
+      --cache-mb N      memory for small files (default 64; 0: no cache)
+      --cache-ttl MS    how long a file's stat is trusted (default 1000; 0: every request)
+  -h, --help            this text
+`;
+
+export interface CliOptions extends ServeOptions {
+  workers: number;
+  help: boolean;
+}
+
+export class UsageError extends Error {}
+
+function intArg(name: string, v: string | undefined, min: number, max: number): number {
+  const n = Number(v);
+  if (v === undefined || v === '' || !Number.isInteger(n) || n < min || n > max) {
+    throw new UsageError(`${name} needs an integer from ${min} to ${max}, got ${v === undefined ? 'nothing' : `'${v}'`}`);
+  }
+  return n;
+}
+
+/** Parses the arguments after `serve`. */
+export function parseServeArgs(argv: readonly string[]): CliOptions {
+  const o: CliOptions = { workers: 1, help: false, port: 8080, host: '127.0.0.1', log: false };
+  let dir: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const eq = a.startsWith('--') ? a.indexOf('=') : -1;
+    const flag = eq > 0 ? a.slice(0, eq) : a;
+    const value = (): string | undefined => (eq > 0 ? a.slice(eq + 1) : argv[++i]);
+    switch (flag) {
+      case '-p': case '--port': o.port = intArg('--port', value(), 0, 65535); break;
+      case '-H': case '--host': {
+        const v = value();
+        if (!v) throw new UsageError('--host needs an address');
+        o.host = v;
+        break;
+      }
+      case '-w': case '--workers': o.workers = intArg('--workers', value(), 1, 256); break;
+      case '--log': o.log = true; break;
+      case '--no-listing': o.listing = false; break;
+      case '--cache-mb': o.cacheBytes = intArg('--cache-mb', value(), 0, 1 << 20) * 1024 * 1024; break;
+      case '--cache-ttl': o.cacheTtlMs = intArg('--cache-ttl', value(), 0, 86_400_000); break;
+      case '-h': case '--help': o.help = true; break;
+      default:
+        if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option ${a}`);
+        if (dir !== undefined) throw new UsageError(`one directory only (got '${dir}' and '${a}')`);
+        dir = a;
+    }
+  }
+  o.root = path.resolve(dir ?? DEFAULT_SITE);
+  return o;
+}
+
+/** Runs `uringkit <command> ...`; resolves with the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') {
+    process.stdout.write(USAGE);
+    return cmd === undefined ? 2 : 0;
+  }
+  if (cmd !== 'serve') {
+    process.stderr.write(`uringkit: unknown command '${cmd}'\n${USAGE}`);
+    return 2;
+  }
+  let o: CliOptions;
+  try {
+    o = parseServeArgs(rest);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`uringkit serve: ${e.message}\n${USAGE}`);
+    return 2;
+  }
+  if (o.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (!existsSync(o.root!) || !statSync(o.root!).isDirectory()) {
+    process.stderr.write(`uringkit serve: ${o.root} is not a directory\n`);
+    return 1;
+  }
+  return o.workers > 1 ? serveWithWorkers(o) : serveHere(o);
+}
+
+/** Resolves on the first SIGINT/SIGTERM; a second one exits at once. */
+function shutdownSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    let seen = false;
+    const on = (sig: NodeJS.Signals): void => {
+      if (seen) {
+        process.stderr.write(`uringkit serve: ${sig} again, exiting now\n`);
+        process.exit(130);
+      }
+      seen = true;
+      resolve(sig);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}
+
+function announce(root: string, url: string, workers: number): void {
+  const bundled = path.resolve(root) === path.resolve(DEFAULT_SITE);
+  process.stdout.write(`uringkit serve: ${bundled ? 'the bundled site' : root} at ${url}` +
+    `${workers > 1 ? ` (${workers} workers)` : ''}\n`);
+}
+
+async function serveHere(o: CliOptions): Promise<number> {
+  let server: StaticServer;
+  try {
+    server = StaticServer.start(o);
+  } catch (e) {
+    process.stderr.write(`uringkit serve: ${(e as Error).message}\n`);
+    return 1;
+  }
+  announce(server.root, server.url, 1);
+  const sig = await shutdownSignal();
+  process.stderr.write(`uringkit serve: ${sig}, shutting down\n`);
+  await server.close();
+  return 0;
+}
+
+async function serveWithWorkers(o: CliOptions): Promise<number> {
+  const ring = Ring.current();
+  // Hold the port (SO_REUSEPORT) until every worker listens on it; also resolves port 0.
+  let hold: TcpListener;
+  try {
+    hold = TcpListener.bind({ host: o.host, port: o.port, reusePort: true, ring });
+  } catch (e) {
+    process.stderr.write(`uringkit serve: ${(e as Error).message}\n`);
+    return 1;
+  }
+  const port = hold.address().port;
+  const data: WorkerServeOptions = {
+    root: o.root, host: o.host, port, log: o.log === true, listing: o.listing, cacheBytes: o.cacheBytes,
+    cacheTtlMs: o.cacheTtlMs,
+  };
+  const workers = startWorkers({ module: new URL('./worker.js', import.meta.url), count: o.workers, data });
+  const failed = workers.join().then(() => new Error('the workers ended'), (e: unknown) => e as Error);
+  const messages = ring.messages();
+  const listening = (async () => {
+    for (let n = 0; n < o.workers;) {
+      const m = await messages.next();
+      if (m.done) return;
+      if (m.value.tag === LISTENING_TAG) n++;
+    }
+  })();
+  const first = await Promise.race([listening.then(() => undefined), failed]);
+  await messages.return?.();
+  await hold.close();
+  if (first instanceof Error) {
+    process.stderr.write(`uringkit serve: a worker failed: ${first.message}\n`);
+    await workers.stop({ timeoutMs: 5000 });
+    return 1;
+  }
+  const h = hold.address().address;
+  announce(o.root!, `http://${h.includes(':') ? `[${h}]` : h}:${port}/`, o.workers);
+  const sig = await Promise.race([shutdownSignal(), failed]);
+  if (sig instanceof Error) {
+    process.stderr.write(`uringkit serve: a worker failed: ${sig.message}\n`);
+    await workers.stop({ timeoutMs: 5000 });
+    return 1;
+  }
+  process.stderr.write(`uringkit serve: ${sig}, shutting down\n`);
+  await workers.stop({ timeoutMs: 15_000 });
+  try {
+    await workers.join();
+  } catch (e) {
+    process.stderr.write(`uringkit serve: ${(e as Error).message}\n`);
+    return 1;
+  }
+  return 0;
+}
