@@ -239,7 +239,8 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
     return throw_type(env, "ERR_OUT_OF_RANGE", "shared buffers too small");
   uint32_t stage_cap = (uint32_t)((stage_len - UK_STAGE_HEADER_WORDS) / UK_DESC_WORDS);
   uint32_t out_cap = (uint32_t)(out_len / UK_CQE_WORDS);
-  if (out_cap < stage_cap) return throw_type(env, "ERR_OUT_OF_RANGE", "out buffer must hold a completion per staged record");
+  if (out_cap < 2 * stage_cap)
+    return throw_type(env, "ERR_OUT_OF_RANGE", "out buffer must hold two completions per staged record");
   napi_valuetype t;
   CHECK(napi_typeof(env, argv[7], &t));
   if (t != napi_function) return throw_type(env, "ERR_INVALID_ARG_TYPE", "onWake must be a function");

@@ -482,8 +482,9 @@ static int build_record(uk_ring *r, napi_env env, napi_value pins, uint32_t inde
 
 /* Moves staged records into the SQ, submitting whenever the SQ is full.
  * A record that fails validation takes no SQE; it is answered with a
- * synthetic completion (res = -errno) in the out buffer so that it still
- * settles exactly once. *nout receives the number of synthetic completions.
+ * synthetic completion (res = -errno) in the out buffer, plus a -ECANCELED
+ * one for its linked timeout when it has one, so that it still settles
+ * exactly once and its slot is released. *nout receives the number of synthetic completions.
  * Returns 0, or -errno when the kernel refused submission (records not yet
  * built stay staged, in order). */
 int uk_stage_flush(uk_ring *r, napi_env env, napi_value pins, uint32_t *nout) {
@@ -507,13 +508,23 @@ int uk_stage_flush(uk_ring *r, napi_env env, napi_value pins, uint32_t *nout) {
       }
       continue;
     }
-    if (e < 0 && rejected < r->out_cap) {
+    if (e < 0 && rejected + 2 <= r->out_cap) {
       int32_t *o = r->out + (size_t)rejected * UK_CQE_WORDS;
       o[0] = rec[1];
       o[1] = rec[2];
       o[2] = e;
       o[3] = 0;
       rejected++;
+      /* The activation also waits for its linked timeout's CQE: answer it too. */
+      uint32_t op = (uint32_t)rec[0] & 0xff, fl = ((uint32_t)rec[0] >> 8) & 0xff;
+      if ((fl & UK_DESC_F_LINK_TIMEOUT) && op != UK_DESC_CANCEL && op != UK_DESC_PBUF_RECYCLE) {
+        o += UK_CQE_WORDS;
+        o[0] = rec[1];
+        o[1] = (int32_t)(((uint32_t)rec[2] & ~3u) | UK_KIND_LINK_TIMEOUT);
+        o[2] = -ECANCELED;
+        o[3] = 0;
+        rejected++;
+      }
     }
     i++;
   }

@@ -5,7 +5,7 @@
  * docs/design.md, "The shared memory between JavaScript and C"), submits
  * them, and writes completion records into the shared out array. The io_uring
  * backend is the native addon (native/addon.c); the mock backend
- * (src/backend/mock.ts) implements the same protocol in JavaScript with no
+ * (src/backend/mock/index.ts) implements the same protocol in JavaScript with no
  * syscalls. Ring talks to nothing else.
  */
 

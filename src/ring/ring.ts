@@ -367,7 +367,7 @@ export class Ring {
     const stageBuf = new ArrayBuffer((this.#hdrWords + sqSize * this.#descWords) * 4);
     this.#stage = new Int32Array(stageBuf);
     this.#stageF64 = new Float64Array(stageBuf);
-    this.#outCap = Math.max(sqSize, 256);
+    this.#outCap = Math.max(2 * sqSize, 256); // room for two synthetic completions per staged record
     this.#out = new Int32Array(this.#outCap * native.CQE_WORDS);
     this.#nstats = new Float64Array(NativeStat.COUNT);
     this.#turn = new Int32Array(4); // [loop turn, wantRef, isRefed, -]

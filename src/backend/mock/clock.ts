@@ -23,8 +23,12 @@ export interface MockClock {
   wallTime(): number;
   /**
    * Moves virtual time forward by `ms`, firing every timer that falls due, in
-   * order (each sees now() equal to its due time). Completions are delivered
-   * on the next event-loop turns; `await` the operations or use tick().
+   * order (each sees now() equal to its due time). Operations issued earlier
+   * in the same synchronous run are submitted first, so
+   * `const p = ring.sleep(10); mock.clock.advance(10); await p` works.
+   * Completions are delivered on the next event-loop turns; `await` the
+   * operations, or use tick() for code that reacts to one timer by starting
+   * another.
    */
   advance(ms: number): void;
   /**
@@ -61,6 +65,8 @@ export class MockClockImpl implements MockClock {
   #real = new Set<MockTimer>();
   /** Called whenever a timer is scheduled (autoAdvance). */
   onSchedule: (() => void) | undefined;
+  /** Submits what rings have staged, so that operations issued just before advance() count (set by the backend). */
+  sync: () => void = () => {};
   /** Resolves once the mock has delivered what is ready and the loop has run (set by the backend). */
   settle: () => Promise<void> = () => Promise.resolve();
 
@@ -90,6 +96,7 @@ export class MockClockImpl implements MockClock {
   advance(ms: number): void {
     this.#requireVirtual('advance');
     this.#checkMs(ms);
+    this.sync();
     const target = this.#now + ms;
     for (;;) {
       const t = this.#timers[0];
@@ -117,6 +124,7 @@ export class MockClockImpl implements MockClock {
 
   next(): boolean {
     this.#requireVirtual('next');
+    this.sync();
     const t = this.#timers[0];
     if (t === undefined) return false;
     const due = t.due;

@@ -11,12 +11,15 @@ import type { InodeType } from './fs.js';
 export type MockOpName =
   | 'nop' | 'sleep' | 'poll' | 'pollMultishot' | 'closeFd'
   | 'read' | 'write' | 'readv' | 'writev' | 'fsync' | 'fdatasync' | 'fallocate' | 'fadvise' | 'ftruncate'
-  | 'open' | 'statx' | 'unlink' | 'rmdir' | 'mkdir' | 'rename' | 'symlink' | 'link' | 'splice';
+  | 'open' | 'statx' | 'unlink' | 'rmdir' | 'mkdir' | 'rename' | 'symlink' | 'link' | 'splice'
+  /** Socket operations: no built-in model yet; a handler sees the fd and the raw `flags`/`mode` only. */
+  | 'accept' | 'connect' | 'send' | 'recv' | 'recvMultishot' | 'sendmsg' | 'recvmsg' | 'sendZc' | 'shutdown'
+  | 'msgRing';
 
 export const MOCK_OP_NAMES: readonly MockOpName[] = [
   'nop', 'sleep', 'poll', 'pollMultishot', 'closeFd', 'read', 'write', 'readv', 'writev', 'fsync', 'fdatasync',
   'fallocate', 'fadvise', 'ftruncate', 'open', 'statx', 'unlink', 'rmdir', 'mkdir', 'rename', 'symlink', 'link',
-  'splice',
+  'splice', 'accept', 'connect', 'send', 'recv', 'recvMultishot', 'sendmsg', 'recvmsg', 'sendZc', 'shutdown', 'msgRing',
 ];
 
 const ALIASES: Record<string, MockOpName> = {
@@ -46,7 +49,7 @@ export interface MockRequest {
   readonly dest?: string;
   /** open: O_* flags; statx: AT_* flags; rename: RENAME_* flags; poll: the events; fsync: 1 for fdatasync. */
   readonly flags: number;
-  /** open/mkdir: the mode; fallocate: the FALLOC_FL_* mode; fadvise: the advice. */
+  /** open/mkdir: the mode; fallocate: the FALLOC_FL_* mode; fadvise: the advice; statx: the STATX_* mask; splice: fd_out. */
   readonly mode: number;
   /** read/write/readv/writev: the file position (-1: the fd's current position); fallocate/fadvise: offset; ftruncate: length. */
   readonly position: number;
