@@ -216,9 +216,22 @@ static void on_env_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
 /* ---- exported functions ---------------------------------------------- */
 
 static napi_value js_create(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value argv[8];
+  size_t argc = 9;
+  napi_value argv[9];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  /* argv[8] (optional): Uint8Array(256) of allowed IORING_OP_* (IORING_REGISTER_RESTRICTIONS). */
+  const uint8_t *allow = NULL;
+  if (argc >= 9) {
+    void *a;
+    size_t alen;
+    napi_valuetype t;
+    napi_typeof(env, argv[8], &t);
+    if (t != napi_undefined) {
+      if (!typed_array(env, argv[8], napi_uint8_array, &a, &alen) || alen != 256)
+        return throw_type(env, "ERR_INVALID_ARG_TYPE", "allow must be a Uint8Array of 256 entries");
+      allow = a;
+    }
+  }
   if (argc < 8) return throw_type(env, "ERR_MISSING_ARGS", "create() needs 8 arguments");
   uint32_t entries, cq_entries, want;
   if (napi_get_value_uint32(env, argv[0], &entries) != napi_ok ||
@@ -251,7 +264,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   r->fd = r->efd = -1;
   r->stats = stats;
   const char *why;
-  int e = uk_ring_init(r, entries, cq_entries, want, &why);
+  int e = uk_ring_init(r, entries, cq_entries, want, allow, &why);
   if (e < 0) {
     free(b);
     return num(env, e);

@@ -45,7 +45,12 @@ static const unsigned flag_sets[] = {
   0,
 };
 
-int uk_ring_init(uk_ring *r, unsigned entries, unsigned cq_entries, unsigned want_flags, const char **why) {
+/* allow: 256 bytes, allow[op] != 0 for every IORING_OP_* the ring may run;
+ * NULL for no restrictions. A restricted ring starts disabled, gets its
+ * eventfd, then IORING_REGISTER_RESTRICTIONS, then is enabled: from then on
+ * the kernel itself refuses any other opcode (-EACCES). */
+int uk_ring_init(uk_ring *r, unsigned entries, unsigned cq_entries, unsigned want_flags, const uint8_t *allow,
+                 const char **why) {
   struct io_uring_params p;
   int fd = -1;
   size_t i;
@@ -53,6 +58,7 @@ int uk_ring_init(uk_ring *r, unsigned entries, unsigned cq_entries, unsigned wan
   for (i = 0; i < sizeof(flag_sets) / sizeof(flag_sets[0]); i++) {
     memset(&p, 0, sizeof(p));
     p.flags = (flag_sets[i] & want_flags) | IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
+    if (allow) p.flags |= IORING_SETUP_R_DISABLED;
     p.cq_entries = cq_entries;
     fd = sys_setup(entries, &p);
     if (fd >= 0) break;
@@ -108,6 +114,25 @@ int uk_ring_init(uk_ring *r, unsigned entries, unsigned cq_entries, unsigned wan
   r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (r->efd < 0) goto fail;
   if (syscall(__NR_io_uring_register, fd, IORING_REGISTER_EVENTFD, &r->efd, 1) < 0) goto fail;
+  if (allow) {
+    struct io_uring_restriction res[256 + 8];
+    unsigned n = 0;
+    memset(res, 0, sizeof res);
+    for (unsigned op = 0; op < 256; op++)
+      if (allow[op]) {
+        res[n].opcode = IORING_RESTRICTION_SQE_OP;
+        res[n++].sqe_op = (uint8_t)op;
+      }
+    res[n].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
+    res[n++].sqe_flags = IOSQE_IO_LINK | IOSQE_BUFFER_SELECT;
+    static const uint8_t reg_ops[] = { IORING_REGISTER_PBUF_RING, IORING_UNREGISTER_PBUF_RING, IORING_REGISTER_PROBE };
+    for (size_t k = 0; k < sizeof reg_ops; k++) {
+      res[n].opcode = IORING_RESTRICTION_REGISTER_OP;
+      res[n++].register_op = reg_ops[k];
+    }
+    if (syscall(__NR_io_uring_register, fd, IORING_REGISTER_RESTRICTIONS, res, n) < 0) goto fail;
+    if (syscall(__NR_io_uring_register, fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0) goto fail;
+  }
   return 0;
 
 fail: {

@@ -162,3 +162,19 @@ function describe(v: unknown): string {
   if (shown.length > 28) shown = `${shown.slice(0, 25)}...`;
   return `type ${typeof v} (${shown})`;
 }
+
+/**
+ * The process changed its credentials (setuid, setgid, setgroups, ...) after
+ * this ring was created. Kernel worker threads of that ring may still carry
+ * the old credentials, so the ring refuses to submit anything more; the
+ * thread's next `Ring.current()` is a new ring.
+ */
+export class StaleCredentialsError extends Error {
+  declare code: 'ERR_RING_STALE_CREDENTIALS';
+  constructor(what = 'operation') {
+    super(`Cannot run ${what}: the process changed its credentials after this ring was created; ` +
+      'use a new ring (Ring.current() makes one)');
+    this.name = 'Error';
+    this.code = 'ERR_RING_STALE_CREDENTIALS';
+  }
+}

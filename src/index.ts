@@ -6,7 +6,7 @@ export type { RingLogger, RingHandle, RingMessage } from './ring/ring.js';
 export type { Backend, BackendHandle } from './backend/backend.js';
 export type { RingOptions, RingStats, RingInfo, Callback, OpOptions } from './ring/ring.js';
 export {
-  AbortError, RingClosedError, SystemError, TimeoutError, UnsupportedOperationError, UringUnavailableError,
+  AbortError, RingClosedError, StaleCredentialsError, SystemError, TimeoutError, UnsupportedOperationError, UringUnavailableError,
 } from './errors.js';
 export type { SystemErrorContext } from './errors.js';
 export { nativeBinding, setNativeBinding } from './native/binding.js';

@@ -16,10 +16,11 @@ export interface Backend {
   /**
    * Creates a ring. `stage`, `out`, `stats` and `turn` are shared with the
    * backend for the ring's life; `onWake` is called (from the event loop)
-   * when completions may be ready. Returns a handle, or a negative errno.
+   * when completions may be ready. `allow` (256 entries) restricts the ring to
+   * those IORING_OP_* numbers. Returns a handle, or a negative errno.
    */
   create(entries: number, cqEntries: number, wantFlags: number, stage: Int32Array, out: Int32Array,
-    stats: Float64Array, turn: Int32Array, onWake: () => void): BackendHandle | number;
+    stats: Float64Array, turn: Int32Array, onWake: () => void, allow?: Uint8Array): BackendHandle | number;
   /** [setupFlags, features, sqEntries, cqEntries, fd]. */
   info(h: BackendHandle): [setupFlags: number, features: number, sqEntries: number, cqEntries: number, fd: number];
   /** Supported IORING_OP_* opcodes (1 = supported), or a negative errno. */

@@ -22,7 +22,8 @@ import util from 'node:util';
 import { threadId } from 'node:worker_threads';
 
 import {
-  AbortError, invalidArgType, outOfRange, RingClosedError, SystemError, TimeoutError,
+  AbortError, invalidArgType, invalidArgValue, outOfRange, RingClosedError, StaleCredentialsError, SystemError,
+  TimeoutError,
   UnsupportedOperationError, UringUnavailableError, type SystemErrorContext,
 } from '../errors.js';
 import type { Backend, BackendHandle } from '../backend/backend.js';
@@ -60,6 +61,13 @@ export interface RingOptions {
   budget?: number;
   /** Flush policy: 'microtask' (default) or 'immediate' (once per loop turn, from setImmediate). */
   flush?: 'microtask' | 'immediate';
+  /**
+   * Restrict the ring to these operations (names as in ALLOW_OPS: 'read',
+   * 'write', 'open', 'accept', 'send', 'message', ...). Registered with
+   * IORING_REGISTER_RESTRICTIONS: the kernel itself refuses anything else
+   * (the operation fails with EACCES). Cancellation and deadlines stay allowed.
+   */
+  allow?: readonly string[];
   /** Logger for ring lifecycle events and anomalies (pino or compatible); default: silent. */
   logger?: RingLogger;
   /**
@@ -186,6 +194,46 @@ export const completeChannel = dc.channel('uringkit:op:complete');
 
 const debug = util.debuglog('uringkit');
 
+/**
+ * Credential changes. process.setuid & co. are wrapped (once per process) to
+ * bump an epoch; a ring created under an older epoch refuses to submit: its
+ * kernel worker threads may still run with the old credentials.
+ */
+const kCredEpoch = Symbol.for('uringkit.credentialEpoch');
+type CredProcess = NodeJS.Process & { [kCredEpoch]?: { epoch: number } };
+function credentialEpoch(): { epoch: number } {
+  const p = process as CredProcess;
+  let box = p[kCredEpoch];
+  if (box === undefined) {
+    const b = { epoch: 0 };
+    box = b;
+    p[kCredEpoch] = b;
+    const target = process as unknown as Record<string, unknown>;
+    for (const name of ['setuid', 'setgid', 'seteuid', 'setegid', 'setgroups', 'initgroups']) {
+      const orig = target[name];
+      if (typeof orig !== 'function') continue;
+      target[name] = function wrapped(this: unknown, ...args: unknown[]): unknown {
+        const r = (orig as (...a: unknown[]) => unknown).apply(this, args);
+        b.epoch++;
+        return r;
+      };
+    }
+  }
+  return box;
+}
+const credentials = credentialEpoch();
+
+/** Operation names for `RingOptions.allow` → the IORING_OP_* numbers they use. */
+const ALLOW_OPS: Record<string, readonly number[]> = {
+  nop: [0], sleep: [11], poll: [6], pollMultishot: [6], closeFd: [19], message: [40],
+  open: [18, 19], read: [22], write: [23], readv: [1], writev: [2], fsync: [3], fdatasync: [3], fallocate: [17],
+  fadvise: [24], ftruncate: [55], statx: [21], unlink: [36], rmdir: [36], mkdir: [37], rename: [35], symlink: [38],
+  link: [39], splice: [30], accept: [13, 19], connect: [16], send: [26, 47], recv: [27], sendmsg: [9], recvmsg: [10],
+  shutdown: [34],
+};
+/** Always allowed: cancellation and deadlines are part of every operation. */
+const ALLOW_ALWAYS = [11 /* TIMEOUT */, 14 /* ASYNC_CANCEL */, 15 /* LINK_TIMEOUT */];
+
 /** A pino-compatible logger (pino's Logger satisfies it). uringkit is silent without one. */
 export interface RingLogger {
   debug(obj: object, msg?: string): void;
@@ -271,6 +319,8 @@ export class Ring {
   readonly #probe: Uint8Array | undefined;
   readonly #logger: RingLogger | undefined;
   readonly #id: number;
+  readonly #credEpoch = credentials.epoch;
+  #closeError: ((what: string) => Error) | undefined;
   #messages: RingMessage[] = [];
   #messagesHead = 0;
   #messageWaiter: ((r: IteratorResult<RingMessage>) => void) | undefined;
@@ -374,8 +424,21 @@ export class Ring {
     const want = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
       IORING_SETUP_SUBMIT_ALL;
     // At least two SQ entries: an operation and its linked timeout go in together.
+    let allow: Uint8Array | undefined;
+    if (options.allow !== undefined) {
+      if (!Array.isArray(options.allow)) throw invalidArgType('options.allow', 'an array of operation names', options.allow);
+      allow = new Uint8Array(256);
+      for (const op of ALLOW_ALWAYS) allow[op] = 1;
+      for (const name of options.allow) {
+        const ops = typeof name === 'string' ? ALLOW_OPS[name] : undefined;
+        if (ops === undefined) {
+          throw invalidArgValue('options.allow', name, `is not an operation name (${Object.keys(ALLOW_OPS).join(', ')})`);
+        }
+        for (const op of ops) allow[op] = 1;
+      }
+    }
     const h = native.create(Math.max(entries, 2), Math.max(cqEntries, 2), want, this.#stage, this.#out, this.#nstats, this.#turn,
-      () => this.#drive());
+      () => this.#drive(), allow);
     if (typeof h === 'number') throw new UringUnavailableError(h);
     this.#h = h;
     const [setupFlags, features, sqEntries, cq, fd] = native.info(h);
@@ -757,7 +820,7 @@ export class Ring {
     settler: Settler | ((v: unknown) => void) | MultishotIterator<unknown>, reject: ((e: unknown) => void) | undefined,
     flags: number, extra?: OpExtra): number {
     if (this.#closing) {
-      this.#settleEarly(settler, reject, flags, new RingClosedError(OPS[op]!.name));
+      this.#settleEarly(settler, reject, flags, (this.#closeError ?? ((w) => new RingClosedError(w)))(OPS[op]!.name));
       return -1;
     }
     const signal = opts?.signal;
@@ -940,6 +1003,10 @@ export class Ring {
   #drive(): void {
     const h = this.#h;
     if (h === undefined || this.#driving) return;
+    if (this.#credEpoch !== credentials.epoch && this.#closeError === undefined) {
+      this.#refuseStaleCredentials();
+      return;
+    }
     const turn = this.#turn[0]!;
     if (turn !== this.#lastTurn) {
       this.#lastTurn = turn;
@@ -994,6 +1061,48 @@ export class Ring {
     if (deferred) this.#scheduleImmediate();
     if (this.#nstats[NativeStat.CQES_DROPPED] !== this.#droppedSeen) this.#reportDropped();
     if (this.#closing) this.#maybeFinishClose();
+  }
+
+  /**
+   * The process changed credentials since this ring was created: nothing
+   * staged is submitted (it settles with ERR_RING_STALE_CREDENTIALS), what is
+   * in flight is cancelled, and the ring closes.
+   */
+  #refuseStaleCredentials(): void {
+    this.#closeError = (what) => new StaleCredentialsError(what);
+    const err = new StaleCredentialsError('the operation');
+    const stage = this.#stage;
+    const records: number[][] = [];
+    for (let i = 0; i < stage[0]!; i++) {
+      const base = this.#hdrWords + i * this.#descWords;
+      records.push([stage[base]!, stage[base + 1]!, stage[base + 4]!]);
+    }
+    for (let i = this.#backlogHead; i < this.#backlog.length; i += 13) {
+      records.push([this.#backlog[i] as number, this.#backlog[i + 1] as number, this.#backlog[i + 4] as number]);
+    }
+    stage[0] = 0;
+    this.#backlog.length = 0;
+    this.#backlogHead = 0;
+    this.#stagePins.fill(undefined);
+    for (const [word0, slot, arg0] of records) {
+      const op = word0 & 0xff;
+      if (op === DescOp.PBUF_RECYCLE) continue;
+      const target = op === DescOp.CANCEL ? arg0 : slot;
+      // The CQEs these SQEs would have produced will never come.
+      const expected = op === DescOp.CANCEL ? 1 : (word0 >> 8) & DescFlag.LINK_TIMEOUT ? 2 : 1;
+      const st = this.#state[target]!;
+      if ((st & St.ACTIVE) === 0) continue;
+      if (op !== DescOp.CANCEL && (st & St.SETTLED) === 0) {
+        this.#state[target] = st | St.SETTLED;
+        this.#cancelled++;
+        this.#settle(target, st, err, -1);
+      }
+      this.#pending[target] = Math.max(0, this.#pending[target]! - expected);
+      if (this.#pending[target] === 0 && (this.#state[target]! & St.SETTLED) !== 0) this.#release(target);
+    }
+    debug('ring fd %d: credentials changed since creation; refusing to submit, closing', this.#info.fd);
+    this.#logger?.warn({ fd: this.#info.fd }, 'uringkit ring: credentials changed since creation; closing');
+    void this.close();
   }
 
   /** The kernel dropped CQEs (it could not even park them): operations may never settle. */

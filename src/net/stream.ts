@@ -1,0 +1,412 @@
+/**
+ * socketStream(): a Node `stream.Duplex` over a uringkit Socket, close enough
+ * to `net.Socket` that node:http (server and client), node:tls
+ * (`new tls.TLSSocket(duplex)`, `tls.connect({ socket })`) and
+ * `stream.pipeline` work over it.
+ *
+ * The stream owns the socket: do not read from or write to it directly
+ * afterwards. Reading starts at the first `_read()` (a 'data' listener,
+ * `read()`, `pipe()`), not at creation.
+ *
+ * Reading: multishot recv into the ring's provided buffers (one-shot recv on
+ * kernels without them, or with `multishot: false`). Data is received only
+ * while the readable side wants it: when `push()` returns false the multishot
+ * is stopped in the kernel (what it already received is kept and delivered
+ * first), so unread data stays in the kernel's socket buffer and TCP flow
+ * control slows the peer down. It is re-armed on the next `_read()`. (Not
+ * through `Socket.chunks()`: its multishot keeps receiving into memory while
+ * the consumer is suspended at a `yield`, so a paused reader would buffer
+ * without bound.)
+ *
+ * Writing: `_write`/`_writev` complete when `Socket.write` resolves (the bytes
+ * are in the kernel), so `write()` returns false past `writableHighWaterMark`
+ * and 'drain' follows once the peer reads. `end()` half-closes
+ * (shutdown(SHUT_WR)). `destroy(err)` shuts down and closes the socket at
+ * once; 'error' (when err is given) then 'close', emitted after the fd is closed.
+ *
+ * `allowHalfOpen` defaults to true (the Duplex default; `net.Socket`'s is
+ * false): when the peer ends its side, 'end' is emitted and the stream stays
+ * writable until you call `end()`. Layers on top (node:tls, node:http) rely on
+ * that: TLS may still have records to send after the peer's FIN, and an
+ * automatic end() would cut them off. Pass false for net.Socket's behaviour
+ * (the writable side is ended after the peer's end, once queued writes are out).
+ */
+import { Duplex, type DuplexOptions } from 'node:stream';
+
+import { invalidArgType, outOfRange } from '../errors.js';
+import type { MultishotIterator } from '../ring/multishot.js';
+import { AF_UNIX, type SocketAddress } from './address.js';
+import { Socket } from './socket.js';
+
+export interface SocketStreamOptions {
+  /** Keep the writable side open after the peer ended its side. Default true (false: end it, as net.Socket). */
+  allowHalfOpen?: boolean;
+  highWaterMark?: number;
+  readableHighWaterMark?: number;
+  writableHighWaterMark?: number;
+  /** Destroys the stream (with an AbortError) when aborted. */
+  signal?: AbortSignal;
+  /** Idle timeout in ms, as `setTimeout(ms)`: 'timeout' is emitted; the stream is not closed. */
+  timeout?: number;
+  /**
+   * Use multishot recv where the kernel supports it (default true). false:
+   * one recv at a time into 64 KiB buffers.
+   */
+  multishot?: boolean;
+}
+
+const RECV_SIZE = 64 * 1024;
+/** Writev: consecutive chunks smaller than this are coalesced into one send. */
+const COALESCE = 64 * 1024;
+
+interface AddressInfo {
+  address: string;
+  family: string;
+  port: number;
+}
+
+function info(a: SocketAddress): AddressInfo | undefined {
+  if (a.family === 'unix') return undefined;
+  return { address: a.address, family: a.family === 'ipv4' ? 'IPv4' : 'IPv6', port: a.port };
+}
+
+/**
+ * A `stream.Duplex` owning a uringkit Socket. Created by socketStream(); do
+ * not read from or write to the Socket directly afterwards.
+ */
+export class SocketStream extends Duplex {
+  readonly #socket: Socket;
+  readonly #multishot: boolean;
+  #it: MultishotIterator<Buffer> | undefined;
+  #pumping = false;
+  #ref = true;
+  #timeoutMs = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #peer: AddressInfo | undefined;
+  #local: AddressInfo | undefined;
+  #bytesRead = 0;
+  #bytesWritten = 0;
+  #spare: Buffer | undefined;
+  #noMultishot = false;
+
+  /** Always false: the socket is connected before it is wrapped (node:http reads this). */
+  readonly connecting = false;
+  readonly pending = false;
+
+  constructor(socket: Socket, options: SocketStreamOptions = {}) {
+    if (!(socket instanceof Socket)) throw invalidArgType('socket', 'an instance of Socket', socket);
+    if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
+    if (socket.closed) throw Object.assign(new Error('the socket is closed'), { code: 'ERR_SOCKET_CLOSED' });
+    const o: DuplexOptions = {
+      allowHalfOpen: options.allowHalfOpen ?? true,
+      emitClose: true,
+      autoDestroy: true,
+      decodeStrings: true,
+    };
+    if (options.highWaterMark !== undefined) o.highWaterMark = options.highWaterMark;
+    if (options.readableHighWaterMark !== undefined) o.readableHighWaterMark = options.readableHighWaterMark;
+    if (options.writableHighWaterMark !== undefined) o.writableHighWaterMark = options.writableHighWaterMark;
+    if (options.signal !== undefined) o.signal = options.signal;
+    super(o);
+    this.#socket = socket;
+    this.#multishot = options.multishot ?? true;
+    try {
+      this.#peer = info(socket.remoteAddress());
+    } catch {
+      // the peer may already be gone (ENOTCONN); remoteAddress stays undefined
+    }
+    if (options.timeout !== undefined) this.setTimeout(options.timeout);
+  }
+
+  /** The underlying uringkit Socket. */
+  get uringSocket(): Socket {
+    return this.#socket;
+  }
+
+  // ---- reading ---------------------------------------------------------------
+
+  override _read(): void {
+    if (!this.#pumping) void this.#pump();
+  }
+
+  async #pump(): Promise<void> {
+    this.#pumping = true;
+    const sock = this.#socket;
+    try {
+      while (!this.destroyed) {
+        let chunk: Buffer;
+        if (this.#it === undefined && this.#multishot && !this.#noMultishot && !sock.closed) {
+          const it = sock.ring.recvMultishot(sock.fd, { ref: this.#ref });
+          if (it === null) this.#noMultishot = true; // no buffer rings (kernel before 6.0)
+          else this.#it = it;
+        }
+        const it = this.#it;
+        if (it !== undefined) {
+          let r: IteratorResult<Buffer>;
+          try {
+            r = await it.next();
+          } catch (err) {
+            if (this.#it === it) this.#it = undefined;
+            if ((err as { code?: string }).code === 'ENOBUFS') continue; // pool ran dry: all data is queued; re-arm
+            throw err;
+          }
+          if (this.destroyed) return;
+          if (r.done) {
+            // stopped for backpressure, or ended by the kernel without EOF: re-arm
+            if (this.#it === it) this.#it = undefined;
+            continue;
+          }
+          chunk = r.value;
+        } else {
+          if (sock.closed) throw Object.assign(new Error('the socket was closed under the stream'), { code: 'ERR_SOCKET_CLOSED' });
+          let buf = this.#spare ?? Buffer.allocUnsafe(RECV_SIZE);
+          this.#spare = undefined;
+          const n = await sock.recv(buf, { ref: this.#ref });
+          if (this.destroyed) return;
+          if (n < RECV_SIZE / 4) {
+            this.#spare = buf; // small read: copy out, keep the big buffer
+            buf = Buffer.from(buf.subarray(0, n));
+          }
+          chunk = buf.subarray(0, n);
+        }
+        if (chunk.length === 0) {
+          this.#it = undefined;
+          this.push(null);
+          return;
+        }
+        this.#bytesRead += chunk.length;
+        this.#timer?.refresh();
+        if (!this.push(chunk)) {
+          // Backpressure: stop receiving in the kernel; keep what already arrived.
+          this.#it?.stop();
+          return;
+        }
+      }
+    } catch (err) {
+      if (!this.destroyed) this.destroy(err as Error);
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  // ---- writing ---------------------------------------------------------------
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.#send([chunk], cb);
+  }
+
+  override _writev(chunks: { chunk: Buffer; encoding: BufferEncoding }[], cb: (err?: Error | null) => void): void {
+    const out: Buffer[] = [];
+    let small: Buffer[] = [];
+    let smallBytes = 0;
+    const flush = (): void => {
+      if (small.length === 1) out.push(small[0]!);
+      else if (small.length > 1) out.push(Buffer.concat(small, smallBytes));
+      small = [];
+      smallBytes = 0;
+    };
+    for (const { chunk } of chunks) {
+      if (chunk.length >= COALESCE) {
+        flush();
+        out.push(chunk);
+      } else {
+        if (smallBytes + chunk.length > COALESCE) flush();
+        small.push(chunk);
+        smallBytes += chunk.length;
+      }
+    }
+    flush();
+    this.#send(out, cb);
+  }
+
+  #send(bufs: Buffer[], cb: (err?: Error | null) => void): void {
+    this.#timer?.refresh();
+    const sends: Promise<number>[] = [];
+    try {
+      // Socket.write queues in order; all are issued now, the callback waits for all.
+      for (const b of bufs) {
+        const p = this.#socket.write(b);
+        p.catch(() => {}); // reported through Promise.all below
+        sends.push(p);
+      }
+    } catch (err) {
+      cb(err as Error);
+      return;
+    }
+    Promise.all(sends).then((ns) => {
+      for (const n of ns) this.#bytesWritten += n;
+      this.#timer?.refresh();
+      cb();
+    }, (err: Error) => cb(err));
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    if (this.#socket.closed) {
+      cb();
+      return;
+    }
+    this.#socket.shutdown('write').then(() => cb(), (err: { code?: string }) => {
+      // As net.Socket: the peer already gone is not an error of end().
+      cb(err.code === 'ENOTCONN' ? null : err as Error);
+    });
+  }
+
+  // ---- closing ---------------------------------------------------------------
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    const it = this.#it;
+    this.#it = undefined;
+    void it?.return();
+    const sock = this.#socket;
+    // A clean end (both sides finished, nothing in flight) closes; anything else shuts down first.
+    if (!(err === null && this.readableEnded && this.writableFinished)) sock.destroy();
+    sock.close().then(() => cb(err), () => cb(err));
+  }
+
+  /** Ends the writable side, then destroys (as net.Socket#destroySoon). */
+  destroySoon(): void {
+    if (this.writable) this.end();
+    if (this.writableFinished) this.destroy();
+    else this.once('finish', () => this.destroy());
+  }
+
+  // ---- net.Socket compatibility ----------------------------------------------
+
+  /** Emits 'timeout' after `ms` without reads or writes (0 disables), as net.Socket. */
+  setTimeout(ms: number, callback?: () => void): this {
+    if (typeof ms !== 'number') throw invalidArgType('msecs', 'of type number', ms);
+    if (!(ms >= 0) || !Number.isFinite(ms)) throw outOfRange('msecs', 'a non-negative finite number', ms);
+    if (callback !== undefined && typeof callback !== 'function') throw invalidArgType('callback', 'of type function', callback);
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    this.#timeoutMs = ms;
+    if (ms === 0) {
+      if (callback) this.removeListener('timeout', callback);
+      return this;
+    }
+    if (callback) this.once('timeout', callback);
+    if (!this.destroyed) {
+      // Kept after it fires: activity refresh()es it again, as net.Socket's.
+      this.#timer = setTimeout(() => {
+        if (!this.destroyed) this.emit('timeout');
+      }, ms);
+      this.#timer.unref();
+    }
+    return this;
+  }
+
+  /** The idle timeout set by setTimeout() (0: none). */
+  get timeout(): number {
+    return this.#timeoutMs;
+  }
+
+  /** TCP_NODELAY (net.Socket signature). Ignored on a closed socket and on Unix sockets. */
+  setNoDelay(noDelay = true): this {
+    if (!this.#socket.closed && this.#socket.family !== AF_UNIX) {
+      try {
+        this.#socket.setNoDelay(Boolean(noDelay));
+      } catch {
+        // as net.Socket: setsockopt failures are not reported
+      }
+    }
+    return this;
+  }
+
+  /** SO_KEEPALIVE with an initial delay in ms (net.Socket signature). */
+  setKeepAlive(enable = false, initialDelay = 0): this {
+    if (!this.#socket.closed) {
+      try {
+        this.#socket.setKeepAlive(enable && initialDelay > 0 ? { idle: Math.max(1000, initialDelay) } : Boolean(enable));
+      } catch {
+        // as net.Socket
+      }
+    }
+    return this;
+  }
+
+  /** Pending and future receives stop keeping the event loop alive (as net.Socket#unref). */
+  unref(): this {
+    this.#ref = false;
+    this.#it?.unref();
+    return this;
+  }
+
+  ref(): this {
+    this.#ref = true;
+    this.#it?.ref();
+    return this;
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.#peer?.address;
+  }
+
+  get remotePort(): number | undefined {
+    return this.#peer?.port;
+  }
+
+  get remoteFamily(): string | undefined {
+    return this.#peer?.family;
+  }
+
+  #localInfo(): AddressInfo | undefined {
+    if (this.#local === undefined && !this.#socket.closed) {
+      try {
+        this.#local = info(this.#socket.localAddress());
+      } catch {
+        // closed or reset
+      }
+    }
+    return this.#local;
+  }
+
+  get localAddress(): string | undefined {
+    return this.#localInfo()?.address;
+  }
+
+  get localPort(): number | undefined {
+    return this.#localInfo()?.port;
+  }
+
+  get localFamily(): string | undefined {
+    return this.#localInfo()?.family;
+  }
+
+  /** As net.Socket#address(): the local address, port and family ({} when unknown). */
+  address(): AddressInfo | Record<string, never> {
+    return this.#localInfo() ?? {};
+  }
+
+  get bytesRead(): number {
+    return this.#bytesRead;
+  }
+
+  /** Bytes the kernel accepted (writes still queued are not counted). */
+  get bytesWritten(): number {
+    return this.#bytesWritten;
+  }
+
+  /** 'open', 'readOnly', 'writeOnly' or 'closed', as net.Socket. */
+  get readyState(): 'open' | 'readOnly' | 'writeOnly' | 'closed' {
+    if (this.readable && this.writable) return 'open';
+    if (this.readable) return 'readOnly';
+    if (this.writable) return 'writeOnly';
+    return 'closed';
+  }
+
+  /** True if multishot receives are in use (false: one recv at a time). */
+  get multishot(): boolean {
+    return this.#multishot && !this.#noMultishot;
+  }
+}
+
+/** Wraps a connected uringkit Socket in a `stream.Duplex` (see SocketStream). */
+export function socketStream(socket: Socket, options?: SocketStreamOptions): SocketStream {
+  return new SocketStream(socket, options);
+}
