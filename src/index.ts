@@ -47,3 +47,9 @@ export type {
   MockFsOptions, MockFsStat, MockInodeType, MockHandler, MockLogEntry, MockOpName, MockReply, MockRequest, MockResult,
   MockStatInit, MockTestContext, WithMockOptions,
 } from './backend/mock/index.js';
+export { connect, DEFAULT_ATTEMPT_DELAY } from './net/connect.js';
+export type { HostConnectOptions, LookupFunction, LookupAddress } from './net/connect.js';
+export { socketStream, SocketStream } from './net/stream.js';
+export type { SocketStreamOptions } from './net/stream.js';
+export { connectTls } from './net/tls.js';
+export type { TlsConnectOptions } from './net/tls.js';

@@ -9,11 +9,12 @@
 import os from 'node:os';
 
 import { invalidArgType, invalidArgValue, outOfRange, SystemError } from '../errors.js';
-import { bufferPool, DEFAULT_POOL, sysOf, type RecvOptions, type SendOptions } from '../ops/socket.js';
+import { bufferPool, sysOf, type RecvOptions, type SendOptions } from '../ops/socket.js';
 import type { OpOptions } from '../ops/validate.js';
 import { MultishotIterator } from '../ring/multishot.js';
 import { Ring } from '../ring/ring.js';
 import { AF_INET, AF_INET6, AF_UNIX, SocketAddress } from './address.js';
+import { socketStream, type SocketStream, type SocketStreamOptions } from './stream.js';
 
 export const SOL_SOCKET = 1;
 export const SO_REUSEADDR = 2;
@@ -280,10 +281,9 @@ export class Socket {
               break;
             }
             if (r.value.length === 0) return;
+            // Backpressure: the iterator stops receiving by itself past ~1 MiB
+            // unread (the kernel keeps the rest); it ends once drained and is re-armed.
             yield r.value;
-            // Backpressure: past the high-water mark stop receiving (the kernel
-            // keeps the rest in the socket buffer), drain, then re-arm.
-            if (it.size * DEFAULT_POOL.size > HIGH_WATER) it.stop();
           }
         } finally {
           if (!rearm) await it.return();
@@ -296,6 +296,11 @@ export class Socket {
 
   [Symbol.asyncIterator](): AsyncGenerator<Buffer, void, undefined> {
     return this.chunks();
+  }
+
+  /** A Node Duplex over this socket (node:http, node:tls, stream.pipeline). */
+  stream(options?: SocketStreamOptions): SocketStream {
+    return socketStream(this, options);
   }
 
   /** shutdown(2): 'write' (default: half-close, the peer reads EOF), 'read' or 'both'. */

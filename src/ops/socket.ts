@@ -148,7 +148,8 @@ declare module '../ring/ring.js' {
     /**
      * Multishot recv into the ring's provided-buffer pool: yields Buffers (an
      * empty Buffer at end of stream, then ends). Ends with ENOBUFS when the
-     * pool ran dry (re-arm). Null when the kernel lacks buffer rings.
+     * pool ran dry (re-arm), and stops by itself when about 1 MiB waits unread
+     * (it then ends once drained: re-arm). Null when the kernel lacks buffer rings.
      */
     recvMultishot(fd: number, options?: RecvOptions): MultishotIterator<Buffer> | null;
     sendmsg(fd: number, data: ArrayBufferView, sockaddr: Buffer | null, sockaddrLength: number,
@@ -224,7 +225,9 @@ proto.recvMultishot = function recvMultishot(this: Ring, fd: number, options?: R
   if (opts?.timeout !== undefined) throw invalidArgType('options.timeout', 'undefined for a multishot operation', opts.timeout);
   const pool = bufferPool(this);
   if (pool === null) return null;
-  const it = new MultishotIterator<Buffer>();
+  // Backpressure at the source: past ~1 MiB unread the multishot is stopped
+  // (the kernel keeps the rest in the socket buffer) until the reader drains.
+  const it = new MultishotIterator<Buffer>(undefined, Math.max(1, Math.floor((1 << 20) / pool.size)));
   ringInternals().multishot(this, OP.recvMulti, DescOp.RECV_MULTI, fd, flagsOf(opts), pool.bgid, opts, it, undefined,
     { pin: [this, pool] });
   return it;

@@ -18,13 +18,17 @@ export class MultishotIterator<T> implements AsyncIterableIterator<T> {
   #done = false;
   #control: MultishotControl | undefined;
   readonly #onDrop: ((value: T) => void) | undefined;
+  readonly #highWaterMark: number;
 
   /**
    * @param onDrop called for every value still queued (or arriving) after the
    *   iteration was stopped, e.g. to close accepted fds nobody will take.
+   * @param highWaterMark when more values than this wait unread, the
+   *   operation is stopped (see stop()): the consumer drains, then re-arms.
    */
-  constructor(onDrop?: (value: T) => void) {
+  constructor(onDrop?: (value: T) => void, highWaterMark = Infinity) {
     this.#onDrop = onDrop;
+    this.#highWaterMark = highWaterMark;
   }
 
   /** @internal */
@@ -44,6 +48,7 @@ export class MultishotIterator<T> implements AsyncIterableIterator<T> {
       resolve({ value, done: false });
     } else {
       this.#queue.push(value);
+      if (this.#queue.length - this.#head > this.#highWaterMark) this.stop();
     }
   }
 

@@ -22,13 +22,15 @@
  */
 import { constants as fsc } from 'node:fs';
 
-import type { Backend, BackendHandle } from '../backend.js';
+import type { Backend, BackendHandle, SyscallBackend } from '../backend.js';
 import { DescFlag, DescOp, IORING_CQE_F_MORE, IORING_OP, Kind, NativeStat } from '../../ring/constants.js';
 import { MockClockImpl, type MockClock, type MockTimer } from './clock.js';
 import { E, errnoName, errnoNumber } from './errno.js';
 import { FaultPlan, type FaultRule, type FaultSpec } from './faults.js';
 import { FdTable, FILE_READY, type FdEntry, type MockOpenFd } from './fds.js';
 import { Inode, MockFs, type MockFsOptions } from './fs.js';
+import { MockNet, MockSocket, PENDING as NET_PENDING, type NetWaiter } from './net.js';
+import { addrOf, bytesOfAddr, decodeSockaddr, encodeSockaddr, formatAddr, type MockAddr } from './sockaddr.js';
 import { defaultSeed, Prng } from './prng.js';
 import {
   opName, type MockHandler, type MockLogEntry, type MockOpName, type MockReply, type MockRequest, type MockResult,
@@ -45,7 +47,7 @@ const AT_REMOVEDIR = 0x200;
 const AT_EMPTY_PATH = 0x1000;
 const POLL_ALWAYS = 0x008 | 0x010 | 0x020; // POLLERR | POLLHUP | POLLNVAL
 const LAST_FILE_OP = DescOp.FTRUNCATE;
-/** Socket operations (22..30) and MSG_RING (32): known, not modelled yet; PBUF_RECYCLE (31) takes no SQE. */
+/** Socket operations (22..30, modelled in net.ts) and MSG_RING (32, not modelled); PBUF_RECYCLE (31) takes no SQE. */
 const LAST_DESC_OP = 32;
 const DESC_PBUF_RECYCLE = 31;
 
@@ -144,8 +146,13 @@ class Req implements MockRequest {
   buffers?: Uint8Array[];
   ms = 0;
   timeout?: number;
+  address?: string;
   /** statx: the output buffer (internal). */
   statOut?: Uint8Array;
+  /** connect/sendmsg: the destination (internal). */
+  sockaddr?: MockAddr;
+  /** recvmsg: where the sender's address goes (internal). */
+  addrOut?: Uint8Array;
   #ac: AbortController | undefined;
   #aborted = false;
   /** @internal Wired by the backend. */
@@ -199,6 +206,8 @@ interface Op {
   timer: MockTimer | undefined;
   linkTimer: MockTimer | undefined;
   waiter: PollWaiter | undefined;
+  /** Removes the operation from whatever it waits on (a socket's queue). */
+  detach: (() => void) | undefined;
 }
 
 /** Maps a descriptor to the public operation name. */
@@ -291,10 +300,16 @@ export class MockBackend implements Backend {
   readonly unhandled: MockUnhandled[] = [];
   /** Errors thrown by handlers or fault `match` functions (the operation failed with EIO). */
   readonly errors: Error[] = [];
+  /**
+   * The socket set-up calls (socket, bind, listen, options, names, pipe) on
+   * in-memory sockets: TcpListener, Socket.connect and UdpSocket run on the mock.
+   */
+  readonly sys: SyscallBackend;
 
   readonly #clock: MockClockImpl;
   readonly #prng: Prng;
   readonly #fds: FdTable;
+  readonly #net: MockNet;
   readonly #fsModel: boolean;
   readonly #autoAdvance: boolean;
   readonly #logLimit: number;
@@ -330,6 +345,15 @@ export class MockBackend implements Backend {
     this.#fsModel = options.fs !== false;
     this.fs = new MockFs(() => this.#clock.wallTime(), typeof options.fs === 'object' ? options.fs : {});
     this.#fds = new FdTable(options.fdBase ?? 3);
+    this.#net = new MockNet({
+      openFd: (sock, origin) => this.#openSock(sock, origin),
+      changed: (sock) => this.#sockChanged(sock),
+    });
+    this.#net.writeAddr = (a, out) => {
+      const b = bytesOfAddr(a);
+      out.set(b.subarray(0, Math.min(b.length, out.length)));
+    };
+    this.sys = this.#makeSys();
     this.#logLimit = options.logLimit ?? 10_000;
     this.faults = new FaultPlan(this.#prng, (p) => this.fs.display(p));
     for (const f of options.faults ?? []) this.faults.add(f);
@@ -392,20 +416,27 @@ export class MockBackend implements Backend {
    * polls on it stay pending, as with io_uring. Returns whether it was open.
    */
   closeFd(fd: number): boolean {
-    return this.#fds.close(fd) !== undefined;
+    const e = this.#fds.close(fd);
+    if (e === undefined) return false;
+    if (e.sock !== undefined) {
+      e.sock.fd = -1;
+      this.#net.close(e.sock);
+    }
+    return true;
   }
 
   /** The fds open in the mock (files, directories, pollables), lowest first. */
   openFds(): MockOpenFd[] {
-    return this.#fds.list().map((e) => ({ fd: e.fd, kind: e.kind, path: e.path, flags: e.flags }));
+    return this.#fds.list().map((e) => ({ fd: e.fd, kind: e.kind, path: this.#label(e), flags: e.flags }));
   }
 
   /** Throws an Error listing every fd still open (with its path and the operation that opened it). */
   assertNoLeaks(): void {
     const open = this.#fds.list();
     if (open.length === 0) return;
-    const lines = open.map((e) => `  fd ${e.fd}: ${e.kind} ${e.path}` +
-      (e.openedBy > 0 ? ` (opened by open #${e.openedBy})` : ' (openPollable)'));
+    const lines = open.map((e) => `  fd ${e.fd}: ${e.kind} ${this.#label(e)}` +
+      (e.origin !== undefined ? ` (opened by ${e.origin})`
+        : e.openedBy > 0 ? ` (opened by open #${e.openedBy})` : ' (openPollable)'));
     throw new Error(`MockBackend: ${open.length} file descriptor${open.length === 1 ? '' : 's'} leaked ` +
       `(seed ${this.seed}):\n${lines.join('\n')}`);
   }
@@ -469,10 +500,12 @@ export class MockBackend implements Backend {
     ];
     const fds = this.#fds.list();
     lines.push(`  open fds (${fds.length})${fds.length ? ':' : ''}`);
-    for (const e of fds) lines.push(`    ${e.fd}: ${e.kind} ${e.path}`);
+    for (const e of fds) lines.push(`    ${e.fd}: ${e.kind} ${this.#label(e)}`);
     const inflight = this.inFlight();
     lines.push(`  in flight (${inflight.length})${inflight.length ? ':' : ''}`);
-    for (const r of inflight) lines.push(`    #${r.seq} ${r.op} fd=${r.fd}${r.path ? ` ${r.path}` : ''}`);
+    for (const r of inflight) {
+      lines.push(`    #${r.seq} ${r.op} fd=${r.fd}${r.path ? ` ${r.path}` : ''}${r.address ? ` ${r.address}` : ''}`);
+    }
     const faults = this.faults.describe();
     if (faults.length) lines.push(`  faults:`, ...faults.map((f) => `    ${f}`));
     if (this.unhandled.length) lines.push(`  unhandled:`, ...this.unhandled.slice(0, 10).map((u) => `    ${u.message}`));
@@ -523,7 +556,10 @@ export class MockBackend implements Backend {
     const ops = [IORING_OP.NOP, 1 /* READV */, 2 /* WRITEV */, 3 /* FSYNC */, IORING_OP.POLL_ADD, IORING_OP.TIMEOUT,
       IORING_OP.ASYNC_CANCEL, IORING_OP.LINK_TIMEOUT, IORING_OP.FALLOCATE, IORING_OP.OPENAT, IORING_OP.CLOSE,
       IORING_OP.STATX, IORING_OP.READ, IORING_OP.WRITE, IORING_OP.FADVISE, IORING_OP.RENAMEAT, IORING_OP.UNLINKAT,
-      IORING_OP.MKDIRAT, IORING_OP.SYMLINKAT, IORING_OP.LINKAT, IORING_OP.FTRUNCATE];
+      IORING_OP.MKDIRAT, IORING_OP.SYMLINKAT, IORING_OP.LINKAT, IORING_OP.FTRUNCATE,
+      // In-memory sockets (net.ts). Not SEND_ZC (nor provided-buffer rings): sockets receive with one-shot recv.
+      IORING_OP.ACCEPT, IORING_OP.CONNECT, IORING_OP.SEND, IORING_OP.RECV, IORING_OP.SENDMSG, IORING_OP.RECVMSG,
+      IORING_OP.SHUTDOWN];
     for (const op of ops) p[op] = 1;
     if (this.#handlers.has('splice')) p[IORING_OP.SPLICE] = 1;
     return p;
@@ -591,6 +627,8 @@ export class MockBackend implements Backend {
       op.timer?.cancel();
       op.linkTimer?.cancel();
       if (op.waiter) op.waiter.entry.pollers.delete(op.waiter);
+      op.detach?.();
+      op.detach = undefined;
       op.req.abort();
     }
     r.pending.clear();
@@ -730,6 +768,11 @@ export class MockBackend implements Backend {
       op.waiter.entry.pollers.delete(op.waiter);
       op.waiter = undefined;
     }
+    if (op.detach !== undefined) {
+      const d = op.detach;
+      op.detach = undefined;
+      d();
+    }
     op.req.abort();
     if (op.fault?.spec.overflow) r.stats[NativeStat.CQ_OVERFLOWS]! += 1;
     op.log.res = res;
@@ -839,8 +882,10 @@ export class MockBackend implements Backend {
     if (this.log.length > this.#logLimit) this.log.splice(0, this.log.length - this.#logLimit);
     const op: Op = {
       ring: r, slot, hi, code, req, log, link, separate, linkMs,
-      multishot: code === DescOp.POLL_MULTI || code === DescOp.RECV_MULTI, done: false,
+      multishot: code === DescOp.POLL_MULTI || code === DescOp.RECV_MULTI ||
+        (code === DescOp.ACCEPT && (arg1 & 1) !== 0), done: false,
       uncancellable: false, fault: undefined, timer: undefined, linkTimer: undefined, waiter: undefined,
+      detach: undefined,
     };
     req.runDefault = () => this.#runDefault(op);
     req.runEmit = (res) => this.#emit(op, res);
@@ -952,6 +997,41 @@ export class MockBackend implements Backend {
         req.flags = code === DescOp.SYMLINKAT ? 0 : arg1;
         return 0;
       }
+      case DescOp.CONNECT: {
+        if (!ArrayBuffer.isView(pin)) return -E.EINVAL;
+        const a = addrOf(bytesOf(pin), arg0 >>> 0);
+        if (typeof a === 'number') return a;
+        req.sockaddr = a;
+        req.address = formatAddr(a);
+        return 0;
+      }
+      case DescOp.SEND:
+      case DescOp.RECV:
+      case DescOp.SEND_ZC:
+      case DescOp.SENDMSG:
+      case DescOp.RECVMSG: {
+        const msg = code === DescOp.SENDMSG || code === DescOp.RECVMSG;
+        const view: unknown = msg ? (Array.isArray(pin) ? pin[0] : undefined) : pin;
+        if (!ArrayBuffer.isView(view)) return -E.EINVAL;
+        if (!isOffset(second, false) || second + length > view.byteLength) return -E.EFAULT;
+        req.buffer = new Uint8Array(view.buffer, view.byteOffset + second, length);
+        req.length = length;
+        req.flags = arg0;
+        if (msg) {
+          const sa: unknown = (pin as unknown[])[1];
+          if (code === DescOp.SENDMSG && sa !== null && sa !== undefined && arg1 > 0) {
+            if (!ArrayBuffer.isView(sa)) return -E.EINVAL;
+            const a = addrOf(bytesOf(sa), arg1 >>> 0);
+            if (typeof a === 'number') return a;
+            req.sockaddr = a;
+            req.address = formatAddr(a);
+          } else if (code === DescOp.RECVMSG) {
+            if (!ArrayBuffer.isView(sa) || sa.byteLength < 128) return -E.EINVAL;
+            req.addrOut = bytesOf(sa);
+          }
+        }
+        return 0;
+      }
       default:
         req.flags = arg0;
         req.mode = arg1;
@@ -995,7 +1075,8 @@ export class MockBackend implements Backend {
 
   /** A short read or write: the request asks for fewer bytes. */
   #shorten(req: Req, fault: FaultRule): void {
-    if (req.buffer !== undefined && (req.op === 'read' || req.op === 'write')) {
+    if (req.buffer !== undefined && (req.op === 'read' || req.op === 'write' || req.op === 'send' ||
+      req.op === 'recv' || req.op === 'sendmsg' || req.op === 'recvmsg')) {
       const n = this.faults.shortLength(fault, req.buffer.length);
       req.buffer = req.buffer.subarray(0, n);
       req.length = n;
@@ -1122,7 +1203,9 @@ export class MockBackend implements Backend {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     const req = op.req;
     const views = req.buffer !== undefined ? [req.buffer] : req.buffers ?? [];
-    if (op.req.op !== 'read' && op.req.op !== 'readv') return bytes.length;
+    if (op.req.op !== 'read' && op.req.op !== 'readv' && op.req.op !== 'recv' && op.req.op !== 'recvmsg') {
+      return bytes.length;
+    }
     let done = 0;
     for (const v of views) {
       if (done >= bytes.length) break;
@@ -1175,8 +1258,9 @@ export class MockBackend implements Backend {
       case DescOp.POLL_MULTI:
         return this.#poll(op, finish);
       case DescOp.CLOSE: {
-        if (!this.#fsModel && this.#fds.get(req.fd) === undefined) return { noModel: 'the file system model is off' };
-        return this.#fds.close(req.fd) !== undefined ? 0 : -E.EBADF;
+        const e = this.#fds.get(req.fd);
+        if (!this.#fsModel && (e === undefined || e.sock === undefined)) return { noModel: 'the file system model is off' };
+        return this.closeFd(req.fd) ? 0 : -E.EBADF;
       }
       case DescOp.SPLICE:
         return { noModel: 'splice has no built-in model' };
@@ -1185,7 +1269,14 @@ export class MockBackend implements Backend {
       default:
         break;
     }
-    if (op.code > LAST_FILE_OP) return { noModel: 'sockets are not modelled yet' };
+    if (op.code > LAST_FILE_OP || op.code === DescOp.READ || op.code === DescOp.WRITE) {
+      const e = this.#fds.get(req.fd);
+      if (e?.sock !== undefined) return this.#sockOp(op, e.sock, finish);
+      if (op.code > LAST_FILE_OP) {
+        if (op.code === DescOp.SEND_ZC || op.code === DescOp.RECV_MULTI) return { noModel: `${req.op} has no built-in model` };
+        return e === undefined ? -E.EBADF : -E.ENOTSOCK;
+      }
+    }
     if (!this.#fsModel) return { noModel: 'the file system model is off' };
     const fs = this.fs;
     switch (op.code) {
@@ -1261,6 +1352,104 @@ export class MockBackend implements Backend {
       default:
         return { noModel: '' };
     }
+  }
+
+  // ---- internals: sockets ----------------------------------------------------------------------
+
+  #label(e: FdEntry): string {
+    return e.sock !== undefined ? e.sock.describe() : e.path;
+  }
+
+  #openSock(sock: MockSocket, origin: string): number {
+    const e = this.#fds.open(sock.type === 'pipe' ? 'pipe' : 'socket', '', fsc.O_RDWR, undefined, 0, 0);
+    e.sock = sock;
+    e.origin = origin;
+    sock.fd = e.fd;
+    e.ready = this.#net.readiness(sock);
+    this.#activity++;
+    return e.fd;
+  }
+
+  #sockChanged(sock: MockSocket): void {
+    const e = this.#fds.get(sock.fd);
+    if (e === undefined || e.sock !== sock) return;
+    const mask = this.#net.readiness(sock);
+    if (mask !== e.ready) this.setReady(e.fd, mask);
+  }
+
+  #makeSys(): SyscallBackend {
+    const net = this.#net;
+    const sockOf = (fd: number): MockSocket | number => {
+      const e = this.#fds.get(fd);
+      if (e === undefined) return -E.EBADF;
+      return e.sock ?? -E.ENOTSOCK;
+    };
+    const int = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v);
+    return {
+      socket: (domain, type) => {
+        if (!int(domain) || !int(type)) return -E.EINVAL;
+        const s = net.socket(domain, type);
+        return typeof s === 'number' ? s : this.#openSock(s, `socket(${s.kindName})`);
+      },
+      bind: (fd, sockaddr, len) => {
+        const s = sockOf(fd);
+        if (typeof s === 'number') return s;
+        if (!ArrayBuffer.isView(sockaddr) || !int(len)) return -E.EINVAL;
+        const a = addrOf(bytesOf(sockaddr), len);
+        return typeof a === 'number' ? a : net.bind(s, a);
+      },
+      listen: (fd, backlog) => {
+        const s = sockOf(fd);
+        return typeof s === 'number' ? s : net.listen(s, backlog);
+      },
+      setsockopt: (fd, level, name, value) => {
+        const s = sockOf(fd);
+        return typeof s === 'number' ? s : net.setsockopt(s, level, name, value);
+      },
+      setlinger: (fd, on, seconds) => {
+        const s = sockOf(fd);
+        return typeof s === 'number' ? s : net.setlinger(s, on, seconds);
+      },
+      getsockopt: (fd, level, name) => {
+        const s = sockOf(fd);
+        return typeof s === 'number' ? [s, false] : net.getsockopt(s, level, name);
+      },
+      sockname: (fd, peer) => {
+        const s = sockOf(fd);
+        if (typeof s === 'number') return s;
+        const a = net.sockname(s, peer);
+        return typeof a === 'number' ? a : Buffer.from(bytesOfAddr(a));
+      },
+      sockaddrEncode: encodeSockaddr,
+      sockaddrDecode: decodeSockaddr,
+      pipe: (size) => {
+        const [r, w] = net.pipe(size);
+        return [this.#openSock(r, 'pipe()'), this.#openSock(w, 'pipe()')];
+      },
+      setAffinity: () => 0,
+    };
+  }
+
+  /** A ring operation on a socket or pipe fd. */
+  #sockOp(op: Op, sock: MockSocket, finish: (res: number) => void): ModelResult {
+    const req = op.req;
+    const w: NetWaiter = {
+      view: req.buffer ?? new Uint8Array(0), flags: req.flags, addrOut: req.addrOut, dest: req.sockaddr,
+      multishot: op.multishot, finish, more: (res) => this.#emit(op, res),
+    };
+    const net = this.#net;
+    let r: number | typeof NET_PENDING;
+    switch (op.code) {
+      case DescOp.ACCEPT: r = net.accept(sock, w); break;
+      case DescOp.CONNECT: r = net.connect(sock, req.sockaddr!, w); break;
+      case DescOp.SEND: case DescOp.SENDMSG: case DescOp.WRITE: r = net.send(sock, w); break;
+      case DescOp.RECV: case DescOp.RECVMSG: case DescOp.READ: r = net.recv(sock, w); break;
+      case DescOp.SHUTDOWN: return net.shutdown(sock, req.flags);
+      default: return { noModel: `${req.op} on a ${sock.kindName} socket` };
+    }
+    if (r !== NET_PENDING) return r;
+    op.detach = () => net.forget(sock, w);
+    return PENDING;
   }
 
   /** A path relative to a directory fd (AT_FDCWD: the mock's cwd). */

@@ -4,14 +4,14 @@
  * POSIX requires, so fd reuse after close behaves as it does for real.
  *
  * Kinds: 'file' and 'directory' (opened on the in-memory file system) and
- * 'pollable' (an fd whose readiness the test drives with setReady). Sockets
- * and pipes will be further kinds: an entry carries its own readiness and
- * poll waiters, so an in-memory socket pair only needs two entries that
- * update each other's `ready` mask when data is written or a side closes.
+ * 'pollable' (an fd whose readiness the test drives with setReady), 'socket'
+ * and 'pipe' (in-memory, see net.ts: the entry carries the MockSocket, whose
+ * changes update the entry's `ready` mask).
  */
 import type { Inode } from './fs.js';
+import type { MockSocket } from './net.js';
 
-export type MockFdKind = 'file' | 'directory' | 'pollable';
+export type MockFdKind = 'file' | 'directory' | 'pollable' | 'socket' | 'pipe';
 
 /** POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM: what a regular file always reports. */
 export const FILE_READY = 0x001 | 0x004 | 0x040 | 0x100;
@@ -33,6 +33,10 @@ export interface FdEntry {
   readonly pollers: Set<unknown>;
   /** Which operation opened it (log seq), for leak reports. */
   readonly openedBy: number;
+  /** Sockets and pipes: the in-memory socket. */
+  sock?: MockSocket;
+  /** How it was opened when not by an `open` operation ('socket()', 'accept on fd 3' ...), for leak reports. */
+  origin?: string;
 }
 
 /** What `mock.openFds()` lists. */

@@ -12,7 +12,7 @@ export type MockOpName =
   | 'nop' | 'sleep' | 'poll' | 'pollMultishot' | 'closeFd'
   | 'read' | 'write' | 'readv' | 'writev' | 'fsync' | 'fdatasync' | 'fallocate' | 'fadvise' | 'ftruncate'
   | 'open' | 'statx' | 'unlink' | 'rmdir' | 'mkdir' | 'rename' | 'symlink' | 'link' | 'splice'
-  /** Socket operations: no built-in model yet; a handler sees the fd and the raw `flags`/`mode` only. */
+  /** Socket operations: modelled on in-memory sockets (mock.sys); send/recv see `buffer`, connect/sendmsg `address`. */
   | 'accept' | 'connect' | 'send' | 'recv' | 'recvMultishot' | 'sendmsg' | 'recvmsg' | 'sendZc' | 'shutdown'
   | 'msgRing';
 
@@ -47,15 +47,17 @@ export interface MockRequest {
   readonly path?: string;
   /** rename/link: the new path; symlink: the link's path. */
   readonly dest?: string;
-  /** open: O_* flags; statx: AT_* flags; rename: RENAME_* flags; poll: the events; fsync: 1 for fdatasync. */
+  /** connect/sendmsg: the destination ('127.0.0.1:8080', '[::1]:53', '/run/app.sock'). */
+  readonly address?: string;
+  /** open: O_* flags; statx: AT_* flags; rename: RENAME_* flags; poll: the events; fsync: 1 for fdatasync; send/recv: MSG_* flags; shutdown: how. */
   readonly flags: number;
   /** open/mkdir: the mode; fallocate: the FALLOC_FL_* mode; fadvise: the advice; statx: the STATX_* mask; splice: fd_out. */
   readonly mode: number;
   /** read/write/readv/writev: the file position (-1: the fd's current position); fallocate/fadvise: offset; ftruncate: length. */
   readonly position: number;
-  /** read/write: bytes asked for (after a `shortBy` fault); fallocate/fadvise: length; splice: length. */
+  /** read/write/send/recv: bytes asked for (after a `shortBy` fault); fallocate/fadvise: length; splice: length. */
   readonly length: number;
-  /** read: the window of the caller's buffer to fill; write: the bytes to write. */
+  /** read/recv/recvmsg: the window of the caller's buffer to fill; write/send/sendmsg: the bytes to send. */
   readonly buffer?: Uint8Array;
   /** readv/writev: the caller's buffers (after a `shortBy` fault: trimmed views). */
   readonly buffers?: readonly Uint8Array[];
