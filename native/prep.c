@@ -146,6 +146,21 @@ typedef struct uk_built {
   uint32_t len;
 } uk_built;
 
+/* The window [offset, offset + length) of a pinned view named by a record
+ * (offset: f64 words 12-13, length: word 14), bounds-checked here. */
+static int view_window(napi_env env, napi_value pin, const int32_t *rec, uint8_t **addr, uint32_t *len_out) {
+  uint8_t *d;
+  size_t n;
+  if (!pin || !view_bytes(env, pin, &d, &n)) return -EINVAL;
+  double boff = rec_f64(rec, 12);
+  uint32_t len = (uint32_t)rec[14];
+  if (!(boff >= 0) || boff != floor(boff) || boff > (double)n || (size_t)boff + len > n) return -EFAULT;
+  if (len > 0 && !d) return -EFAULT;
+  *addr = d + (size_t)boff;
+  *len_out = len;
+  return 0;
+}
+
 /* Resolves the memory a record's operation needs. Returns 0 or -errno. */
 static int resolve_memory(napi_env env, napi_value pin, uint32_t op, const int32_t *rec, uk_slot_mem *m,
                           uk_built *b) {
@@ -154,13 +169,9 @@ static int resolve_memory(napi_env env, napi_value pin, uint32_t op, const int32
   switch (op) {
     case UK_DESC_READ:
     case UK_DESC_WRITE: {
-      if (!pin || !view_bytes(env, pin, &d, &n)) return -EINVAL;
-      double boff = rec_f64(rec, 12);
-      uint32_t len = (uint32_t)rec[14];
-      if (!(boff >= 0) || boff != floor(boff) || boff > (double)n || (size_t)boff + len > n) return -EFAULT;
-      if (len > 0 && !d) return -EFAULT;
-      b->addr = (uint64_t)(uintptr_t)(d + (size_t)boff);
-      b->len = len;
+      int e = view_window(env, pin, rec, &d, &b->len);
+      if (e < 0) return e;
+      b->addr = (uint64_t)(uintptr_t)d;
       if (!f64_to_off(rec_f64(rec, 10), &b->off)) return -EINVAL;
       return 0;
     }
@@ -219,13 +230,9 @@ static int resolve_memory(napi_env env, napi_value pin, uint32_t op, const int32
     case UK_DESC_SEND:
     case UK_DESC_RECV:
     case UK_DESC_SEND_ZC: {
-      if (!pin || !view_bytes(env, pin, &d, &n)) return -EINVAL;
-      double boff = rec_f64(rec, 12);
-      uint32_t len = (uint32_t)rec[14];
-      if (!(boff >= 0) || boff != floor(boff) || boff > (double)n || (size_t)boff + len > n) return -EFAULT;
-      if (len > 0 && !d) return -EFAULT;
-      b->addr = (uint64_t)(uintptr_t)(d + (size_t)boff);
-      b->len = len;
+      int e = view_window(env, pin, rec, &d, &b->len);
+      if (e < 0) return e;
+      b->addr = (uint64_t)(uintptr_t)d;
       return 0;
     }
     case UK_DESC_ACCEPT: {
@@ -246,16 +253,13 @@ static int resolve_memory(napi_env env, napi_value pin, uint32_t op, const int32
     }
     case UK_DESC_SENDMSG:
     case UK_DESC_RECVMSG: {
-      napi_value data = pin_elem(env, pin, 0);
       napi_value name = pin_elem(env, pin, 1);
-      if (!data || !view_bytes(env, data, &d, &n)) return -EINVAL;
-      double boff = rec_f64(rec, 12);
-      uint32_t len = (uint32_t)rec[14];
-      if (!(boff >= 0) || boff != floor(boff) || boff > (double)n || (size_t)boff + len > n) return -EFAULT;
-      if (len > 0 && !d) return -EFAULT;
+      uint32_t len;
+      int e = view_window(env, pin_elem(env, pin, 0), rec, &d, &len);
+      if (e < 0) return e;
       if (m->live) return -EBUSY; /* never rewrite a msghdr the kernel may read */
       memset(&m->msg, 0, sizeof m->msg);
-      m->msg_iov.iov_base = d + (size_t)boff;
+      m->msg_iov.iov_base = d;
       m->msg_iov.iov_len = len;
       m->msg.msg_iov = &m->msg_iov;
       m->msg.msg_iovlen = 1;

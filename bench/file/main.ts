@@ -17,6 +17,7 @@ import {
   benchEnv, calibrate, Case, emit, interleave, nowNs, parseOptions, progress,
   type BenchOptions, type CaseResult, type Sampler,
 } from '../lib/report.js';
+import { countEnters } from '../lib/enters.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -337,22 +338,6 @@ async function passSampler(label: string, run: (n: number) => Promise<void>, o: 
   };
 }
 
-/** Counts io_uring_enter calls per completed operation over a sampler's measured calls. */
-function countEnters(ring: Ring, s: Sampler): { sampler: Sampler; perOp: () => number } {
-  let enters = 0;
-  let ops = 0;
-  return {
-    sampler: async () => {
-      const a = ring.stats();
-      const v = await s();
-      const b = ring.stats();
-      enters += b.enters - a.enters;
-      ops += b.completed - a.completed;
-      return v;
-    },
-    perOp: () => (ops > 0 ? enters / ops : NaN),
-  };
-}
 
 const entersInfo = (x: { perOp: () => number }): string => `io_uring_enter per op: ${x.perOp().toFixed(4)}`;
 

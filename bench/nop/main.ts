@@ -12,6 +12,7 @@ import {
   benchEnv, calibrate, Case, emit, interleave, nowNs, parseOptions, progress,
   type BenchOptions, type CaseResult, type Sampler,
 } from '../lib/report.js';
+import { countEnters } from '../lib/enters.js';
 
 const BATCH = 32;
 
@@ -84,22 +85,6 @@ async function sampler(label: string, run: (n: number) => Promise<void>, o: Benc
   };
 }
 
-/** Counts io_uring_enter calls per operation over a sampler's measured calls. */
-function countEnters(ring: Ring, s: Sampler): { sampler: Sampler; perOp: () => number } {
-  let enters = 0;
-  let ops = 0;
-  return {
-    sampler: async () => {
-      const a = ring.stats();
-      const v = await s();
-      const b = ring.stats();
-      enters += b.enters - a.enters;
-      ops += b.completed - a.completed;
-      return v;
-    },
-    perOp: () => (ops > 0 ? enters / ops : NaN),
-  };
-}
 
 /** The C reference as a sampler (one process per repeat), or the reason it is unavailable. */
 function cReference(mode: 'batch32' | 'batch1', o: BenchOptions): { sampler: Sampler; flags: () => string } | string {

@@ -18,6 +18,8 @@ import {
   benchEnv, calibrate, Case, emit, interleave, nowNs, parseOptions, progress,
   type BenchOptions, type CaseResult, type Sampler,
 } from '../lib/report.js';
+import { countEnters } from '../lib/enters.js';
+
 import { END, PING, SINK, STOP, type BenchWorkerData } from './protocol.js';
 
 const WORKER = new URL('./worker.js', import.meta.url);
@@ -176,22 +178,6 @@ async function sampler(label: string, run: (n: number) => Promise<void>, o: Benc
   };
 }
 
-/** Wraps a sampler: main-ring io_uring_enter calls per operation submitted on the main ring. */
-function countEnters(ring: Ring, s: Sampler): { sampler: Sampler; perOp: () => number } {
-  let enters = 0;
-  let ops = 0;
-  return {
-    sampler: async () => {
-      const a = ring.stats();
-      const v = await s();
-      const b = ring.stats();
-      enters += b.enters - a.enters;
-      ops += b.submitted - a.submitted;
-      return v;
-    },
-    perOp: () => (ops > 0 ? enters / ops : NaN),
-  };
-}
 
 /** The CPU for the peer workers: UK_BENCH_PEER_CPU, else the CPU after ours (mod the machine's CPU count). */
 function peerCpu(env: { cpusAllowed: string; pinned: boolean }): number {
@@ -231,7 +217,7 @@ export async function main(argv: string[]): Promise<void> {
 
   // -- round trip ------------------------------------------------------------------
   {
-    const mr = countEnters(ring, await sampler('msg-roundtrip', ringRoundtrip(ring, ringPeer.ring!, it), o, { scale: US }));
+    const mr = countEnters(ring, await sampler('msg-roundtrip', ringRoundtrip(ring, ringPeer.ring!, it), o, { scale: US }), 'submitted');
     const subjects: Record<string, Sampler> = {
       mr: mr.sampler,
       pm: await sampler('post-message (round trip)', portRoundtrip(portPeer), o, { scale: US }),
@@ -254,7 +240,7 @@ export async function main(argv: string[]): Promise<void> {
   // -- throughput ------------------------------------------------------------------------
   {
     const mt = countEnters(ring, await sampler('msg-throughput', ringThroughput(ring, ringPeer.ring!, it), o,
-      { multiple: BATCH, rate: true }));
+      { multiple: BATCH, rate: true }), 'submitted');
     const s = await interleave({
       mt: mt.sampler,
       pm: await sampler('post-message (throughput)', portThroughput(portPeer), o, { multiple: BATCH, rate: true }),

@@ -897,11 +897,7 @@ export class Ring {
       f[(base + 8) >> 1] = linkMs;
       stage[0] = count + 1;
     }
-    if (!this.#flushScheduled && !this.#driving) {
-      this.#flushScheduled = true;
-      if (this.#immediateFlush) this.#scheduleImmediate();
-      else RESOLVED.then(this.#flushTask);
-    }
+    if (!this.#flushScheduled && !this.#driving) this.#scheduleFlush();
   }
 
   /** A record with memory (pin) and the extended fields. Same ordering rules. */
@@ -916,11 +912,7 @@ export class Ring {
       this.#writeRecord(count, word0, slot, hi, fd, arg0, arg1, opMs, linkMs, position, offset, length, arg2, pin);
       stage[0] = count + 1;
     }
-    if (!this.#flushScheduled && !this.#driving) {
-      this.#flushScheduled = true;
-      if (this.#immediateFlush) this.#scheduleImmediate();
-      else RESOLVED.then(this.#flushTask);
-    }
+    if (!this.#flushScheduled && !this.#driving) this.#scheduleFlush();
   }
 
   #writeRecord(index: number, word0: number, slot: number, hi: number, fd: number, arg0: number, arg1: number,
@@ -945,6 +937,13 @@ export class Ring {
       this.#stagePins[index] = pin;
       this.#pinsStaged = true;
     }
+  }
+
+  /** The first operation of a synchronous run queues the flush (a microtask, or setImmediate). */
+  #scheduleFlush(): void {
+    this.#flushScheduled = true;
+    if (this.#immediateFlush) this.#scheduleImmediate();
+    else RESOLVED.then(this.#flushTask);
   }
 
   readonly #flushTask = (): void => {
@@ -1318,22 +1317,24 @@ export class Ring {
     if ((st & St.ACTIVE) === 0 || (st & (St.SETTLED | St.ABORT_REQ)) !== 0 || this.#gen[slot] !== gen) return;
     this.#state[slot] = st | St.ABORT_REQ;
     this.#reason[slot] = reason !== undefined ? reason : this.#signal[slot]?.reason;
+    this.#stageCancel(slot, Kind.OP);
+  }
+
+  /** Stages an ASYNC_CANCEL aimed at one exact SQE of this activation (its CQE is awaited). */
+  #stageCancel(slot: number, targetKind: Kind): void {
+    const gen = this.#gen[slot]!;
     this.#pending[slot]!++;
-    this.#stageRecord(DescOp.CANCEL, slot, gen << 2, -1, slot, (gen << 2) | Kind.OP, 0, 0);
+    this.#stageRecord(DescOp.CANCEL, slot, gen << 2, -1, slot, (gen << 2) | targetKind, 0, 0);
   }
 
   /** Cancels a slot's separate deadline timer (its CQE then says -ECANCELED). */
   #removeTimer(slot: number): void {
-    const gen = this.#gen[slot]!;
-    this.#pending[slot]!++;
-    this.#stageRecord(DescOp.CANCEL, slot, gen << 2, -1, slot, (gen << 2) | Kind.LINK_TIMEOUT, 0, 0);
+    this.#stageCancel(slot, Kind.LINK_TIMEOUT);
   }
 
   /** Cancels an activation whose deadline passed; it settles with ETIMEDOUT. */
   #cancelForTimeout(slot: number): void {
-    const gen = this.#gen[slot]!;
-    this.#pending[slot]!++;
-    this.#stageRecord(DescOp.CANCEL, slot, gen << 2, -1, slot, (gen << 2) | Kind.OP, 0, 0);
+    this.#stageCancel(slot, Kind.OP);
   }
 
   #setSlotRef(slot: number, gen: number, on: boolean): void {
