@@ -10,59 +10,101 @@
  * Receiving is the socket's async iterator (multishot recv); each chunk is
  * written back without waiting for the send to complete (Socket writes are
  * ordered), until too many are queued (then the loop waits: backpressure).
+ *
+ * `startEchoServer()` is exported so the server's own tests can run it on
+ * any ring, including a MockBackend (test/backend/echo-server-on-mock.test.ts).
  */
-import { Socket, TcpListener } from '../src/index.js';
+import { pathToFileURL } from 'node:url';
 
-const port = Number(process.argv[2] ?? process.env['PORT'] ?? 7000);
-const host = process.argv[3] ?? process.env['HOST'] ?? '127.0.0.1';
-if (!Number.isInteger(port) || port < 0 || port > 65535) {
-  console.error(`bad port ${process.argv[2] ?? process.env['PORT']}`);
-  process.exit(2);
-}
+import { Ring, Socket, TcpListener, type SocketAddress } from '../src/index.js';
 
 /** Writes queued on one connection before the reader waits for them. */
 const MAX_QUEUED = 32;
 
-const listener = TcpListener.bind({ host, port, backlog: 1024, socket: { noDelay: true } });
-const open = new Set<Socket>();
-let stopping = false;
+export interface EchoServer {
+  address: SocketAddress;
+  /** Connections being served. */
+  readonly open: ReadonlySet<Socket>;
+  /** How each finished connection ended: 'eof' or an error code. */
+  readonly outcomes: string[];
+  /** Stop accepting, end every connection's receive side, wait until all have closed. */
+  stop(): Promise<void>;
+}
 
-async function serve(s: Socket): Promise<void> {
-  open.add(s);
-  let failed = false;
-  const onError = (): void => {
-    failed = true;
-  };
-  try {
-    for await (const chunk of s) {
-      const p = s.write(chunk);
-      if (s.pendingWrites > MAX_QUEUED) await p;
-      else p.then(undefined, onError);
-      if (failed) break;
+export function startEchoServer({ ring = Ring.current(), port = 0, host = '127.0.0.1' }:
+  { ring?: Ring; port?: number; host?: string } = {}): EchoServer {
+  const listener = TcpListener.bind({ ring, host, port, backlog: 1024, socket: { noDelay: true } });
+  const open = new Set<Socket>();
+  const outcomes: string[] = [];
+  const serving = new Set<Promise<void>>();
+
+  async function serve(s: Socket): Promise<void> {
+    open.add(s);
+    let failed = false;
+    let outcome = 'eof';
+    const onError = (err: { code?: string }): void => {
+      failed = true;
+      outcome = err.code ?? 'error';
+    };
+    try {
+      for await (const chunk of s) {
+        const p = s.write(chunk);
+        if (s.pendingWrites > MAX_QUEUED) await p;
+        else p.then(undefined, onError);
+        if (failed) break;
+      }
+    } catch (err) {
+      // ECONNRESET and the like: the connection is over
+      outcome = (err as { code?: string }).code ?? 'error';
+    } finally {
+      open.delete(s);
+      if (failed) s.destroy();
+      else await s.close(); // after the queued writes
+      outcomes.push(outcome);
     }
-  } catch {
-    // ECONNRESET and the like: the connection is over
-  } finally {
-    open.delete(s);
-    if (failed) s.destroy();
-    else await s.close(); // after the queued writes
   }
+
+  const accepting = (async () => {
+    for await (const s of listener) {
+      const p = serve(s);
+      serving.add(p);
+      void p.finally(() => serving.delete(p));
+    }
+  })();
+
+  return {
+    address: listener.address(),
+    open,
+    outcomes,
+    async stop() {
+      await listener.close();
+      await accepting;
+      // End each connection's receive side: its loop ends, flushes and closes.
+      for (const s of open) s.shutdown('read').catch(() => s.destroy());
+      await Promise.all([...serving]);
+    },
+  };
 }
 
-function stop(): void {
-  if (stopping) return;
-  stopping = true;
-  console.error(`echo-server: closing (${open.size} connection${open.size === 1 ? '' : 's'} open)`);
-  void listener.close();
-  // End each connection's receive side: its loop ends, flushes and closes.
-  for (const s of open) s.shutdown('read').catch(() => s.destroy());
-  setTimeout(() => {
-    for (const s of open) s.destroy();
-  }, 2000).unref();
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const port = Number(process.argv[2] ?? process.env['PORT'] ?? 7000);
+  const host = process.argv[3] ?? process.env['HOST'] ?? '127.0.0.1';
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(`bad port ${process.argv[2] ?? process.env['PORT']}`);
+    process.exit(2);
+  }
+  const server = startEchoServer({ port, host });
+  console.log(`listening on ${server.address.address}:${server.address.port}`);
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    console.error(`echo-server: closing (${server.open.size} connection${server.open.size === 1 ? '' : 's'} open)`);
+    setTimeout(() => {
+      for (const s of server.open) s.destroy();
+    }, 2000).unref();
+    void server.stop();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
 }
-process.once('SIGINT', stop);
-process.once('SIGTERM', stop);
-
-const addr = listener.address();
-console.log(`listening on ${addr.address}:${addr.port}`);
-for await (const s of listener) void serve(s);

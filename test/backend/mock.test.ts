@@ -234,11 +234,11 @@ describe('MockBackend: handlers', () => {
     mock.closeFd(fd);
   }));
 
-  test('socket operations have no model yet: ENOSYS naming the operation', () => withMock(fakeContext(),
+  test('socket operations on a pollable fd have no model: ENOSYS naming the operation', () => withMock(fakeContext(),
     async (mock, ring) => {
       const fd = mock.openPollable();
       await rejects(ring.shutdown(fd, 1), { code: 'ENOSYS', syscall: 'shutdown' });
-      assert.match(mock.unhandled[0]!.message, /^no mock handler for shutdown \(sockets are not modelled yet\)/);
+      assert.match(mock.unhandled[0]!.message, /^no mock handler for shutdown \(fd \d+ is a pollable fd, not a mock socket\)/);
       mock.handle('shutdown', (req) => (req.fd === fd && req.flags === 1 ? 0 : -22));
       await ring.shutdown(fd, 1);
       mock.closeFd(fd);

@@ -1060,17 +1060,26 @@ export class MockBackend implements Backend {
     if (delay !== undefined && delay > 0) {
       op.timer = this.#clock.schedule(delay, () => {
         op.timer = undefined;
-        if (errno !== undefined) this.#complete(op, -errno, 'fault');
+        if (errno !== undefined) this.#fail(op, errno);
         else this.#execute(op);
       });
     } else if (errno !== undefined) {
-      this.#complete(op, -errno, 'fault');
+      this.#fail(op, errno);
     } else {
       this.#execute(op);
     }
     if (!op.done && op.link && op.linkTimer === undefined) {
       op.linkTimer = this.#clock.schedule(op.linkMs, () => this.#linkFired(op));
     }
+  }
+
+  /** An injected errno. ECONNRESET on a connected stream socket also resets the connection (both sides see it). */
+  #fail(op: Op, errno: number): void {
+    if (errno === E.ECONNRESET && op.code !== DescOp.CONNECT) {
+      const sock = this.#fds.get(op.req.fd)?.sock;
+      if (sock !== undefined) this.#net.reset(sock);
+    }
+    this.#complete(op, -errno, 'fault');
   }
 
   /** A short read or write: the request asks for fewer bytes. */
@@ -1274,7 +1283,10 @@ export class MockBackend implements Backend {
       if (e?.sock !== undefined) return this.#sockOp(op, e.sock, finish);
       if (op.code > LAST_FILE_OP) {
         if (op.code === DescOp.SEND_ZC || op.code === DescOp.RECV_MULTI) return { noModel: `${req.op} has no built-in model` };
-        return e === undefined ? -E.EBADF : -E.ENOTSOCK;
+        if (e === undefined) return -E.EBADF;
+        // A pollable stands in for a socket the test models with handlers.
+        if (e.kind === 'pollable') return { noModel: `fd ${e.fd} is a pollable fd, not a mock socket` };
+        return -E.ENOTSOCK;
       }
     }
     if (!this.#fsModel) return { noModel: 'the file system model is off' };

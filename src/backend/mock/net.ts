@@ -793,6 +793,36 @@ export class MockNet {
     }
   }
 
+  /**
+   * A connection reset seen by `s` (an injected ECONNRESET): `s` reads EOF
+   * and its sends fail with EPIPE from now on; its peer gets ECONNRESET.
+   */
+  reset(s: MockSocket): void {
+    if (s.type !== 'stream' || s.state !== 'connected') return;
+    s.rx.length = 0;
+    s.rxBytes = 0;
+    s.eof = true;
+    s.wrShut = true;
+    this.#wakeRecvs(s);
+    for (const w of s.sendWaiters.splice(0)) w.finish(-E.EPIPE);
+    const p = s.peer;
+    if (p !== undefined && p.state === 'connected' && !p.eof) {
+      p.rx.length = 0;
+      p.rxBytes = 0;
+      p.resetPending = true;
+      p.eof = true;
+      p.wrShut = true;
+      this.#wakeRecvs(p);
+      for (const w of p.sendWaiters.splice(0)) {
+        if (p.resetPending) {
+          p.resetPending = false;
+          w.finish(-E.ECONNRESET);
+        } else w.finish(-E.EPIPE);
+      }
+    }
+    this.#touch(s, p);
+  }
+
   /** What describe()/leak reports say about a socket. */
   label(s: MockSocket): string {
     return s.describe();
