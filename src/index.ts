@@ -13,6 +13,7 @@ export { nativeBinding, setNativeBinding } from './native/binding.js';
 export type { NativeBinding, NativeHandle } from './native/binding.js';
 export { POLL } from './ops/poll.js';
 export { IoBuffer, IoBufferPinnedError } from './buffer/io-buffer.js';
+export type { IoBufferOptions } from './buffer/io-buffer.js';
 export { TaskGroup, TaskGroupClosedError } from './task/task-group.js';
 export type { TaskGroupOptions, JoinOptions, TaskFn } from './task/task-group.js';
 export { AT_FDCWD, parseOpenFlags } from './ops/file.js';
