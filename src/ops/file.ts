@@ -10,6 +10,7 @@
 import fs, { constants as fsc } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { markAsUntransferable } from 'node:worker_threads';
 
 import { AbortError, invalidArgType, invalidArgValue, outOfRange } from '../errors.js';
 import { DescOp, IORING_OP } from '../ring/constants.js';
@@ -165,6 +166,12 @@ export function checkView(buf: unknown, name = 'buffer'): asserts buf is ArrayBu
     throw invalidArgType(name, 'a view of a fixed-length ArrayBuffer (resizable buffers can move under the kernel)', buf);
   }
   if (ab.detached === true) throw invalidArgValue(name, buf, 'is detached');
+  // The kernel may write into this memory until the operation's last CQE:
+  // it must not move to another owner (who could free it) meanwhile. Node
+  // refuses to transfer an untransferable ArrayBuffer (postMessage on every
+  // version; also structuredClone and transfer() from Node 22). Node's own
+  // pooled Buffers are untransferable already.
+  if (!(ab instanceof SharedArrayBuffer)) markAsUntransferable(ab);
 }
 
 /** A file position: non-negative safe integer or bigint, or null/undefined/-1 for the current position. */

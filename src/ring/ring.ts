@@ -404,6 +404,11 @@ export class Ring {
     if (options.flush !== undefined && options.flush !== 'microtask' && options.flush !== 'immediate') {
       throw invalidArgType('options.flush', "'microtask' or 'immediate'", options.flush);
     }
+    const logger = options.logger;
+    if (logger !== undefined && (logger === null || typeof logger !== 'object' ||
+      typeof logger.debug !== 'function' || typeof logger.warn !== 'function')) {
+      throw invalidArgType('options.logger', 'a logger with debug() and warn() (pino or compatible)', logger);
+    }
     this.#budget = budget;
     this.#immediateFlush = options.flush === 'immediate';
 
