@@ -15,9 +15,29 @@
 #include <math.h>
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <linux/stat.h>
 #include <string.h>
+
+#ifdef UK_SANITIZE
+/* Sanitizer builds: the memory each record's pins cover, checked against
+ * every pointer of the SQE before it can be submitted. */
+typedef struct uk_ranges {
+  const uint8_t *lo[1028], *hi[1028];
+  unsigned n;
+} uk_ranges;
+static __thread uk_ranges pinned;
+#define PIN_RANGE(p, len)                                      \
+  do {                                                         \
+    if (pinned.n < 1028) {                                     \
+      pinned.lo[pinned.n] = (const uint8_t *)(p);              \
+      pinned.hi[pinned.n++] = (const uint8_t *)(p) + (len);    \
+    }                                                          \
+  } while (0)
+#else
+#define PIN_RANGE(p, len) ((void)0)
+#endif
 
 static void prep_rw(struct io_uring_sqe *sqe, int op, int fd, uint64_t addr, uint32_t len, uint64_t off, uint64_t ud) {
   sqe->opcode = (uint8_t)op;
@@ -94,6 +114,7 @@ static bool view_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) 
     }
     *data = p;
     *len = n * el;
+    PIN_RANGE(p, *len);
     return true;
   }
   if (napi_is_dataview(env, v, &is) == napi_ok && is) {
@@ -103,6 +124,7 @@ static bool view_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) 
     if (napi_get_dataview_info(env, v, &n, &p, &ab, &off) != napi_ok) return false;
     *data = p;
     *len = n;
+    PIN_RANGE(p, n);
     return true;
   }
   return false;
@@ -145,6 +167,8 @@ typedef struct uk_built {
   uint64_t addr, addr2, off;
   uint32_t len;
 } uk_built;
+
+
 
 /* The window [offset, offset + length) of a pinned view named by a record
  * (offset: f64 words 12-13, length: word 14), bounds-checked here. */
@@ -306,6 +330,52 @@ static bool needs_fd(uint32_t op) {
   }
 }
 
+#ifdef UK_SANITIZE
+static bool in_pinned(uint64_t addr, uint64_t len, const uk_slot_mem *m) {
+  const uint8_t *a = (const uint8_t *)(uintptr_t)addr;
+  if (a >= (const uint8_t *)m && a + len <= (const uint8_t *)(m + 1)) return true; /* slot memory */
+  if (m->iov && a >= (const uint8_t *)m->iov && a + len <= (const uint8_t *)(m->iov + m->iov_cap)) return true;
+  for (unsigned i = 0; i < pinned.n; i++)
+    if (a >= pinned.lo[i] && a + len <= pinned.hi[i]) return true;
+  return false;
+}
+
+/* Every pointer in the SQE lies inside an object the slot pins (a view or
+ * path the record named, or the slot's native memory); abort otherwise. */
+static void check_sqe(const struct io_uring_sqe *sqe, const uk_slot_mem *m) {
+  uint64_t addr_len = 0, addr2_len = 0;
+  bool addr_ptr = false, addr2_ptr = false;
+  switch (sqe->opcode) {
+    case IORING_OP_READ: case IORING_OP_WRITE: case IORING_OP_SEND: case IORING_OP_RECV: case IORING_OP_SEND_ZC:
+      addr_ptr = true; addr_len = sqe->len; break;
+    case IORING_OP_READV: case IORING_OP_WRITEV:
+      addr_ptr = true; addr_len = (uint64_t)sqe->len * sizeof(struct iovec); break;
+    case IORING_OP_SENDMSG: case IORING_OP_RECVMSG:
+      addr_ptr = true; addr_len = sizeof(struct msghdr); break;
+    case IORING_OP_TIMEOUT: case IORING_OP_LINK_TIMEOUT:
+      addr_ptr = true; addr_len = sizeof(struct __kernel_timespec); break;
+    case IORING_OP_OPENAT: case IORING_OP_UNLINKAT: case IORING_OP_MKDIRAT:
+      addr_ptr = true; addr_len = 1; break;
+    case IORING_OP_STATX:
+      addr_ptr = true; addr_len = 1; addr2_ptr = true; addr2_len = sizeof(struct statx); break;
+    case IORING_OP_RENAMEAT: case IORING_OP_SYMLINKAT: case IORING_OP_LINKAT:
+      addr_ptr = true; addr_len = 1; addr2_ptr = true; addr2_len = 1; break;
+    case IORING_OP_CONNECT:
+      addr_ptr = true; addr_len = sqe->off; break;
+    case IORING_OP_ACCEPT:
+      addr_ptr = sqe->addr != 0; addr_len = sizeof(struct sockaddr_storage);
+      addr2_ptr = sqe->addr2 != 0; addr2_len = sizeof(socklen_t); break;
+    default: break;
+  }
+  if ((addr_ptr && addr_len > 0 && !in_pinned(sqe->addr, addr_len, m)) ||
+      (addr2_ptr && !in_pinned(sqe->addr2, addr2_len, m))) {
+    fprintf(stderr, "uringkit: SQE opcode %u points outside the memory its slot pins (addr %p+%llu, addr2 %p)\n",
+            sqe->opcode, (void *)(uintptr_t)sqe->addr, (unsigned long long)addr_len, (void *)(uintptr_t)sqe->addr2);
+    abort();
+  }
+}
+#endif
+
 /* Builds the SQE(s) of one record. Returns 0, -EAGAIN when the SQ lacks room
  * (nothing written), or another -errno for a record that fails validation
  * (nothing written; the activation is completed with that error). */
@@ -320,6 +390,9 @@ static int build_record(uk_ring *r, napi_env env, napi_value pins, uint32_t inde
     return 0;
   }
   if (op >= UK_DESC__COUNT || slot >= UK_MAX_SLOTS || (hi & 3u) != UK_KIND_OP) return -EINVAL;
+#ifdef UK_SANITIZE
+  pinned.n = 0;
+#endif
   bool link = (flags & UK_DESC_F_LINK_TIMEOUT) != 0 && op != UK_DESC_CANCEL;
   if (uk_sq_space(r) < (link ? 2u : 1u)) return -EAGAIN;
   uk_slot_mem *m = uk_slot(r, slot);
@@ -468,6 +541,9 @@ static int build_record(uk_ring *r, napi_env env, napi_value pins, uint32_t inde
               ((uint64_t)(uint32_t)rec[4] << 32) | UK_SLOT_MESSAGE, ud);
       break;
   }
+#ifdef UK_SANITIZE
+  check_sqe(sqe, m);
+#endif
   m->live++;
   if (op != UK_DESC_CANCEL) m->op_user_data = ud;
   if (link) {
@@ -479,6 +555,9 @@ static int build_record(uk_ring *r, napi_env env, napi_value pins, uint32_t inde
       sqe->flags |= IOSQE_IO_LINK;
       prep_link_timeout(lt, &m->ts_link, lud);
     }
+#ifdef UK_SANITIZE
+    check_sqe(lt, m);
+#endif
     m->live++;
   }
   return 0;
