@@ -23,10 +23,13 @@ export interface ChildResult {
  */
 export function runModule(code: string, timeoutMs = 30_000, execArgv: string[] = []): Promise<ChildResult> {
   const src = code.replaceAll('__LIB__', JSON.stringify(LIB_URL));
+  return runProcess(process.execPath, [...execArgv, '--input-type=module', '-e', src], timeoutMs);
+}
+
+/** Runs a command, collecting its output; SIGKILLed after `timeoutMs` (then killed = true). */
+export function runProcess(cmd: string, args: string[], timeoutMs: number): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...execArgv, '--input-type=module', '-e', src], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let killed = false;

@@ -3,14 +3,13 @@
  * hashes, deadlines that turn a hang into a readable failure, temporary Unix
  * socket paths and child processes with a lowered fd limit.
  */
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
 import type { Socket, TcpListener } from '../../src/index.js';
-import { LIB_URL, type ChildResult } from './child.js';
+import { LIB_URL, runProcess, type ChildResult } from './child.js';
 
 /** Rejects with `label` if `p` has not settled after `ms` (a generous bound against hangs, never a speed check). */
 export function deadline<T>(p: Promise<T>, ms: number, label: string): Promise<T> {
@@ -175,26 +174,7 @@ export function runNetChild(code: string, timeoutMs: number, nofile?: number): P
   const [cmd, args] = nofile === undefined
     ? [process.execPath, nodeArgs]
     : ['/bin/sh', ['-c', `ulimit -n ${nofile} && exec "$0" "$@"`, process.execPath, ...nodeArgs]];
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let killed = false;
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      killed = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, killed });
-    });
-  });
+  return runProcess(cmd, args, timeoutMs);
 }
 
 /** The last line of a child's stdout that parses as JSON with a `result` key. */
