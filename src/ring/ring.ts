@@ -139,6 +139,8 @@ const enum St {
   TIMED_OUT = 256,
   /** The deadline is a separate timer that must be removed if the operation ends first. */
   SEPARATE_TIMER = 512,
+  /** An AbortSignal listener is attached (removed on settlement). */
+  SIGNAL = 1024,
 }
 
 /** Operation identities: index into OPS (error naming and result shaping). */
@@ -863,6 +865,7 @@ export class Ring {
     this.#reject[slot] = reject;
     const gen = this.#gen[slot]!;
     if (signal !== undefined) {
+      this.#state[slot] = st | St.SIGNAL;
       const listener = () => this.#requestCancel(slot, gen, undefined);
       this.#signal[slot] = signal;
       this.#listener[slot] = listener;
@@ -1151,6 +1154,12 @@ export class Ring {
         // Single-shot: the first kind-0 CQE settles. A zero-copy send posts its
         // result with F_MORE and a notification CQE later: the slot (and the
         // buffer it pins) lives until that final CQE.
+        if ((st & ~St.REF) === (St.ACTIVE | St.PROMISE) && res >= 0 && !more && !completeChannel.hasSubscribers) {
+          // Fast path: a plain awaited single-shot operation that succeeded
+          // (no signal, deadline or multishot): settle and release inline.
+          this.#settlePromiseOk(slot, st, res);
+          continue;
+        }
         if ((st & St.SETTLED) === 0) {
           this.#complete(slot, st, res, out[o + 3]!);
           // A separate deadline timer still armed: remove it.
@@ -1248,6 +1257,24 @@ export class Ring {
       ring: this, op: OPS[this.#op[slot]!]!.name, fd: this.#fdOf[slot], result: res, error: err,
       durationMs: t0 > 0 ? performance.now() - t0 : Number.NaN,
     });
+  }
+
+  /**
+   * #complete + #settle + #release for the common case (an awaited
+   * single-shot operation with no signal, deadline or cancel that succeeded:
+   * its only CQE is in), used by #dispatch's fast path.
+   */
+  #settlePromiseOk(slot: number, st: number, res: number): void {
+    const resolve = this.#settler[slot] as (v: unknown) => void;
+    const shape = OPS[this.#op[slot]!]!.shape;
+    const value = shape === undefined ? undefined : shape(res, this.#pins[slot]);
+    this.#settler[slot] = undefined;
+    this.#reject[slot] = undefined;
+    this.#completed++;
+    if ((st & St.REF) !== 0 && --this.#refCount === 0) this.#updateRef();
+    this.#pending[slot] = 0;
+    this.#release(slot);
+    resolve(value);
   }
 
   #settle(slot: number, st: number, err: Error | null, res: number, cqeFlags = 0): void {
