@@ -506,6 +506,11 @@ export class Ring {
       this.#start(OpId.NOP, DescOp.NOP, -1, 0, 0, 0, opts, cb as Settler, undefined, 0);
       return;
     }
+    if (opts === undefined) {
+      return new Promise<void>((resolve, reject) => {
+        this.#startPlain(OpId.NOP, DescOp.NOP, -1, 0, 0, resolve as (v: unknown) => void, reject, St.PROMISE);
+      });
+    }
     return new Promise<void>((resolve, reject) => {
       this.#start(OpId.NOP, DescOp.NOP, -1, 0, 0, 0, opts, resolve as (v: unknown) => void, reject, St.PROMISE);
     });
@@ -883,6 +888,32 @@ export class Ring {
         extra.position ?? 0, extra.offset ?? 0, extra.length ?? 0, extra.arg2 ?? 0, extra.pin);
     }
     return slot;
+  }
+
+  /**
+   * #start for an operation issued without options (no signal, deadline or
+   * ref change) on an open ring: the common case, kept lean.
+   */
+  #startPlain(op: number, desc: DescOp, fd: number, arg0: number, ms: number,
+    settler: Settler | ((v: unknown) => void), reject: ((e: unknown) => void) | undefined, flags: number): void {
+    if (this.#closing || (HOOKS && (submitChannel.hasSubscribers || completeChannel.hasSubscribers))) {
+      this.#start(op, desc, fd, arg0, 0, ms, undefined, settler, reject, flags);
+      return;
+    }
+    let slot = this.#free.pop();
+    if (slot === undefined) {
+      this.#grow(this.#cap * 2);
+      slot = this.#free.pop()!;
+    }
+    this.#pending[slot] = 1;
+    if (this.#refCount++ === 0) this.#updateRef();
+    this.#state[slot] = St.ACTIVE | St.REF | flags;
+    this.#op[slot] = op;
+    this.#settler[slot] = settler;
+    this.#reject[slot] = reject;
+    if (++this.#inFlight > this.#maxInFlight) this.#maxInFlight = this.#inFlight;
+    this.#submitted++;
+    this.#stageRecord(desc, slot, this.#gen[slot]! << 2, fd, arg0, 0, ms, 0);
   }
 
   #stageRecord(word0: number, slot: number, hi: number, fd: number, arg0: number, arg1: number,
