@@ -12,10 +12,9 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { File, Ring } from '../../src/index.js';
 import { buildDir } from '../lib/cbuild.js';
-import { pinSelf } from '../lib/pin.js';
+import { startSuite } from '../lib/suite.js';
 import {
-  benchEnv, calibrate, Case, emit, interleave, nowNs, parseOptions, progress,
-  type BenchOptions, type CaseResult, type Sampler,
+  calibrate, Case, emit, interleave, nowNs, progress, type BenchOptions, type Sampler,
 } from '../lib/report.js';
 import { countEnters } from '../lib/enters.js';
 
@@ -344,14 +343,7 @@ const entersInfo = (x: { perOp: () => number }): string => `io_uring_enter per o
 // ---- the suite -------------------------------------------------------------------------------
 
 export async function main(argv: string[]): Promise<void> {
-  const pinNote = pinSelf();
-  const o = parseOptions(argv);
-  const env = benchEnv();
-  progress(`file suite: ${env.pinned ? `pinned to CPU ${env.cpusAllowed}` : `not pinned (CPUs ${env.cpusAllowed})`}, ` +
-    `${o.repeats} repeats x ~${o.repeatMs} ms`);
-  const cases: CaseResult[] = [];
-  const notes: string[] = [];
-  if (pinNote !== undefined) notes.push(`note: ${pinNote}`);
+  const { o, env, cases, notes } = startSuite('file', argv);
   const fioCpu = env.pinned ? env.cpusAllowed : undefined;
   // fio runs one process per repeat: ~5 x repeat-ms, 1-3 s (2 s at the default 400 ms).
   const fioMs = Math.min(3000, Math.max(1000, 5 * o.repeatMs));

@@ -14,10 +14,9 @@ import net from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { buildC, buildDir, repoRoot } from '../lib/cbuild.js';
-import { pinSelf } from '../lib/pin.js';
+import { startSuite } from '../lib/suite.js';
 import {
-  benchEnv, Case, cpusAllowed, emit, interleave, median, parseOptions, progress,
-  type BenchOptions, type CaseResult, type Sampler,
+  Case, cpusAllowed, emit, interleave, median, progress, type BenchOptions, type CaseResult, type Sampler,
 } from '../lib/report.js';
 
 const HOST = '127.0.0.1';
@@ -501,11 +500,7 @@ async function httpCase(o: BenchOptions, cpu: ReturnType<typeof cpus>, notes: st
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const pinNote = pinSelf();
-  const o = parseOptions(argv, { repeatMs: 1000 });
-  const env = benchEnv();
-  const notes: string[] = [];
-  if (pinNote !== undefined) notes.push(`note: ${pinNote}`);
+  const { o, env, notes } = startSuite('net', argv, { repeatMs: 1000 }, false);
   const cpu = cpus(notes);
   notes.push(`servers pinned to CPU ${cpu.server || '(any)'}, each in its own process, started once per case ` +
     `and kept running across its rounds; the runner itself is on CPU ${cpusAllowed()}`);

@@ -7,10 +7,9 @@ import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { Ring } from '../../src/index.js';
 import { buildC } from '../lib/cbuild.js';
-import { pinSelf } from '../lib/pin.js';
+import { startSuite } from '../lib/suite.js';
 import {
-  benchEnv, calibrate, Case, emit, interleave, nowNs, parseOptions, progress,
-  type BenchOptions, type CaseResult, type Sampler,
+  calibrate, Case, emit, interleave, nowNs, progress, type BenchOptions, type Sampler,
 } from '../lib/report.js';
 import { countEnters } from '../lib/enters.js';
 
@@ -124,14 +123,7 @@ function hooksChild(noHooks: boolean, o: BenchOptions): Sampler {
 // ---- the suite -------------------------------------------------------------------
 
 export async function main(argv: string[]): Promise<void> {
-  const pinNote = pinSelf();
-  const o = parseOptions(argv);
-  const env = benchEnv();
-  progress(`nop suite: ${env.pinned ? `pinned to CPU ${env.cpusAllowed}` : `not pinned (CPUs ${env.cpusAllowed})`}, ` +
-    `${o.repeats} repeats x ~${o.repeatMs} ms`);
-  const cases: CaseResult[] = [];
-  const notes: string[] = [];
-  if (pinNote !== undefined) notes.push(`note: ${pinNote}`);
+  const { o, env, cases, notes } = startSuite('nop', argv);
 
   const ring = Ring.current();
   notes.push(`uringkit ring flags: ${ring.info.flags.join('|') || '(none)'}`);

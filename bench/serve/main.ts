@@ -17,9 +17,9 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { buildDir, repoRoot } from '../lib/cbuild.js';
-import { pinSelf } from '../lib/pin.js';
+import { startSuite } from '../lib/suite.js';
 import {
-  benchEnv, Case, cpusAllowed, emit, interleave, parseOptions, progress, type CaseResult, type Sampler,
+  Case, cpusAllowed, emit, interleave, progress, type CaseResult, type Sampler,
 } from '../lib/report.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // dist/bench/serve
@@ -212,12 +212,8 @@ interface Subject {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const pinNote = pinSelf();
-  const o = parseOptions(argv, { repeats: 3, repeatMs: 5000, warmup: 1 });
+  const { o, env, notes } = startSuite('serve', argv, { repeats: 3, repeatMs: 5000, warmup: 1 }, false);
   const seconds = Math.max(1, Math.round(o.repeatMs / 1000));
-  const env = benchEnv();
-  const notes: string[] = [];
-  if (pinNote !== undefined) notes.push(`note: ${pinNote}`);
   progress(`serve suite: servers on CPU ${SERVER_CPU}, wrk -t1 -c${CONNECTIONS} -d${seconds}s on CPU ${CLIENT_CPU}, ` +
     `${o.warmup} warm-up + ${o.repeats} measured runs per subject`);
   if (which('taskset') === undefined) throw new Error('taskset not found (util-linux): cannot pin the servers and wrk');

@@ -13,10 +13,9 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
 import { Ring, TaskGroup, type RingHandle, type RingMessage, type RingStats } from '../../src/index.js';
-import { pinSelf } from '../lib/pin.js';
+import { startSuite } from '../lib/suite.js';
 import {
-  benchEnv, calibrate, Case, emit, interleave, nowNs, parseOptions, progress,
-  type BenchOptions, type CaseResult, type Sampler,
+  calibrate, Case, emit, interleave, nowNs, progress, type BenchOptions, type Sampler,
 } from '../lib/report.js';
 import { countEnters } from '../lib/enters.js';
 
@@ -192,14 +191,7 @@ function peerCpu(env: { cpusAllowed: string; pinned: boolean }): number {
 // ---- the suite -------------------------------------------------------------------
 
 export async function main(argv: string[]): Promise<void> {
-  const pinNote = pinSelf();
-  const o = parseOptions(argv);
-  const env = benchEnv();
-  progress(`threads suite: ${env.pinned ? `pinned to CPU ${env.cpusAllowed}` : `not pinned (CPUs ${env.cpusAllowed})`}, ` +
-    `${o.repeats} repeats x ~${o.repeatMs} ms`);
-  const cases: CaseResult[] = [];
-  const notes: string[] = [];
-  if (pinNote !== undefined) notes.push(`note: ${pinNote}`);
+  const { o, env, cases, notes } = startSuite('threads', argv);
 
   const ring = Ring.current();
   const cpu = peerCpu(env);
