@@ -916,6 +916,11 @@ export class Ring {
     this.#stageRecord(desc, slot, this.#gen[slot]! << 2, fd, arg0, 0, ms, 0);
   }
 
+  /**
+   * The scalar-record hot path (nop, timeout, poll, close, cancel, msg_ring):
+   * writes only words 0-9, which is all C reads for these operations; records
+   * with memory or the extended fields go through #stageExtended/#writeRecord.
+   */
   #stageRecord(word0: number, slot: number, hi: number, fd: number, arg0: number, arg1: number,
     opMs: number, linkMs: number): void {
     const stage = this.#stage;
