@@ -506,11 +506,7 @@ export class Ring {
       this.#start(OpId.NOP, DescOp.NOP, -1, 0, 0, 0, opts, cb as Settler, undefined, 0);
       return;
     }
-    if (opts === undefined) {
-      return new Promise<void>((resolve, reject) => {
-        this.#startPlain(OpId.NOP, DescOp.NOP, -1, 0, 0, resolve as (v: unknown) => void, reject, St.PROMISE);
-      });
-    }
+    if (opts === undefined) return new Promise<void>(this.#nopExecutor);
     return new Promise<void>((resolve, reject) => {
       this.#start(OpId.NOP, DescOp.NOP, -1, 0, 0, 0, opts, resolve as (v: unknown) => void, reject, St.PROMISE);
     });
@@ -800,6 +796,11 @@ export class Ring {
   }
 
   // ---- internals: issuing ------------------------------------------------
+
+  /** The executor of an option-less awaited nop, made once per ring: issuing one allocates no closure. */
+  readonly #nopExecutor = (resolve: (v: void) => void, reject: (e: unknown) => void): void => {
+    this.#startPlain(OpId.NOP, DescOp.NOP, -1, 0, 0, resolve as (v: unknown) => void, reject, St.PROMISE);
+  };
 
   /** Promise-or-callback plumbing for single-shot descriptor operations. */
   #simple<T>(op: number, desc: DescOp, fd: number, arg0: number, ms: number,
@@ -1162,6 +1163,7 @@ export class Ring {
 
   #dispatch(n: number): void {
     const out = this.#out;
+    const traced = completeChannel.hasSubscribers;
     // The slot arrays are re-read every iteration: a callback may grow them.
     for (let i = 0, o = 0; i < n; i++, o += 4) {
       const slot = out[o]!;
@@ -1190,7 +1192,7 @@ export class Ring {
         // Single-shot: the first kind-0 CQE settles. A zero-copy send posts its
         // result with F_MORE and a notification CQE later: the slot (and the
         // buffer it pins) lives until that final CQE.
-        if ((st & ~St.REF) === (St.ACTIVE | St.PROMISE) && res >= 0 && !more && !completeChannel.hasSubscribers) {
+        if ((st & ~St.REF) === (St.ACTIVE | St.PROMISE) && res >= 0 && !more && !traced) {
           // Fast path: a plain awaited single-shot operation that succeeded
           // (no signal, deadline or multishot): settle and release inline.
           this.#settlePromiseOk(slot, st, res);
@@ -1308,8 +1310,15 @@ export class Ring {
     this.#reject[slot] = undefined;
     this.#completed++;
     if ((st & St.REF) !== 0 && --this.#refCount === 0) this.#updateRef();
+    // #release, minus what this path never set (an abort reason).
     this.#pending[slot] = 0;
-    this.#release(slot);
+    this.#state[slot] = 0;
+    this.#gen[slot] = (this.#gen[slot]! + 1) & 0x3fffffff;
+    this.#pins[slot] = undefined;
+    this.#ctx[slot] = undefined;
+    this.#free.push(slot);
+    this.#inFlight--;
+    if (this.#settleWaiters.length !== 0) this.#checkWaiters();
     resolve(value);
   }
 
