@@ -75,6 +75,22 @@ export interface RingOptions {
    * or another build of the addon.
    */
   backend?: Backend;
+  /**
+   * IORING_SETUP_ATTACH_WQ: set the ring up attached to another live ring of
+   * this process (a Ring, or its `handle` from another thread). The target
+   * must still be open (else ERR_RING_CLOSED). See docs/guides/threads.md for
+   * what the kernel shares (since Linux 5.12 the async worker pool is per
+   * thread; the attachment matters for SQPOLL rings).
+   */
+  attachWq?: Ring | RingHandle;
+  /**
+   * Busy poll (opt-in, default 0): before the event loop would sleep while
+   * this ring has something in flight or a message consumer waiting, spin up
+   * to this many microseconds on the completion queue (never while other
+   * work is ready, never past the next timer). Trades CPU for wake-up
+   * latency, like SO_BUSY_POLL. 0..1000000; also settable as `ring.busyPollUs`.
+   */
+  busyPollUs?: number;
 }
 
 /** What `ring.stats()` returns. All counters are cumulative except inFlight. */
@@ -242,6 +258,51 @@ export interface RingLogger {
   warn(obj: object, msg?: string): void;
 }
 
+function checkBusyPoll(us: unknown, name: string): asserts us is number {
+  if (typeof us !== 'number') throw invalidArgType(name, 'of type number', us);
+  if (!Number.isInteger(us) || us < 0 || us > 1_000_000) throw outOfRange(name, 'an integer >= 0 && <= 1000000', us);
+}
+
+/** RingOptions.attachWq → the registry id of the target (0: none), checked before anything reaches C. */
+function attachTarget(target: unknown, native: Backend): number {
+  if (target === undefined) return 0;
+  let id: unknown;
+  if (target instanceof Ring) {
+    if (target.closed) throw new RingClosedError('attachWq');
+    id = target.handle.id;
+  } else if (target !== null && typeof target === 'object' && typeof (target as RingHandle).id === 'number') {
+    const h = target as RingHandle;
+    if (h.pid !== process.pid) {
+      throw invalidArgValue('options.attachWq', h, 'is the handle of a ring in another process');
+    }
+    id = h.id;
+  } else {
+    throw invalidArgType('options.attachWq', 'a Ring or a RingHandle (ring.handle)', target);
+  }
+  if (!Number.isInteger(id) || (id as number) < 1 || (id as number) > 0xffffffff) {
+    throw invalidArgValue('options.attachWq', target, 'is not a valid ring handle');
+  }
+  if (native.ringFd === undefined) {
+    throw invalidArgValue('options.attachWq', target, 'needs a backend with ring handles (the io_uring addon)');
+  }
+  return id as number;
+}
+
+/** What io_uring_setup with IORING_SETUP_ATTACH_WQ answered. */
+function attachError(errno: number): Error {
+  const EBADFD = 77; // not in os.constants.errno
+  const { ENXIO, EINVAL } = E;
+  if (errno === -EBADFD || errno === -ENXIO) {
+    const e = new RingClosedError('attachWq');
+    e.message = 'Cannot attach to the ring (IORING_SETUP_ATTACH_WQ): the ring is closed';
+    return e;
+  }
+  if (errno === -EINVAL) {
+    return new SystemError(errno, 'io_uring_setup (IORING_SETUP_ATTACH_WQ)');
+  }
+  return new UringUnavailableError(errno);
+}
+
 function throwLater(err: unknown): void {
   process.nextTick(() => {
     throw err;
@@ -321,6 +382,7 @@ export class Ring {
   readonly #probe: Uint8Array | undefined;
   readonly #logger: RingLogger | undefined;
   readonly #id: number;
+  #busyPollUs = 0;
   readonly #credEpoch = credentials.epoch;
   #closeError: ((what: string) => Error) | undefined;
   #messages: RingMessage[] = [];
@@ -379,12 +441,15 @@ export class Ring {
   #backlogged = 0;
   #stale = 0;
 
-  /** The ring of the calling thread (main thread or worker), created on first use. */
-  static current(): Ring {
+  /**
+   * The ring of the calling thread (main thread or worker), created on first
+   * use; `options` apply only when this call creates it.
+   */
+  static current(options?: RingOptions): Ring {
     const g = globalThis as GlobalWithRing;
     let r = g[kCurrent];
     if (r === undefined || r.#closing) {
-      r = new Ring(defaultBackendOverride ? { backend: defaultBackendOverride } : {});
+      r = new Ring(defaultBackendOverride ? { ...options, backend: defaultBackendOverride } : options);
       g[kCurrent] = r;
     }
     return r;
@@ -413,8 +478,11 @@ export class Ring {
     }
     this.#budget = budget;
     this.#immediateFlush = options.flush === 'immediate';
+    const busyPollUs = options.busyPollUs ?? 0;
+    checkBusyPoll(busyPollUs, 'options.busyPollUs');
 
     const native = options.backend ?? nativeBinding();
+    const attachWqId = attachTarget(options.attachWq, native);
     this.#native = native;
     this.#descWords = native.DESC_WORDS;
     this.#hdrWords = native.STAGE_HEADER_WORDS;
@@ -445,8 +513,11 @@ export class Ring {
       }
     }
     const h = native.create(Math.max(entries, 2), Math.max(cqEntries, 2), want, this.#stage, this.#out, this.#nstats, this.#turn,
-      () => this.#drive(), allow);
-    if (typeof h === 'number') throw new UringUnavailableError(h);
+      () => this.#drive(), allow, attachWqId);
+    if (typeof h === 'number') {
+      if (attachWqId !== 0) throw attachError(h);
+      throw new UringUnavailableError(h);
+    }
     this.#h = h;
     const [setupFlags, features, sqEntries, cq, fd] = native.info(h);
     const names: string[] = [];
@@ -464,6 +535,8 @@ export class Ring {
       if (native.registerRing(h, id) !== 0) id = 0;
     }
     this.#id = id;
+    if (busyPollUs !== 0) this.busyPollUs = busyPollUs;
+    if (attachWqId !== 0) names.push('ATTACH_WQ');
     debug('ring created: fd %d, %d SQ / %d CQ entries, flags %s', fd, sqEntries, cq, names.join('|'));
     this.#logger?.debug({ fd, sqEntries, cqEntries: cq, flags: names }, 'uringkit ring created');
     this.#grow(64);
@@ -472,6 +545,28 @@ export class Ring {
   /** How this ring was set up on the running kernel. */
   get info(): RingInfo {
     return { ...this.#info, flags: [...this.#info.flags] };
+  }
+
+  /** Busy-poll microseconds (see RingOptions.busyPollUs); 0 = off. */
+  get busyPollUs(): number {
+    return this.#busyPollUs;
+  }
+
+  set busyPollUs(us: number) {
+    checkBusyPoll(us, 'busyPollUs');
+    if (this.#h === undefined) throw new RingClosedError('busyPollUs');
+    if (us !== 0 && this.#native.setBusyPoll === undefined) {
+      throw invalidArgValue('busyPollUs', us, 'needs a backend with busy poll (the io_uring addon)');
+    }
+    this.#native.setBusyPoll?.(this.#h, us);
+    this.#busyPollUs = us;
+  }
+
+  /** Busy polls started and those that found a completion (see busyPollUs). */
+  busyPollStats(): { spins: number; hits: number } {
+    const h = this.#h;
+    const r = h !== undefined ? this.#native.busyPollStats?.(h) : undefined;
+    return { spins: r?.[0] ?? 0, hits: r?.[1] ?? 0 };
   }
 
   /** True once close() has been called. */
