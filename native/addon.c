@@ -196,58 +196,85 @@ static inline void cpu_relax(void) {
 
 #define cq_tail_acquire(r) atomic_load_explicit((_Atomic unsigned *)(r)->cq_ktail, memory_order_acquire)
 
+/* Arms the eventfd for a sleep: full barrier, then the CQ is checked once
+ * more; completions already there (posted while it was disarmed, so without
+ * a signal) get a signal of our own, so epoll cannot sleep over them. */
+static void arm_or_kick(uk_ring *r) {
+  if (atomic_load_explicit((_Atomic unsigned *)r->sq_kflags, memory_order_acquire) & IORING_SQ_TASKRUN)
+    uk_ring_enter(r, 0, 0, IORING_ENTER_GETEVENTS);
+  uk_eventfd_enable(r, true);
+  if (cq_tail_acquire(r) != *r->cq_khead) {
+    uint64_t one = 1;
+    ssize_t w = write(r->efd, &one, sizeof one);
+    (void)w;
+  }
+}
+
 /* Opt-in busy poll (setBusyPoll), run from the prepare phase, i.e. right
- * before libuv would block in epoll_wait. Spins on the CQ tail for at most
- * busy_poll_ns (and never past the next timer) and only when all of these
- * hold: JS waits for something from this ring (turn[1]: operations in flight
- * or a message consumer), the loop would otherwise block
- * (uv_backend_timeout != 0), the CQ is empty and the eventfd armed. While
- * spinning the eventfd is disarmed; it is re-armed (full barrier) and the CQ
- * checked once more before giving up, so no completion is left without a
- * wake-up. Every ~256 iterations the loop's epoll set is polled without
+ * before libuv would block in epoll_wait.
+ *
+ * In busy-poll mode the eventfd stays disarmed while the thread is awake
+ * (reaping does not re-arm it), so senders' kernels skip the eventfd signal
+ * per message; this function is the one place that arms it, on every path
+ * that may lead to a sleep (arm_or_kick: no lost wake-up).
+ *
+ * It spins on the CQ tail only while all of these hold: JS waits for
+ * something from this ring (turn[1]: operations in flight or a message
+ * consumer), the loop would otherwise block (uv_backend_timeout != 0) and
+ * the CQ is empty. The whole stay is bounded by busy_poll_ns and by the next
+ * timer. Every ~256 iterations the loop's epoll set is polled without
  * blocking: any other ready fd ends the spin at once. A CQE seen while
- * spinning is dispatched from here (JS onWake), saving the sleep, the
+ * spinning is dispatched from here (JS onWake), then the spin resumes (the
+ * reply to what JS just sent is the likely next CQE), saving the sleep, the
  * cross-core wake-up, epoll_wait and the eventfd read. */
 static void busy_poll(uk_box *b) {
   uk_ring *r = &b->ring;
-  if (r->destroyed || !r->turn[1]) return;
-  if (r->cq_kflags && (*r->cq_kflags & IORING_CQ_EVENTFD_DISABLED)) return; /* JS is mid-batch */
-  int timeout = uv_backend_timeout(r->loop);
-  if (timeout == 0) return;
-  unsigned head = *r->cq_khead;
-  if (cq_tail_acquire(r) != head) return; /* the eventfd has fired: epoll will not block */
-  uint64_t budget = b->busy_poll_ns;
-  if (timeout > 0 && (uint64_t)timeout * 1000000u < budget) budget = (uint64_t)timeout * 1000000u;
+  uint64_t t0 = now_ns(), budget = b->busy_poll_ns;
   int epfd = uv_backend_fd(r->loop);
-  b->spins += 1;
-  uk_eventfd_enable(r, false);
-  uint64_t t0 = now_ns();
-  bool hit = false;
-  for (unsigned i = 1;; i++) {
-    if (cq_tail_acquire(r) != head) {
-      hit = true;
-      break;
+  bool first = true;
+  for (;;) {
+    if (r->destroyed) return;
+    unsigned head = *r->cq_khead;
+    int timeout = uv_backend_timeout(r->loop);
+    if (first && timeout > 0 && (uint64_t)timeout * 1000000u < budget) budget = (uint64_t)timeout * 1000000u;
+    first = false;
+    /* The loop will not block in this turn (an immediate, a pending
+     * callback, a closing handle): nothing to arm, nothing to spin for. The
+     * next turn's prepare phase comes before any sleep. (The libuv timeout is
+     * computed right after the prepare phase; later prepare callbacks can
+     * only make it 0, never turn a 0 into a sleep.) */
+    if (timeout == 0) return;
+    if (!b->busy_poll_ns || !r->turn[1] || now_ns() - t0 >= budget) {
+      arm_or_kick(r);
+      return;
     }
-    /* COOP_TASKRUN: completions that need task work are flushed by an enter. */
-    if (atomic_load_explicit((_Atomic unsigned *)r->sq_kflags, memory_order_acquire) & IORING_SQ_TASKRUN) {
-      uk_ring_enter(r, 0, 0, IORING_ENTER_GETEVENTS);
-      continue;
-    }
-    cpu_relax();
-    if ((i & 15) == 0 && now_ns() - t0 >= budget) break;
-    if ((i & 255) == 0 && epfd >= 0) {
-      struct pollfd pfd = { .fd = epfd, .events = POLLIN, .revents = 0 };
-      if (poll(&pfd, 1, 0) > 0) break; /* other I/O is ready: let the loop run it */
-    }
-  }
-  if (!hit) {
-    uk_eventfd_enable(r, true); /* full barrier before the re-check */
-    if (cq_tail_acquire(r) == head) return;
+    bool hit = cq_tail_acquire(r) != head; /* arrived while JS ran: dispatch now */
+    b->spins += 1;
     uk_eventfd_enable(r, false);
+    for (unsigned i = 1; !hit; i++) {
+      if (cq_tail_acquire(r) != head) {
+        hit = true;
+        break;
+      }
+      /* COOP_TASKRUN: completions that need task work are flushed by an enter. */
+      if (atomic_load_explicit((_Atomic unsigned *)r->sq_kflags, memory_order_acquire) & IORING_SQ_TASKRUN) {
+        uk_ring_enter(r, 0, 0, IORING_ENTER_GETEVENTS);
+        continue;
+      }
+      cpu_relax();
+      if ((i & 15) == 0 && now_ns() - t0 >= budget) break;
+      if ((i & 255) == 0 && epfd >= 0) {
+        struct pollfd pfd = { .fd = epfd, .events = POLLIN, .revents = 0 };
+        if (poll(&pfd, 1, 0) > 0) break; /* other I/O is ready: let the loop run it */
+      }
+    }
+    if (!hit) {
+      arm_or_kick(r);
+      return;
+    }
+    b->spin_hits += 1;
+    call_wake(r);
   }
-  b->spin_hits += 1;
-  /* onWake reaps; uk_reap re-arms the eventfd once it sees the CQ empty. */
-  call_wake(r);
 }
 
 /* Once per loop turn, before libuv polls: count the turn (fairness budget),
@@ -468,7 +495,8 @@ static napi_value js_flush(napi_env env, napi_callback_info info) {
   }
   r->stage[2] = err;
   napi_value out;
-  napi_create_uint32(env, uk_reap(r, rejected, true), &out);
+  /* Busy-poll mode: the prepare phase arms the eventfd before any sleep. */
+  napi_create_uint32(env, uk_reap(r, rejected, ((uk_box *)r)->busy_poll_ns == 0), &out);
   return out;
 }
 
@@ -478,7 +506,7 @@ static napi_value js_reap(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   uk_ring *r = get_ring(env, argv[0]);
   if (!r) return NULL;
-  return num(env, uk_reap(r, 0, true));
+  return num(env, uk_reap(r, 0, ((uk_box *)r)->busy_poll_ns == 0));
 }
 
 static napi_value js_set_ref(napi_env env, napi_callback_info info) {
@@ -542,6 +570,8 @@ static napi_value js_set_busy_poll(napi_env env, napi_callback_info info) {
   if (argc < 2 || napi_get_value_uint32(env, argv[1], &us) != napi_ok || us > 1000000)
     return throw_type(env, "ERR_OUT_OF_RANGE", "busy poll must be 0..1000000 microseconds");
   ((uk_box *)r)->busy_poll_ns = (uint64_t)us * 1000u;
+  /* Leaving busy-poll mode: reaping re-arms from now on; arm now as well. */
+  if (us == 0) arm_or_kick(r);
   return num(env, 0);
 }
 

@@ -389,6 +389,8 @@ export class Ring {
   #messagesHead = 0;
   #messageWaiter: ((r: IteratorResult<RingMessage>) => void) | undefined;
   #messageWaiterRef = false;
+  #messageWaiterBatch = false;
+  #batchScheduled = false;
   #messagesDropped = 0;
   #messagesReceived = 0;
   readonly #internalTags = new Map<number, (value: number) => void>();
@@ -760,10 +762,38 @@ export class Ring {
    * Messages sent to this ring, in arrival order. One consumer at a time;
    * messages that arrive while nobody iterates are queued. While a consumer
    * waits, the event loop is kept alive.
+   *
+   * `{ batch: true }` yields arrays instead: every message queued or reaped
+   * by the time the consumer resumes, in order (never an empty array); one
+   * promise per batch instead of one per message.
    */
-  messages(): AsyncIterableIterator<RingMessage> {
+  messages(): AsyncIterableIterator<RingMessage>;
+  messages(options: { batch: true }): AsyncIterableIterator<RingMessage[]>;
+  messages(options: { batch?: false }): AsyncIterableIterator<RingMessage>;
+  messages(options?: { batch?: boolean }): AsyncIterableIterator<RingMessage> | AsyncIterableIterator<RingMessage[]> {
     const self = this;
-    return {
+    if (options !== undefined) {
+      if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
+      if (options.batch !== undefined && typeof options.batch !== 'boolean') {
+        throw invalidArgType('options.batch', 'of type boolean', options.batch);
+      }
+    }
+    if (options?.batch === true) {
+      const batches: AsyncIterableIterator<RingMessage[]> = {
+        next(): Promise<IteratorResult<RingMessage[]>> {
+          return self.#nextBatch();
+        },
+        return(): Promise<IteratorResult<RingMessage[]>> {
+          self.#releaseMessageWaiter({ value: undefined, done: true });
+          return Promise.resolve({ value: undefined, done: true });
+        },
+        [Symbol.asyncIterator]() {
+          return batches;
+        },
+      };
+      return batches;
+    }
+    const single: AsyncIterableIterator<RingMessage> = {
       next(): Promise<IteratorResult<RingMessage>> {
         return self.#nextMessage();
       },
@@ -772,9 +802,10 @@ export class Ring {
         return Promise.resolve({ value: undefined, done: true });
       },
       [Symbol.asyncIterator]() {
-        return this;
+        return single;
       },
     };
+    return single;
   }
 
   /** Counts of messages received and dropped (addressed to a previous ring that had this fd). */
@@ -803,10 +834,40 @@ export class Ring {
     });
   }
 
+  /** Takes every queued message (the batch form). */
+  #takeBatch(): RingMessage[] {
+    const q = this.#messages;
+    const out = this.#messagesHead === 0 ? q : q.slice(this.#messagesHead);
+    this.#messages = [];
+    this.#messagesHead = 0;
+    return out;
+  }
+
+  #nextBatch(): Promise<IteratorResult<RingMessage[]>> {
+    if (this.#messagesHead < this.#messages.length) return Promise.resolve({ value: this.#takeBatch(), done: false });
+    if (this.#closing) return Promise.resolve({ value: undefined, done: true });
+    if (this.#messageWaiter !== undefined) return Promise.reject(new Error('messages() already has a pending next()'));
+    return new Promise((resolve) => {
+      this.#messageWaiter = resolve as (r: IteratorResult<RingMessage>) => void;
+      this.#messageWaiterBatch = true;
+      this.#messageWaiterRef = true;
+      if (this.#refCount++ === 0) this.#updateRef();
+    });
+  }
+
+  /** Microtask after the messages of one reap were queued: hands them to a waiting batch consumer. */
+  readonly #deliverBatch = (): void => {
+    this.#batchScheduled = false;
+    if (this.#messageWaiter !== undefined && this.#messageWaiterBatch && this.#messagesHead < this.#messages.length) {
+      this.#releaseMessageWaiter({ value: this.#takeBatch() as unknown as RingMessage, done: false });
+    }
+  };
+
   #releaseMessageWaiter(r: IteratorResult<RingMessage>): void {
     const w = this.#messageWaiter;
     if (w === undefined) return;
     this.#messageWaiter = undefined;
+    this.#messageWaiterBatch = false;
     if (this.#messageWaiterRef) {
       this.#messageWaiterRef = false;
       if (--this.#refCount === 0) this.#updateRef();
@@ -826,8 +887,16 @@ export class Ring {
       if (handler !== undefined) handler(value);
       return;
     }
-    if (this.#messageWaiter !== undefined) this.#releaseMessageWaiter({ value: { tag, value }, done: false });
-    else this.#messages.push({ tag, value });
+    if (this.#messageWaiter === undefined) this.#messages.push({ tag, value });
+    else if (!this.#messageWaiterBatch) this.#releaseMessageWaiter({ value: { tag, value }, done: false });
+    else {
+      // Batch consumer: collect this reap's messages, deliver them in one go.
+      this.#messages.push({ tag, value });
+      if (!this.#batchScheduled) {
+        this.#batchScheduled = true;
+        void RESOLVED.then(this.#deliverBatch);
+      }
+    }
   }
 
   // ---- lifecycle ----------------------------------------------------------
