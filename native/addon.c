@@ -103,6 +103,10 @@ static bool typed_array(napi_env env, napi_value v, napi_typedarray_type want, v
 #define UK_REGISTRY_MAX 1024
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct { uint32_t id; int fd; } registry[UK_REGISTRY_MAX];
+/* Bumped (under the lock) by every change: a thread's cached lookup is valid
+ * only while the generation it was made under is current. */
+static _Atomic uint32_t registry_gen;
+static __thread struct { uint32_t id, gen; int fd; } registry_cache;
 
 static void registry_add(uint32_t id, int fd) {
   pthread_mutex_lock(&registry_lock);
@@ -112,6 +116,7 @@ static void registry_add(uint32_t id, int fd) {
       registry[i].fd = fd;
       break;
     }
+  atomic_fetch_add_explicit(&registry_gen, 1, memory_order_release);
   pthread_mutex_unlock(&registry_lock);
 }
 
@@ -119,6 +124,7 @@ static void registry_remove(uint32_t id) {
   pthread_mutex_lock(&registry_lock);
   for (int i = 0; i < UK_REGISTRY_MAX; i++)
     if (registry[i].id == id) registry[i].id = 0;
+  atomic_fetch_add_explicit(&registry_gen, 1, memory_order_release);
   pthread_mutex_unlock(&registry_lock);
 }
 
@@ -128,12 +134,23 @@ static void registry_remove(uint32_t id) {
 int uk_registry_find(uint32_t id) {
   int fd = -1;
   if (id == 0) return -1;
+  /* Fast path (a stream of messages to one ring): the last answer, if the
+   * registry has not changed since. No weaker than the locked lookup: either
+   * way the target may close right after the answer; the id check on the
+   * receiving side counts such a message as dropped. */
+  if (registry_cache.id == id && registry_cache.gen == atomic_load_explicit(&registry_gen, memory_order_acquire))
+    return registry_cache.fd;
   pthread_mutex_lock(&registry_lock);
   for (int i = 0; i < UK_REGISTRY_MAX; i++)
     if (registry[i].id == id) {
       fd = registry[i].fd;
       break;
     }
+  if (fd >= 0) {
+    registry_cache.id = id;
+    registry_cache.fd = fd;
+    registry_cache.gen = atomic_load_explicit(&registry_gen, memory_order_relaxed);
+  }
   pthread_mutex_unlock(&registry_lock);
   return fd;
 }
