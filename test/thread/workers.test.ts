@@ -189,20 +189,21 @@ describe('startWorkers', () => {
     assert.throws(() => startWorkers({ module: MODULE, pin: 'yes' as unknown as boolean }), { code: 'ERR_INVALID_ARG_TYPE' });
   });
 
-  test('ring.attachWq: every worker ring is set up attached (IORING_SETUP_ATTACH_WQ) and runs io-wq work',
+  test('ring.attachWq and ring.busyPollUs: every worker ring is set up attached (IORING_SETUP_ATTACH_WQ), busy polls, and runs io-wq work',
     { timeout: 120_000 }, async () => {
       const count = 2;
       const r = results(count);
       const dir = mkdtempSync(path.join(os.tmpdir(), 'uk-attach-'));
       try {
         const w = startWorkers({
-          module: MODULE, count, pin: false, ring: { attachWq: true },
+          module: MODULE, count, pin: false, ring: { attachWq: true, busyPollUs: 25 },
           data: { mode: 'attach', results: r.sab, path: path.join(dir, 'f') } satisfies Data,
         });
         await within(w.join(), 60_000, 'join');
         for (let i = 0; i < count; i++) {
           assert.equal(r.word(i, 7), 1, `worker ${i}: ATTACH_WQ in its ring's flags`);
           assert.equal(r.word(i, 4), 1000 + i, `worker ${i}: size after write + fsync`);
+          assert.equal(r.word(i, 6), 25, `worker ${i}: busyPollUs`);
         }
       } finally {
         rmSync(dir, { recursive: true, force: true });
