@@ -4,8 +4,11 @@
  * value that reaches the kernel.
  *
  * Functions (all take the ring handle first, except create):
- *   create(entries, cqEntries, wantFlags, stage, out, stats, turn, onWake)
- *       -> handle | -errno
+ *   create(entries, cqEntries, wantFlags, stage, out, stats, turn, onWake,
+ *          allow?, attachWqId?) -> handle | -errno
+ *       attachWqId: registry id of a live ring whose io-wq to attach to
+ *       (IORING_SETUP_ATTACH_WQ); -EBADFD when no live ring has that id
+ *   setBusyPoll(h, us): spin up to `us` microseconds before the loop sleeps
  *   info(h) -> [setupFlags, features, sqEntries, cqEntries, fd]
  *   probe(h) -> Uint8Array(256) of supported IORING_OP_* | -errno
  *   flush(h, pins) -> number of completion records written to `out`;
@@ -18,9 +21,12 @@
 #include "uk.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CHECK(call)                                                   \
@@ -51,6 +57,9 @@ typedef struct uk_box {
   uk_ring ring;
   int refs;
   int closing_handles;
+  uint64_t busy_poll_ns; /* 0: never spin (the default) */
+  /* Spin accounting, read by JS through stats: spins, spins that saw a CQE. */
+  double spins, spin_hits;
 } uk_box;
 
 static void box_unref(uk_box *b) {
@@ -94,6 +103,10 @@ static bool typed_array(napi_env env, napi_value v, napi_typedarray_type want, v
 #define UK_REGISTRY_MAX 1024
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct { uint32_t id; int fd; } registry[UK_REGISTRY_MAX];
+/* Bumped (under the lock) by every change: a thread's cached lookup is valid
+ * only while the generation it was made under is current. */
+static _Atomic uint32_t registry_gen;
+static __thread struct { uint32_t id, gen; int fd; } registry_cache;
 
 static void registry_add(uint32_t id, int fd) {
   pthread_mutex_lock(&registry_lock);
@@ -103,6 +116,7 @@ static void registry_add(uint32_t id, int fd) {
       registry[i].fd = fd;
       break;
     }
+  atomic_fetch_add_explicit(&registry_gen, 1, memory_order_release);
   pthread_mutex_unlock(&registry_lock);
 }
 
@@ -110,6 +124,7 @@ static void registry_remove(uint32_t id) {
   pthread_mutex_lock(&registry_lock);
   for (int i = 0; i < UK_REGISTRY_MAX; i++)
     if (registry[i].id == id) registry[i].id = 0;
+  atomic_fetch_add_explicit(&registry_gen, 1, memory_order_release);
   pthread_mutex_unlock(&registry_lock);
 }
 
@@ -119,12 +134,23 @@ static void registry_remove(uint32_t id) {
 int uk_registry_find(uint32_t id) {
   int fd = -1;
   if (id == 0) return -1;
+  /* Fast path (a stream of messages to one ring): the last answer, if the
+   * registry has not changed since. No weaker than the locked lookup: either
+   * way the target may close right after the answer; the id check on the
+   * receiving side counts such a message as dropped. */
+  if (registry_cache.id == id && registry_cache.gen == atomic_load_explicit(&registry_gen, memory_order_acquire))
+    return registry_cache.fd;
   pthread_mutex_lock(&registry_lock);
   for (int i = 0; i < UK_REGISTRY_MAX; i++)
     if (registry[i].id == id) {
       fd = registry[i].fd;
       break;
     }
+  if (fd >= 0) {
+    registry_cache.id = id;
+    registry_cache.fd = fd;
+    registry_cache.gen = atomic_load_explicit(&registry_gen, memory_order_relaxed);
+  }
   pthread_mutex_unlock(&registry_lock);
   return fd;
 }
@@ -143,26 +169,8 @@ static void handle_closed(uv_handle_t *h) {
   }
 }
 
-/* Once per loop turn, before libuv polls: count the turn (fairness budget)
- * and apply a pending un-ref (turn[1] = JS wants the loop kept alive,
- * turn[2] = the poll handle is ref'd). */
-static void on_prepare(uv_prepare_t *p) {
-  uk_box *b = (uk_box *)p->data;
-  uk_ring *r = &b->ring;
-  r->turn[0]++;
-  if (!r->turn[1] && r->turn[2]) {
-    uv_unref((uv_handle_t *)r->poll);
-    r->turn[2] = 0;
-  }
-}
-
-static void on_poll(uv_poll_t *p, int status, int events) {
-  uk_box *b = (uk_box *)p->data;
-  uk_ring *r = &b->ring;
-  if (r->destroyed) return;
-  uint64_t v;
-  ssize_t rd = read(r->efd, &v, sizeof v);
-  (void)rd;
+/* Calls the ring's JS onWake (reap and dispatch) inside a callback scope. */
+static void call_wake(uk_ring *r) {
   napi_env env = r->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
@@ -177,6 +185,127 @@ static void on_poll(uv_poll_t *p, int status, int events) {
     }
   }
   napi_close_handle_scope(env, scope);
+}
+
+static void on_poll(uv_poll_t *p, int status, int events) {
+  uk_box *b = (uk_box *)p->data;
+  uk_ring *r = &b->ring;
+  if (r->destroyed) return;
+  uint64_t v;
+  ssize_t rd = read(r->efd, &v, sizeof v);
+  (void)rd;
+  call_wake(r);
+}
+
+static inline uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+#define cq_tail_acquire(r) atomic_load_explicit((_Atomic unsigned *)(r)->cq_ktail, memory_order_acquire)
+
+/* Arms the eventfd for a sleep: full barrier, then the CQ is checked once
+ * more; completions already there (posted while it was disarmed, so without
+ * a signal) get a signal of our own, so epoll cannot sleep over them. */
+static void arm_or_kick(uk_ring *r) {
+  if (atomic_load_explicit((_Atomic unsigned *)r->sq_kflags, memory_order_acquire) & IORING_SQ_TASKRUN)
+    uk_ring_enter(r, 0, 0, IORING_ENTER_GETEVENTS);
+  uk_eventfd_enable(r, true);
+  if (cq_tail_acquire(r) != *r->cq_khead) {
+    uint64_t one = 1;
+    ssize_t w = write(r->efd, &one, sizeof one);
+    (void)w;
+  }
+}
+
+/* Opt-in busy poll (setBusyPoll), run from the prepare phase, i.e. right
+ * before libuv would block in epoll_wait.
+ *
+ * In busy-poll mode the eventfd stays disarmed while the thread is awake
+ * (reaping does not re-arm it), so senders' kernels skip the eventfd signal
+ * per message; this function is the one place that arms it, on every path
+ * that may lead to a sleep (arm_or_kick: no lost wake-up).
+ *
+ * It spins on the CQ tail only while all of these hold: JS waits for
+ * something from this ring (turn[1]: operations in flight or a message
+ * consumer), the loop would otherwise block (uv_backend_timeout != 0) and
+ * the CQ is empty. The whole stay is bounded by busy_poll_ns and by the next
+ * timer. Every ~256 iterations the loop's epoll set is polled without
+ * blocking: any other ready fd ends the spin at once. A CQE seen while
+ * spinning is dispatched from here (JS onWake), then the spin resumes (the
+ * reply to what JS just sent is the likely next CQE), saving the sleep, the
+ * cross-core wake-up, epoll_wait and the eventfd read. */
+static void busy_poll(uk_box *b) {
+  uk_ring *r = &b->ring;
+  uint64_t t0 = now_ns(), budget = b->busy_poll_ns;
+  int epfd = uv_backend_fd(r->loop);
+  bool first = true;
+  for (;;) {
+    if (r->destroyed) return;
+    unsigned head = *r->cq_khead;
+    int timeout = uv_backend_timeout(r->loop);
+    if (first && timeout > 0 && (uint64_t)timeout * 1000000u < budget) budget = (uint64_t)timeout * 1000000u;
+    first = false;
+    /* The loop will not block in this turn (an immediate, a pending
+     * callback, a closing handle): nothing to arm, nothing to spin for. The
+     * next turn's prepare phase comes before any sleep. (The libuv timeout is
+     * computed right after the prepare phase; later prepare callbacks can
+     * only make it 0, never turn a 0 into a sleep.) */
+    if (timeout == 0) return;
+    if (!b->busy_poll_ns || !r->turn[1] || now_ns() - t0 >= budget) {
+      arm_or_kick(r);
+      return;
+    }
+    bool hit = cq_tail_acquire(r) != head; /* arrived while JS ran: dispatch now */
+    b->spins += 1;
+    uk_eventfd_enable(r, false);
+    for (unsigned i = 1; !hit; i++) {
+      if (cq_tail_acquire(r) != head) {
+        hit = true;
+        break;
+      }
+      /* COOP_TASKRUN: completions that need task work are flushed by an enter. */
+      if (atomic_load_explicit((_Atomic unsigned *)r->sq_kflags, memory_order_acquire) & IORING_SQ_TASKRUN) {
+        uk_ring_enter(r, 0, 0, IORING_ENTER_GETEVENTS);
+        continue;
+      }
+      cpu_relax();
+      if ((i & 15) == 0 && now_ns() - t0 >= budget) break;
+      if ((i & 255) == 0 && epfd >= 0) {
+        struct pollfd pfd = { .fd = epfd, .events = POLLIN, .revents = 0 };
+        if (poll(&pfd, 1, 0) > 0) break; /* other I/O is ready: let the loop run it */
+      }
+    }
+    if (!hit) {
+      arm_or_kick(r);
+      return;
+    }
+    b->spin_hits += 1;
+    call_wake(r);
+  }
+}
+
+/* Once per loop turn, before libuv polls: count the turn (fairness budget),
+ * apply a pending un-ref (turn[1] = JS wants the loop kept alive,
+ * turn[2] = the poll handle is ref'd), then the opt-in busy poll. */
+static void on_prepare(uv_prepare_t *p) {
+  uk_box *b = (uk_box *)p->data;
+  uk_ring *r = &b->ring;
+  r->turn[0]++;
+  if (!r->turn[1] && r->turn[2]) {
+    uv_unref((uv_handle_t *)r->poll);
+    r->turn[2] = 0;
+  }
+  if (b->busy_poll_ns) busy_poll(b);
 }
 
 /* Tear down native state. Called by destroy() from JS (nothing in flight:
@@ -216,8 +345,8 @@ static void on_env_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
 /* ---- exported functions ---------------------------------------------- */
 
 static napi_value js_create(napi_env env, napi_callback_info info) {
-  size_t argc = 9;
-  napi_value argv[9];
+  size_t argc = 10;
+  napi_value argv[10];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   /* argv[8] (optional): Uint8Array(256) of allowed IORING_OP_* (IORING_REGISTER_RESTRICTIONS). */
   const uint8_t *allow = NULL;
@@ -233,6 +362,14 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
     }
   }
   if (argc < 8) return throw_type(env, "ERR_MISSING_ARGS", "create() needs 8 arguments");
+  /* argv[9] (optional): registry id of the ring to attach to (IORING_SETUP_ATTACH_WQ); 0 = none. */
+  uint32_t attach_id = 0;
+  if (argc >= 10) {
+    napi_valuetype at;
+    napi_typeof(env, argv[9], &at);
+    if (at != napi_undefined && napi_get_value_uint32(env, argv[9], &attach_id) != napi_ok)
+      return throw_type(env, "ERR_INVALID_ARG_TYPE", "attachWqId must be a number");
+  }
   uint32_t entries, cq_entries, want;
   if (napi_get_value_uint32(env, argv[0], &entries) != napi_ok ||
       napi_get_value_uint32(env, argv[1], &cq_entries) != napi_ok ||
@@ -264,7 +401,22 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   r->fd = r->efd = -1;
   r->stats = stats;
   const char *why;
-  int e = uk_ring_init(r, entries, cq_entries, want, allow, &why);
+  int e;
+  if (attach_id != 0) {
+    /* Held across io_uring_setup: the target cannot be torn down (its fd
+     * closed and perhaps reused) between the lookup and the kernel's check. */
+    pthread_mutex_lock(&registry_lock);
+    int wq_fd = -1;
+    for (int i = 0; i < UK_REGISTRY_MAX; i++)
+      if (registry[i].id == attach_id) {
+        wq_fd = registry[i].fd;
+        break;
+      }
+    e = wq_fd < 0 ? -EBADFD : uk_ring_init(r, entries, cq_entries, want, allow, wq_fd, &why);
+    pthread_mutex_unlock(&registry_lock);
+  } else {
+    e = uk_ring_init(r, entries, cq_entries, want, allow, -1, &why);
+  }
   if (e < 0) {
     free(b);
     return num(env, e);
@@ -360,7 +512,8 @@ static napi_value js_flush(napi_env env, napi_callback_info info) {
   }
   r->stage[2] = err;
   napi_value out;
-  napi_create_uint32(env, uk_reap(r, rejected, true), &out);
+  /* Busy-poll mode: the prepare phase arms the eventfd before any sleep. */
+  napi_create_uint32(env, uk_reap(r, rejected, ((uk_box *)r)->busy_poll_ns == 0), &out);
   return out;
 }
 
@@ -370,7 +523,7 @@ static napi_value js_reap(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   uk_ring *r = get_ring(env, argv[0]);
   if (!r) return NULL;
-  return num(env, uk_reap(r, 0, true));
+  return num(env, uk_reap(r, 0, ((uk_box *)r)->busy_poll_ns == 0));
 }
 
 static napi_value js_set_ref(napi_env env, napi_callback_info info) {
@@ -423,6 +576,36 @@ static napi_value js_ring_fd(napi_env env, napi_callback_info info) {
   return num(env, fd < 0 ? -EBADFD : fd);
 }
 
+/* setBusyPoll(h, us) -> 0: spin up to `us` µs before the loop sleeps (0: off). */
+static napi_value js_set_busy_poll(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uk_ring *r = get_ring(env, argv[0]);
+  if (!r) return NULL;
+  uint32_t us;
+  if (argc < 2 || napi_get_value_uint32(env, argv[1], &us) != napi_ok || us > 1000000)
+    return throw_type(env, "ERR_OUT_OF_RANGE", "busy poll must be 0..1000000 microseconds");
+  ((uk_box *)r)->busy_poll_ns = (uint64_t)us * 1000u;
+  /* Leaving busy-poll mode: reaping re-arms from now on; arm now as well. */
+  if (us == 0) arm_or_kick(r);
+  return num(env, 0);
+}
+
+/* busyPollStats(h) -> [spins, spinsThatSawACompletion]. */
+static napi_value js_busy_poll_stats(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], arr;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uk_ring *r = get_ring(env, argv[0]);
+  if (!r) return NULL;
+  uk_box *b = (uk_box *)r;
+  CHECK(napi_create_array_with_length(env, 2, &arr));
+  napi_set_element(env, arr, 0, num(env, b->spins));
+  napi_set_element(env, arr, 1, num(env, b->spin_hits));
+  return arr;
+}
+
 static napi_value js_register_buf_ring(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5];
@@ -456,6 +639,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "reap", js_reap },     { "setRef", js_set_ref }, { "destroy", js_destroy },
     { "registerBufRing", js_register_buf_ring }, { "unregisterBufRing", js_unregister_buf_ring },
     { "registerRing", js_register_ring }, { "ringFd", js_ring_fd },
+    { "setBusyPoll", js_set_busy_poll }, { "busyPollStats", js_busy_poll_stats },
   };
   for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
     napi_value fn;

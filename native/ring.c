@@ -46,11 +46,12 @@ static const unsigned flag_sets[] = {
 };
 
 /* allow: 256 bytes, allow[op] != 0 for every IORING_OP_* the ring may run;
- * NULL for no restrictions. A restricted ring starts disabled, gets its
+ * NULL for no restrictions. wq_fd >= 0: IORING_SETUP_ATTACH_WQ to that ring
+ * (the kernel answers ENXIO/EINVAL if it is not a live io_uring fd). A restricted ring starts disabled, gets its
  * eventfd, then IORING_REGISTER_RESTRICTIONS, then is enabled: from then on
  * the kernel itself refuses any other opcode (-EACCES). */
 int uk_ring_init(uk_ring *r, unsigned entries, unsigned cq_entries, unsigned want_flags, const uint8_t *allow,
-                 const char **why) {
+                 int wq_fd, const char **why) {
   struct io_uring_params p;
   int fd = -1;
   size_t i;
@@ -59,6 +60,11 @@ int uk_ring_init(uk_ring *r, unsigned entries, unsigned cq_entries, unsigned wan
     memset(&p, 0, sizeof(p));
     p.flags = (flag_sets[i] & want_flags) | IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
     if (allow) p.flags |= IORING_SETUP_R_DISABLED;
+    if (wq_fd >= 0) {
+      /* The caller keeps wq_fd a live io_uring fd for the duration of this call. */
+      p.flags |= IORING_SETUP_ATTACH_WQ;
+      p.wq_fd = (unsigned)wq_fd;
+    }
     p.cq_entries = cq_entries;
     fd = sys_setup(entries, &p);
     if (fd >= 0) break;

@@ -211,7 +211,7 @@ typedef struct uk_ring {
 /* ring.c */
 int uk_sys_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags);
 int uk_ring_init(uk_ring *r, unsigned entries, unsigned cq_entries, unsigned want_flags, const uint8_t *allow,
-                 const char **why);
+                 int wq_fd, const char **why);
 int uk_ring_enter(uk_ring *r, unsigned to_submit, unsigned min_complete, unsigned flags);
 int uk_ring_submit(uk_ring *r, unsigned min_complete);
 unsigned uk_sq_space(const uk_ring *r);

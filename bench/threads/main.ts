@@ -19,13 +19,18 @@ import {
 } from '../lib/report.js';
 import { countEnters } from '../lib/enters.js';
 
-import { END, PING, SINK, STOP, type BenchWorkerData } from './protocol.js';
+import { CONFIG, END, PING, SINK, STOP, type BenchWorkerData } from './protocol.js';
 
 const WORKER = new URL('./worker.js', import.meta.url);
 /** msg-throughput: sends issued per synchronous run (one io_uring_enter), awaited before the next batch. */
 const BATCH = 256;
 /** taskgroup-spawn: tasks per group. */
 const TASKS = 10_000;
+/**
+ * RingOptions.busyPollUs of both rings (main and worker) for the msg-* cases;
+ * the *-nospin cases use 0 (the default).
+ */
+const BUSY_US = 50;
 const US = 1000;
 
 type WaitAsync = (a: Int32Array, index: number, value: number) => { async: boolean; value: Promise<string> | string };
@@ -163,6 +168,23 @@ async function promiseAll(n: number): Promise<void> {
 
 // ---- sampler plumbing -------------------------------------------------------------
 
+/** Sets busyPollUs on both rings (the worker acknowledges) before `s` runs. */
+function busyPoll(ring: Ring, target: RingHandle, it: AsyncIterator<RingMessage>) {
+  const set = async (us: number): Promise<void> => {
+    ring.busyPollUs = us;
+    ring.send(target, { tag: CONFIG, value: us }, undefined, fail);
+    const r = await it.next();
+    if (r.done || r.value.tag !== CONFIG || r.value.value !== us) throw new Error(`bad CONFIG ack ${JSON.stringify(r)}`);
+  };
+  return {
+    set,
+    wrap: (us: number, s: Sampler): Sampler => async () => {
+      await set(us);
+      return s();
+    },
+  };
+}
+
 /** Calibrates `run` to ~repeatMs per repeat; the sampler returns ns/op ÷ scale (or ops/s with rate). */
 async function sampler(label: string, run: (n: number) => Promise<void>, o: BenchOptions,
   { multiple = 1, scale = 1, rate = false } = {}): Promise<Sampler> {
@@ -207,45 +229,65 @@ export async function main(argv: string[]): Promise<void> {
   notes.push(`uringkit ring flags: ${ring.info.flags.join('|') || '(none)'}`);
   const it = ring.messages();
 
+  const bp = busyPoll(ring, ringPeer.ring!, it);
+  const spinNote = `uringkit subject: busyPollUs ${BUSY_US} on both rings (opt-in; spins up to ${BUSY_US} µs on the ` +
+    'completion queue before its event loop would sleep while it waits for a message); the *-nospin cases: default 0';
+  notes.push(spinNote);
+
   // -- round trip ------------------------------------------------------------------
   {
+    await bp.set(BUSY_US);
     const mr = countEnters(ring, await sampler('msg-roundtrip', ringRoundtrip(ring, ringPeer.ring!, it), o, { scale: US }), 'submitted');
+    await bp.set(0);
+    const mr0 = countEnters(ring, await sampler('msg-roundtrip-nospin', ringRoundtrip(ring, ringPeer.ring!, it), o, { scale: US }), 'submitted');
     const subjects: Record<string, Sampler> = {
-      mr: mr.sampler,
+      mr: bp.wrap(BUSY_US, mr.sampler),
+      mr0: bp.wrap(0, mr0.sampler),
       pm: await sampler('post-message (round trip)', portRoundtrip(portPeer), o, { scale: US }),
     };
     if (waitAsync !== undefined) subjects['at'] = await sampler('atomics (round trip)', atomicsRoundtrip(atomics), o, { scale: US });
     const s = await interleave(subjects, o);
-    const c = new Case('msg-roundtrip', 'µs/roundtrip').uringkit(s['mr']!)
-      .peer('post-message', s['pm']!, 'worker.postMessage(i) -> parentPort.postMessage(i) echo, await the message event')
-      .target('post-message', 2);
-    if (waitAsync !== undefined) {
-      c.peer('atomics', s['at']!, 'main: Atomics.store + notify, await Atomics.waitAsync; worker: blocking Atomics.wait loop');
-    } else {
-      c.missingPeer('atomics', `Atomics.waitAsync is not available in Node ${process.version}`);
+    for (const [name, key, m, target] of [['msg-roundtrip', 'mr', mr, true], ['msg-roundtrip-nospin', 'mr0', mr0, false]] as const) {
+      const c = new Case(name, 'µs/roundtrip').uringkit(s[key]!)
+        .peer('post-message', s['pm']!, 'worker.postMessage(i) -> parentPort.postMessage(i) echo, await the message event');
+      if (target) c.target('post-message', 2);
+      if (waitAsync !== undefined) {
+        c.peer('atomics', s['at']!, 'main: Atomics.store + notify, await Atomics.waitAsync; worker: blocking Atomics.wait loop');
+      } else {
+        c.missingPeer('atomics', `Atomics.waitAsync is not available in Node ${process.version}`);
+      }
+      const r = c.build();
+      r.info = `ring.send + await messages().next() per round trip, busyPollUs ${key === 'mr' ? BUSY_US : 0} on both rings; ` +
+        `main-thread io_uring_enter per round trip: ${m.perOp().toFixed(3)}`;
+      cases.push(r);
     }
-    const r = c.build();
-    r.info = `ring.send + await messages().next() per round trip; main-thread io_uring_enter per round trip: ${mr.perOp().toFixed(3)}`;
-    cases.push(r);
   }
 
   // -- throughput ------------------------------------------------------------------------
   {
+    await bp.set(BUSY_US);
     const mt = countEnters(ring, await sampler('msg-throughput', ringThroughput(ring, ringPeer.ring!, it), o,
       { multiple: BATCH, rate: true }), 'submitted');
+    await bp.set(0);
+    const mt0 = countEnters(ring, await sampler('msg-throughput-nospin', ringThroughput(ring, ringPeer.ring!, it), o,
+      { multiple: BATCH, rate: true }), 'submitted');
     const s = await interleave({
-      mt: mt.sampler,
+      mt: bp.wrap(BUSY_US, mt.sampler),
+      mt0: bp.wrap(0, mt0.sampler),
       pm: await sampler('post-message (throughput)', portThroughput(portPeer), o, { multiple: BATCH, rate: true }),
     }, o);
-    const r = new Case('msg-throughput', 'msgs/s').uringkit(s['mt']!)
-      .peer('post-message', s['pm']!, 'worker.postMessage(-1) n times, then a count request; the worker counts in its message handler')
-      .target('post-message', 5)
-      .build();
-    r.info = `one way main -> worker, ${BATCH} ring.send per io_uring_enter, batch awaited before the next; ` +
-      `the worker consumes with for await (ring.messages()); timed until the worker reports the count; ` +
-      `main-thread io_uring_enter per message: ${mt.perOp().toFixed(4)}`;
-    cases.push(r);
+    for (const [name, key, m, target] of [['msg-throughput', 'mt', mt, true], ['msg-throughput-nospin', 'mt0', mt0, false]] as const) {
+      const c = new Case(name, 'msgs/s').uringkit(s[key]!)
+        .peer('post-message', s['pm']!, 'worker.postMessage(-1) n times, then a count request; the worker counts in its message handler');
+      if (target) c.target('post-message', 5);
+      const r = c.build();
+      r.info = `one way main -> worker, ${BATCH} ring.send per io_uring_enter, batch awaited before the next; ` +
+        `the worker consumes with for await (ring.messages()); timed until the worker reports the count; ` +
+        `busyPollUs ${key === 'mt' ? BUSY_US : 0} on both rings; main-thread io_uring_enter per message: ${m.perOp().toFixed(4)}`;
+      cases.push(r);
+    }
   }
+  await bp.set(0);
 
   // -- TaskGroup ------------------------------------------------------------------------------
   {

@@ -16,7 +16,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 
 import { nativeBinding, Ring } from '../../src/index.js';
 
-import { END, PING, SINK, STOP, type BenchWorkerData } from './protocol.js';
+import { CONFIG, END, PING, SINK, STOP, type BenchWorkerData } from './protocol.js';
 
 const data = workerData as BenchWorkerData;
 const port = parentPort!;
@@ -37,6 +37,9 @@ if (data.mode === 'ring') {
       // One sender's messages arrive in order: every SINK before this END is counted.
       ring.send(parent, { tag: END, value: count }, undefined, fail);
       count = 0;
+    } else if (m.tag === CONFIG) {
+      ring.busyPollUs = m.value;
+      ring.send(parent, m, undefined, fail);
     } else if (m.tag === STOP) break;
   }
   port.postMessage({ stats: ring.stats() });

@@ -17,10 +17,13 @@ export interface Backend {
    * Creates a ring. `stage`, `out`, `stats` and `turn` are shared with the
    * backend for the ring's life; `onWake` is called (from the event loop)
    * when completions may be ready. `allow` (256 entries) restricts the ring to
-   * those IORING_OP_* numbers. Returns a handle, or a negative errno.
+   * those IORING_OP_* numbers. `attachWqId` (non-zero) is the registry id of
+   * a live ring whose async worker pool to attach to (IORING_SETUP_ATTACH_WQ;
+   * -EBADFD when no live ring has that id). Returns a handle, or a negative errno.
    */
   create(entries: number, cqEntries: number, wantFlags: number, stage: Int32Array, out: Int32Array,
-    stats: Float64Array, turn: Int32Array, onWake: () => void, allow?: Uint8Array): BackendHandle | number;
+    stats: Float64Array, turn: Int32Array, onWake: () => void, allow?: Uint8Array,
+    attachWqId?: number): BackendHandle | number;
   /** [setupFlags, features, sqEntries, cqEntries, fd]. */
   info(h: BackendHandle): [setupFlags: number, features: number, sqEntries: number, cqEntries: number, fd: number];
   /** Supported IORING_OP_* opcodes (1 = supported), or a negative errno. */
@@ -44,6 +47,10 @@ export interface Backend {
   registerRing?(h: BackendHandle, id: number): number;
   /** The fd of the live ring registered under `id`, or a negative errno. Optional. */
   ringFd?(id: number): number;
+  /** Busy poll: spin up to `us` µs before the event loop would sleep (0: off). Optional. */
+  setBusyPoll?(h: BackendHandle, us: number): number;
+  /** [busy polls started, busy polls that saw a completion]. Optional. */
+  busyPollStats?(h: BackendHandle): [spins: number, hits: number];
   /**
    * Non-blocking socket set-up syscalls (sockets, names, options, pipes).
    * The io_uring backend makes them directly; a mock simulates them.

@@ -75,6 +75,22 @@ export interface RingOptions {
    * or another build of the addon.
    */
   backend?: Backend;
+  /**
+   * IORING_SETUP_ATTACH_WQ: set the ring up attached to another live ring of
+   * this process (a Ring, or its `handle` from another thread). The target
+   * must still be open (else ERR_RING_CLOSED). See docs/guides/threads.md for
+   * what the kernel shares (since Linux 5.12 the async worker pool is per
+   * thread; the attachment matters for SQPOLL rings).
+   */
+  attachWq?: Ring | RingHandle;
+  /**
+   * Busy poll (opt-in, default 0): before the event loop would sleep while
+   * this ring has something in flight or a message consumer waiting, spin up
+   * to this many microseconds on the completion queue (never while other
+   * work is ready, never past the next timer). Trades CPU for wake-up
+   * latency, like SO_BUSY_POLL. 0..1000000; also settable as `ring.busyPollUs`.
+   */
+  busyPollUs?: number;
 }
 
 /** What `ring.stats()` returns. All counters are cumulative except inFlight. */
@@ -242,6 +258,51 @@ export interface RingLogger {
   warn(obj: object, msg?: string): void;
 }
 
+function checkBusyPoll(us: unknown, name: string): asserts us is number {
+  if (typeof us !== 'number') throw invalidArgType(name, 'of type number', us);
+  if (!Number.isInteger(us) || us < 0 || us > 1_000_000) throw outOfRange(name, 'an integer >= 0 && <= 1000000', us);
+}
+
+/** RingOptions.attachWq → the registry id of the target (0: none), checked before anything reaches C. */
+function attachTarget(target: unknown, native: Backend): number {
+  if (target === undefined) return 0;
+  let id: unknown;
+  if (target instanceof Ring) {
+    if (target.closed) throw new RingClosedError('attachWq');
+    id = target.handle.id;
+  } else if (target !== null && typeof target === 'object' && typeof (target as RingHandle).id === 'number') {
+    const h = target as RingHandle;
+    if (h.pid !== process.pid) {
+      throw invalidArgValue('options.attachWq', h, 'is the handle of a ring in another process');
+    }
+    id = h.id;
+  } else {
+    throw invalidArgType('options.attachWq', 'a Ring or a RingHandle (ring.handle)', target);
+  }
+  if (!Number.isInteger(id) || (id as number) < 1 || (id as number) > 0xffffffff) {
+    throw invalidArgValue('options.attachWq', target, 'is not a valid ring handle');
+  }
+  if (native.ringFd === undefined) {
+    throw invalidArgValue('options.attachWq', target, 'needs a backend with ring handles (the io_uring addon)');
+  }
+  return id as number;
+}
+
+/** What io_uring_setup with IORING_SETUP_ATTACH_WQ answered. */
+function attachError(errno: number): Error {
+  const EBADFD = 77; // not in os.constants.errno
+  const { ENXIO, EINVAL } = E;
+  if (errno === -EBADFD || errno === -ENXIO) {
+    const e = new RingClosedError('attachWq');
+    e.message = 'Cannot attach to the ring (IORING_SETUP_ATTACH_WQ): the ring is closed';
+    return e;
+  }
+  if (errno === -EINVAL) {
+    return new SystemError(errno, 'io_uring_setup (IORING_SETUP_ATTACH_WQ)');
+  }
+  return new UringUnavailableError(errno);
+}
+
 function throwLater(err: unknown): void {
   process.nextTick(() => {
     throw err;
@@ -321,12 +382,15 @@ export class Ring {
   readonly #probe: Uint8Array | undefined;
   readonly #logger: RingLogger | undefined;
   readonly #id: number;
+  #busyPollUs = 0;
   readonly #credEpoch = credentials.epoch;
   #closeError: ((what: string) => Error) | undefined;
   #messages: RingMessage[] = [];
   #messagesHead = 0;
   #messageWaiter: ((r: IteratorResult<RingMessage>) => void) | undefined;
   #messageWaiterRef = false;
+  #messageWaiterBatch = false;
+  #batchScheduled = false;
   #messagesDropped = 0;
   #messagesReceived = 0;
   readonly #internalTags = new Map<number, (value: number) => void>();
@@ -379,12 +443,15 @@ export class Ring {
   #backlogged = 0;
   #stale = 0;
 
-  /** The ring of the calling thread (main thread or worker), created on first use. */
-  static current(): Ring {
+  /**
+   * The ring of the calling thread (main thread or worker), created on first
+   * use; `options` apply only when this call creates it.
+   */
+  static current(options?: RingOptions): Ring {
     const g = globalThis as GlobalWithRing;
     let r = g[kCurrent];
     if (r === undefined || r.#closing) {
-      r = new Ring(defaultBackendOverride ? { backend: defaultBackendOverride } : {});
+      r = new Ring(defaultBackendOverride ? { ...options, backend: defaultBackendOverride } : options);
       g[kCurrent] = r;
     }
     return r;
@@ -413,8 +480,11 @@ export class Ring {
     }
     this.#budget = budget;
     this.#immediateFlush = options.flush === 'immediate';
+    const busyPollUs = options.busyPollUs ?? 0;
+    checkBusyPoll(busyPollUs, 'options.busyPollUs');
 
     const native = options.backend ?? nativeBinding();
+    const attachWqId = attachTarget(options.attachWq, native);
     this.#native = native;
     this.#descWords = native.DESC_WORDS;
     this.#hdrWords = native.STAGE_HEADER_WORDS;
@@ -445,8 +515,11 @@ export class Ring {
       }
     }
     const h = native.create(Math.max(entries, 2), Math.max(cqEntries, 2), want, this.#stage, this.#out, this.#nstats, this.#turn,
-      () => this.#drive(), allow);
-    if (typeof h === 'number') throw new UringUnavailableError(h);
+      () => this.#drive(), allow, attachWqId);
+    if (typeof h === 'number') {
+      if (attachWqId !== 0) throw attachError(h);
+      throw new UringUnavailableError(h);
+    }
     this.#h = h;
     const [setupFlags, features, sqEntries, cq, fd] = native.info(h);
     const names: string[] = [];
@@ -464,6 +537,8 @@ export class Ring {
       if (native.registerRing(h, id) !== 0) id = 0;
     }
     this.#id = id;
+    if (busyPollUs !== 0) this.busyPollUs = busyPollUs;
+    if (attachWqId !== 0) names.push('ATTACH_WQ');
     debug('ring created: fd %d, %d SQ / %d CQ entries, flags %s', fd, sqEntries, cq, names.join('|'));
     this.#logger?.debug({ fd, sqEntries, cqEntries: cq, flags: names }, 'uringkit ring created');
     this.#grow(64);
@@ -472,6 +547,28 @@ export class Ring {
   /** How this ring was set up on the running kernel. */
   get info(): RingInfo {
     return { ...this.#info, flags: [...this.#info.flags] };
+  }
+
+  /** Busy-poll microseconds (see RingOptions.busyPollUs); 0 = off. */
+  get busyPollUs(): number {
+    return this.#busyPollUs;
+  }
+
+  set busyPollUs(us: number) {
+    checkBusyPoll(us, 'busyPollUs');
+    if (this.#h === undefined) throw new RingClosedError('busyPollUs');
+    if (us !== 0 && this.#native.setBusyPoll === undefined) {
+      throw invalidArgValue('busyPollUs', us, 'needs a backend with busy poll (the io_uring addon)');
+    }
+    this.#native.setBusyPoll?.(this.#h, us);
+    this.#busyPollUs = us;
+  }
+
+  /** Busy polls started and those that found a completion (see busyPollUs). */
+  busyPollStats(): { spins: number; hits: number } {
+    const h = this.#h;
+    const r = h !== undefined ? this.#native.busyPollStats?.(h) : undefined;
+    return { spins: r?.[0] ?? 0, hits: r?.[1] ?? 0 };
   }
 
   /** True once close() has been called. */
@@ -661,10 +758,38 @@ export class Ring {
    * Messages sent to this ring, in arrival order. One consumer at a time;
    * messages that arrive while nobody iterates are queued. While a consumer
    * waits, the event loop is kept alive.
+   *
+   * `{ batch: true }` yields arrays instead: every message queued or reaped
+   * by the time the consumer resumes, in order (never an empty array); one
+   * promise per batch instead of one per message.
    */
-  messages(): AsyncIterableIterator<RingMessage> {
+  messages(): AsyncIterableIterator<RingMessage>;
+  messages(options: { batch: true }): AsyncIterableIterator<RingMessage[]>;
+  messages(options: { batch?: false }): AsyncIterableIterator<RingMessage>;
+  messages(options?: { batch?: boolean }): AsyncIterableIterator<RingMessage> | AsyncIterableIterator<RingMessage[]> {
     const self = this;
-    return {
+    if (options !== undefined) {
+      if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
+      if (options.batch !== undefined && typeof options.batch !== 'boolean') {
+        throw invalidArgType('options.batch', 'of type boolean', options.batch);
+      }
+    }
+    if (options?.batch === true) {
+      const batches: AsyncIterableIterator<RingMessage[]> = {
+        next(): Promise<IteratorResult<RingMessage[]>> {
+          return self.#nextBatch();
+        },
+        return(): Promise<IteratorResult<RingMessage[]>> {
+          self.#releaseMessageWaiter({ value: undefined, done: true });
+          return Promise.resolve({ value: undefined, done: true });
+        },
+        [Symbol.asyncIterator]() {
+          return batches;
+        },
+      };
+      return batches;
+    }
+    const single: AsyncIterableIterator<RingMessage> = {
       next(): Promise<IteratorResult<RingMessage>> {
         return self.#nextMessage();
       },
@@ -673,9 +798,10 @@ export class Ring {
         return Promise.resolve({ value: undefined, done: true });
       },
       [Symbol.asyncIterator]() {
-        return this;
+        return single;
       },
     };
+    return single;
   }
 
   /** Counts of messages received and dropped (addressed to a previous ring that had this fd). */
@@ -704,10 +830,40 @@ export class Ring {
     });
   }
 
+  /** Takes every queued message (the batch form). */
+  #takeBatch(): RingMessage[] {
+    const q = this.#messages;
+    const out = this.#messagesHead === 0 ? q : q.slice(this.#messagesHead);
+    this.#messages = [];
+    this.#messagesHead = 0;
+    return out;
+  }
+
+  #nextBatch(): Promise<IteratorResult<RingMessage[]>> {
+    if (this.#messagesHead < this.#messages.length) return Promise.resolve({ value: this.#takeBatch(), done: false });
+    if (this.#closing) return Promise.resolve({ value: undefined, done: true });
+    if (this.#messageWaiter !== undefined) return Promise.reject(new Error('messages() already has a pending next()'));
+    return new Promise((resolve) => {
+      this.#messageWaiter = resolve as (r: IteratorResult<RingMessage>) => void;
+      this.#messageWaiterBatch = true;
+      this.#messageWaiterRef = true;
+      if (this.#refCount++ === 0) this.#updateRef();
+    });
+  }
+
+  /** Microtask after the messages of one reap were queued: hands them to a waiting batch consumer. */
+  readonly #deliverBatch = (): void => {
+    this.#batchScheduled = false;
+    if (this.#messageWaiter !== undefined && this.#messageWaiterBatch && this.#messagesHead < this.#messages.length) {
+      this.#releaseMessageWaiter({ value: this.#takeBatch() as unknown as RingMessage, done: false });
+    }
+  };
+
   #releaseMessageWaiter(r: IteratorResult<RingMessage>): void {
     const w = this.#messageWaiter;
     if (w === undefined) return;
     this.#messageWaiter = undefined;
+    this.#messageWaiterBatch = false;
     if (this.#messageWaiterRef) {
       this.#messageWaiterRef = false;
       if (--this.#refCount === 0) this.#updateRef();
@@ -727,8 +883,16 @@ export class Ring {
       if (handler !== undefined) handler(value);
       return;
     }
-    if (this.#messageWaiter !== undefined) this.#releaseMessageWaiter({ value: { tag, value }, done: false });
-    else this.#messages.push({ tag, value });
+    if (this.#messageWaiter === undefined) this.#messages.push({ tag, value });
+    else if (!this.#messageWaiterBatch) this.#releaseMessageWaiter({ value: { tag, value }, done: false });
+    else {
+      // Batch consumer: collect this reap's messages, deliver them in one go.
+      this.#messages.push({ tag, value });
+      if (!this.#batchScheduled) {
+        this.#batchScheduled = true;
+        void RESOLVED.then(this.#deliverBatch);
+      }
+    }
   }
 
   // ---- lifecycle ----------------------------------------------------------

@@ -21,6 +21,8 @@ export interface EntryData {
   parentRing: RingHandle | null;
   /** CPU to pin to, or -1. */
   cpu: number;
+  /** Options for this worker's ring (validated by startWorkers). */
+  ring: { attachWq: boolean; busyPollUs: number };
 }
 
 /** Control messages (internal protocol). */
@@ -48,7 +50,12 @@ if (input.cpu >= 0) {
       'running unpinned', { code: 'UK_PIN_FAILED' });
   }
 }
-const ring = Ring.current();
+// The ring is created here, before the user's module runs, so that the
+// module's Ring.current() is this one.
+const ring = Ring.current({
+  ...(input.ring.attachWq && input.parentRing !== null ? { attachWq: input.parentRing } : {}),
+  ...(input.ring.busyPollUs !== 0 ? { busyPollUs: input.ring.busyPollUs } : {}),
+});
 
 const onMessage = (m: ToWorker): void => {
   if (m === null || typeof m !== 'object') return;

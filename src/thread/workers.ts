@@ -16,7 +16,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 
-import { AbortError, invalidArgType, outOfRange } from '../errors.js';
+import { AbortError, invalidArgType, invalidArgValue, outOfRange } from '../errors.js';
 import { Ring, type RingHandle, type RingStats } from '../ring/ring.js';
 import type { EntryData, FromWorker, ToWorker } from './worker-entry.js';
 
@@ -47,14 +47,8 @@ export interface StartWorkersOptions<D = unknown> {
   pin?: boolean;
   /** Passed to every worker as ctx.data (structured clone). */
   data?: D;
-  ring?: {
-    /**
-     * IORING_SETUP_ATTACH_WQ (share one io-wq pool between the workers' rings):
-     * NOT IMPLEMENTED YET by the native layer. Accepted; each ring keeps its
-     * own io-wq pool, and a warning (UK_ATTACH_WQ_UNSUPPORTED) says so.
-     */
-    attachWq?: boolean;
-  };
+  /** Options for each worker's ring (Ring.current() in the worker). */
+  ring?: WorkerRingOptions;
   /** Aborting it stops the workers (like stop(signal.reason)). */
   signal?: AbortSignal;
   /** The first failure stops the other workers (default true). */
@@ -63,6 +57,19 @@ export interface StartWorkersOptions<D = unknown> {
   resourceLimits?: ResourceLimits;
   /** Thread name prefix (Worker `name`, shown in diagnostics); default 'uringkit-worker'. */
   name?: string;
+}
+
+export interface WorkerRingOptions {
+  /**
+   * Set each worker's ring up with IORING_SETUP_ATTACH_WQ to the ring of the
+   * thread that calls startWorkers (its Ring.current()). That ring must stay
+   * open until the workers have created theirs: a worker that finds it closed
+   * fails with ERR_RING_CLOSED. Default false. See docs/guides/threads.md for
+   * what the kernel shares.
+   */
+  attachWq?: boolean;
+  /** RingOptions.busyPollUs for each worker's ring (default 0: no busy poll). */
+  busyPollUs?: number;
 }
 
 export interface WorkerInfo {
@@ -113,8 +120,6 @@ export interface Workers extends AsyncDisposable {
   stats(): Promise<WorkerStats[]>;
 }
 
-let attachWqWarned = false;
-
 function parseCpuList(list: string): number[] {
   const out: number[] = [];
   for (const part of list.split(',')) {
@@ -139,6 +144,18 @@ export function allowedCpus(): number[] {
     }
   }
   return Array.from({ length: os.availableParallelism() }, (_, i) => i);
+}
+
+function workerRingOptions(o: unknown): Required<WorkerRingOptions> {
+  if (o === undefined) return { attachWq: false, busyPollUs: 0 };
+  if (o === null || typeof o !== 'object') throw invalidArgType('options.ring', 'of type object', o);
+  const { attachWq = false, busyPollUs = 0 } = o as WorkerRingOptions;
+  if (typeof attachWq !== 'boolean') throw invalidArgType('options.ring.attachWq', 'of type boolean', attachWq);
+  if (typeof busyPollUs !== 'number') throw invalidArgType('options.ring.busyPollUs', 'of type number', busyPollUs);
+  if (!Number.isInteger(busyPollUs) || busyPollUs < 0 || busyPollUs > 1_000_000) {
+    throw outOfRange('options.ring.busyPollUs', 'an integer >= 0 && <= 1000000', busyPollUs);
+  }
+  return { attachWq, busyPollUs };
 }
 
 function moduleUrl(m: unknown): string {
@@ -211,11 +228,7 @@ export function startWorkers<D = unknown>(options: StartWorkersOptions<D>): Work
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw invalidArgType('options.signal', 'an instance of AbortSignal', signal);
   }
-  if (options.ring?.attachWq === true && !attachWqWarned) {
-    attachWqWarned = true;
-    process.emitWarning('startWorkers: ring.attachWq (IORING_SETUP_ATTACH_WQ) is not implemented yet; ' +
-      'each worker ring keeps its own io-wq pool', { code: 'UK_ATTACH_WQ_UNSUPPORTED' });
-  }
+  const ringOptions = workerRingOptions(options.ring);
   const cancelOnError = options.cancelOnError ?? true;
   const cpus = pin ? allowedCpus() : [];
   let parentRing: RingHandle | null = null;
@@ -223,6 +236,9 @@ export function startWorkers<D = unknown>(options: StartWorkersOptions<D>): Work
     parentRing = Ring.current().handle;
   } catch {
     // a backend without ring-to-ring messages
+  }
+  if (ringOptions.attachWq && parentRing === null) {
+    throw invalidArgValue('options.ring.attachWq', true, "needs a parent ring with a handle (this thread's backend has none)");
   }
   const entry = new URL('./worker-entry.js', import.meta.url);
   const failures: unknown[] = [];
@@ -252,7 +268,7 @@ export function startWorkers<D = unknown>(options: StartWorkersOptions<D>): Work
 
   for (let index = 0; index < count; index++) {
     const cpu = pin ? cpus[index % cpus.length]! : -1;
-    const data: EntryData = { moduleUrl: url, index, count, data: options.data, parentRing, cpu };
+    const data: EntryData = { moduleUrl: url, index, count, data: options.data, parentRing, cpu, ring: ringOptions };
     const execArgv = workerExecArgv();
     const worker = new Worker(entry, {
       workerData: data,

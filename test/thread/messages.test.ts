@@ -77,6 +77,70 @@ describe('ring-to-ring messages between threads', () => {
         { received: N, wrongTag: 0, outOfOrder: 0, queued: 0 });
     });
 
+  for (const busyPollUs of [0, 50]) {
+    test(`worker -> main, messages({ batch: true }), busyPollUs ${busyPollUs} on both rings: ` +
+      `${N.toLocaleString('en')} messages in order, no empty batch`, { timeout: 180_000 }, async () => {
+      const before = ring.messageStats();
+      ring.busyPollUs = busyPollUs;
+      await peer.call({ cmd: 'busy-poll', us: busyPollUs });
+      const TAG = 11;
+      const END = 12;
+      let next = 0;
+      let bad = 0;
+      let batches = 0;
+      let empty = 0;
+      let endValue = -1;
+      const consumer = (async () => {
+        for await (const batch of ring.messages({ batch: true })) {
+          batches++;
+          if (batch.length === 0) empty++;
+          for (const m of batch) {
+            if (m.tag === END) endValue = m.value;
+            else if (m.tag !== TAG || m.value !== next++) bad++;
+          }
+          if (endValue >= 0) break;
+        }
+      })();
+      try {
+        const sent = peer.call({ cmd: 'send-seq', target: ring.handle, n: N, tag: TAG, endTag: END, inFlight: 500 });
+        await within(Promise.all([consumer, sent]), 150_000, 'the transfer');
+      } finally {
+        ring.busyPollUs = 0;
+        await peer.call({ cmd: 'busy-poll', us: 0 });
+      }
+      assert.equal(next, N);
+      assert.equal(bad, 0, 'every message in order with its tag');
+      assert.equal(endValue, N);
+      assert.equal(empty, 0);
+      assert.ok(batches >= 1 && batches <= N + 1);
+      const after = ring.messageStats();
+      assert.equal(after.received - before.received, N + 1);
+      assert.equal(after.queued, 0);
+      if (busyPollUs > 0) assert.ok(ring.busyPollStats().spins > 0, 'the main ring busy polled');
+    });
+  }
+
+  test('messages({ batch: true }) takes what was queued before it; plain and batch consumers take turns', async () => {
+    const self = ring.handle;
+    for (let i = 0; i < 5; i++) await ring.send(self, { tag: 21, value: i });
+    const plain = ring.messages();
+    assert.deepEqual((await plain.next()).value, { tag: 21, value: 0 });
+    await plain.return!();
+    const batches = ring.messages({ batch: true });
+    assert.deepEqual((await batches.next()).value, [1, 2, 3, 4].map((value) => ({ tag: 21, value })));
+    // A waiting batch consumer gets the messages of one reap together.
+    const waiting = batches.next();
+    await Promise.all([ring.send(self, { tag: 22, value: 1 }), ring.send(self, { tag: 22, value: 2 })]);
+    const got = (await waiting).value as { tag: number; value: number }[];
+    assert.deepEqual(got.map((m) => m.value), [1, 2]);
+    await assert.rejects(Promise.all([batches.next(), batches.next()]), /already has a pending next/);
+    await batches.return!();
+    assert.equal(ring.messageStats().queued, 0);
+    for (const bad of [null, 1, { batch: 'yes' }]) {
+      assert.throws(() => ring.messages(bad as never), { code: 'ERR_INVALID_ARG_TYPE' });
+    }
+  });
+
   test('a send to a ring that has closed rejects with ERR_RING_CLOSED', { timeout: 60_000 }, async () => {
     const other = new Ring();
     const h = other.handle;

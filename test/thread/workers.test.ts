@@ -3,7 +3,9 @@
  * Bounds (within) only catch hangs; nothing asserts speed.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { after, describe, test } from 'node:test';
 
 import { Ring } from '../../src/index.js';
@@ -187,21 +189,49 @@ describe('startWorkers', () => {
     assert.throws(() => startWorkers({ module: MODULE, pin: 'yes' as unknown as boolean }), { code: 'ERR_INVALID_ARG_TYPE' });
   });
 
-  test('ring.attachWq is accepted and reported as not implemented', { timeout: 120_000 }, async () => {
-    const warnings: Error[] = [];
-    const onWarning = (w: Error): void => void warnings.push(w);
-    process.on('warning', onWarning);
-    try {
-      const r = results(1);
-      const w = startWorkers({ module: MODULE, count: 1, pin: false, ring: { attachWq: true }, data: { mode: 'crash', results: r.sab } satisfies Data });
-      await within(w.ready(), 60_000, 'ready');
-      await w.stop();
-      await w.join();
-      await new Promise((res) => setImmediate(res));
-      assert.ok(warnings.some((x) => (x as { code?: string }).code === 'UK_ATTACH_WQ_UNSUPPORTED'),
-        warnings.map(String).join('; '));
-    } finally {
-      process.off('warning', onWarning);
+  test('ring.attachWq and ring.busyPollUs: every worker ring is set up attached (IORING_SETUP_ATTACH_WQ), busy polls, and runs io-wq work',
+    { timeout: 120_000 }, async () => {
+      const count = 2;
+      const r = results(count);
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'uk-attach-'));
+      try {
+        const w = startWorkers({
+          module: MODULE, count, pin: false, ring: { attachWq: true, busyPollUs: 25 },
+          data: { mode: 'attach', results: r.sab, path: path.join(dir, 'f') } satisfies Data,
+        });
+        await within(w.join(), 60_000, 'join');
+        for (let i = 0; i < count; i++) {
+          assert.equal(r.word(i, 7), 1, `worker ${i}: ATTACH_WQ in its ring's flags`);
+          assert.equal(r.word(i, 4), 1000 + i, `worker ${i}: size after write + fsync`);
+          assert.equal(r.word(i, 6), 25, `worker ${i}: busyPollUs`);
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+  test('ring options are validated before any worker starts', () => {
+    for (const ring of [null, 1, 'x']) {
+      assert.throws(() => startWorkers({ module: MODULE, count: 1, ring: ring as never }), { code: 'ERR_INVALID_ARG_TYPE' });
     }
+    assert.throws(() => startWorkers({ module: MODULE, count: 1, ring: { attachWq: 'yes' as never } }),
+      { code: 'ERR_INVALID_ARG_TYPE' });
+    assert.throws(() => startWorkers({ module: MODULE, count: 1, ring: { busyPollUs: -1 } }), { code: 'ERR_OUT_OF_RANGE' });
+    assert.throws(() => startWorkers({ module: MODULE, count: 1, ring: { busyPollUs: 1.5 } }), { code: 'ERR_OUT_OF_RANGE' });
   });
+
+  test('ring.attachWq to a parent ring closed before the workers start: the workers fail with ERR_RING_CLOSED',
+    { timeout: 120_000 }, async () => {
+      const r = results(1);
+      const w = startWorkers({ module: MODULE, count: 1, pin: false, ring: { attachWq: true },
+        data: { mode: 'report', results: r.sab } satisfies Data });
+      // The handle was taken synchronously; the worker creates its ring later.
+      await Ring.current().close();
+      await assert.rejects(within(w.join(), 60_000, 'join'), (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'ERR_RING_CLOSED', String(e));
+        assert.match(e.message, /ATTACH_WQ/);
+        return true;
+      });
+      assert.equal(r.word(0, 0), 0, 'the module never ran');
+    });
 });
