@@ -18,8 +18,13 @@ export interface SendOptions extends OpOptions {
   length?: number;
   /** MSG_* flags (MSG_NOSIGNAL is always added). */
   flags?: number;
-  /** IORING_OP_SEND_ZC: the kernel sends from `data` without copying; it stays pinned until the kernel's notification. */
-  zeroCopy?: boolean;
+  /**
+   * IORING_OP_SEND_ZC (true): the kernel sends from `data` without copying;
+   * it stays pinned until the kernel's notification CQE. On `ring.send` only
+   * `true` selects it; `Socket.write` also takes 'auto' (its policy: see
+   * Socket.setZeroCopy).
+   */
+  zeroCopy?: boolean | 'auto';
 }
 
 export interface RecvOptions extends OpOptions {
@@ -86,7 +91,7 @@ const OP = {
   acceptMulti: registerOp({ name: 'acceptMultishot', syscall: 'accept', shape: (res) => res }),
   connect: registerOp({ name: 'connect', syscall: 'connect' }),
   send: registerOp({ name: 'send', syscall: 'send', shape: (res) => res }),
-  sendZc: registerOp({ name: 'send', syscall: 'send', shape: (res) => res }),
+  sendZc: registerOp({ name: 'sendZc', syscall: 'send', shape: (res) => res }),
   recv: registerOp({ name: 'recv', syscall: 'recv', shape: (res) => res }),
   recvMulti: registerOp({
     name: 'recvMultishot', syscall: 'recv',
@@ -152,6 +157,15 @@ declare module '../ring/ring.js' {
      * (it then ends once drained: re-arm). Null when the kernel lacks buffer rings.
      */
     recvMultishot(fd: number, options?: RecvOptions): MultishotIterator<Buffer> | null;
+    /**
+     * The callback form: `callback(null, chunk, more)` for each chunk (`more`
+     * false on the final CQE; an empty chunk is the end of stream), or
+     * `callback(err)` once (ENOBUFS: re-arm). No Promise per chunk. Returns a
+     * handle whose cancel() stops it (the final callback is an AbortError), or
+     * null when the kernel lacks buffer rings.
+     */
+    recvMultishot(fd: number, options: RecvOptions | undefined,
+      callback: (err: Error | null, chunk?: Buffer, more?: boolean) => void): { cancel(): void } | null;
     sendmsg(fd: number, data: ArrayBufferView, sockaddr: Buffer | null, sockaddrLength: number,
       options?: SendOptions): Promise<number>;
     /** recvmsg into `buffer`; the sender's sockaddr is written into `sockaddrOut` (>= 128 bytes). */
@@ -219,14 +233,20 @@ proto.recv = function recv(this: Ring, fd: number, buffer: ArrayBufferView, a?: 
     { pin: buffer, offset, length });
 };
 
-proto.recvMultishot = function recvMultishot(this: Ring, fd: number, options?: RecvOptions) {
+proto.recvMultishot = function recvMultishot(this: Ring, fd: number, options?: RecvOptions,
+  callback?: (err: Error | null, chunk?: Buffer, more?: boolean) => void) {
   checkFd(fd);
+  if (callback !== undefined) checkCallback(callback);
   const opts = checkOptions(options) as RecvOptions | undefined;
   if (opts?.timeout !== undefined) throw invalidArgType('options.timeout', 'undefined for a multishot operation', opts.timeout);
   const pool = bufferPool(this);
   if (pool === null) return null;
   // Backpressure at the source: past ~1 MiB unread the multishot is stopped
   // (the kernel keeps the rest in the socket buffer) until the reader drains.
+  if (callback !== undefined) {
+    return ringInternals().multishot<Buffer>(this, OP.recvMulti, DescOp.RECV_MULTI, fd, flagsOf(opts), pool.bgid, opts,
+      undefined, callback, { pin: [this, pool] });
+  }
   const it = new MultishotIterator<Buffer>(undefined, Math.max(1, Math.floor((1 << 20) / pool.size)));
   ringInternals().multishot(this, OP.recvMulti, DescOp.RECV_MULTI, fd, flagsOf(opts), pool.bgid, opts, it, undefined,
     { pin: [this, pool] });
