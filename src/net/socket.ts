@@ -208,9 +208,11 @@ export class Socket {
    * Resolves with the byte count (or, given `callback`, calls it instead and
    * allocates no Promise). Never raises SIGPIPE (MSG_NOSIGNAL).
    *
-   * Zero-copy: writes of at least `zeroCopyThreshold` bytes use
-   * IORING_OP_SEND_ZC according to the socket's `zeroCopy` policy (see
-   * setZeroCopy()); `options.zeroCopy` overrides it for one write.
+   * Zero-copy: `options.zeroCopy` true sends this write with
+   * IORING_OP_SEND_ZC, false with plain send; 'auto' (or absent) follows
+   * the socket's policy (see setZeroCopy()). A zero-copy write resolves
+   * when the kernel has taken the bytes; `data` stays pinned until the
+   * kernel's notification that it no longer reads it.
    */
   write(data: ArrayBufferView | string, options?: SendOptions): Promise<number>;
   write(data: ArrayBufferView | string, options: SendOptions | undefined, callback: Callback<number>): void;
@@ -401,9 +403,10 @@ export class Socket {
   }
 
   #useZeroCopy(perWrite: boolean | 'auto' | undefined, total: number): boolean {
-    const mode = perWrite ?? this.#zcMode;
+    if (perWrite === false || this.#family === AF_UNIX || !this.#ring.supports(IORING_OP.SEND_ZC)) return false;
+    if (perWrite === true) return true; // this write asked for it: any size, any peer
+    const mode = this.#zcMode;
     if (mode === false || total < this.#zcThreshold) return false;
-    if (!this.#ring.supports(IORING_OP.SEND_ZC) || this.#family === AF_UNIX) return false;
     if (mode === true) return true;
     let remote = this.#remoteIsLocal;
     if (remote === undefined) remote = this.#remoteIsLocal = this.#peerOnThisHost();
