@@ -9,8 +9,8 @@
 import os from 'node:os';
 
 import { invalidArgType, invalidArgValue, outOfRange, SystemError } from '../errors.js';
-import { bufferPool, sysOf, type RecvOptions, type SendOptions } from '../ops/socket.js';
-import { checkOptions, type Callback, type OpOptions } from '../ops/validate.js';
+import { bufferPool, sendZeroCopy, sysOf, type RecvOptions, type SendOptions } from '../ops/socket.js';
+import { checkOptions, checkUint32, type Callback, type OpOptions } from '../ops/validate.js';
 import { IORING_OP } from '../ring/constants.js';
 import { AbortError } from '../errors.js';
 import { Ring } from '../ring/ring.js';
@@ -98,6 +98,11 @@ export const ZERO_COPY_THRESHOLD = 64 * 1024;
 /** One queued write (or ordered task such as a sendFile). */
 class WriteRequest {
   done = 0;
+  /** Zero-copy sends of this write whose notification has not come yet. */
+  zcPending = 0;
+  /** All bytes sent (or failed): settle once zcPending is 0. */
+  sent = false;
+  error: Error | null = null;
   resolve: ((v: unknown) => void) | undefined;
   reject: ((e: unknown) => void) | undefined;
   callback: Callback<number> | undefined;
@@ -131,6 +136,8 @@ export class Socket {
   #destroyed = false;
   #zcMode: boolean | 'auto' = 'auto';
   #zcThreshold = ZERO_COPY_THRESHOLD;
+  /** Zero-copy sends awaiting their notification. */
+  #zcOutstanding = 0;
   #remoteIsLocal: boolean | undefined;
   #reading = false;
   #closed: Promise<void> | undefined;
@@ -268,14 +275,14 @@ export class Socket {
     });
   }
 
-  /** Writes still queued or in flight. */
+  /** Writes still queued or in flight (zero-copy sends until their notification). */
   get pendingWrites(): number {
-    return this.#wq.length - this.#wqHead;
+    return this.#wq.length - this.#wqHead + this.#zcOutstanding;
   }
 
-  /** Resolves once every write queued so far has finished (sent or failed). */
+  /** Resolves once every write queued so far has settled (sent or failed). */
   drain(): Promise<void> {
-    if (this.#wqHead === this.#wq.length) return Promise.resolve();
+    if (this.#wqHead === this.#wq.length && this.#zcOutstanding === 0) return Promise.resolve();
     return new Promise((resolve) => (this.#drainWaiters ??= []).push(resolve));
   }
 
@@ -317,17 +324,52 @@ export class Socket {
 
   #sendStep(req: WriteRequest): void {
     const o = req.options;
-    let opts: SendOptions;
-    if (o === undefined) opts = this.#sendOpts;
-    else opts = { ...o };
-    opts.offset = req.start + req.done;
-    opts.length = req.total - req.done;
-    opts.zeroCopy = this.#useZeroCopy(o?.zeroCopy, req.total);
     try {
+      // Zero-copy (not with a per-write deadline: that is a plain send's).
+      if (o?.timeout === undefined && this.#useZeroCopy(o?.zeroCopy, req.total)) {
+        const offset = req.start + req.done;
+        const length = req.total - req.done;
+        const flags = o?.flags ?? 0;
+        checkUint32(flags, 'options.flags');
+        req.zcPending++;
+        this.#zcOutstanding++;
+        sendZeroCopy(this.#ring, req.fd, req.view!, offset, length, flags, o, (err, n, more) => this.#onZc(req, err, n, more));
+        return;
+      }
+      let opts: SendOptions;
+      if (o === undefined) opts = this.#sendOpts;
+      else opts = { ...o, zeroCopy: false };
+      opts.offset = req.start + req.done;
+      opts.length = req.total - req.done;
       this.#ring.send(req.fd, req.view!, opts, this.#onSent);
     } catch (e) {
       this.#onSent(e as Error);
     }
+  }
+
+  /**
+   * A zero-copy send's completions: the result moves the write queue on
+   * (the next send may start), the notification (`more` false) releases the
+   * buffer; the write settles once its last notification came, so a
+   * resolved write's buffer may be reused.
+   */
+  #onZc(req: WriteRequest, err: Error | null, n: number | undefined, more: boolean | undefined): void {
+    if (more === true) {
+      this.#onSent(err, n);
+      return;
+    }
+    // The notification (or a send the kernel refused outright).
+    req.zcPending--;
+    this.#zcOutstanding--;
+    if (err !== null && !(err instanceof AbortError && req.sent)) {
+      if (!req.sent) {
+        this.#onSent(err);
+        return;
+      }
+      req.error ??= err;
+    }
+    if (req.sent && req.zcPending === 0) this.#settle(req);
+    if (this.#zcOutstanding === 0 && this.#wqHead === this.#wq.length) this.#drained();
   }
 
   readonly #onSent = (err: Error | null, n?: number): void => {
@@ -347,7 +389,17 @@ export class Socket {
     if (this.#advance()) this.#next();
   };
 
+  /** The write's bytes are all sent (or it failed): settle now, or after its zero-copy notifications. */
   #finish(req: WriteRequest, err: Error | null, n: number): void {
+    req.sent = true;
+    req.error ??= err;
+    req.done = n;
+    if (req.zcPending === 0) this.#settle(req);
+  }
+
+  #settle(req: WriteRequest): void {
+    const err = req.error;
+    const n = req.done;
     const cb = req.callback;
     if (cb !== undefined) {
       try {
@@ -375,12 +427,16 @@ export class Socket {
     }
     wq.length = 0;
     this.#wqHead = 0;
+    if (this.#zcOutstanding === 0) this.#drained();
+    return false;
+  }
+
+  #drained(): void {
     const w = this.#drainWaiters;
     if (w !== undefined) {
       this.#drainWaiters = undefined;
       for (const f of w) f();
     }
-    return false;
   }
 
   /**

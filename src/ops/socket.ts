@@ -4,7 +4,7 @@
  * multishot into a provided-buffer ring), sendmsg/recvmsg with addresses,
  * shutdown. Argument checking and result shaping; each is a Ring method.
  */
-import { invalidArgType, outOfRange } from '../errors.js';
+import { invalidArgType, outOfRange, SystemError } from '../errors.js';
 import { DescOp, IORING_OP } from '../ring/constants.js';
 import { MultishotIterator } from '../ring/multishot.js';
 import { registerOp } from '../ring/registry.js';
@@ -106,6 +106,9 @@ const OP = {
       return out;
     },
   }),
+  // SEND_ZC reporting both of its CQEs (see sendZeroCopy): started as a
+  // multishot so that the result (F_MORE) and the notification each reach the callback.
+  sendZcNotify: registerOp({ name: 'sendZc', syscall: 'send', shapeMore: (res) => res }),
   sendmsg: registerOp({ name: 'sendmsg', syscall: 'sendmsg', shape: (res) => res }),
   recvmsg: registerOp({ name: 'recvmsg', syscall: 'recvmsg', shape: (res) => res }),
   shutdown: registerOp({ name: 'shutdown', syscall: 'shutdown' }),
@@ -221,6 +224,23 @@ proto.send = function send(this: Ring, fd: number, data: ArrayBufferView, a?: Se
   return ringInternals().run<number>(this, zc ? OP.sendZc : OP.send, zc ? DescOp.SEND_ZC : DescOp.SEND, fd,
     flagsOf(opts), 0, opts, cb, { pin: data, offset, length });
 };
+
+/**
+ * @internal IORING_OP_SEND_ZC reporting both of its completions:
+ * `callback(null, bytes, true)` when the kernel took the bytes (or
+ * `callback(err, undefined, true)` if the send failed), then
+ * `callback(null, 0, false)` on the notification: the kernel no longer reads
+ * `data` (the slot pins it until then). A send the kernel refused outright
+ * ends with `callback(err, undefined, false)`. Arguments are checked by the caller.
+ */
+export function sendZeroCopy(ring: Ring, fd: number, data: ArrayBufferView, offset: number, length: number, flags: number,
+  opts: OpOptions | undefined, callback: (err: Error | null, n?: number, more?: boolean) => void): void {
+  ringInternals().multishot<number>(ring, OP.sendZcNotify, DescOp.SEND_ZC, fd, flags, 0, opts, undefined,
+    (err, n, more) => {
+      if (err === null && more === true && n! < 0) callback(new SystemError(n!, 'send'), undefined, true);
+      else callback(err, n, more);
+    }, { pin: data, offset, length });
+}
 
 proto.recv = function recv(this: Ring, fd: number, buffer: ArrayBufferView, a?: RecvOptions | Callback<number>,
   b?: Callback<number>) {
