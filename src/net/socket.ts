@@ -675,7 +675,8 @@ class ChunkReader implements AsyncGenerator<Buffer, void, undefined> {
     }
     if (err !== null) {
       if ((err as { code?: string }).code === 'ENOBUFS') {
-        this.#arm(); // the pool ran dry: everything received is queued; re-arm
+        // The pool ran dry: everything received is queued; re-arm (once drained if paused).
+        if (!this.#paused || this.#qBytes <= LOW_WATER) this.#arm();
       } else if (err instanceof AbortError && this.#paused) {
         if (this.#qBytes <= LOW_WATER) this.#arm(); // (the reader drained meanwhile)
       } else {
