@@ -263,7 +263,8 @@ export class Socket {
   /**
    * Runs `task` in this socket's write order: after every write queued
    * before, before every write queued after (sendFile uses it). close()
-   * waits for it. Resolves with the task's result.
+   * waits for it. Resolves with the task's result. A write the task issues
+   * itself is queued after it: the task must not wait for that write.
    */
   enqueue<T>(task: () => Promise<T>): Promise<T> {
     if (typeof task !== 'function') throw invalidArgType('task', 'a function', task);
