@@ -148,4 +148,27 @@ describe('Socket write queue', () => {
       await l.close();
     }
   });
+
+  test('chunks({ signal }): an abort rejects the pending next() with an AbortError; the socket can be read again', async () => {
+    const l = TcpListener.bind();
+    try {
+      const [c, s] = await pair(l);
+      const ac = new AbortController();
+      const it = s.chunks({ signal: ac.signal });
+      const pending = it.next();
+      ac.abort(new Error('enough'));
+      const e = await deadline(pending.then(() => undefined, (err: Error) => err), SOON, 'aborted next');
+      assert.equal(e?.name, 'AbortError');
+      await it.return();
+      await c.write('after');
+      const buf = Buffer.alloc(16);
+      const n = await deadline(s.recv(buf), SOON, 'recv after abort');
+      assert.equal(buf.toString('utf8', 0, n), 'after');
+      assert.throws(() => s.chunks({ timeout: 5 }), { code: 'ERR_INVALID_ARG_TYPE' });
+      await c.close();
+      await s.close();
+    } finally {
+      await l.close();
+    }
+  });
 });
