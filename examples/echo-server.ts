@@ -8,8 +8,9 @@
  * queued, close them, exit.
  *
  * Receiving is the socket's async iterator (multishot recv); each chunk is
- * written back without waiting for the send to complete (Socket writes are
- * ordered), until too many are queued (then the loop waits: backpressure).
+ * written back with the callback form of write() (no Promise per write; the
+ * Socket keeps writes in order) without waiting for the send to complete,
+ * until too many are queued (then the loop waits for drain(): backpressure).
  *
  * `startEchoServer()` is exported so the server's own tests can run it on
  * any ring, including a MockBackend (test/backend/echo-server-on-mock.test.ts).
@@ -46,11 +47,13 @@ export function startEchoServer({ ring = Ring.current(), port = 0, host = '127.0
       failed = true;
       outcome = err.code ?? 'error';
     };
+    const onWritten = (err: Error | null): void => {
+      if (err) onError(err as { code?: string });
+    };
     try {
       for await (const chunk of s) {
-        const p = s.write(chunk);
-        if (s.pendingWrites > MAX_QUEUED) await p;
-        else p.then(undefined, onError);
+        s.write(chunk, undefined, onWritten); // the callback form: no Promise per write
+        if (s.pendingWrites > MAX_QUEUED) await s.drain();
         if (failed) break;
       }
     } catch (err) {

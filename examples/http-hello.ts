@@ -16,14 +16,11 @@
  *   without `Connection: keep-alive`, closes after the response.
  * - Responses are pre-built Buffers (the Date header is refreshed once a
  *   second); TCP_NODELAY on every connection.
- * - The hot path uses the ring directly on the Socket's fd: multishot recv
- *   (`ring.recvMultishot`) and the callback form of `ring.send` with a small
- *   ordered queue, instead of the Socket's async iterator and promise-chained
- *   write(): about 10% less CPU per request (see bench/README.md, net suite).
- *   The Socket still owns the fd (options, close); examples/echo-server.ts
- *   shows the plain Socket API.
+ * - Plain Socket API: `for await (const chunk of socket)` (multishot recv)
+ *   and `socket.write(buf, undefined, callback)` (the callback form: no
+ *   Promise per response).
  */
-import { Ring, Socket, TcpListener, type MultishotIterator } from '../src/index.js';
+import { Socket, TcpListener } from '../src/index.js';
 
 const port = Number(process.argv[2] ?? process.env['PORT'] ?? 8080);
 const host = process.argv[3] ?? process.env['HOST'] ?? '127.0.0.1';
@@ -127,63 +124,24 @@ function keepAlive(b: Buffer, start: number, end: number): boolean {
 // ---- connections -----------------------------------------------------------------
 
 /**
- * One connection. Receives with the ring's multishot recv (chunks copied out
- * of the provided-buffer pool), parses, and sends with the ring's callback
- * form: one send in flight at a time, the rest queued in order, short sends
- * continued. The Socket owns the fd (options, close). Where the kernel has
- * no multishot recv, the Socket's own iterator is used instead.
+ * One connection: the Socket's async iterator (multishot recv into the
+ * ring's provided buffers) and the callback form of write() (no Promise per
+ * response; the Socket keeps writes in order and continues short sends).
  */
 class Conn {
   readonly #s: Socket;
-  readonly #ring: Ring;
-  readonly #fd: number;
   #pending: Buffer | undefined; // an incomplete request head
-  #sending: Buffer | undefined; // the send in flight
-  #queue: Buffer[] = []; // sends waiting for it
   #failed = false;
-  #drained: (() => void) | undefined;
+  readonly #onWritten = (err: Error | null): void => {
+    if (err) this.#failed = true;
+  };
 
   constructor(s: Socket) {
     this.#s = s;
-    this.#ring = s.ring;
-    this.#fd = s.fd;
-  }
-
-  readonly #onSent = (err: Error | null, n?: number): void => {
-    const b = this.#sending!;
-    this.#sending = undefined;
-    if (err) {
-      this.#failed = true;
-      this.#queue.length = 0;
-    } else if (n! < b.length) {
-      this.#send(b.subarray(n)); // short send: the rest goes first
-      return;
-    } else if (this.#queue.length > 0) {
-      this.#send(this.#queue.shift()!);
-      return;
-    }
-    const d = this.#drained;
-    this.#drained = undefined;
-    d?.();
-  };
-
-  #send(b: Buffer): void {
-    this.#sending = b;
-    this.#ring.send(this.#fd, b, undefined, this.#onSent);
   }
 
   #write(b: Buffer): void {
-    if (this.#failed) return;
-    if (this.#sending === undefined) this.#send(b);
-    else this.#queue.push(b);
-  }
-
-  /** Resolves when nothing is left to send. */
-  #flushed(): Promise<void> {
-    if (this.#sending === undefined) return Promise.resolve();
-    return new Promise((r) => {
-      this.#drained = r;
-    });
+    if (!this.#failed) this.#s.write(b, undefined, this.#onWritten);
   }
 
   /** Handles one received chunk; returns false when the connection must close. */
@@ -233,46 +191,18 @@ class Conn {
   }
 
   async serve(): Promise<void> {
+    const s = this.#s;
     try {
-      const first = this.#ring.recvMultishot(this.#fd);
-      if (first === null) {
-        for await (const chunk of this.#s) if (!this.#onChunk(chunk)) break;
-      } else {
-        await this.#multishot(first);
+      for await (const chunk of s) {
+        if (!this.#onChunk(chunk)) break;
+        // Backpressure: a peer that sends without reading stops being read.
+        if (s.pendingWrites > MAX_QUEUED) await s.drain();
       }
     } catch {
       // ECONNRESET and the like: the connection is over
     }
-    if (this.#failed) this.#s.destroy();
-    else {
-      await this.#flushed();
-      await this.#s.close();
-    }
-  }
-
-  async #multishot(first: MultishotIterator<Buffer>): Promise<void> {
-    for (let it: MultishotIterator<Buffer> | null = first; it !== null; it = this.#ring.recvMultishot(this.#fd)) {
-      try {
-        for (;;) {
-          let r: IteratorResult<Buffer>;
-          try {
-            r = await it.next();
-          } catch (err) {
-            if ((err as { code?: string }).code === 'ENOBUFS') break; // the pool ran dry: re-arm
-            throw err;
-          }
-          if (r.done) break; // the kernel ended the multishot (or backpressure below): re-arm
-          if (r.value.length === 0 || !this.#onChunk(r.value)) return; // EOF, or close after this response
-          // Backpressure: a peer that sends without reading stops being read.
-          if (this.#queue.length > MAX_QUEUED) {
-            it.stop();
-            await this.#flushed();
-          }
-        }
-      } finally {
-        await it.return();
-      }
-    }
+    if (this.#failed) s.destroy();
+    else await s.close(); // after the queued responses
   }
 }
 

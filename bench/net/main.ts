@@ -499,6 +499,70 @@ async function httpCase(o: BenchOptions, cpu: ReturnType<typeof cpus>, notes: st
   }
 }
 
+/** Message sizes of the send-zc cases. */
+const ZC_SIZES: Array<[string, number]> = [['4k', 4 << 10], ['16k', 16 << 10], ['64k', 64 << 10], ['256k', 256 << 10],
+  ['1m', 1 << 20], ['4m', 4 << 20]];
+
+/**
+ * send-zc-<size>: MB/s of one uringkit Socket writing `size`-byte messages
+ * with SEND_ZC (`zeroCopy: true`) against the same sender with plain SEND
+ * (peer `send`), to a C sink on the other CPU, over loopback TCP.
+ */
+async function zcCases(o: BenchOptions, cpu: ReturnType<typeof cpus>, notes: string[]): Promise<CaseResult[]> {
+  const ms = Math.max(200, Math.min(o.repeatMs, 500));
+  const sink = buildC('bench/net/sink.c', 'net-sink');
+  const out: CaseResult[] = [];
+  if (!sink.ok) {
+    for (const [label] of ZC_SIZES) {
+      const r = new Case(`send-zc-${label}`, 'MB/s').uringkit(NaN).missingPeer('send', sink.reason).build();
+      r.info = `not measured: ${sink.reason}`;
+      out.push(r);
+    }
+    return out;
+  }
+  const srv = await tryStart('sink', cpu.load, sink.path, [HOST]);
+  if (typeof srv === 'string') {
+    for (const [label] of ZC_SIZES) {
+      const r = new Case(`send-zc-${label}`, 'MB/s').uringkit(NaN).missingPeer('send', srv).build();
+      r.info = `not measured: ${srv}`;
+      out.push(r);
+    }
+    return out;
+  }
+  notes.push(`send-zc: bench/net/zc-sender.ts (one Socket, two writes queued) pinned to CPU ${cpu.server || '(any)'} ` +
+    `-> bench/net/sink.c pinned to CPU ${cpu.load || '(any)'}, loopback TCP, ${ms} ms per repeat after 100 ms of warm-up`);
+  const sender = path.join(dist, 'bench', 'net', 'zc-sender.js');
+  try {
+    for (const [label, size] of ZC_SIZES) {
+      const name = `send-zc-${label}`;
+      const sample = (mode: 'send' | 'zc'): Sampler => async () => {
+        alive(srv);
+        const [c, a] = pinned(cpu.server, process.execPath, [sender, HOST, String(srv.port), String(size), mode, String(ms), '100']);
+        const r = await run(c, a, ms + 30_000);
+        const m = /bytes_per_s=([\d.]+)/.exec(r.stdout);
+        if (!m) throw new Error(`zc-sender ${mode} ${size}: no result: ${r.stdout} ${r.stderr}`);
+        return Number(m[1]) / 1e6;
+      };
+      progress(`${name}: ${o.warmup} warm-up + ${o.repeats} measured rounds of zc, send`);
+      const s = await interleave({ zc: sample('zc'), send: sample('send') }, o);
+      const c = new Case(name, 'MB/s').uringkit(s['zc']!);
+      c.peer('send', s['send']!, `the same sender with plain IORING_OP_SEND (zeroCopy: false), ${size}-byte writes`);
+      const r = c.build();
+      r.info = `IORING_OP_SEND_ZC (zeroCopy: true), ${size}-byte writes; ratio > 1 would mean zero-copy is faster`;
+      out.push(r);
+    }
+  } finally {
+    await stopAll([srv]);
+  }
+  return out;
+}
+
+/** UK_NET_ONLY: a comma-separated list of case groups to run (echo, http, send-zc); all by default. */
+function only(group: string): boolean {
+  const v = process.env['UK_NET_ONLY'];
+  return v === undefined || v === '' || v.split(',').map((x) => x.trim()).includes(group);
+}
+
 export async function main(argv: string[]): Promise<void> {
   const { o, env, notes } = startSuite('net', argv, { repeatMs: 1000 }, false);
   const cpu = cpus(notes);
@@ -507,8 +571,9 @@ export async function main(argv: string[]): Promise<void> {
   progress(`net suite: servers on CPU ${cpu.server || '(any)'}, load on CPU ${cpu.load || '(any)'}, ` +
     `${o.warmup} warm-up + ${o.repeats} repeats`);
   const cases: CaseResult[] = [];
-  cases.push(...await echoCases(o, cpu, notes));
-  cases.push(await httpCase(o, cpu, notes));
+  if (only('echo')) cases.push(...await echoCases(o, cpu, notes));
+  if (only('http')) cases.push(await httpCase(o, cpu, notes));
+  if (only('send-zc')) cases.push(...await zcCases(o, cpu, notes));
   emit({ suite: 'net', env, options: { repeats: o.repeats, repeatMs: o.repeatMs, warmup: o.warmup }, cases, notes }, o.json);
 }
 

@@ -221,23 +221,29 @@ export class SocketStream extends Duplex {
 
   #send(bufs: Buffer[], cb: (err?: Error | null) => void): void {
     this.#timer?.refresh();
-    const sends: Promise<number>[] = [];
-    try {
-      // Socket.write queues in order; all are issued now, the callback waits for all.
-      for (const b of bufs) {
-        const p = this.#socket.write(b);
-        p.catch(() => {}); // reported through Promise.all below
-        sends.push(p);
+    // Socket.write queues in order; all are issued now (callback form: no
+    // Promise per chunk), `cb` runs once all have settled, with the first error.
+    let left = bufs.length;
+    let failure: Error | null = null;
+    const done = (err: Error | null, n?: number): void => {
+      if (err !== null) failure ??= err;
+      else this.#bytesWritten += n!;
+      if (--left > 0) return;
+      if (failure !== null) cb(failure);
+      else {
+        this.#timer?.refresh();
+        cb();
       }
+    };
+    let i = 0;
+    try {
+      for (; i < bufs.length; i++) this.#socket.write(bufs[i]!, undefined, done);
     } catch (err) {
-      cb(err as Error);
-      return;
+      // Nothing issued from here on: settle once the issued ones have.
+      failure ??= err as Error;
+      left -= bufs.length - i - 1;
+      done(failure);
     }
-    Promise.all(sends).then((ns) => {
-      for (const n of ns) this.#bytesWritten += n;
-      this.#timer?.refresh();
-      cb();
-    }, (err: Error) => cb(err));
   }
 
   override _final(cb: (err?: Error | null) => void): void {

@@ -4,7 +4,7 @@
  * multishot into a provided-buffer ring), sendmsg/recvmsg with addresses,
  * shutdown. Argument checking and result shaping; each is a Ring method.
  */
-import { invalidArgType, outOfRange } from '../errors.js';
+import { invalidArgType, outOfRange, SystemError } from '../errors.js';
 import { DescOp, IORING_OP } from '../ring/constants.js';
 import { MultishotIterator } from '../ring/multishot.js';
 import { registerOp } from '../ring/registry.js';
@@ -18,8 +18,13 @@ export interface SendOptions extends OpOptions {
   length?: number;
   /** MSG_* flags (MSG_NOSIGNAL is always added). */
   flags?: number;
-  /** IORING_OP_SEND_ZC: the kernel sends from `data` without copying; it stays pinned until the kernel's notification. */
-  zeroCopy?: boolean;
+  /**
+   * IORING_OP_SEND_ZC (true): the kernel sends from `data` without copying;
+   * it stays pinned until the kernel's notification CQE. On `ring.send` only
+   * `true` selects it; `Socket.write` also takes 'auto' (its policy: see
+   * Socket.setZeroCopy).
+   */
+  zeroCopy?: boolean | 'auto';
 }
 
 export interface RecvOptions extends OpOptions {
@@ -86,7 +91,7 @@ const OP = {
   acceptMulti: registerOp({ name: 'acceptMultishot', syscall: 'accept', shape: (res) => res }),
   connect: registerOp({ name: 'connect', syscall: 'connect' }),
   send: registerOp({ name: 'send', syscall: 'send', shape: (res) => res }),
-  sendZc: registerOp({ name: 'send', syscall: 'send', shape: (res) => res }),
+  sendZc: registerOp({ name: 'sendZc', syscall: 'send', shape: (res) => res }),
   recv: registerOp({ name: 'recv', syscall: 'recv', shape: (res) => res }),
   recvMulti: registerOp({
     name: 'recvMultishot', syscall: 'recv',
@@ -101,6 +106,9 @@ const OP = {
       return out;
     },
   }),
+  // SEND_ZC reporting both of its CQEs (see sendZeroCopy): started as a
+  // multishot so that the result (F_MORE) and the notification each reach the callback.
+  sendZcNotify: registerOp({ name: 'sendZc', syscall: 'send', shapeMore: (res) => res }),
   sendmsg: registerOp({ name: 'sendmsg', syscall: 'sendmsg', shape: (res) => res }),
   recvmsg: registerOp({ name: 'recvmsg', syscall: 'recvmsg', shape: (res) => res }),
   shutdown: registerOp({ name: 'shutdown', syscall: 'shutdown' }),
@@ -152,6 +160,15 @@ declare module '../ring/ring.js' {
      * (it then ends once drained: re-arm). Null when the kernel lacks buffer rings.
      */
     recvMultishot(fd: number, options?: RecvOptions): MultishotIterator<Buffer> | null;
+    /**
+     * The callback form: `callback(null, chunk, more)` for each chunk (`more`
+     * false on the final CQE; an empty chunk is the end of stream), or
+     * `callback(err)` once (ENOBUFS: re-arm). No Promise per chunk. Returns a
+     * handle whose cancel() stops it (the final callback is an AbortError), or
+     * null when the kernel lacks buffer rings.
+     */
+    recvMultishot(fd: number, options: RecvOptions | undefined,
+      callback: (err: Error | null, chunk?: Buffer, more?: boolean) => void): { cancel(): void } | null;
     sendmsg(fd: number, data: ArrayBufferView, sockaddr: Buffer | null, sockaddrLength: number,
       options?: SendOptions): Promise<number>;
     /** recvmsg into `buffer`; the sender's sockaddr is written into `sockaddrOut` (>= 128 bytes). */
@@ -208,6 +225,23 @@ proto.send = function send(this: Ring, fd: number, data: ArrayBufferView, a?: Se
     flagsOf(opts), 0, opts, cb, { pin: data, offset, length });
 };
 
+/**
+ * @internal IORING_OP_SEND_ZC reporting both of its completions:
+ * `callback(null, bytes, true)` when the kernel took the bytes (or
+ * `callback(err, undefined, true)` if the send failed), then
+ * `callback(null, 0, false)` on the notification: the kernel no longer reads
+ * `data` (the slot pins it until then). A send the kernel refused outright
+ * ends with `callback(err, undefined, false)`. Arguments are checked by the caller.
+ */
+export function sendZeroCopy(ring: Ring, fd: number, data: ArrayBufferView, offset: number, length: number, flags: number,
+  opts: OpOptions | undefined, callback: (err: Error | null, n?: number, more?: boolean) => void): void {
+  ringInternals().multishot<number>(ring, OP.sendZcNotify, DescOp.SEND_ZC, fd, flags, 0, opts, undefined,
+    (err, n, more) => {
+      if (err === null && more === true && n! < 0) callback(new SystemError(n!, 'send'), undefined, true);
+      else callback(err, n, more);
+    }, { pin: data, offset, length });
+}
+
 proto.recv = function recv(this: Ring, fd: number, buffer: ArrayBufferView, a?: RecvOptions | Callback<number>,
   b?: Callback<number>) {
   checkFd(fd);
@@ -219,14 +253,20 @@ proto.recv = function recv(this: Ring, fd: number, buffer: ArrayBufferView, a?: 
     { pin: buffer, offset, length });
 };
 
-proto.recvMultishot = function recvMultishot(this: Ring, fd: number, options?: RecvOptions) {
+proto.recvMultishot = function recvMultishot(this: Ring, fd: number, options?: RecvOptions,
+  callback?: (err: Error | null, chunk?: Buffer, more?: boolean) => void) {
   checkFd(fd);
+  if (callback !== undefined) checkCallback(callback);
   const opts = checkOptions(options) as RecvOptions | undefined;
   if (opts?.timeout !== undefined) throw invalidArgType('options.timeout', 'undefined for a multishot operation', opts.timeout);
   const pool = bufferPool(this);
   if (pool === null) return null;
   // Backpressure at the source: past ~1 MiB unread the multishot is stopped
   // (the kernel keeps the rest in the socket buffer) until the reader drains.
+  if (callback !== undefined) {
+    return ringInternals().multishot<Buffer>(this, OP.recvMulti, DescOp.RECV_MULTI, fd, flagsOf(opts), pool.bgid, opts,
+      undefined, callback, { pin: [this, pool] });
+  }
   const it = new MultishotIterator<Buffer>(undefined, Math.max(1, Math.floor((1 << 20) / pool.size)));
   ringInternals().multishot(this, OP.recvMulti, DescOp.RECV_MULTI, fd, flagsOf(opts), pool.bgid, opts, it, undefined,
     { pin: [this, pool] });

@@ -24,6 +24,9 @@ import { constants as fsc } from 'node:fs';
 
 import type { Backend, BackendHandle, SyscallBackend } from '../backend.js';
 import { DescFlag, DescOp, IORING_CQE_F_MORE, IORING_OP, Kind, NativeStat } from '../../ring/constants.js';
+
+/** A zero-copy send's notification CQE. */
+const IORING_CQE_F_NOTIF = 1 << 3;
 import { MockClockImpl, type MockClock, type MockTimer } from './clock.js';
 import { E, errnoName, errnoNumber } from './errno.js';
 import { FaultPlan, type FaultRule, type FaultSpec } from './faults.js';
@@ -208,6 +211,8 @@ interface Op {
   waiter: PollWaiter | undefined;
   /** Removes the operation from whatever it waits on (a socket's queue). */
   detach: (() => void) | undefined;
+  /** sendZc from a handler: when its notification CQE follows the result (true: at once). */
+  notify?: Promise<unknown> | true;
 }
 
 /** Maps a descriptor to the public operation name. */
@@ -562,6 +567,7 @@ export class MockBackend implements Backend {
       IORING_OP.SHUTDOWN];
     for (const op of ops) p[op] = 1;
     if (this.#handlers.has('splice')) p[IORING_OP.SPLICE] = 1;
+    if (this.#handlers.has('sendZc')) p[IORING_OP.SEND_ZC] = 1;
     return p;
   }
 
@@ -778,7 +784,12 @@ export class MockBackend implements Backend {
     op.log.res = res;
     if (by !== undefined) op.log.by = by;
     if (r.destroyed) return;
-    this.#post(r, op.slot, op.hi, res, 0);
+    if (op.notify !== undefined) {
+      // SEND_ZC: the result with F_MORE, the notification later (the kernel
+      // posts one for a failed send too).
+      this.#post(r, op.slot, op.hi, res, IORING_CQE_F_MORE);
+      this.#notifyZc(r, op.slot, op.hi, op.notify);
+    } else this.#post(r, op.slot, op.hi, res, 0);
     // A linked timeout ends with its operation; a separate timer stays armed
     // until it fires or Ring cancels it (a kind-1 CANCEL).
     if (op.link && !op.separate) this.#post(r, op.slot, (op.hi & ~3) | Kind.LINK_TIMEOUT, linkRes, 0);
@@ -1174,6 +1185,7 @@ export class MockBackend implements Backend {
     this.#activity++;
     let res: number;
     let delay: number | undefined;
+    let notify: Promise<unknown> | undefined;
     try {
       if (v === undefined || v === null) res = 0;
       else if (typeof v === 'number') {
@@ -1190,12 +1202,14 @@ export class MockBackend implements Backend {
         }
         if (reply.stat !== undefined) this.#fillStat(op, reply.stat);
         delay = reply.delay;
+        notify = reply.notify;
       } else throw new TypeError(`unexpected result ${String(v)}`);
     } catch (e) {
       this.#recordError(e, `mock handler for ${op.req.op} (#${op.req.seq}) returned an invalid result`);
       this.#complete(op, -E.EIO, 'handler');
       return;
     }
+    if (op.req.op === 'sendZc') op.notify = notify ?? true;
     if (delay !== undefined && delay > 0) {
       if (delay === Infinity) return; // until cancelled or its deadline
       op.timer = this.#clock.schedule(delay, () => {
@@ -1205,6 +1219,18 @@ export class MockBackend implements Backend {
       return;
     }
     this.#complete(op, res, 'handler');
+  }
+
+  /**
+   * A zero-copy send's notification CQE (IORING_CQE_F_NOTIF, no F_MORE):
+   * the kernel no longer reads the buffer. Posted when `when` settles.
+   */
+  #notifyZc(r: MockRing, slot: number, hi: number, when: Promise<unknown> | true): void {
+    const post = (): void => {
+      if (!r.destroyed) this.#post(r, slot, hi, 0, IORING_CQE_F_NOTIF);
+    };
+    if (when === true) post();
+    else when.then(post, post);
   }
 
   /** Copies a handler's data into the read buffer(s); returns the byte count. */

@@ -105,6 +105,12 @@ export interface MockReply {
   delay?: number;
   /** A cancel (abort, timeout, cancelAll, close) arriving before completion gets -EALREADY; the operation completes normally. */
   uncancellable?: boolean;
+  /**
+   * sendZc only: the kernel's notification CQE (the buffer is free again) is
+   * posted when this Promise settles; without it, right after the result.
+   * (The result CQE carries IORING_CQE_F_MORE, as the kernel's does.)
+   */
+  notify?: Promise<unknown>;
 }
 
 /**

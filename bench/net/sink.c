@@ -1,0 +1,64 @@
+/*
+ * TCP sink for the net suite's send-zc cases (built by bench/net/main.ts
+ * into bench/.build/net-sink).
+ *
+ *   net-sink HOST
+ *
+ * Listens on HOST (IPv4) with an ephemeral port, prints
+ * `listening on HOST:PORT`, then serves connections one after the other:
+ * recv() into a 1 MiB buffer until EOF, discarding the bytes. Blocking
+ * sockets, one thread: the receiver's cost is the same for every sender.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static void die(const char *what) {
+  fprintf(stderr, "net-sink: %s: %s\n", what, strerror(errno));
+  exit(1);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: %s HOST\n", argv[0]);
+    return 2;
+  }
+  struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = 0 };
+  if (inet_pton(AF_INET, argv[1], &sa.sin_addr) != 1) {
+    fprintf(stderr, "net-sink: bad IPv4 address %s\n", argv[1]);
+    return 2;
+  }
+  int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (l < 0) die("socket");
+  int one = 1;
+  setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(l, (struct sockaddr *)&sa, sizeof sa) < 0) die("bind");
+  if (listen(l, 64) < 0) die("listen");
+  socklen_t len = sizeof sa;
+  if (getsockname(l, (struct sockaddr *)&sa, &len) < 0) die("getsockname");
+  printf("listening on %s:%d\n", argv[1], ntohs(sa.sin_port));
+  fflush(stdout);
+  size_t cap = 1 << 20;
+  unsigned char *buf = malloc(cap);
+  for (;;) {
+    int c = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+    if (c < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      die("accept");
+    }
+    for (;;) {
+      ssize_t n = recv(c, buf, cap, 0);
+      if (n > 0) continue;
+      if (n < 0 && errno == EINTR) continue;
+      break; /* EOF or error (a reset sender): next connection */
+    }
+    close(c);
+  }
+}
