@@ -13,9 +13,12 @@ import os from 'node:os';
 import { invalidArgType, invalidArgValue, outOfRange, SystemError } from '../errors.js';
 import '../ops/file.js';
 import {
-  checkPosition, checkView, checkWindow, parseMode, parseOpenFlags, toPathBuffer, type FallocateOptions, type OpenFlags,
-  type PathLike, type ReadOptions, type StatOptions, type VectorOptions, type WriteOptions,
+  checkPosition, checkView, checkWindow, FIXED_FILE, OP, parseMode, parseOpenFlags, readOn, simpleFd, toPathBuffer,
+  vectored, writeOn, type FallocateOptions, type OpenFlags, type PathLike, type ReadOptions, type StatOptions,
+  type VectorOptions, type WriteOptions,
 } from '../ops/file.js';
+import { DescOp } from '../ring/constants.js';
+import { installFile, removeFile } from './registered.js';
 import { checkOptions, type OpOptions } from '../ops/validate.js';
 import { Ring } from '../ring/ring.js';
 import type { BigIntStats, Stats } from './stats.js';
@@ -23,12 +26,27 @@ import type { BigIntStats, Stats } from './stats.js';
 export interface FileOpenOptions extends OpOptions {
   /** The ring to use; default Ring.current(). */
   ring?: Ring;
+  /**
+   * Put the fd in the ring's registered file table (IOSQE_FIXED_FILE): the
+   * kernel skips the fd lookup and reference counting on every operation.
+   * 'auto' (default) and true register when the table has room and fall
+   * back to the plain fd otherwise (NODE_DEBUG=uringkit says why); false never.
+   */
+  register?: 'auto' | boolean;
+}
+
+function checkRegister(v: unknown): 'auto' | boolean {
+  if (v === undefined) return 'auto';
+  if (v !== 'auto' && typeof v !== 'boolean') throw invalidArgValue('options.register', v, "must be 'auto', true or false");
+  return v;
 }
 
 /** An open file. Close it (or `await using`): the fd is not closed by GC. */
 export class File {
   readonly #ring: Ring;
   #fd: number;
+  /** Index in the ring's registered file table, or -1. */
+  #fixed = -1;
 
   /**
    * Opens `path` (Node flag strings: 'r', 'r+', 'w', 'wx', 'a', ... or O_*
@@ -41,14 +59,23 @@ export class File {
     parseOpenFlags(flags);
     parseMode(mode, 0o666);
     checkOptions(options);
-    return (ring.open(path, flags, mode, options) as Promise<number>).then((fd) => new File(fd, ring));
+    const register = checkRegister(options?.register);
+    return (ring.open(path, flags, mode, options) as Promise<number>).then((fd) => new File(fd, ring, { register }));
   }
 
-  /** Wraps an fd that is already open (it will be closed by close()). */
-  constructor(fd: number, ring: Ring = Ring.current()) {
+  /** Wraps an fd that is already open (it will be closed by close()). Not registered unless `register` says so. */
+  constructor(fd: number, ring: Ring = Ring.current(), options?: { register?: 'auto' | boolean }) {
     if (!Number.isInteger(fd) || fd < 0) throw outOfRange('fd', '>= 0', fd);
+    if (!(ring instanceof Ring)) throw invalidArgType('ring', 'an instance of Ring', ring);
+    const register = options?.register === undefined ? false : checkRegister(options.register);
     this.#fd = fd;
     this.#ring = ring;
+    if (register !== false) this.#fixed = installFile(ring, fd);
+  }
+
+  /** Whether the fd is in the ring's registered file table. */
+  get registered(): boolean {
+    return this.#fixed >= 0;
   }
 
   /** The descriptor; -1 once closed. */
@@ -67,20 +94,32 @@ export class File {
 
   /** One read; resolves with bytes read (0 at end of file; may be short). */
   read(buffer: ArrayBufferView, options?: ReadOptions): Promise<number> {
-    return this.#ring.read(this.#open(), buffer, options);
+    const fd = this.#open();
+    const i = this.#fixed;
+    return (i >= 0 ? readOn(this.#ring, i, FIXED_FILE, buffer, options, undefined)
+      : readOn(this.#ring, fd, 0, buffer, options, undefined)) as Promise<number>;
   }
 
   /** One write; resolves with bytes written (may be short). */
   write(data: ArrayBufferView | string, options?: WriteOptions): Promise<number> {
-    return this.#ring.write(this.#open(), data, options);
+    const fd = this.#open();
+    const i = this.#fixed;
+    return (i >= 0 ? writeOn(this.#ring, i, FIXED_FILE, data, options, undefined)
+      : writeOn(this.#ring, fd, 0, data, options, undefined)) as Promise<number>;
   }
 
   readv(buffers: readonly ArrayBufferView[], options?: VectorOptions): Promise<number> {
-    return this.#ring.readv(this.#open(), buffers, options);
+    const fd = this.#open();
+    const i = this.#fixed;
+    return vectored(this.#ring, OP.readv, i >= 0 ? DescOp.READV | FIXED_FILE : DescOp.READV, i >= 0 ? i : fd,
+      buffers, options, undefined) as Promise<number>;
   }
 
   writev(buffers: readonly ArrayBufferView[], options?: VectorOptions): Promise<number> {
-    return this.#ring.writev(this.#open(), buffers, options);
+    const fd = this.#open();
+    const i = this.#fixed;
+    return vectored(this.#ring, OP.writev, i >= 0 ? DescOp.WRITEV | FIXED_FILE : DescOp.WRITEV, i >= 0 ? i : fd,
+      buffers, options, undefined) as Promise<number>;
   }
 
   /**
@@ -100,7 +139,11 @@ export class File {
     options: ReadOptions | undefined): Promise<number> {
     let done = 0;
     while (done < want) {
-      const n = await this.#ring.read(fd, buffer, { ...options, offset: start + done, length: want - done, position: pos });
+      this.#open();
+      const o = { ...options, offset: start + done, length: want - done, position: pos };
+      const i = this.#fixed;
+      const n = await (i >= 0 ? readOn(this.#ring, i, FIXED_FILE, buffer, o, undefined)
+        : readOn(this.#ring, fd, 0, buffer, o, undefined)) as number;
       if (n === 0) break;
       done += n;
       if (pos !== -1) pos += n;
@@ -122,7 +165,11 @@ export class File {
     options: WriteOptions | undefined): Promise<number> {
     let done = 0;
     while (done < want) {
-      const n = await this.#ring.write(fd, view, { ...options, offset: start + done, length: want - done, position: pos });
+      this.#open();
+      const o = { ...options, offset: start + done, length: want - done, position: pos };
+      const i = this.#fixed;
+      const n = await (i >= 0 ? writeOn(this.#ring, i, FIXED_FILE, view, o, undefined)
+        : writeOn(this.#ring, fd, 0, view, o, undefined)) as number;
       done += n;
       if (pos !== -1) pos += n;
     }
@@ -136,11 +183,17 @@ export class File {
   }
 
   sync(options?: OpOptions): Promise<void> {
-    return this.#ring.fsync(this.#open(), options);
+    const fd = this.#open();
+    const i = this.#fixed;
+    return (i >= 0 ? simpleFd(this.#ring, OP.fsync, DescOp.FSYNC | FIXED_FILE, i, 0, options, undefined)
+      : this.#ring.fsync(fd, options)) as Promise<void>;
   }
 
   datasync(options?: OpOptions): Promise<void> {
-    return this.#ring.fdatasync(this.#open(), options);
+    const fd = this.#open();
+    const i = this.#fixed;
+    return (i >= 0 ? simpleFd(this.#ring, OP.fdatasync, DescOp.FSYNC | FIXED_FILE, i, 1, options, undefined)
+      : this.#ring.fdatasync(fd, options)) as Promise<void>;
   }
 
   truncate(length = 0, options?: OpOptions): Promise<void> {
@@ -151,12 +204,26 @@ export class File {
     return this.#ring.fallocate(this.#open(), offset, length, options);
   }
 
-  /** Closes the descriptor (IORING_OP_CLOSE). Idempotent. */
+  /**
+   * Closes the descriptor (IORING_OP_CLOSE). A registered fd leaves the
+   * ring's file table first, in submission order with the close. Idempotent.
+   */
   async close(): Promise<void> {
     const fd = this.#fd;
     if (fd < 0) return;
     this.#fd = -1;
-    await this.#ring.closeFd(fd);
+    const i = this.#fixed;
+    this.#fixed = -1;
+    if (i < 0) {
+      await this.#ring.closeFd(fd);
+      return;
+    }
+    const removed = removeFile(this.#ring, i);
+    try {
+      await this.#ring.closeFd(fd);
+    } finally {
+      await removed;
+    }
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
