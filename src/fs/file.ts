@@ -29,8 +29,9 @@ export interface FileOpenOptions extends OpOptions {
   /**
    * Put the fd in the ring's registered file table (IOSQE_FIXED_FILE): the
    * kernel skips the fd lookup and reference counting on every operation.
-   * 'auto' (default) and true register when the table has room and fall
-   * back to the plain fd otherwise (NODE_DEBUG=uringkit says why); false never.
+   * 'auto' (default): register when the ring has a table with room, else use
+   * the plain fd (NODE_DEBUG=uringkit says why). true: register or fail (the
+   * open rejects, the fd closed, with ENFILE when the table is full). false: never.
    */
   register?: 'auto' | boolean;
 }
@@ -60,7 +61,13 @@ export class File {
     parseMode(mode, 0o666);
     checkOptions(options);
     const register = checkRegister(options?.register);
-    return (ring.open(path, flags, mode, options) as Promise<number>).then((fd) => new File(fd, ring, { register }));
+    return (ring.open(path, flags, mode, options) as Promise<number>).then((fd) => {
+      try {
+        return new File(fd, ring, { register });
+      } catch (e) {
+        return (ring.closeFd(fd) as Promise<void>).then(() => Promise.reject(e), () => Promise.reject(e));
+      }
+    });
   }
 
   /** Wraps an fd that is already open (it will be closed by close()). Not registered unless `register` says so. */
@@ -70,7 +77,11 @@ export class File {
     const register = options?.register === undefined ? false : checkRegister(options.register);
     this.#fd = fd;
     this.#ring = ring;
-    if (register !== false) this.#fixed = installFile(ring, fd);
+    if (register !== false) {
+      const i = installFile(ring, fd);
+      if (i >= 0) this.#fixed = i;
+      else if (register === true) throw new SystemError(i, 'io_uring_register (registering the file)');
+    }
   }
 
   /** Whether the fd is in the ring's registered file table. */
@@ -96,16 +107,16 @@ export class File {
   read(buffer: ArrayBufferView, options?: ReadOptions): Promise<number> {
     const fd = this.#open();
     const i = this.#fixed;
-    return (i >= 0 ? readOn(this.#ring, i, FIXED_FILE, buffer, options, undefined)
-      : readOn(this.#ring, fd, 0, buffer, options, undefined)) as Promise<number>;
+    return i >= 0 ? readOn(this.#ring, i, FIXED_FILE, buffer, options, undefined) as Promise<number>
+      : this.#ring.read(fd, buffer, options);
   }
 
   /** One write; resolves with bytes written (may be short). */
   write(data: ArrayBufferView | string, options?: WriteOptions): Promise<number> {
     const fd = this.#open();
     const i = this.#fixed;
-    return (i >= 0 ? writeOn(this.#ring, i, FIXED_FILE, data, options, undefined)
-      : writeOn(this.#ring, fd, 0, data, options, undefined)) as Promise<number>;
+    return i >= 0 ? writeOn(this.#ring, i, FIXED_FILE, data, options, undefined) as Promise<number>
+      : this.#ring.write(fd, data, options);
   }
 
   readv(buffers: readonly ArrayBufferView[], options?: VectorOptions): Promise<number> {
@@ -142,8 +153,8 @@ export class File {
       this.#open();
       const o = { ...options, offset: start + done, length: want - done, position: pos };
       const i = this.#fixed;
-      const n = await (i >= 0 ? readOn(this.#ring, i, FIXED_FILE, buffer, o, undefined)
-        : readOn(this.#ring, fd, 0, buffer, o, undefined)) as number;
+      const n = await (i >= 0 ? readOn(this.#ring, i, FIXED_FILE, buffer, o, undefined) as Promise<number>
+        : this.#ring.read(fd, buffer, o));
       if (n === 0) break;
       done += n;
       if (pos !== -1) pos += n;
@@ -168,8 +179,8 @@ export class File {
       this.#open();
       const o = { ...options, offset: start + done, length: want - done, position: pos };
       const i = this.#fixed;
-      const n = await (i >= 0 ? writeOn(this.#ring, i, FIXED_FILE, view, o, undefined)
-        : writeOn(this.#ring, fd, 0, view, o, undefined)) as number;
+      const n = await (i >= 0 ? writeOn(this.#ring, i, FIXED_FILE, view, o, undefined) as Promise<number>
+        : this.#ring.write(fd, view, o));
       done += n;
       if (pos !== -1) pos += n;
     }
@@ -236,6 +247,11 @@ export interface ReadFileOptions extends FileOpenOptions {
   flag?: OpenFlags;
 }
 
+/** The helpers do a few large operations per fd: registering it costs more than it saves, unless asked. */
+function helperOpen<T extends FileOpenOptions>(options: T | undefined): T {
+  return { ...options, register: options?.register ?? false } as T;
+}
+
 function ringOf(options: FileOpenOptions | undefined): Ring {
   if (options !== undefined && (options === null || typeof options !== 'object')) {
     throw invalidArgType('options', 'of type object', options);
@@ -274,7 +290,7 @@ export function readFile(path: PathLike, options?: ReadFileOptions | BufferEncod
 
 async function readFileAsync(path: PathLike, options: ReadFileOptions | undefined,
   encoding: BufferEncoding | undefined): Promise<Buffer | string> {
-  const file = await File.open(path, options?.flag ?? 'r', 0o666, options);
+  const file = await File.open(path, options?.flag ?? 'r', 0o666, helperOpen(options));
   try {
     const st = await file.stat(options);
     let size = st.size > 0 ? st.size : 64 * 1024;
@@ -317,7 +333,7 @@ export function writeFile(path: PathLike, data: ArrayBufferView | string, option
 
 async function writeFileAsync(path: PathLike, view: ArrayBufferView, flags: number, mode: number,
   options: WriteFileOptions | undefined): Promise<void> {
-  const file = await File.open(path, flags, mode, options);
+  const file = await File.open(path, flags, mode, helperOpen(options));
   try {
     await file.writeAll(view, { ...options, encoding: undefined, position: (flags & fsc.O_APPEND) !== 0 ? null : 0 });
   } finally {
@@ -345,10 +361,10 @@ export function copyFile(src: PathLike, dest: PathLike, options?: FileOpenOption
 
 async function copyFileAsync(src: PathLike, dest: PathLike, options?: FileOpenOptions & { exclusive?: boolean }):
   Promise<void> {
-  const input = await File.open(src, 'r', 0o666, options);
+  const input = await File.open(src, 'r', 0o666, helperOpen(options));
   try {
     const st = await input.stat(options);
-    const output = await File.open(dest, options?.exclusive ? 'wx' : 'w', st.mode & 0o7777, options);
+    const output = await File.open(dest, options?.exclusive ? 'wx' : 'w', st.mode & 0o7777, helperOpen(options));
     try {
       const CHUNK = 1 << 20;
       const bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];

@@ -236,6 +236,8 @@ class FileTable {
 }
 
 const tables = new WeakMap<Ring, FileTable | null>();
+/** Why a ring has no table (a negative errno). */
+const tableErrors = new WeakMap<Ring, number>();
 let warnedFull = false;
 
 function tableOf(ring: Ring): FileTable | null {
@@ -256,28 +258,36 @@ function tableOf(ring: Ring): FileTable | null {
       }
       if (res !== -E.EMFILE && res !== -E.ENOMEM) break;
     }
-    if (t === null) debug('registered files: IORING_REGISTER_FILES failed: %s; using plain fds', errName(res));
+    if (t === null) {
+      tableErrors.set(ring, res < 0 ? res : -E.EOPNOTSUPP);
+      debug('registered files: IORING_REGISTER_FILES failed: %s; using plain fds', errName(res));
+    }
   }
   tables.set(ring, t);
   return t;
 }
 
-/** Installs `fd` in the ring's file table; returns its index, or -1 (then use the plain fd). */
+/**
+ * Installs `fd` in the ring's file table; returns its index, or a negative
+ * errno (then use the plain fd): -EOPNOTSUPP without a table, -ENFILE when
+ * the table is full, or what IORING_REGISTER_FILES_UPDATE reported.
+ */
 export function installFile(ring: Ring, fd: number): number {
   const t = tableOf(ring);
-  if (t === null) return -1;
+  if (t === null) return tableErrors.get(ring) ?? -E.EOPNOTSUPP;
   const i = t.free.pop();
   if (i === undefined) {
     if (!warnedFull) debug('registered files: the table (%d entries) is full; using plain fds', t.size);
     warnedFull = true;
-    return -1;
+    return -E.ENFILE;
   }
   const [backend, h] = backendOf(ring);
-  const res = h === undefined ? -E.EBADF : backend.updateFiles!(h, i, fd);
+  let res = h === undefined ? -E.EBADF : backend.updateFiles!(h, i, fd);
   if (res !== 1) {
     t.free.push(i);
-    debug('registered files: IORING_REGISTER_FILES_UPDATE failed: %s; using a plain fd', errName(res < 0 ? res : -E.EIO));
-    return -1;
+    if (res >= 0) res = -E.EIO;
+    debug('registered files: IORING_REGISTER_FILES_UPDATE failed: %s; using a plain fd', errName(res));
+    return res;
   }
   t.installed++;
   return i;
