@@ -5,11 +5,9 @@
  * -1 entries; IOSQE_FIXED_FILE).
  *
  * Functions (exported from the addon):
- *   allocAligned(bytes) -> ArrayBuffer | -errno
- *       page-aligned anonymous memory owned by the returned ArrayBuffer
- *       (munmap'ed by its finalizer, i.e. only once no JS object refers to it)
- *   registerBuffers(h, arrayBuffer) -> 0 | -errno
- *       registers the whole ArrayBuffer (one from allocAligned) as buffer 0
+ *   alignOffset(arrayBuffer) -> offset of its first page boundary | -errno
+ *   registerBuffers(h, arrayBuffer, offset, length) -> 0 | -errno
+ *       registers that page-aligned window of the ArrayBuffer as buffer 0
  *   unregisterBuffers(h) -> 0 | -errno
  *   registerFiles(h, count) -> 0 | -errno      (a sparse table of `count` entries)
  *   updateFiles(h, index, fd) -> number updated | -errno
@@ -20,11 +18,13 @@
  * Memory-safety contract: the kernel pins the pages of a registered region
  * (pin_user_pages, FOLL_LONGTERM) when it is registered and unpins them when
  * it is unregistered or the ring is freed; fixed operations reach the memory
- * through those pinned pages, never through our mapping. The region is
- * anonymous memory this file mapped, never V8 heap memory, so it cannot be
- * moved by the garbage collector, and it is unmapped only by its
- * ArrayBuffer's finalizer: while any JS view (or an operation's pin, held by
- * the slot until the final CQE) refers to it, it stays mapped. JavaScript
+ * through those pinned pages. The region lies in the backing store of a
+ * fixed-length ArrayBuffer, which V8 never moves (only on-heap typed arrays
+ * move, and resizable buffers are refused) and frees only once no JS object
+ * refers to it: while any view (or an operation's pin, held by the slot until
+ * the final CQE) refers to it, it stays allocated. (Not an external
+ * ArrayBuffer over our own mmap: Node 22+ aborts at exit when one of those is
+ * also marked untransferable.) JavaScript
  * (src/fs/registered.ts) keeps the ArrayBuffer referenced while it is
  * registered, so the address range cannot be unmapped and reused by other
  * memory that the READ_FIXED bounds check would then mistake for the region.
@@ -37,7 +37,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -85,72 +84,52 @@ static int sys_register(int fd, unsigned op, const void *arg, unsigned nr) {
   return ret < 0 ? -errno : (int)ret;
 }
 
-/* ---- aligned memory ------------------------------------------------------- */
+/* ---- alignment ------------------------------------------------------------ */
 
-typedef struct uk_region {
-  void *base;
-  size_t len;
-} uk_region;
-
-static void region_finalize(napi_env env, void *data, void *hint) {
-  uk_region *g = hint;
-  munmap(g->base, g->len);
-  free(g);
-}
-
-static napi_value js_alloc_aligned(napi_env env, napi_callback_info info) {
+/* alignOffset(arrayBuffer) -> bytes from the start of its memory to the first
+ * page boundary (JavaScript allocates a page more than it needs). */
+static napi_value js_align_offset(napi_env env, napi_callback_info info) {
   ARGS(1);
-  double want;
-  if (napi_get_value_double(env, argv[0], &want) != napi_ok || !(want >= 1) || want > (double)UK_MAX_FIXED_BYTES)
+  bool is = false;
+  void *data = NULL;
+  size_t len = 0;
+  if (napi_is_arraybuffer(env, argv[0], &is) != napi_ok || !is ||
+      napi_get_arraybuffer_info(env, argv[0], &data, &len) != napi_ok || !data)
     return num(env, -EINVAL);
-  long page = sysconf(_SC_PAGESIZE);
-  size_t len = ((size_t)want + (size_t)page - 1) & ~((size_t)page - 1);
-  uk_region *g = malloc(sizeof *g);
-  if (!g) return num(env, -ENOMEM);
-  void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) {
-    int e = errno;
-    free(g);
-    return num(env, -e);
-  }
-  g->base = p;
-  g->len = len;
-  napi_value ab;
-  if (napi_create_external_arraybuffer(env, p, (size_t)want, region_finalize, g, &ab) != napi_ok) {
-    munmap(p, len);
-    free(g);
-    /* Runtimes that forbid external memory (a V8 sandbox): the caller falls back. */
-    bool pending = false;
-    napi_is_exception_pending(env, &pending);
-    if (pending) {
-      napi_value ex;
-      napi_get_and_clear_last_exception(env, &ex);
-    }
-    return num(env, -EOPNOTSUPP);
-  }
-  return ab;
+  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  uintptr_t off = (page - ((uintptr_t)data & (page - 1))) & (page - 1);
+  return num(env, off > len ? -EINVAL : (double)off);
 }
 
 /* ---- registered buffers --------------------------------------------------- */
 
+/* registerBuffers(h, arrayBuffer, offset, length): registers the window
+ * [offset, offset + length) of the ArrayBuffer, which must start on a page
+ * boundary, as buffer 0. */
 static napi_value js_register_buffers(napi_env env, napi_callback_info info) {
-  ARGS(2);
+  ARGS(4);
   uk_ring *r = ring_of(env, argv[0]);
   if (!r) return NULL;
   if (r->fixed_base) return num(env, -EBUSY);
   bool is = false;
   void *data = NULL;
   size_t len = 0;
+  double off, want;
   if (napi_is_arraybuffer(env, argv[1], &is) != napi_ok || !is ||
-      napi_get_arraybuffer_info(env, argv[1], &data, &len) != napi_ok || !data || len == 0)
+      napi_get_arraybuffer_info(env, argv[1], &data, &len) != napi_ok || !data || len == 0 ||
+      napi_get_value_double(env, argv[2], &off) != napi_ok || napi_get_value_double(env, argv[3], &want) != napi_ok)
     return num(env, -EINVAL);
+  if (!(off >= 0) || !(want >= 1) || off != (double)(size_t)off || want != (double)(size_t)want ||
+      want > (double)UK_MAX_FIXED_BYTES || off + want > (double)len)
+    return num(env, -EINVAL);
+  uint8_t *base = (uint8_t *)data + (size_t)off;
   long page = sysconf(_SC_PAGESIZE);
-  if (((uintptr_t)data & ((uintptr_t)page - 1)) != 0 || len > UK_MAX_FIXED_BYTES) return num(env, -EINVAL);
-  struct iovec iov = { .iov_base = data, .iov_len = len };
+  if (((uintptr_t)base & ((uintptr_t)page - 1)) != 0) return num(env, -EINVAL);
+  struct iovec iov = { .iov_base = base, .iov_len = (size_t)want };
   int e = sys_register(r->fd, IORING_REGISTER_BUFFERS, &iov, 1);
   if (e < 0) return num(env, e);
-  r->fixed_base = data;
-  r->fixed_len = len;
+  r->fixed_base = base;
+  r->fixed_len = (size_t)want;
   return num(env, 0);
 }
 
@@ -229,7 +208,7 @@ napi_value uk_register_init(napi_env env, napi_value exports) {
     const char *name;
     napi_callback cb;
   } fns[] = {
-    { "allocAligned", js_alloc_aligned },
+    { "alignOffset", js_align_offset },
     { "registerBuffers", js_register_buffers },
     { "unregisterBuffers", js_unregister_buffers },
     { "registerFiles", js_register_files },

@@ -4,10 +4,11 @@
  * (IOSQE_FIXED_FILE) that File uses.
  *
  * Contracts:
- *  - the pool's memory is anonymous memory mapped by the addon, never moved
- *    by the garbage collector and unmapped only once no JS object refers to
- *    it; the pool keeps it referenced while it is registered, and every
- *    operation's slot keeps its buffer referenced until the final CQE;
+ *  - the pool's memory is the backing store of one fixed-length ArrayBuffer
+ *    (never moved by V8, freed only once no JS object refers to it); the
+ *    pool keeps it referenced while it is registered (the ring's pool map
+ *    holds the pool), and every operation's slot keeps its buffer referenced
+ *    until the final CQE;
  *  - the pool's ArrayBuffer is untransferable for its whole life;
  *  - registration failures (RLIMIT_MEMLOCK, ENOMEM, a restricted ring, a
  *    backend without registration) never fail the caller: the pool still
@@ -34,8 +35,8 @@ const MAX_REGION = 1 << 30; // the kernel's limit for one registered buffer
 
 /** What the addon adds to the Backend for registered resources (optional for other backends). */
 interface RegisterBackend {
-  allocAligned?(bytes: number): ArrayBuffer | number;
-  registerBuffers?(h: BackendHandle, region: ArrayBuffer): number;
+  alignOffset?(memory: ArrayBuffer): number;
+  registerBuffers?(h: BackendHandle, memory: ArrayBuffer, offset: number, length: number): number;
   unregisterBuffers?(h: BackendHandle): number;
   registerFiles?(h: BackendHandle, count: number): number;
   updateFiles?(h: BackendHandle, index: number, fd: number): number;
@@ -88,6 +89,8 @@ export class BufferPool {
   readonly #free: number[];
   readonly #acquired: Uint8Array;
   readonly #size: number;
+  /** Offset of the first buffer in #memory (its first page boundary). */
+  readonly #base: number;
   #region: FixedRegion | undefined;
   #fixedReads = 0;
   #fixedWrites = 0;
@@ -110,31 +113,33 @@ export class BufferPool {
     this.#ring = ring;
     this.#size = stride;
     const [backend, h] = backendOf(ring);
-    let memory: ArrayBuffer | undefined;
-    let why = '';
-    if (backend.allocAligned !== undefined) {
-      const m = backend.allocAligned(stride * count);
-      if (typeof m === 'number') why = `allocating ${stride * count} bytes failed: ${errName(m)}`;
-      else memory = m;
-    } else why = 'the backend has no registered buffers';
-    if (memory === undefined) {
-      // No addon memory (a mock backend, or a runtime without external ArrayBuffers):
-      // ordinary memory, not registered and not guaranteed page-aligned.
-      debug('buffer pool: %s; using ordinary memory', why);
-      memory = new ArrayBuffer(stride * count);
-    }
+    const total = stride * count;
+    // One page more than needed: the buffers start at the first page boundary
+    // (V8 never moves an ArrayBuffer's backing store).
+    const memory = new ArrayBuffer(total + PAGE);
     markAsUntransferable(memory);
+    let base = 0;
+    let why = '';
+    if (backend.alignOffset !== undefined) {
+      base = backend.alignOffset(memory);
+      if (base < 0) {
+        why = `aligning failed: ${errName(base)}`;
+        base = 0;
+      }
+    } else why = 'the backend has no registered buffers (buffers not page-aligned)';
     this.#memory = memory;
+    this.#base = base;
     this.#buffers = [];
     this.#free = [];
     this.#acquired = new Uint8Array(count);
     for (let i = count - 1; i >= 0; i--) this.#free.push(i);
-    for (let i = 0; i < count; i++) this.#buffers.push(Buffer.from(memory, i * stride, stride));
-    if (why === '' && h !== undefined && backend.registerBuffers !== undefined) {
+    for (let i = 0; i < count; i++) this.#buffers.push(Buffer.from(memory, base + i * stride, stride));
+    if (why !== '') debug('buffer pool: %s; using plain reads and writes', why);
+    else if (h !== undefined && backend.registerBuffers !== undefined) {
       if (pools.has(ring)) {
         debug('buffer pool: the ring already has a registered pool; this one uses plain reads and writes');
       } else {
-        const r = backend.registerBuffers(h, memory);
+        const r = backend.registerBuffers(h, memory, base, total);
         if (r === 0) {
           this.#region = { ring, reads: 0, writes: 0 };
           fixedRegions.set(memory, this.#region);
@@ -185,7 +190,7 @@ export class BufferPool {
 
   #indexOf(buffer: unknown): number {
     if (!(buffer instanceof Uint8Array) || buffer.buffer !== this.#memory) return -1;
-    const i = buffer.byteOffset / this.#size;
+    const i = (buffer.byteOffset - this.#base) / this.#size;
     return Number.isInteger(i) && this.#buffers[i] === buffer ? i : -1;
   }
 
