@@ -26,7 +26,7 @@ import { invalidArgType, invalidArgValue, outOfRange, RingClosedError } from '..
 import type { Backend, BackendHandle } from '../backend/backend.js';
 import { DescOp } from '../ring/constants.js';
 import { Ring, ringInternals } from '../ring/ring.js';
-import { fixedRegions, OP_FILES_UPDATE, type FixedRegion } from '../ops/file.js';
+import { fixedRegionCount, fixedRegions, OP_FILES_UPDATE, type FixedRegion } from '../ops/file.js';
 
 const debug = util.debuglog('uringkit');
 const { errno: E } = os.constants;
@@ -143,6 +143,7 @@ export class BufferPool {
         if (r === 0) {
           this.#region = { ring, reads: 0, writes: 0 };
           fixedRegions.set(memory, this.#region);
+          fixedRegionCount.value++;
           pools.set(ring, this);
         } else {
           debug('buffer pool: IORING_REGISTER_BUFFERS (%d bytes) failed: %s; using plain READ/WRITE', stride * count,
@@ -218,6 +219,7 @@ export class BufferPool {
     this.#fixedReads += r.reads;
     this.#fixedWrites += r.writes;
     fixedRegions.delete(this.#memory);
+    fixedRegionCount.value--;
     if (pools.get(this.#ring) === this) pools.delete(this.#ring);
     const [backend, h] = backendOf(this.#ring);
     if (h !== undefined && backend.unregisterBuffers !== undefined) {

@@ -160,8 +160,20 @@ export function toPathBuffer(p: unknown, name = 'path'): [Buffer, string] {
 }
 
 export function checkView(buf: unknown, name = 'buffer'): asserts buf is ArrayBufferView {
+  viewBuffer(buf, name);
+}
+
+/** The ArrayBuffer last checked and marked by viewBuffer (fixed-length, untransferable: both permanent). */
+let lastMarked: ArrayBufferLike | undefined;
+
+/** checkView, returning the view's ArrayBuffer. */
+function viewBuffer(buf: unknown, name: string): ArrayBufferLike {
   if (!ArrayBuffer.isView(buf)) throw invalidArgType(name, 'an instance of Buffer, TypedArray, or DataView', buf);
   const ab = buf.buffer as ArrayBuffer & { resizable?: boolean; growable?: boolean; detached?: boolean };
+  if (ab === lastMarked) {
+    if (ab.detached === true) throw invalidArgValue(name, buf, 'is detached');
+    return ab;
+  }
   if (ab.resizable === true || ab.growable === true) {
     throw invalidArgType(name, 'a view of a fixed-length ArrayBuffer (resizable buffers can move under the kernel)', buf);
   }
@@ -172,6 +184,8 @@ export function checkView(buf: unknown, name = 'buffer'): asserts buf is ArrayBu
   // version; also structuredClone and transfer() from Node 22). Node's own
   // pooled Buffers are untransferable already.
   if (!(ab instanceof SharedArrayBuffer)) markAsUntransferable(ab);
+  lastMarked = ab;
+  return ab;
 }
 
 /** A file position: non-negative safe integer or bigint, or null/undefined/-1 for the current position. */
@@ -253,6 +267,8 @@ export interface FixedRegion {
  * issues a plain READ/WRITE for anything outside it.
  */
 export const fixedRegions = new WeakMap<ArrayBufferLike, FixedRegion>();
+/** How many regions fixedRegions holds (none: reads and writes skip the lookup). */
+export const fixedRegionCount = { value: 0 };
 
 /** Descriptor flag bits for an fd that is an index into the ring's registered file table. */
 export const FIXED_FILE = DescFlag.FIXED_FILE << 8;
@@ -272,13 +288,13 @@ function ringRead(this: Ring, fd: number, buffer: ArrayBufferView, a?: ReadOptio
  */
 export function readOn(ring: Ring, fd: number, fileFlag: number, buffer: ArrayBufferView,
   a: ReadOptions | Cb<number> | undefined, b: Cb<number> | undefined): MaybeP<number> {
-  checkView(buffer);
+  const ab = viewBuffer(buffer, 'buffer');
   const [opts, cb] = splitArgs<number, ReadOptions>(a, b);
   checkOptions(opts);
   const [offset, length] = window(buffer, opts);
   const position = checkPosition(opts?.position, 'options.position');
   let desc: number = DescOp.READ;
-  const region = fixedRegions.get(buffer.buffer);
+  const region = fixedRegionCount.value === 0 ? undefined : fixedRegions.get(ab);
   if (region !== undefined && region.ring === ring) {
     desc = DescOp.READ_FIXED;
     region.reads++;
@@ -311,7 +327,7 @@ export function writeOn(ring: Ring, fd: number, fileFlag: number, data: ArrayBuf
   const [offset, length] = window(view, opts);
   const position = checkPosition(opts?.position, 'options.position');
   let desc: number = DescOp.WRITE;
-  const region = fixedRegions.get(view.buffer);
+  const region = fixedRegionCount.value === 0 ? undefined : fixedRegions.get(view.buffer);
   if (region !== undefined && region.ring === ring) {
     desc = DescOp.WRITE_FIXED;
     region.writes++;
