@@ -317,8 +317,18 @@ export function removeFile(ring: Ring, index: number): Promise<void> {
   });
 }
 
+/** What `ring.fileTableStats()` returns. */
+export interface FileTableStats {
+  /** Entries in the ring's registered file table. */
+  size: number;
+  /** Entries holding an open File's fd. */
+  installed: number;
+  /** Entries ready for the next File (entries being cleared are neither installed nor free). */
+  free: number;
+}
+
 /** Registered-file table figures for a ring (undefined: no table). */
-export function fileTableStats(ring: Ring): { size: number; installed: number; free: number } | undefined {
+export function fileTableStats(ring: Ring): FileTableStats | undefined {
   const t = tables.get(ring);
   if (!t) return undefined;
   return { size: t.size, installed: t.installed, free: t.free.length };
@@ -337,6 +347,8 @@ declare module '../ring/ring.js' {
     registerBuffers(options: BufferPoolOptions): BufferPool;
     /** The registered buffer pool, if any. */
     readonly bufferPool: BufferPool | undefined;
+    /** The registered file table's figures (undefined until a File registered its fd, or without a table). */
+    fileTableStats(): FileTableStats | undefined;
   }
 }
 
@@ -344,6 +356,9 @@ const proto = Ring.prototype as unknown as Record<string, unknown>;
 proto.registerBuffers = function registerBuffers(this: Ring, options: BufferPoolOptions): BufferPool {
   if (ringInternals().handle(this) === undefined) throw new RingClosedError('registerBuffers');
   return new BufferPool(this, options);
+};
+proto.fileTableStats = function ringFileTableStats(this: Ring): FileTableStats | undefined {
+  return fileTableStats(this);
 };
 Object.defineProperty(proto, 'bufferPool', {
   configurable: true,

@@ -14,7 +14,6 @@ import { MessageChannel } from 'node:worker_threads';
 import { after, before, describe, test } from 'node:test';
 
 import { BufferPool, File, MockBackend, Ring } from '../../src/index.js';
-import { fileTableStats } from '../../src/fs/registered.js';
 import { fdCount, FORMS, pattern, RANGE, TYPE, VALUE, assertThrowsCoded, rejection, tmpDir, type TmpDir }
   from '../helpers/fs-util.js';
 import { makeFifo } from '../helpers/fifo.js';
@@ -307,7 +306,7 @@ describe('registered file table', () => {
       fs.writeFileSync(c, 'CCCC');
       const fa = await File.open(a, 'r', 0o666, { ring });
       assert.equal(fa.registered, true);
-      const stats = fileTableStats(ring)!;
+      const stats = ring.fileTableStats()!;
       assert.equal(stats.installed, 1);
       // A read staged before the close, then the close: the read sees A (or EBADF), never another file.
       const buf = Buffer.alloc(4);
@@ -322,7 +321,7 @@ describe('registered file table', () => {
       assert.equal(await fc.read(b2, { position: 0 }), 4);
       assert.equal(b2.toString(), 'CCCC');
       await fc.close();
-      assert.deepEqual(fileTableStats(ring), { size: stats.size, installed: 0, free: stats.size });
+      assert.deepEqual(ring.fileTableStats(), { size: stats.size, installed: 0, free: stats.size });
       const plain = await File.open(a, 'r', 0o666, { ring, register: false });
       assert.equal(plain.registered, false);
       await plain.close();
@@ -357,7 +356,7 @@ describe('registered file table', () => {
           }
         }));
       }
-      const s = fileTableStats(ring)!;
+      const s = ring.fileTableStats()!;
       assert.equal(s.installed, 0);
       assert.equal(s.free, s.size);
     } finally {
