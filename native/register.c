@@ -5,9 +5,9 @@
  * -1 entries; IOSQE_FIXED_FILE).
  *
  * Functions (exported from the addon):
- *   alignOffset(arrayBuffer) -> offset of its first page boundary | -errno
+ *   alignOffset(arrayBuffer) -> offset of its first 4 KiB boundary | -errno
  *   registerBuffers(h, arrayBuffer, offset, length) -> 0 | -errno
- *       registers that page-aligned window of the ArrayBuffer as buffer 0
+ *       registers that 4 KiB-aligned window of the ArrayBuffer as buffer 0
  *   unregisterBuffers(h) -> 0 | -errno
  *   registerFiles(h, count) -> 0 | -errno      (a sparse table of `count` entries)
  *   updateFiles(h, index, fd) -> number updated | -errno
@@ -56,6 +56,9 @@
 /* The limit of one registered buffer (the kernel's SZ_1G). */
 #define UK_MAX_FIXED_BYTES (1UL << 30)
 #define UK_MAX_FILES 32768u
+/* Buffer alignment: 4 KiB suits O_DIRECT on every common device (logical
+ * blocks of 512 or 4096 bytes) whatever the CPU's page size. */
+#define UK_ALIGN ((uintptr_t)4096)
 
 static napi_value num(napi_env env, double v) {
   napi_value out;
@@ -87,7 +90,7 @@ static int sys_register(int fd, unsigned op, const void *arg, unsigned nr) {
 /* ---- alignment ------------------------------------------------------------ */
 
 /* alignOffset(arrayBuffer) -> bytes from the start of its memory to the first
- * page boundary (JavaScript allocates a page more than it needs). */
+ * UK_ALIGN boundary (JavaScript allocates UK_ALIGN bytes more than it needs). */
 static napi_value js_align_offset(napi_env env, napi_callback_info info) {
   ARGS(1);
   bool is = false;
@@ -96,16 +99,15 @@ static napi_value js_align_offset(napi_env env, napi_callback_info info) {
   if (napi_is_arraybuffer(env, argv[0], &is) != napi_ok || !is ||
       napi_get_arraybuffer_info(env, argv[0], &data, &len) != napi_ok || !data)
     return num(env, -EINVAL);
-  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-  uintptr_t off = (page - ((uintptr_t)data & (page - 1))) & (page - 1);
+  uintptr_t off = (UK_ALIGN - ((uintptr_t)data & (UK_ALIGN - 1))) & (UK_ALIGN - 1);
   return num(env, off > len ? -EINVAL : (double)off);
 }
 
 /* ---- registered buffers --------------------------------------------------- */
 
 /* registerBuffers(h, arrayBuffer, offset, length): registers the window
- * [offset, offset + length) of the ArrayBuffer, which must start on a page
- * boundary, as buffer 0. */
+ * [offset, offset + length) of the ArrayBuffer, which must start on a
+ * UK_ALIGN boundary, as buffer 0. */
 static napi_value js_register_buffers(napi_env env, napi_callback_info info) {
   ARGS(4);
   uk_ring *r = ring_of(env, argv[0]);
@@ -123,8 +125,7 @@ static napi_value js_register_buffers(napi_env env, napi_callback_info info) {
       want > (double)UK_MAX_FIXED_BYTES || off + want > (double)len)
     return num(env, -EINVAL);
   uint8_t *base = (uint8_t *)data + (size_t)off;
-  long page = sysconf(_SC_PAGESIZE);
-  if (((uintptr_t)base & ((uintptr_t)page - 1)) != 0) return num(env, -EINVAL);
+  if (((uintptr_t)base & (UK_ALIGN - 1)) != 0) return num(env, -EINVAL);
   struct iovec iov = { .iov_base = base, .iov_len = (size_t)want };
   int e = sys_register(r->fd, IORING_REGISTER_BUFFERS, &iov, 1);
   if (e < 0) return num(env, e);

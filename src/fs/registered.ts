@@ -30,6 +30,7 @@ import { fixedRegionCount, fixedRegions, OP_FILES_UPDATE, type FixedRegion } fro
 
 const debug = util.debuglog('uringkit');
 const { errno: E } = os.constants;
+/** Buffer alignment and size granule (the C side's UK_ALIGN): suits O_DIRECT whatever the page size. */
 const PAGE = 4096;
 const MAX_REGION = 1 << 30; // the kernel's limit for one registered buffer
 
@@ -114,7 +115,7 @@ export class BufferPool {
     this.#size = stride;
     const [backend, h] = backendOf(ring);
     const total = stride * count;
-    // One page more than needed: the buffers start at the first page boundary
+    // 4 KiB more than needed: the buffers start at the first 4 KiB boundary
     // (V8 never moves an ArrayBuffer's backing store).
     const memory = new ArrayBuffer(total + PAGE);
     markAsUntransferable(memory);
