@@ -1,5 +1,5 @@
 /**
- * Registered resources: a pool of page-aligned buffers registered with the
+ * Registered resources: a pool of 4 KiB-aligned buffers registered with the
  * ring (READ_FIXED / WRITE_FIXED), and the ring's registered file table
  * (IOSQE_FIXED_FILE) that File uses.
  *
@@ -59,7 +59,7 @@ function errName(res: number): string {
 export interface BufferPoolOptions {
   /** Number of buffers. */
   count: number;
-  /** Bytes per buffer; rounded up to a multiple of 4096 so that every buffer is page-aligned. */
+  /** Bytes per buffer; rounded up to a multiple of 4096 so that every buffer is 4 KiB-aligned. */
   size: number;
 }
 
@@ -78,7 +78,7 @@ export interface BufferPoolStats {
 const pools = new WeakMap<Ring, BufferPool>();
 
 /**
- * Page-aligned buffers in one region registered with a ring. Buffers from
+ * 4 KiB-aligned buffers in one region registered with a ring. Buffers from
  * `acquire()` work with every read and write (ring.read, File.read, ...); on
  * this pool's ring they go as READ_FIXED / WRITE_FIXED, and their alignment
  * suits O_DIRECT. Create it with `ring.registerBuffers({ count, size })`.
@@ -172,7 +172,7 @@ export class BufferPool {
     return this.#ring;
   }
 
-  /** A free buffer (`size` bytes, page-aligned), or undefined when all are acquired. */
+  /** A free buffer (`size` bytes, 4 KiB-aligned), or undefined when all are acquired. */
   acquire(): Buffer | undefined {
     const i = this.#free.pop();
     if (i === undefined) return undefined;
