@@ -12,7 +12,7 @@
  *  - the pool's ArrayBuffer is untransferable for its whole life;
  *  - registration failures (RLIMIT_MEMLOCK, ENOMEM, a restricted ring, a
  *    backend without registration) never fail the caller: the pool still
- *    hands out page-aligned buffers and operations on them use the plain
+ *    hands out 4 KiB-aligned buffers and operations on them use the plain
  *    READ/WRITE; the reason is logged with NODE_DEBUG=uringkit;
  *  - a file table index is cleared (FILES_UPDATE to -1) in SQ order before
  *    its file is closed, and reused only after that update's CQE, so an
@@ -340,7 +340,7 @@ export function fileTableStats(ring: Ring): FileTableStats | undefined {
 declare module '../ring/ring.js' {
   interface Ring {
     /**
-     * A pool of `count` page-aligned buffers of `size` bytes, registered with
+     * A pool of `count` 4 KiB-aligned buffers of `size` bytes, registered with
      * this ring (READ_FIXED/WRITE_FIXED). One pool per ring is registered;
      * when registration fails (RLIMIT_MEMLOCK, ENOMEM) the pool still works,
      * with plain reads and writes (NODE_DEBUG=uringkit says why).
