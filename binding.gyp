@@ -6,7 +6,8 @@
         "native/addon.c",
         "native/ring.c",
         "native/prep.c",
-        "native/net.c"
+        "native/net.c",
+        "native/register.c"
       ],
       "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],
       "defines": ["NAPI_VERSION=8"],

@@ -654,6 +654,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_create_uint32(env, UK_CQE_WORDS, &v);
   napi_set_named_property(env, exports, "CQE_WORDS", v);
   uk_net_init(env, exports);
+  uk_register_init(env, exports);
   return exports;
 }
 

@@ -324,6 +324,7 @@ static bool needs_fd(uint32_t op) {
     case UK_DESC_SYMLINKAT:
     case UK_DESC_LINKAT:
     case UK_DESC_MSG_RING:
+    case UK_DESC_FILES_UPDATE:
       return false; /* no fd, a dirfd that may be AT_FDCWD, or a ring id */
     default:
       return true;
@@ -347,7 +348,10 @@ static void check_sqe(const struct io_uring_sqe *sqe, const uk_slot_mem *m) {
   bool addr_ptr = false, addr2_ptr = false;
   switch (sqe->opcode) {
     case IORING_OP_READ: case IORING_OP_WRITE: case IORING_OP_SEND: case IORING_OP_RECV: case IORING_OP_SEND_ZC:
+    case IORING_OP_READ_FIXED: case IORING_OP_WRITE_FIXED:
       addr_ptr = true; addr_len = sqe->len; break;
+    case IORING_OP_FILES_UPDATE:
+      addr_ptr = true; addr_len = (uint64_t)sqe->len * sizeof(int32_t); break;
     case IORING_OP_READV: case IORING_OP_WRITEV:
       addr_ptr = true; addr_len = (uint64_t)sqe->len * sizeof(struct iovec); break;
     case IORING_OP_SENDMSG: case IORING_OP_RECVMSG:
@@ -403,6 +407,18 @@ static int build_record(uk_ring *r, napi_env env, napi_value pins, uint32_t inde
   /* Validate everything before taking an SQE. */
   uk_built b = { 0, 0, 0, 0 };
   uint64_t off2 = 0;
+  bool fixed_buf = false;
+  if (flags & UK_DESC_F_FIXED_FILE) {
+    switch (op) {
+      case UK_DESC_READ: case UK_DESC_WRITE: case UK_DESC_READV: case UK_DESC_WRITEV: case UK_DESC_READ_FIXED:
+      case UK_DESC_WRITE_FIXED: case UK_DESC_FSYNC: case UK_DESC_FALLOCATE: case UK_DESC_FADVISE:
+      case UK_DESC_FTRUNCATE:
+        if ((uint32_t)fd >= r->files_count) return -EBADF;
+        break;
+      default:
+        return -EINVAL;
+    }
+  }
   switch (op) {
     case UK_DESC_TIMEOUT:
       if (ms_to_ts(rec_f64(rec, 6), &m->ts_op) < 0) return -EINVAL;
@@ -430,6 +446,32 @@ static int build_record(uk_ring *r, napi_env env, napi_value pins, uint32_t inde
       fd = uk_registry_find((uint32_t)rec[3]);
       if (fd < 0) return -EBADFD;
       break;
+    case UK_DESC_READ_FIXED:
+    case UK_DESC_WRITE_FIXED: {
+      /* READ_FIXED only for a window wholly inside the registered region
+       * (buffer index 0); any other view gets a plain READ/WRITE. */
+      int e = resolve_memory(env, pins ? pin_at(env, pins, index) : NULL, UK_DESC_READ, rec, m, &b);
+      if (e < 0) return e;
+      const uint8_t *a = (const uint8_t *)(uintptr_t)b.addr;
+      fixed_buf = r->fixed_base != NULL && a >= r->fixed_base && b.len <= r->fixed_len &&
+                  (size_t)(a - r->fixed_base) <= r->fixed_len - b.len;
+      break;
+    }
+    case UK_DESC_FILES_UPDATE: {
+      /* Replaces table entries [arg0, arg0 + count) in SQ order with the
+       * pinned fds (-1 clears an entry). */
+      uint8_t *d;
+      size_t n;
+      napi_value pin = pins ? pin_at(env, pins, index) : NULL;
+      if (!pin || !view_bytes(env, pin, &d, &n) || !d || n < sizeof(int32_t) || n % sizeof(int32_t) != 0)
+        return -EINVAL;
+      size_t cnt = n / sizeof(int32_t);
+      if (rec[4] < 0 || cnt > r->files_count || (uint32_t)rec[4] > r->files_count - cnt) return -EINVAL;
+      b.addr = (uint64_t)(uintptr_t)d;
+      b.len = (uint32_t)cnt;
+      b.off = (uint64_t)(uint32_t)rec[4];
+      break;
+    }
     default: {
       int e = resolve_memory(env, pins ? pin_at(env, pins, index) : NULL, op, rec, m, &b);
       if (e < 0) return e;
@@ -540,7 +582,17 @@ static int build_record(uk_ring *r, napi_env env, napi_value pins, uint32_t inde
       prep_rw(sqe, IORING_OP_MSG_RING, fd, 0 /* IORING_MSG_DATA */, (uint32_t)rec[5],
               ((uint64_t)(uint32_t)rec[4] << 32) | UK_SLOT_MESSAGE, ud);
       break;
+    case UK_DESC_READ_FIXED:
+      prep_rw(sqe, fixed_buf ? IORING_OP_READ_FIXED : IORING_OP_READ, fd, b.addr, b.len, b.off, ud);
+      break;
+    case UK_DESC_WRITE_FIXED:
+      prep_rw(sqe, fixed_buf ? IORING_OP_WRITE_FIXED : IORING_OP_WRITE, fd, b.addr, b.len, b.off, ud);
+      break;
+    case UK_DESC_FILES_UPDATE:
+      prep_rw(sqe, IORING_OP_FILES_UPDATE, -1, b.addr, b.len, b.off, ud);
+      break;
   }
+  if (flags & UK_DESC_F_FIXED_FILE) sqe->flags |= IOSQE_FIXED_FILE;
 #ifdef UK_SANITIZE
   check_sqe(sqe, m);
 #endif

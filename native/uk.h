@@ -78,6 +78,9 @@ enum uk_desc_op {
   UK_DESC_SHUTDOWN = 30,     /* arg0 how */
   UK_DESC_PBUF_RECYCLE = 31, /* arg0 buffer group, arg1 buffer id: no SQE, no CQE */
   UK_DESC_MSG_RING = 32,     /* fd: target ring id (u32), arg0 target's user_data high word, arg1 value (i32) */
+  UK_DESC_READ_FIXED = 33,   /* pin: view inside the registered buffer region (else built as a plain READ) */
+  UK_DESC_WRITE_FIXED = 34,  /* pin: view inside the registered buffer region (else built as a plain WRITE) */
+  UK_DESC_FILES_UPDATE = 35, /* arg0 first table index; pin: Int32Array of fds (-1 clears), length = count */
   UK_DESC__COUNT
 };
 
@@ -87,6 +90,9 @@ enum uk_desc_op {
  * kind-1 user_data) instead of a linked one. For operations the kernel runs
  * on its worker threads, where a linked timeout is not reliably armed. */
 #define UK_DESC_F_SEPARATE_TIMER 0x2
+/* The record's fd is an index into the ring's registered file table
+ * (IOSQE_FIXED_FILE). Only for the descriptor ops that take a plain fd. */
+#define UK_DESC_F_FIXED_FILE 0x4
 
 /* Descriptor record: UK_DESC_WORDS int32 words.
  *  [0] op | flags << 8      [1] slot            [2] hi (gen << 2 | kind)
@@ -206,6 +212,14 @@ typedef struct uk_ring {
   napi_async_context actx;
   napi_async_cleanup_hook_handle cleanup;
   bool destroyed;
+
+  /* Registered resources (register.c). The buffer region is one iovec
+   * (buf_index 0) of fixed_len bytes at fixed_base, memory the addon mapped
+   * itself; the kernel pins its pages until the ring fd is closed or the
+   * region unregistered. files_count: size of the registered file table. */
+  uint8_t *fixed_base;
+  size_t fixed_len;
+  uint32_t files_count;
 } uk_ring;
 
 /* ring.c */
@@ -233,6 +247,9 @@ int uk_pbuf_unregister(uk_ring *r, napi_env env, uint16_t bgid);
 void uk_pbuf_recycle(uk_ring *r, uint16_t bgid, uint16_t bid);
 void uk_pbuf_publish(uk_ring *r);
 void uk_pbuf_release_all(uk_ring *r, napi_env env, bool delete_refs);
+
+/* register.c */
+napi_value uk_register_init(napi_env env, napi_value exports);
 
 /* prep.c */
 int uk_stage_flush(uk_ring *r, napi_env env, napi_value pins, uint32_t *nout);

@@ -23,6 +23,8 @@ export type {
 export { Stats, BigIntStats } from './fs/stats.js';
 export { File, readFile, writeFile, copyFile } from './fs/file.js';
 export type { FileOpenOptions, ReadFileOptions, WriteFileOptions } from './fs/file.js';
+export { BufferPool } from './fs/registered.js';
+export type { BufferPoolOptions, BufferPoolStats, FileTableStats } from './fs/registered.js';
 import './ops/socket.js';
 export { SocketAddress } from './net/address.js';
 export type { AddressFamily, SocketAddressInit } from './net/address.js';

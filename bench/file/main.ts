@@ -418,6 +418,46 @@ export async function main(argv: string[]): Promise<void> {
     checkResidency('read4k-qd1');
   }
 
+  // -- read4k-qd1-await-fixed: a registered File and a registered pool buffer ----------------
+  {
+    progress('read4k-qd1-await-fixed');
+    warmPageCache(file);
+    const fio = fioRand(1);
+    const f = await File.open(file, 'r', 0o666, { register: true });
+    const pool = ring.bufferPool ?? ring.registerBuffers({ count: 1, size: BLOCK });
+    const pbuf = pool.acquire();
+    if (pbuf === undefined) throw new Error('the ring buffer pool has no free buffer');
+    const before = pool.stats().fixedReads;
+    let k = 0;
+    const fixedRun = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) {
+        if ((await f.read(pbuf, { length: BLOCK, position: OFFS[k++ & MASK]! })) !== BLOCK) throw new Error('short read');
+      }
+    };
+    const uk = countEnters(ring, await sampler('uringkit fixed', fixedRun, o, 1, US));
+    const subjects: Record<string, Sampler> = {
+      uk: uk.sampler,
+      plain: await sampler('uringkit plain', ukQd1(ring, fd), o, 1, US),
+      fsp: await sampler('fs-promises', fspQd1(fh), o, 1, US),
+    };
+    if (typeof fio !== 'string') subjects['fio'] = fio.sampler;
+    const s = await interleave(rewarmAll(subjects), o);
+    const fixedReads = pool.stats().fixedReads - before;
+    pool.release(pbuf);
+    const registered = f.registered && pool.registered;
+    await f.close();
+    const c = new Case('read4k-qd1-await-fixed', 'µs/op').uringkit(s['uk']!)
+      .peer('uringkit-plain', s['plain']!, 'the read4k-qd1-await subject: await ring.read(fd, Buffer.alloc(4096), { position })')
+      .peer('fs-promises', s['fsp']!, 'FileHandle.read(buf, 0, 4096, pos), sequential await');
+    addFio(c, fio, s, 'fio', fioRandNote).target('fs-promises', 15).target('fio', 0.8);
+    const r = c.build();
+    r.info = `await file.read(poolBuffer, { position }) on a File opened with register: true (IOSQE_FIXED_FILE) ` +
+      `and a buffer from ring.registerBuffers() (READ_FIXED); registered: ${registered}, ` +
+      `fixed reads issued: ${fixedReads}; ${entersInfo(uk)}`;
+    cases.push(r);
+    checkResidency('read4k-qd1-fixed');
+  }
+
   // -- read4k-qd32-await / read4k-qd32-callback --------------------------------------------------
   {
     progress('read4k-qd32');

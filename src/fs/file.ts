@@ -13,9 +13,12 @@ import os from 'node:os';
 import { invalidArgType, invalidArgValue, outOfRange, SystemError } from '../errors.js';
 import '../ops/file.js';
 import {
-  checkPosition, checkView, checkWindow, parseMode, parseOpenFlags, toPathBuffer, type FallocateOptions, type OpenFlags,
-  type PathLike, type ReadOptions, type StatOptions, type VectorOptions, type WriteOptions,
+  checkPosition, checkView, checkWindow, FIXED_FILE, OP, parseMode, parseOpenFlags, readOn, simpleFd, toPathBuffer,
+  vectored, writeOn, type FallocateOptions, type OpenFlags, type PathLike, type ReadOptions, type StatOptions,
+  type VectorOptions, type WriteOptions,
 } from '../ops/file.js';
+import { DescOp } from '../ring/constants.js';
+import { installFile, removeFile } from './registered.js';
 import { checkOptions, type OpOptions } from '../ops/validate.js';
 import { Ring } from '../ring/ring.js';
 import type { BigIntStats, Stats } from './stats.js';
@@ -23,12 +26,28 @@ import type { BigIntStats, Stats } from './stats.js';
 export interface FileOpenOptions extends OpOptions {
   /** The ring to use; default Ring.current(). */
   ring?: Ring;
+  /**
+   * Put the fd in the ring's registered file table (IOSQE_FIXED_FILE): the
+   * kernel skips the fd lookup and reference counting on every operation.
+   * 'auto' (default): register when the ring has a table with room, else use
+   * the plain fd (NODE_DEBUG=uringkit says why). true: register or fail (the
+   * open rejects, the fd closed, with ENFILE when the table is full). false: never.
+   */
+  register?: 'auto' | boolean;
+}
+
+function checkRegister(v: unknown): 'auto' | boolean {
+  if (v === undefined) return 'auto';
+  if (v !== 'auto' && typeof v !== 'boolean') throw invalidArgValue('options.register', v, "must be 'auto', true or false");
+  return v;
 }
 
 /** An open file. Close it (or `await using`): the fd is not closed by GC. */
 export class File {
   readonly #ring: Ring;
   #fd: number;
+  /** Index in the ring's registered file table, or -1. */
+  #fixed = -1;
 
   /**
    * Opens `path` (Node flag strings: 'r', 'r+', 'w', 'wx', 'a', ... or O_*
@@ -41,14 +60,33 @@ export class File {
     parseOpenFlags(flags);
     parseMode(mode, 0o666);
     checkOptions(options);
-    return (ring.open(path, flags, mode, options) as Promise<number>).then((fd) => new File(fd, ring));
+    const register = checkRegister(options?.register);
+    return (ring.open(path, flags, mode, options) as Promise<number>).then((fd) => {
+      try {
+        return new File(fd, ring, { register });
+      } catch (e) {
+        return (ring.closeFd(fd) as Promise<void>).then(() => Promise.reject(e), () => Promise.reject(e));
+      }
+    });
   }
 
-  /** Wraps an fd that is already open (it will be closed by close()). */
-  constructor(fd: number, ring: Ring = Ring.current()) {
+  /** Wraps an fd that is already open (it will be closed by close()). Not registered unless `register` says so. */
+  constructor(fd: number, ring: Ring = Ring.current(), options?: { register?: 'auto' | boolean }) {
     if (!Number.isInteger(fd) || fd < 0) throw outOfRange('fd', '>= 0', fd);
+    if (!(ring instanceof Ring)) throw invalidArgType('ring', 'an instance of Ring', ring);
+    const register = options?.register === undefined ? false : checkRegister(options.register);
     this.#fd = fd;
     this.#ring = ring;
+    if (register !== false) {
+      const i = installFile(ring, fd);
+      if (i >= 0) this.#fixed = i;
+      else if (register === true) throw new SystemError(i, 'io_uring_register (registering the file)');
+    }
+  }
+
+  /** Whether the fd is in the ring's registered file table. */
+  get registered(): boolean {
+    return this.#fixed >= 0;
   }
 
   /** The descriptor; -1 once closed. */
@@ -67,20 +105,32 @@ export class File {
 
   /** One read; resolves with bytes read (0 at end of file; may be short). */
   read(buffer: ArrayBufferView, options?: ReadOptions): Promise<number> {
-    return this.#ring.read(this.#open(), buffer, options);
+    const fd = this.#open();
+    const i = this.#fixed;
+    return i >= 0 ? readOn(this.#ring, i, FIXED_FILE, buffer, options, undefined) as Promise<number>
+      : this.#ring.read(fd, buffer, options);
   }
 
   /** One write; resolves with bytes written (may be short). */
   write(data: ArrayBufferView | string, options?: WriteOptions): Promise<number> {
-    return this.#ring.write(this.#open(), data, options);
+    const fd = this.#open();
+    const i = this.#fixed;
+    return i >= 0 ? writeOn(this.#ring, i, FIXED_FILE, data, options, undefined) as Promise<number>
+      : this.#ring.write(fd, data, options);
   }
 
   readv(buffers: readonly ArrayBufferView[], options?: VectorOptions): Promise<number> {
-    return this.#ring.readv(this.#open(), buffers, options);
+    const fd = this.#open();
+    const i = this.#fixed;
+    return vectored(this.#ring, OP.readv, i >= 0 ? DescOp.READV | FIXED_FILE : DescOp.READV, i >= 0 ? i : fd,
+      buffers, options, undefined) as Promise<number>;
   }
 
   writev(buffers: readonly ArrayBufferView[], options?: VectorOptions): Promise<number> {
-    return this.#ring.writev(this.#open(), buffers, options);
+    const fd = this.#open();
+    const i = this.#fixed;
+    return vectored(this.#ring, OP.writev, i >= 0 ? DescOp.WRITEV | FIXED_FILE : DescOp.WRITEV, i >= 0 ? i : fd,
+      buffers, options, undefined) as Promise<number>;
   }
 
   /**
@@ -100,7 +150,11 @@ export class File {
     options: ReadOptions | undefined): Promise<number> {
     let done = 0;
     while (done < want) {
-      const n = await this.#ring.read(fd, buffer, { ...options, offset: start + done, length: want - done, position: pos });
+      this.#open();
+      const o = { ...options, offset: start + done, length: want - done, position: pos };
+      const i = this.#fixed;
+      const n = await (i >= 0 ? readOn(this.#ring, i, FIXED_FILE, buffer, o, undefined) as Promise<number>
+        : this.#ring.read(fd, buffer, o));
       if (n === 0) break;
       done += n;
       if (pos !== -1) pos += n;
@@ -122,7 +176,11 @@ export class File {
     options: WriteOptions | undefined): Promise<number> {
     let done = 0;
     while (done < want) {
-      const n = await this.#ring.write(fd, view, { ...options, offset: start + done, length: want - done, position: pos });
+      this.#open();
+      const o = { ...options, offset: start + done, length: want - done, position: pos };
+      const i = this.#fixed;
+      const n = await (i >= 0 ? writeOn(this.#ring, i, FIXED_FILE, view, o, undefined) as Promise<number>
+        : this.#ring.write(fd, view, o));
       done += n;
       if (pos !== -1) pos += n;
     }
@@ -136,11 +194,17 @@ export class File {
   }
 
   sync(options?: OpOptions): Promise<void> {
-    return this.#ring.fsync(this.#open(), options);
+    const fd = this.#open();
+    const i = this.#fixed;
+    return (i >= 0 ? simpleFd(this.#ring, OP.fsync, DescOp.FSYNC | FIXED_FILE, i, 0, options, undefined)
+      : this.#ring.fsync(fd, options)) as Promise<void>;
   }
 
   datasync(options?: OpOptions): Promise<void> {
-    return this.#ring.fdatasync(this.#open(), options);
+    const fd = this.#open();
+    const i = this.#fixed;
+    return (i >= 0 ? simpleFd(this.#ring, OP.fdatasync, DescOp.FSYNC | FIXED_FILE, i, 1, options, undefined)
+      : this.#ring.fdatasync(fd, options)) as Promise<void>;
   }
 
   truncate(length = 0, options?: OpOptions): Promise<void> {
@@ -151,12 +215,26 @@ export class File {
     return this.#ring.fallocate(this.#open(), offset, length, options);
   }
 
-  /** Closes the descriptor (IORING_OP_CLOSE). Idempotent. */
+  /**
+   * Closes the descriptor (IORING_OP_CLOSE). A registered fd leaves the
+   * ring's file table first, in submission order with the close. Idempotent.
+   */
   async close(): Promise<void> {
     const fd = this.#fd;
     if (fd < 0) return;
     this.#fd = -1;
-    await this.#ring.closeFd(fd);
+    const i = this.#fixed;
+    this.#fixed = -1;
+    if (i < 0) {
+      await this.#ring.closeFd(fd);
+      return;
+    }
+    const removed = removeFile(this.#ring, i);
+    try {
+      await this.#ring.closeFd(fd);
+    } finally {
+      await removed;
+    }
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -167,6 +245,11 @@ export class File {
 export interface ReadFileOptions extends FileOpenOptions {
   encoding?: BufferEncoding;
   flag?: OpenFlags;
+}
+
+/** The helpers do a few large operations per fd: registering it costs more than it saves, unless asked. */
+function helperOpen<T extends FileOpenOptions>(options: T | undefined): T {
+  return { ...options, register: options?.register ?? false } as T;
 }
 
 function ringOf(options: FileOpenOptions | undefined): Ring {
@@ -207,7 +290,7 @@ export function readFile(path: PathLike, options?: ReadFileOptions | BufferEncod
 
 async function readFileAsync(path: PathLike, options: ReadFileOptions | undefined,
   encoding: BufferEncoding | undefined): Promise<Buffer | string> {
-  const file = await File.open(path, options?.flag ?? 'r', 0o666, options);
+  const file = await File.open(path, options?.flag ?? 'r', 0o666, helperOpen(options));
   try {
     const st = await file.stat(options);
     let size = st.size > 0 ? st.size : 64 * 1024;
@@ -250,7 +333,7 @@ export function writeFile(path: PathLike, data: ArrayBufferView | string, option
 
 async function writeFileAsync(path: PathLike, view: ArrayBufferView, flags: number, mode: number,
   options: WriteFileOptions | undefined): Promise<void> {
-  const file = await File.open(path, flags, mode, options);
+  const file = await File.open(path, flags, mode, helperOpen(options));
   try {
     await file.writeAll(view, { ...options, encoding: undefined, position: (flags & fsc.O_APPEND) !== 0 ? null : 0 });
   } finally {
@@ -278,10 +361,10 @@ export function copyFile(src: PathLike, dest: PathLike, options?: FileOpenOption
 
 async function copyFileAsync(src: PathLike, dest: PathLike, options?: FileOpenOptions & { exclusive?: boolean }):
   Promise<void> {
-  const input = await File.open(src, 'r', 0o666, options);
+  const input = await File.open(src, 'r', 0o666, helperOpen(options));
   try {
     const st = await input.stat(options);
-    const output = await File.open(dest, options?.exclusive ? 'wx' : 'w', st.mode & 0o7777, options);
+    const output = await File.open(dest, options?.exclusive ? 'wx' : 'w', st.mode & 0o7777, helperOpen(options));
     try {
       const CHUNK = 1 << 20;
       const bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];

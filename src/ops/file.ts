@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { markAsUntransferable } from 'node:worker_threads';
 
 import { AbortError, invalidArgType, invalidArgValue, outOfRange } from '../errors.js';
-import { DescOp, IORING_OP } from '../ring/constants.js';
+import { DescFlag, DescOp, IORING_OP } from '../ring/constants.js';
 import { registerOp } from '../ring/registry.js';
 import { Ring, ringInternals } from '../ring/ring.js';
 import { parseStatx, STATX_MASK, STATX_SIZE, type BigIntStats, type Stats } from '../fs/stats.js';
@@ -71,7 +71,7 @@ const MAX_RW = 0x7ffff000; // the kernel's MAX_RW_COUNT
 
 // ---- registry ---------------------------------------------------------------
 
-const OP = {
+export const OP = {
   open: registerOp({ name: 'open', syscall: 'open', shape: (res) => res, resultIsFd: true, forceAsync: true }),
   read: registerOp({ name: 'read', syscall: 'read', shape: (res) => res }),
   write: registerOp({ name: 'write', syscall: 'write', shape: (res) => res }),
@@ -160,8 +160,20 @@ export function toPathBuffer(p: unknown, name = 'path'): [Buffer, string] {
 }
 
 export function checkView(buf: unknown, name = 'buffer'): asserts buf is ArrayBufferView {
+  viewBuffer(buf, name);
+}
+
+/** The ArrayBuffer last checked and marked by viewBuffer (fixed-length, untransferable: both permanent). */
+let lastMarked: ArrayBufferLike | undefined;
+
+/** checkView, returning the view's ArrayBuffer. */
+function viewBuffer(buf: unknown, name: string): ArrayBufferLike {
   if (!ArrayBuffer.isView(buf)) throw invalidArgType(name, 'an instance of Buffer, TypedArray, or DataView', buf);
   const ab = buf.buffer as ArrayBuffer & { resizable?: boolean; growable?: boolean; detached?: boolean };
+  if (ab === lastMarked) {
+    if (ab.detached === true) throw invalidArgValue(name, buf, 'is detached');
+    return ab;
+  }
   if (ab.resizable === true || ab.growable === true) {
     throw invalidArgType(name, 'a view of a fixed-length ArrayBuffer (resizable buffers can move under the kernel)', buf);
   }
@@ -172,6 +184,8 @@ export function checkView(buf: unknown, name = 'buffer'): asserts buf is ArrayBu
   // version; also structuredClone and transfer() from Node 22). Node's own
   // pooled Buffers are untransferable already.
   if (!(ab instanceof SharedArrayBuffer)) markAsUntransferable(ab);
+  lastMarked = ab;
+  return ab;
 }
 
 /** A file position: non-negative safe integer or bigint, or null/undefined/-1 for the current position. */
@@ -237,21 +251,67 @@ function ringOpen(this: Ring, p: PathLike, flags?: OpenFlags, mode?: number | st
     { pin: pathBuf, ctx: { path: shown } });
 }
 
+// ---- registered resources (src/fs/registered.ts sets these up) -----------------------
+
+/** A registered buffer region while it is registered: its ring and how many operations went fixed. */
+export interface FixedRegion {
+  readonly ring: Ring;
+  reads: number;
+  writes: number;
+}
+
+/**
+ * The ArrayBuffers registered as a ring's fixed buffer region. A read or
+ * write whose buffer lies in one (on the same ring) is issued as
+ * READ_FIXED/WRITE_FIXED; C checks the window against the region again and
+ * issues a plain READ/WRITE for anything outside it.
+ */
+export const fixedRegions = new WeakMap<ArrayBufferLike, FixedRegion>();
+/** How many regions fixedRegions holds (none: reads and writes skip the lookup). */
+export const fixedRegionCount = { value: 0 };
+
+/** Descriptor flag bits for an fd that is an index into the ring's registered file table. */
+export const FIXED_FILE = DescFlag.FIXED_FILE << 8;
+
+/** Registers the FILES_UPDATE descriptor's operation (registered.ts issues it). */
+export const OP_FILES_UPDATE = registerOp({ name: 'unregisterFile', syscall: 'io_uring_register', shape: (res) => res });
+
 function ringRead(this: Ring, fd: number, buffer: ArrayBufferView, a?: ReadOptions | Cb<number>,
   b?: Cb<number>): MaybeP<number> {
   checkFd(fd);
-  checkView(buffer);
+  return readOn(this, fd, 0, buffer, a, b);
+}
+
+/**
+ * read with the descriptor flags `fileFlag` (0, or FIXED_FILE with `fd` an
+ * index into the registered file table). For File and ring.read.
+ */
+export function readOn(ring: Ring, fd: number, fileFlag: number, buffer: ArrayBufferView,
+  a: ReadOptions | Cb<number> | undefined, b: Cb<number> | undefined): MaybeP<number> {
+  const ab = viewBuffer(buffer, 'buffer');
   const [opts, cb] = splitArgs<number, ReadOptions>(a, b);
   checkOptions(opts);
   const [offset, length] = window(buffer, opts);
   const position = checkPosition(opts?.position, 'options.position');
-  return ringInternals().run<number>(this, OP.read, DescOp.READ, fd, 0, 0, opts, cb,
+  let desc: number = DescOp.READ;
+  const region = fixedRegionCount.value === 0 ? undefined : fixedRegions.get(ab);
+  if (region !== undefined && region.ring === ring) {
+    desc = DescOp.READ_FIXED;
+    region.reads++;
+  }
+  return ringInternals().run<number>(ring, OP.read, desc | fileFlag, fd, 0, 0, opts, cb,
     { pin: buffer, position, offset, length });
 }
 
 function ringWrite(this: Ring, fd: number, data: ArrayBufferView | string, a?: WriteOptions | Cb<number>,
   b?: Cb<number>): MaybeP<number> {
   checkFd(fd);
+  return writeOn(this, fd, 0, data, a, b);
+}
+
+/** write with the descriptor flags `fileFlag` (see readOn). */
+export function writeOn(ring: Ring, fd: number, fileFlag: number, data: ArrayBufferView | string,
+  a: WriteOptions | Cb<number> | undefined, b: Cb<number> | undefined): MaybeP<number> {
   const [opts, cb] = splitArgs<number, WriteOptions>(a, b);
   checkOptions(opts);
   let view: ArrayBufferView;
@@ -266,11 +326,18 @@ function ringWrite(this: Ring, fd: number, data: ArrayBufferView | string, a?: W
   }
   const [offset, length] = window(view, opts);
   const position = checkPosition(opts?.position, 'options.position');
-  return ringInternals().run<number>(this, OP.write, DescOp.WRITE, fd, 0, 0, opts, cb,
+  let desc: number = DescOp.WRITE;
+  const region = fixedRegionCount.value === 0 ? undefined : fixedRegions.get(view.buffer);
+  if (region !== undefined && region.ring === ring) {
+    desc = DescOp.WRITE_FIXED;
+    region.writes++;
+  }
+  return ringInternals().run<number>(ring, OP.write, desc | fileFlag, fd, 0, 0, opts, cb,
     { pin: view, position, offset, length });
 }
 
-function vectored(ring: Ring, op: number, desc: DescOp, fd: number, buffers: readonly ArrayBufferView[],
+/** readv / writev (desc may carry FIXED_FILE). */
+export function vectored(ring: Ring, op: number, desc: number, fd: number, buffers: readonly ArrayBufferView[],
   a: VectorOptions | Cb<number> | undefined, b: Cb<number> | undefined): MaybeP<number> {
   checkFd(fd);
   if (!Array.isArray(buffers)) throw invalidArgType('buffers', 'an Array of ArrayBufferView', buffers);
@@ -283,7 +350,7 @@ function vectored(ring: Ring, op: number, desc: DescOp, fd: number, buffers: rea
   return ringInternals().run<number>(ring, op, desc, fd, 0, 0, opts, cb, { pin: buffers.slice(), position });
 }
 
-function simpleFd(ring: Ring, op: number, desc: DescOp, fd: number, arg0: number, a: OpOptions | Cb<void> | undefined,
+export function simpleFd(ring: Ring, op: number, desc: number, fd: number, arg0: number, a: OpOptions | Cb<void> | undefined,
   b: Cb<void> | undefined, extra?: { position?: number; offset?: number }): MaybeP<void> {
   checkFd(fd);
   const [opts, cb] = splitArgs<void, OpOptions>(a, b);

@@ -37,6 +37,11 @@ export const enum DescOp {
   SHUTDOWN = 30,
   PBUF_RECYCLE = 31,
   MSG_RING = 32,
+  /** READ into the registered buffer region (IORING_OP_READ_FIXED); a plain READ for any other view. */
+  READ_FIXED = 33,
+  WRITE_FIXED = 34,
+  /** IORING_OP_FILES_UPDATE: arg0 first index, pin Int32Array of fds (-1 clears). */
+  FILES_UPDATE = 35,
 }
 
 /** Descriptor flags (bits 8..15 of word 0). */
@@ -44,6 +49,8 @@ export const enum DescFlag {
   LINK_TIMEOUT = 1,
   /** The deadline is a separate IORING_OP_TIMEOUT, cancelled when the operation ends first. */
   SEPARATE_TIMER = 2,
+  /** The fd is an index into the registered file table (IOSQE_FIXED_FILE). */
+  FIXED_FILE = 4,
 }
 
 /** The kind of SQE an activation's user_data names (low 2 bits of hi). */
