@@ -129,7 +129,19 @@ const MASK = OFFS.length - 1;
 
 // ---- random 4 KiB reads: run(n) performs n reads ------------------------------------
 
-function ukQd1(ring: Ring, fd: number) {
+/** The uringkit QD1 subject: `await file.read(buf, { position })` on a File opened with the defaults. */
+function ukQd1(f: File) {
+  const buf = Buffer.alloc(BLOCK);
+  let k = 0;
+  return async (n: number): Promise<void> => {
+    for (let i = 0; i < n; i++) {
+      if ((await f.read(buf, { position: OFFS[k++ & MASK]! })) !== BLOCK) throw new Error('short read');
+    }
+  };
+}
+
+/** The same loop on the raw ring: `await ring.read(fd, buf, { position })` on a plain fd. */
+function ringQd1(ring: Ring, fd: number) {
   const buf = Buffer.alloc(BLOCK);
   let k = 0;
   return async (n: number): Promise<void> => {
@@ -398,9 +410,11 @@ export async function main(argv: string[]): Promise<void> {
     progress('read4k-qd1-await');
     warmPageCache(file);
     const fio = fioRand(1);
-    const uk = countEnters(ring, await sampler('uringkit', ukQd1(ring, fd), o, 1, US));
+    const qf = await File.open(file, 'r');
+    const uk = countEnters(ring, await sampler('uringkit', ukQd1(qf), o, 1, US));
     const subjects: Record<string, Sampler> = {
       uk: uk.sampler,
+      raw: await sampler('ring-read', ringQd1(ring, fd), o, 1, US),
       fsp: await sampler('fs-promises', fspQd1(fh), o, 1, US),
       cb: await sampler('fs-callback', fsCallbackQd1(nfd), o, 1, US),
       sync: await sampler('fs-sync', fsSyncQd1(nfd), o, 1, US),
@@ -410,11 +424,13 @@ export async function main(argv: string[]): Promise<void> {
     const c = new Case('read4k-qd1-await', 'µs/op').uringkit(s['uk']!)
       .peer('fs-promises', s['fsp']!, 'FileHandle.read(buf, 0, 4096, pos), sequential await')
       .peer('fs-callback', s['cb']!, 'fs.read(fd, buf, 0, 4096, pos, cb), one callback chain')
-      .peer('fs-sync', s['sync']!, 'fs.readSync(fd, buf, 0, 4096, pos) loop (blocks the event loop)');
+      .peer('fs-sync', s['sync']!, 'fs.readSync(fd, buf, 0, 4096, pos) loop (blocks the event loop)')
+      .peer('ring-read', s['raw']!, 'await ring.read(fd, buf, { position }) on a plain (unregistered) fd');
     addFio(c, fio, s, 'fio', fioRandNote).target('fs-promises', 15).target('fio', 0.8);
     const r = c.build();
-    r.info = entersInfo(uk);
+    r.info = `await file.read(buf, { position }) on File.open(path, 'r') (registered fd: ${qf.registered}); ${entersInfo(uk)}`;
     cases.push(r);
+    await qf.close();
     checkResidency('read4k-qd1');
   }
 
@@ -437,7 +453,7 @@ export async function main(argv: string[]): Promise<void> {
     const uk = countEnters(ring, await sampler('uringkit fixed', fixedRun, o, 1, US));
     const subjects: Record<string, Sampler> = {
       uk: uk.sampler,
-      plain: await sampler('uringkit plain', ukQd1(ring, fd), o, 1, US),
+      plain: await sampler('uringkit plain', ringQd1(ring, fd), o, 1, US),
       fsp: await sampler('fs-promises', fspQd1(fh), o, 1, US),
     };
     if (typeof fio !== 'string') subjects['fio'] = fio.sampler;
