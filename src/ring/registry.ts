@@ -33,7 +33,25 @@ export interface OpInfo {
   readonly okResult?: number | undefined;
 }
 
-export const OPS: OpInfo[] = [
+/**
+ * Every entry gets the same keys in the same order (one hidden class), so the
+ * completion path's loads (`info.shape`, `info.okResult`, ...) stay
+ * monomorphic however many operation families are registered.
+ */
+function normalize(info: OpInfo): OpInfo {
+  return {
+    name: info.name,
+    syscall: info.syscall,
+    shape: info.shape,
+    shapeMore: info.shapeMore,
+    resultIsFd: info.resultIsFd,
+    forceAsync: info.forceAsync,
+    mapError: info.mapError,
+    okResult: info.okResult,
+  };
+}
+
+export const OPS: OpInfo[] = ([
   { name: 'nop', syscall: 'nop' },
   { name: 'sleep', syscall: 'timeout', okResult: -E.ETIME },
   { name: 'poll', syscall: 'poll', shape: (res) => res },
@@ -45,11 +63,11 @@ export const OPS: OpInfo[] = [
     mapError: (res) => (res === -77 ? new RingClosedError('send (the target ring is closed or belongs to another process)')
       : undefined),
   },
-];
+] as OpInfo[]).map(normalize);
 
 /** Registers an operation (ops/ modules, at load time); returns its id. */
 export function registerOp(info: OpInfo): number {
   if (OPS.length >= 255) throw new Error('too many operations');
-  OPS.push(info);
+  OPS.push(normalize(info));
   return OPS.length - 1;
 }
