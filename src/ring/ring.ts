@@ -1074,8 +1074,9 @@ export class Ring {
     if (this.#refCount++ === 0) this.#updateRef();
     this.#state[slot] = St.ACTIVE | St.REF | flags;
     this.#op[slot] = op;
+    // Only the resolve function is kept (one store of a young function into
+    // the slot table, not two): a failure resolves with a rejected promise.
     this.#settler[slot] = settler;
-    this.#reject[slot] = reject;
     if (++this.#inFlight > this.#maxInFlight) this.#maxInFlight = this.#inFlight;
     this.#submitted++;
     this.#stageRecord(desc, slot, this.#gen[slot]! << 2, fd, arg0, 0, ms, 0);
@@ -1509,8 +1510,9 @@ export class Ring {
       else if (info.shape !== undefined) value = info.shape(res, this.#pins[slot]);
     }
     if ((st & St.PROMISE) !== 0) {
-      if (err !== null) reject!(err);
-      else (s as (v: unknown) => void)(value);
+      if (err === null) (s as (v: unknown) => void)(value);
+      else if (reject !== undefined) reject(err);
+      else (s as (v: unknown) => void)(Promise.reject(err)); // issued by #startPlain
     } else if ((st & St.ITER) !== 0) {
       const it = s as MultishotIterator<unknown>;
       if (err === null && res >= 0) it.push(value);

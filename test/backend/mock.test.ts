@@ -123,6 +123,10 @@ describe('MockBackend: handlers', () => {
 
   test('handlers given to the constructor; unhandle() restores the model', () => run(async (mock, ring) => {
     assert.equal(await outcome(ring.nop()).then((o) => o.ok), false);
+    // The option-less awaited form (lean path) and the others reject alike.
+    await rejects(ring.nop(), { code: 'EIO', errno: -5, syscall: 'nop' });
+    await rejects(ring.nop({ timeout: 1000 }), { code: 'EIO', syscall: 'nop' });
+    await rejects(new Promise((res, rej) => ring.nop((err) => (err ? rej(err) : res(undefined)))), { code: 'EIO' });
     mock.unhandle('nop');
     await ring.nop();
   }, { handlers: { nop: () => ({ errno: 'EIO' }) } }));
