@@ -16,7 +16,7 @@ import { setMaxListeners } from 'node:events';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const lib = await import(pathToFileURL(path.join(root, 'dist', 'src', 'index.js')).href);
-const { Ring, Socket, TcpListener, POLL } = lib;
+const { Ring, Socket, TcpListener, POLL, File } = lib;
 
 function arg(name, def) {
   const i = process.argv.indexOf(`--${name}`);
@@ -163,7 +163,8 @@ async function tcpTask(w, n, state) {
   }
   const s = state.sock;
   const msg = Buffer.from(`w${w}-n${n}-${'z'.repeat(n % 200)}`);
-  const [ew] = await tracked('send', s.write(msg));
+  const [ew] = n % 2 === 0 ? await tracked('send', s.write(msg))
+    : await trackedCb('send(cb)', (cb) => s.write(msg, undefined, cb));
   if (ew) {
     state.sock = undefined;
     await s.close().catch(() => {});
@@ -181,6 +182,39 @@ async function tcpTask(w, n, state) {
     got += k;
   }
   if (!buf.equals(msg)) throw new Error('echo mismatch');
+}
+
+// Registered resources: a File whose fd sits in the ring's registered file
+// table (register: 'auto'), pool buffers (READ_FIXED/WRITE_FIXED), a fixed
+// read aborted in flight, and the table entry cleared at close.
+const pool = ring.registerBuffers({ count: 64, size: 4096 });
+
+async function registeredTask(w, n) {
+  const p = path.join(dir, `r${w}`);
+  const [eo, file] = await tracked('File.open(register)', File.open(p, 'w+', 0o600));
+  if (eo) return;
+  const buf = pool.acquire();
+  try {
+    if (buf === undefined) {
+      await tracked('File.write', file.write(payload, { position: 0 }));
+      return;
+    }
+    buf.fill(n & 0xff);
+    await tracked('write(fixed)', file.write(buf, { position: 0 }));
+    buf.fill(0);
+    const [er, got] = await tracked('read(fixed)', file.read(buf, { position: 0 }));
+    if (!er && (got !== 4096 || buf[4095] !== (n & 0xff))) throw new Error(`fixed read: got ${got}, byte ${buf[4095]}`);
+    if (n % 4 === 0) {
+      const ac = new AbortController();
+      const r = tracked('read(fixed)+abort', file.read(buf, { position: 0, signal: ac.signal }));
+      ac.abort();
+      await r;
+    }
+  } finally {
+    // Released only after every operation on it settled.
+    if (buf !== undefined) pool.release(buf);
+    await tracked('File.close', file.close());
+  }
 }
 
 async function deadlineTask(w, n) {
@@ -208,12 +242,13 @@ async function worker(w) {
   const state = {};
   let n = 0;
   while (!stopping) {
-    const pick = (w + n) % 4;
+    const pick = (w + n) % 5;
     try {
       if (pick === 0) await fileTask(w, n);
       else if (pick === 1) await tcpTask(w, n, state);
       else if (pick === 2) await deadlineTask(w, n);
-      else await abortTask(w, n);
+      else if (pick === 3) await abortTask(w, n);
+      else await registeredTask(w, n);
     } catch (e) {
       unexpected++;
       if (firstUnexpected.length < 5) firstUnexpected.push(String(e?.stack ?? e));
@@ -301,6 +336,7 @@ const summary = {
   fds: { baseline: baselineFds, final: finalFds, max: Math.max(...samples.map((s) => s.fds)) },
   ring: st,
   errorsByCode, unexpected, firstUnexpected, byKind,
+  bufferPool: pool.stats(), fileTable: ring.fileTableStats(),
 };
 
 console.log('\nkind                  issued        ok       err');
@@ -314,6 +350,8 @@ const rows = [
   ['RSS after warm-up (MB)', rssStart], ['RSS at end (MB)', rssEnd], ['RSS growth (%)', rssGrowthPct],
   ['heap after warm-up (MB)', heapStart], ['heap at end (MB)', heapEnd],
   ['fds baseline / final', `${baselineFds} / ${finalFds}`], ['ring inFlight at end', st.inFlight],
+  ['pool fixed reads / writes', `${summary.bufferPool.fixedReads} / ${summary.bufferPool.fixedWrites}`],
+  ['file table installed at end', summary.fileTable?.installed ?? '(no table)'],
 ];
 for (const [k, v] of rows) console.log(`${String(k).padEnd(28)} ${v}`);
 console.log(`\nerrors by code: ${JSON.stringify(errorsByCode)}`);
@@ -325,6 +363,12 @@ if (pending.size !== 0) failures.push(`${pending.size} operations never settled`
 if (counts.doubled !== 0) failures.push(`${counts.doubled} operations settled twice`);
 if (unexpected !== 0) failures.push(`${unexpected} unexpected errors: ${firstUnexpected.join('\n')}`);
 if (st.inFlight !== 0) failures.push(`ring inFlight ${st.inFlight} at end`);
+const ps = summary.bufferPool;
+if (ps.free !== ps.count) failures.push(`buffer pool: ${ps.count - ps.free} buffers still acquired at end`);
+if (ps.registered && ps.fixedReads === 0) failures.push('buffer pool registered but no fixed read was issued');
+if (summary.fileTable && summary.fileTable.installed !== 0) {
+  failures.push(`registered file table: ${summary.fileTable.installed} entries still installed after every File closed`);
+}
 summary.failures = failures;
 summary.pass = failures.length === 0;
 console.log(`\nSUMMARY ${JSON.stringify(summary)}`);
