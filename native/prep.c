@@ -99,12 +99,12 @@ static bool view_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) 
   bool is = false;
   *data = NULL;
   *len = 0;
-  if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
-    napi_typedarray_type t;
-    size_t n, off;
-    void *p;
-    napi_value ab;
-    if (napi_get_typedarray_info(env, v, &t, &n, &p, &ab, &off) != napi_ok) return false;
+  /* The common case in one call: napi_get_typedarray_info answers
+   * napi_invalid_arg (no exception) for anything that is not a typed array. */
+  napi_typedarray_type t;
+  size_t n;
+  void *p;
+  if (napi_get_typedarray_info(env, v, &t, &n, &p, NULL, NULL) == napi_ok) {
     size_t el = 1;
     switch (t) {
       case napi_int16_array: case napi_uint16_array: el = 2; break;
@@ -118,8 +118,7 @@ static bool view_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) 
     return true;
   }
   if (napi_is_dataview(env, v, &is) == napi_ok && is) {
-    size_t n, off;
-    void *p;
+    size_t off;
     napi_value ab;
     if (napi_get_dataview_info(env, v, &n, &p, &ab, &off) != napi_ok) return false;
     *data = p;
