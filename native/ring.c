@@ -18,6 +18,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#ifndef IORING_REGISTER_RING_FDS
+#define IORING_REGISTER_RING_FDS 20
+#define IORING_UNREGISTER_RING_FDS 21
+#endif
+#ifndef IORING_ENTER_REGISTERED_RING
+#define IORING_ENTER_REGISTERED_RING (1U << 4)
+#endif
+
 #define load_acquire(p) atomic_load_explicit((_Atomic unsigned *)(p), memory_order_acquire)
 #define store_release(p, v) atomic_store_explicit((_Atomic unsigned *)(p), (v), memory_order_release)
 
@@ -56,6 +64,9 @@ int uk_ring_init(uk_ring *r, unsigned entries, unsigned cq_entries, unsigned wan
   int fd = -1;
   size_t i;
   *why = NULL;
+  r->enter_fd = -1;
+  r->enter_flags = 0;
+  r->reg_tid = 0;
   for (i = 0; i < sizeof(flag_sets) / sizeof(flag_sets[0]); i++) {
     memset(&p, 0, sizeof(p));
     p.flags = (flag_sets[i] & want_flags) | IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
@@ -76,6 +87,7 @@ int uk_ring_init(uk_ring *r, unsigned entries, unsigned cq_entries, unsigned wan
     return -e;
   }
   r->fd = fd;
+  r->enter_fd = fd;
   r->setup_flags = p.flags;
   r->features = p.features;
   r->sq_entries = p.sq_entries;
@@ -138,6 +150,17 @@ int uk_ring_init(uk_ring *r, unsigned entries, unsigned cq_entries, unsigned wan
     }
     if (syscall(__NR_io_uring_register, fd, IORING_REGISTER_RESTRICTIONS, res, n) < 0) goto fail;
     if (syscall(__NR_io_uring_register, fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0) goto fail;
+  } else {
+    /* Optional (5.18+; at most 16 per thread): on any refusal, enter by fd. */
+    struct io_uring_rsrc_update up;
+    memset(&up, 0, sizeof up);
+    up.offset = -1U;
+    up.data = (uint64_t)fd;
+    if (syscall(__NR_io_uring_register, fd, IORING_REGISTER_RING_FDS, &up, 1) == 1) {
+      r->enter_fd = (int)up.offset;
+      r->enter_flags = IORING_ENTER_REGISTERED_RING;
+      r->reg_tid = (int)syscall(SYS_gettid);
+    }
   }
   return 0;
 
@@ -155,6 +178,19 @@ void uk_ring_unmap(uk_ring *r) {
   if (r->sq_map) munmap(r->sq_map, r->sq_map_len);
   r->sqes = NULL;
   r->cq_map = r->sq_map = NULL;
+  if (r->enter_flags & IORING_ENTER_REGISTERED_RING) {
+    /* The registration holds a reference to the ring: drop it, from the
+     * thread that owns it (another thread's table index could name another
+     * ring). Off that thread, the kernel drops it when the owner exits. */
+    if ((int)syscall(SYS_gettid) == r->reg_tid) {
+      struct io_uring_rsrc_update up;
+      memset(&up, 0, sizeof up);
+      up.offset = (unsigned)r->enter_fd;
+      syscall(__NR_io_uring_register, r->fd, IORING_UNREGISTER_RING_FDS, &up, 1);
+    }
+    r->enter_flags = 0;
+  }
+  r->enter_fd = -1;
   if (r->efd >= 0) close(r->efd);
   if (r->fd >= 0) close(r->fd);
   r->efd = r->fd = -1;
@@ -186,7 +222,7 @@ struct io_uring_sqe *uk_get_sqe(uk_ring *r) {
 int uk_ring_enter(uk_ring *r, unsigned to_submit, unsigned min_complete, unsigned flags) {
   for (;;) {
     r->stats[UK_STAT_ENTERS] += 1;
-    int n = uk_sys_enter(r->fd, to_submit, min_complete, flags);
+    int n = uk_sys_enter(r->enter_fd, to_submit, min_complete, flags | r->enter_flags);
     if (n >= 0) return n;
     if (errno == EINTR) continue;
     return -errno;

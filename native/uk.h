@@ -163,6 +163,14 @@ typedef struct uk_pbuf {
 typedef struct uk_ring {
   int fd;
   int efd;
+  /* io_uring_enter's fd argument: the index of this ring in the creating
+   * thread's registered-ring table (IORING_REGISTER_RING_FDS, 5.18+: the
+   * kernel skips the fd lookup per enter) with enter_flags =
+   * IORING_ENTER_REGISTERED_RING, or fd itself with enter_flags = 0. The
+   * table is per thread: reg_tid is the thread that may use and unregister it. */
+  int enter_fd;
+  unsigned enter_flags;
+  int reg_tid;
   unsigned setup_flags;
   unsigned features;
   unsigned sq_entries;
