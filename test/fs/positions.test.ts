@@ -8,11 +8,10 @@ import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 
 import { File, Ring, SystemError, type BigIntStats } from '../../src/index.js';
-import { FORMS, call, pattern, rejection, tmpDir, type TmpDir } from '../helpers/fs-util.js';
+import { FORMS, call, directIoDir, pattern, rejection, tmpDir, type TmpDir } from '../helpers/fs-util.js';
 import { nextTurn } from '../helpers/loop.js';
 
 const ring = Ring.current();
@@ -308,23 +307,6 @@ describe('positions at and beyond 2^32', () => {
   });
 });
 
-/** A directory on a filesystem that accepts O_DIRECT, or undefined. */
-function directIoDir(): string | undefined {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  for (const base of [os.tmpdir(), here, process.cwd()]) {
-    let dir: string | undefined;
-    try {
-      dir = fs.mkdtempSync(path.join(base, 'uringkit-odirect-'));
-      const fd = fs.openSync(path.join(dir, 'probe'), fs.constants.O_RDWR | fs.constants.O_CREAT |
-        fs.constants.O_DIRECT);
-      fs.closeSync(fd);
-      return dir;
-    } catch {
-      if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true });
-    }
-  }
-  return undefined;
-}
 
 describe('O_DIRECT', () => {
   let dir: string | undefined;

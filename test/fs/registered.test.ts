@@ -7,14 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
 import { after, before, describe, test } from 'node:test';
 
 import { BufferPool, File, MockBackend, Ring } from '../../src/index.js';
-import { fdCount, FORMS, pattern, RANGE, TYPE, VALUE, assertThrowsCoded, rejection, tmpDir, type TmpDir }
+import { directIoDir, fdCount, FORMS, pattern, RANGE, TYPE, VALUE, assertThrowsCoded, rejection, tmpDir, type TmpDir }
   from '../helpers/fs-util.js';
 import { makeFifo } from '../helpers/fifo.js';
 
@@ -388,23 +386,6 @@ describe('registered file table', () => {
   });
 });
 
-/** A directory on a filesystem that accepts O_DIRECT, or undefined. */
-function directIoDir(): string | undefined {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  for (const base of [os.tmpdir(), '/var/tmp', here, process.cwd()]) {
-    let dir: string | undefined;
-    try {
-      dir = fs.mkdtempSync(path.join(base, 'uringkit-odirect-'));
-      const fd = fs.openSync(path.join(dir, 'probe'), fs.constants.O_RDWR | fs.constants.O_CREAT |
-        fs.constants.O_DIRECT);
-      fs.closeSync(fd);
-      return dir;
-    } catch {
-      if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true });
-    }
-  }
-  return undefined;
-}
 
 describe('O_DIRECT with pool buffers', () => {
   test('aligned fixed reads and writes bypass the page cache; a misaligned window is a clear EINVAL', async () => {

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import type { Ring } from '../../src/index.js';
 import { nextTurn } from './loop.js';
@@ -180,4 +181,24 @@ export function assertThrowsCoded(fn: () => unknown, expect: Expect, label: stri
   assert.ok(expect.name === 'TypeError' ? e instanceof TypeError : e instanceof RangeError, label);
   if (typeof expect.code === 'string') assert.equal(e.code, expect.code, `${label}: code ${String(e.code)}: ${e.message}`);
   else assert.match(String(e.code), expect.code, `${label}: code ${String(e.code)}`);
+}
+
+/**
+ * A fresh directory on a filesystem that accepts O_DIRECT (tmpdir, /var/tmp,
+ * the test directory or the cwd, in that order), or undefined if none does.
+ */
+export function directIoDir(): string | undefined {
+  for (const base of [os.tmpdir(), '/var/tmp', path.dirname(fileURLToPath(import.meta.url)), process.cwd()]) {
+    let dir: string | undefined;
+    try {
+      dir = fs.mkdtempSync(path.join(base, 'uringkit-odirect-'));
+      const fd = fs.openSync(path.join(dir, 'probe'), fs.constants.O_RDWR | fs.constants.O_CREAT |
+        fs.constants.O_DIRECT);
+      fs.closeSync(fd);
+      return dir;
+    } catch {
+      if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  return undefined;
 }
