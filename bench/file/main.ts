@@ -14,7 +14,7 @@ import { File, Ring } from '../../src/index.js';
 import { buildDir } from '../lib/cbuild.js';
 import { startSuite } from '../lib/suite.js';
 import {
-  calibrate, Case, emit, interleave, nowNs, progress, type BenchOptions, type Sampler,
+  calibrate, Case, emit, interleave, nowNs, progress, sampler, type BenchOptions, type Sampler,
 } from '../lib/report.js';
 import { countEnters } from '../lib/enters.js';
 
@@ -325,18 +325,6 @@ function addFio(c: Case, peer: FioPeer, samples: Record<string, number[]>, key: 
 
 // ---- sampler plumbing ----------------------------------------------------------------------
 
-/** Calibrates `run` to ~repeatMs per repeat; the sampler returns ns/op ÷ scale. */
-async function sampler(label: string, run: (n: number) => Promise<void> | void, o: BenchOptions, multiple = 1,
-  scale = 1): Promise<Sampler> {
-  let n = await calibrate(run, o.repeatMs, multiple * 2);
-  n = Math.max(multiple, Math.round(n / multiple) * multiple);
-  progress(`${label}: ${n} ops per repeat`);
-  return async () => {
-    const t0 = nowNs();
-    await run(n);
-    return (nowNs() - t0) / n / scale;
-  };
-}
 
 /** As sampler(), for run(n) = n whole-file passes; the sampler returns MiB/s. */
 async function passSampler(label: string, run: (n: number) => Promise<void>, o: BenchOptions): Promise<Sampler> {
@@ -411,13 +399,13 @@ export async function main(argv: string[]): Promise<void> {
     warmPageCache(file);
     const fio = fioRand(1);
     const qf = await File.open(file, 'r');
-    const uk = countEnters(ring, await sampler('uringkit', ukQd1(qf), o, 1, US));
+    const uk = countEnters(ring, await sampler('uringkit', ukQd1(qf), o, { scale: US }));
     const subjects: Record<string, Sampler> = {
       uk: uk.sampler,
-      raw: await sampler('ring-read', ringQd1(ring, fd), o, 1, US),
-      fsp: await sampler('fs-promises', fspQd1(fh), o, 1, US),
-      cb: await sampler('fs-callback', fsCallbackQd1(nfd), o, 1, US),
-      sync: await sampler('fs-sync', fsSyncQd1(nfd), o, 1, US),
+      raw: await sampler('ring-read', ringQd1(ring, fd), o, { scale: US }),
+      fsp: await sampler('fs-promises', fspQd1(fh), o, { scale: US }),
+      cb: await sampler('fs-callback', fsCallbackQd1(nfd), o, { scale: US }),
+      sync: await sampler('fs-sync', fsSyncQd1(nfd), o, { scale: US }),
     };
     if (typeof fio !== 'string') subjects['fio'] = fio.sampler;
     const s = await interleave(rewarmAll(subjects), o);
@@ -450,11 +438,11 @@ export async function main(argv: string[]): Promise<void> {
         if ((await f.read(pbuf, { length: BLOCK, position: OFFS[k++ & MASK]! })) !== BLOCK) throw new Error('short read');
       }
     };
-    const uk = countEnters(ring, await sampler('uringkit fixed', fixedRun, o, 1, US));
+    const uk = countEnters(ring, await sampler('uringkit fixed', fixedRun, o, { scale: US }));
     const subjects: Record<string, Sampler> = {
       uk: uk.sampler,
-      plain: await sampler('uringkit plain', ringQd1(ring, fd), o, 1, US),
-      fsp: await sampler('fs-promises', fspQd1(fh), o, 1, US),
+      plain: await sampler('uringkit plain', ringQd1(ring, fd), o, { scale: US }),
+      fsp: await sampler('fs-promises', fspQd1(fh), o, { scale: US }),
     };
     if (typeof fio !== 'string') subjects['fio'] = fio.sampler;
     const s = await interleave(rewarmAll(subjects), o);
@@ -480,16 +468,16 @@ export async function main(argv: string[]): Promise<void> {
     warmPageCache(file);
     const fio = fioRand(QD);
     const aw = countEnters(ring, await sampler('uringkit await',
-      concurrentLoops((buf, pos) => ring.read(fd, buf, { position: pos })), o, QD, US));
+      concurrentLoops((buf, pos) => ring.read(fd, buf, { position: pos })), o, { multiple: QD, scale: US }));
     const cb = countEnters(ring, await sampler('uringkit callback',
-      callbackChains((buf, pos, k) => ring.read(fd, buf, { position: pos }, k)), o, QD, US));
+      callbackChains((buf, pos, k) => ring.read(fd, buf, { position: pos }, k)), o, { multiple: QD, scale: US }));
     const subjects: Record<string, Sampler> = {
       aw: aw.sampler,
       cb: cb.sampler,
       fsp: await sampler('fs-promises x32',
-        concurrentLoops(async (buf, pos) => (await fh.read(buf, 0, BLOCK, pos)).bytesRead), o, QD, US),
+        concurrentLoops(async (buf, pos) => (await fh.read(buf, 0, BLOCK, pos)).bytesRead), o, { multiple: QD, scale: US }),
       fscb: await sampler('fs-callback x32',
-        callbackChains((buf, pos, k) => fs.read(nfd, buf, 0, BLOCK, pos, k)), o, QD, US),
+        callbackChains((buf, pos, k) => fs.read(nfd, buf, 0, BLOCK, pos, k)), o, { multiple: QD, scale: US }),
     };
     if (typeof fio !== 'string') subjects['fio'] = fio.sampler;
     const s = await interleave(rewarmAll(subjects), o);
@@ -541,12 +529,12 @@ export async function main(argv: string[]): Promise<void> {
     progress('stat');
     const uk = countEnters(ring, await sampler('uringkit', async (n) => {
       for (let i = 0; i < n; i++) await ring.statx(wfile);
-    }, o, 1, US));
+    }, o, { scale: US }));
     const s = await interleave({
       uk: uk.sampler,
       fsp: await sampler('fs-promises', async (n) => {
         for (let i = 0; i < n; i++) await fsp.stat(wfile);
-      }, o, 1, US),
+      }, o, { scale: US }),
     }, o);
     const r = new Case('stat', 'µs/op').uringkit(s['uk']!)
       .peer('fs-promises', s['fsp']!, 'await fsp.stat(path), sequential')
@@ -560,12 +548,12 @@ export async function main(argv: string[]): Promise<void> {
     progress('open-close');
     const uk = countEnters(ring, await sampler('uringkit', async (n) => {
       for (let i = 0; i < n; i++) await ring.closeFd(await ring.open(wfile, 'r'));
-    }, o, 1, US));
+    }, o, { scale: US }));
     const s = await interleave({
       uk: uk.sampler,
       fsp: await sampler('fs-promises', async (n) => {
         for (let i = 0; i < n; i++) await (await fsp.open(wfile, 'r')).close();
-      }, o, 1, US),
+      }, o, { scale: US }),
     }, o);
     const r = new Case('open-close', 'µs/op').uringkit(s['uk']!)
       .peer('fs-promises', s['fsp']!, 'await (await fsp.open(path, "r")).close(), sequential')
@@ -588,7 +576,7 @@ export async function main(argv: string[]): Promise<void> {
         await ring.write(wfd, wbuf, { position: (k1++ % blocks) * BLOCK });
         await ring.fdatasync(wfd);
       }
-    }, o, 1, US));
+    }, o, { scale: US }));
     const s = await interleave({
       uk: uk.sampler,
       fsp: await sampler('fs-promises', async (n) => {
@@ -596,7 +584,7 @@ export async function main(argv: string[]): Promise<void> {
           await wfh.write(wbuf, 0, BLOCK, (k2++ % blocks) * BLOCK);
           await wfh.datasync();
         }
-      }, o, 1, US),
+      }, o, { scale: US }),
     }, o);
     await ring.closeFd(wfd);
     await wfh.close();

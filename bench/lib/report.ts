@@ -97,6 +97,24 @@ export async function interleave(samplers: Record<string, Sampler>, opts: Pick<B
   return out;
 }
 
+/**
+ * Calibrates `run` to ~repeatMs per repeat (n a multiple of `multiple`) and
+ * returns a sampler of ns/op ÷ `scale`, or of operations per second with `rate`.
+ */
+export async function sampler(label: string, run: (n: number) => Promise<void> | void, o: Pick<BenchOptions, 'repeatMs'>,
+  { multiple = 1, scale = 1, rate = false }: { multiple?: number; scale?: number; rate?: boolean } = {}):
+  Promise<Sampler> {
+  let n = await calibrate(run, o.repeatMs, multiple * 2);
+  n = Math.max(multiple, Math.round(n / multiple) * multiple);
+  progress(`${label}: ${n} ops per repeat`);
+  return async () => {
+    const t0 = nowNs();
+    await run(n);
+    const ns = nowNs() - t0;
+    return rate ? (n * 1e9) / ns : ns / n / scale;
+  };
+}
+
 /** Times `run(n)` and returns ns per operation. */
 export async function nsPerOp(run: (n: number) => Promise<void> | void, n: number): Promise<number> {
   const t0 = nowNs();

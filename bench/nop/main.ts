@@ -9,7 +9,7 @@ import { Ring } from '../../src/index.js';
 import { buildC } from '../lib/cbuild.js';
 import { startSuite } from '../lib/suite.js';
 import {
-  calibrate, Case, emit, interleave, nowNs, progress, type BenchOptions, type Sampler,
+  Case, emit, interleave, progress, sampler, type BenchOptions, type Sampler,
 } from '../lib/report.js';
 import { countEnters } from '../lib/enters.js';
 
@@ -71,18 +71,6 @@ async function setTimeout0Loop(n: number): Promise<void> {
 
 // ---- sampler plumbing -------------------------------------------------------------
 
-/** Calibrates `run` to ~repeatMs per repeat; the sampler returns ns/op (÷ scale). */
-async function sampler(label: string, run: (n: number) => Promise<void>, o: BenchOptions, multiple = 1, scale = 1):
-  Promise<Sampler> {
-  let n = await calibrate(run, o.repeatMs, multiple * 2);
-  n = Math.max(multiple, Math.round(n / multiple) * multiple);
-  progress(`${label}: ${n} ops per repeat`);
-  return async () => {
-    const t0 = nowNs();
-    await run(n);
-    return (nowNs() - t0) / n / scale;
-  };
-}
 
 
 /** The C reference as a sampler (one process per repeat), or the reason it is unavailable. */
@@ -131,8 +119,8 @@ export async function main(argv: string[]): Promise<void> {
   // -- batch of 32 ----------------------------------------------------------
   {
     const cref = cReference('batch32', o);
-    const cb = countEnters(ring, await sampler('nop-batch32-callback', batch32Callback(ring), o, BATCH));
-    const aw = countEnters(ring, await sampler('nop-batch32-await', batch32Await(ring), o, BATCH));
+    const cb = countEnters(ring, await sampler('nop-batch32-callback', batch32Callback(ring), o, { multiple: BATCH }));
+    const aw = countEnters(ring, await sampler('nop-batch32-await', batch32Await(ring), o, { multiple: BATCH }));
     const subjects: Record<string, Sampler> = { cb: cb.sampler, aw: aw.sampler };
     if (typeof cref !== 'string') subjects['cref'] = cref.sampler;
     const s = await interleave(subjects, o);
@@ -199,9 +187,9 @@ export async function main(argv: string[]): Promise<void> {
   {
     const us = 1000;
     const s = await interleave({
-      sl: await sampler('sleep0-wakeup', sleep0(ring), o, 1, us),
-      si: await sampler('set-immediate', setImmediateLoop, o, 1, us),
-      st: await sampler('set-timeout-0', setTimeout0Loop, o, 1, us),
+      sl: await sampler('sleep0-wakeup', sleep0(ring), o, { scale: us }),
+      si: await sampler('set-immediate', setImmediateLoop, o, { scale: us }),
+      st: await sampler('set-timeout-0', setTimeout0Loop, o, { scale: us }),
     }, o);
     cases.push(new Case('sleep0-wakeup', 'µs/wake').uringkit(s['sl']!)
       .peer('set-immediate', s['si']!, 'await new Promise(r => setImmediate(r))')

@@ -15,7 +15,7 @@ import { Worker } from 'node:worker_threads';
 import { Ring, TaskGroup, type RingHandle, type RingMessage, type RingStats } from '../../src/index.js';
 import { startSuite } from '../lib/suite.js';
 import {
-  calibrate, Case, emit, interleave, nowNs, progress, type BenchOptions, type Sampler,
+  Case, emit, interleave, sampler, type Sampler,
 } from '../lib/report.js';
 import { countEnters } from '../lib/enters.js';
 
@@ -185,19 +185,6 @@ function busyPoll(ring: Ring, target: RingHandle, it: AsyncIterator<RingMessage>
   };
 }
 
-/** Calibrates `run` to ~repeatMs per repeat; the sampler returns ns/op ÷ scale (or ops/s with rate). */
-async function sampler(label: string, run: (n: number) => Promise<void>, o: BenchOptions,
-  { multiple = 1, scale = 1, rate = false } = {}): Promise<Sampler> {
-  let n = await calibrate(run, o.repeatMs, multiple * 2);
-  n = Math.max(multiple, Math.round(n / multiple) * multiple);
-  progress(`${label}: ${n} ops per repeat`);
-  return async () => {
-    const t0 = nowNs();
-    await run(n);
-    const ns = nowNs() - t0;
-    return rate ? (n * 1e9) / ns : ns / n / scale;
-  };
-}
 
 
 /** The CPU for the peer workers: UK_BENCH_PEER_CPU, else the CPU after ours (mod the machine's CPU count). */
