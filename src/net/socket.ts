@@ -325,6 +325,7 @@ export class Socket {
 
   #sendStep(req: WriteRequest): void {
     const o = req.options;
+    let zc = false;
     try {
       // Zero-copy (not with a per-write deadline: that is a plain send's).
       if (o?.timeout === undefined && this.#useZeroCopy(o?.zeroCopy, req.total)) {
@@ -334,6 +335,7 @@ export class Socket {
         checkUint32(flags, 'options.flags');
         req.zcPending++;
         this.#zcOutstanding++;
+        zc = true;
         sendZeroCopy(this.#ring, req.fd, req.view!, offset, length, flags, o, (err, n, more) => this.#onZc(req, err, n, more));
         return;
       }
@@ -344,6 +346,11 @@ export class Socket {
       opts.length = req.total - req.done;
       this.#ring.send(req.fd, req.view!, opts, this.#onSent);
     } catch (e) {
+      if (zc) {
+        // Refused before submission (bad options): no notification will come.
+        req.zcPending--;
+        this.#zcOutstanding--;
+      }
       this.#onSent(e as Error);
     }
   }

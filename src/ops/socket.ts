@@ -235,6 +235,7 @@ proto.send = function send(this: Ring, fd: number, data: ArrayBufferView, a?: Se
  */
 export function sendZeroCopy(ring: Ring, fd: number, data: ArrayBufferView, offset: number, length: number, flags: number,
   opts: OpOptions | undefined, callback: (err: Error | null, n?: number, more?: boolean) => void): void {
+  checkOptions(opts); // as every operation: nothing half-issued on a bad signal or timeout
   ringInternals().multishot<number>(ring, OP.sendZcNotify, DescOp.SEND_ZC, fd, flags, 0, opts, undefined,
     (err, n, more) => {
       if (err === null && more === true && n! < 0) callback(new SystemError(n!, 'send'), undefined, true);

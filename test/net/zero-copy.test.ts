@@ -140,6 +140,27 @@ describe('zero-copy policy (real kernel)', { skip: hasZc ? false : 'no IORING_OP
     }
   });
 
+  test('a zero-copy write refused before submission (bad options) settles, and the queue and drain() go on', async () => {
+    const l = TcpListener.bind();
+    try {
+      const [c, s] = await pair(l);
+      const bad = c.write(pattern(100_000, 4), { zeroCopy: true, signal: 'nope' as unknown as AbortSignal });
+      const good = pattern(1000, 5);
+      const reading = recvExactly(s, good.length);
+      const next = c.write(good);
+      const err = await deadline(bad.then(() => undefined, (e: { code?: string }) => e), SOON, 'the refused write');
+      assert.equal(err?.code, 'ERR_INVALID_ARG_TYPE');
+      assert.equal(await deadline(next, SOON, 'the next write'), good.length);
+      assert.equal(sha(await deadline(reading, SOON, 'reader')), sha(good));
+      await deadline(c.drain(), SOON, 'drain()');
+      assert.equal(c.pendingWrites, 0);
+      await c.close();
+      await s.close();
+    } finally {
+      await l.close();
+    }
+  });
+
   test('a zero-copy write to a peer that went away fails (EPIPE or ECONNRESET), never SIGPIPE', async () => {
     const l = TcpListener.bind();
     try {
