@@ -70,7 +70,7 @@ static void on_external_finalize(napi_env env, void *data, void *hint) {
   box_unref((uk_box *)data);
 }
 
-static uk_ring *get_ring(napi_env env, napi_value v) {
+uk_ring *uk_ring_of_handle(napi_env env, napi_value v) {
   void *p = NULL;
   /* napi_get_value_external fails on anything but an external. */
   if (napi_get_value_external(env, v, &p) != napi_ok || !p) {
@@ -464,7 +464,7 @@ static napi_value js_info(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], arr;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  uk_ring *r = get_ring(env, argv[0]);
+  uk_ring *r = uk_ring_of_handle(env, argv[0]);
   if (!r) return NULL;
   double vals[] = { r->setup_flags, r->features, r->sq_entries, r->cq_entries, r->fd };
   CHECK(napi_create_array_with_length(env, 5, &arr));
@@ -476,7 +476,7 @@ static napi_value js_probe(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], ab, out;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  uk_ring *r = get_ring(env, argv[0]);
+  uk_ring *r = uk_ring_of_handle(env, argv[0]);
   if (!r) return NULL;
   void *data;
   CHECK(napi_create_arraybuffer(env, 256, &data, &ab));
@@ -494,7 +494,7 @@ static napi_value js_flush(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  uk_ring *r = get_ring(env, argv[0]);
+  uk_ring *r = uk_ring_of_handle(env, argv[0]);
   if (!r) return NULL;
   /* The ring's own pin array (an Array; anything else fails per element in
    * prep.c, which refuses a record whose pin is not what it needs). */
@@ -519,7 +519,7 @@ static napi_value js_reap(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  uk_ring *r = get_ring(env, argv[0]);
+  uk_ring *r = uk_ring_of_handle(env, argv[0]);
   if (!r) return NULL;
   return num(env, uk_reap(r, 0, ((uk_box *)r)->busy_poll_ns == 0));
 }
@@ -528,7 +528,7 @@ static napi_value js_set_ref(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  uk_ring *r = get_ring(env, argv[0]);
+  uk_ring *r = uk_ring_of_handle(env, argv[0]);
   if (!r) return NULL;
   bool on = false;
   napi_get_value_bool(env, argv[1], &on);
@@ -542,7 +542,7 @@ static napi_value js_destroy(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  uk_ring *r = get_ring(env, argv[0]);
+  uk_ring *r = uk_ring_of_handle(env, argv[0]);
   if (!r) return NULL;
   ring_teardown((uk_box *)r, true);
   return NULL;
@@ -553,7 +553,7 @@ static napi_value js_register_ring(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  uk_ring *r = get_ring(env, argv[0]);
+  uk_ring *r = uk_ring_of_handle(env, argv[0]);
   if (!r) return NULL;
   uint32_t id;
   if (napi_get_value_uint32(env, argv[1], &id) != napi_ok || id == 0) return num(env, -EINVAL);
@@ -579,7 +579,7 @@ static napi_value js_set_busy_poll(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  uk_ring *r = get_ring(env, argv[0]);
+  uk_ring *r = uk_ring_of_handle(env, argv[0]);
   if (!r) return NULL;
   uint32_t us;
   if (argc < 2 || napi_get_value_uint32(env, argv[1], &us) != napi_ok || us > 1000000)
@@ -595,7 +595,7 @@ static napi_value js_busy_poll_stats(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], arr;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  uk_ring *r = get_ring(env, argv[0]);
+  uk_ring *r = uk_ring_of_handle(env, argv[0]);
   if (!r) return NULL;
   uk_box *b = (uk_box *)r;
   CHECK(napi_create_array_with_length(env, 2, &arr));
@@ -608,7 +608,7 @@ static napi_value js_register_buf_ring(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  uk_ring *r = get_ring(env, argv[0]);
+  uk_ring *r = uk_ring_of_handle(env, argv[0]);
   if (!r) return NULL;
   uint32_t bgid, entries, size;
   if (napi_get_value_uint32(env, argv[1], &bgid) != napi_ok || bgid > 0xffff ||
@@ -621,7 +621,7 @@ static napi_value js_unregister_buf_ring(napi_env env, napi_callback_info info) 
   size_t argc = 2;
   napi_value argv[2];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  uk_ring *r = get_ring(env, argv[0]);
+  uk_ring *r = uk_ring_of_handle(env, argv[0]);
   if (!r) return NULL;
   uint32_t bgid;
   if (napi_get_value_uint32(env, argv[1], &bgid) != napi_ok || bgid > 0xffff) return num(env, -EINVAL);

@@ -66,16 +66,10 @@ static napi_value num(napi_env env, double v) {
   return out;
 }
 
-/* The ring behind a handle (the external wraps a box whose first member is
- * the ring); NULL with a JS exception for anything else or a closed ring. */
+/* The ring behind a handle, open (its fd not yet closed by teardown). */
 static uk_ring *ring_of(napi_env env, napi_value v) {
-  void *p = NULL;
-  if (napi_get_value_external(env, v, &p) != napi_ok || !p) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "invalid ring handle");
-    return NULL;
-  }
-  uk_ring *r = (uk_ring *)p;
-  if (r->destroyed || r->fd < 0) {
+  uk_ring *r = uk_ring_of_handle(env, v);
+  if (r && r->fd < 0) {
     napi_throw_error(env, "ERR_RING_CLOSED", "the ring is closed");
     return NULL;
   }

@@ -258,6 +258,9 @@ void uk_pbuf_release_all(uk_ring *r, napi_env env, bool delete_refs);
 
 /* register.c */
 napi_value uk_register_init(napi_env env, napi_value exports);
+/* The ring behind a JS handle; NULL with a JS exception (ERR_INVALID_ARG_TYPE,
+ * or ERR_RING_CLOSED once destroyed). addon.c. */
+uk_ring *uk_ring_of_handle(napi_env env, napi_value v);
 
 /* prep.c */
 int uk_stage_flush(uk_ring *r, napi_env env, napi_value pins, uint32_t *nout);

@@ -712,7 +712,7 @@ class ChunkReader implements AsyncGenerator<Buffer, void, undefined> {
       }
     }
     // The kernel ended the multishot without EOF (or a one-shot recv returned): receive again.
-    if (!this.#armed && !this.#paused && (!this.#multishot ? this.#resolve !== undefined : true)) this.#arm();
+    if (!this.#armed && !this.#paused && (this.#multishot || this.#resolve !== undefined)) this.#arm();
   };
 
   /** Wakes a waiting next() with the end (EOF or error) once the queue is empty. */
