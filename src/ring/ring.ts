@@ -1475,15 +1475,8 @@ export class Ring {
     this.#reject[slot] = undefined;
     this.#completed++;
     if ((st & St.REF) !== 0 && --this.#refCount === 0) this.#updateRef();
-    // #release, minus what this path never set (an abort reason).
     this.#pending[slot] = 0;
-    this.#state[slot] = 0;
-    this.#gen[slot] = (this.#gen[slot]! + 1) & 0x3fffffff;
-    this.#pins[slot] = undefined;
-    this.#ctx[slot] = undefined;
-    this.#free.push(slot);
-    this.#inFlight--;
-    if (this.#settleWaiters.length !== 0) this.#checkWaiters();
+    this.#release(slot);
     resolve(value);
   }
 
