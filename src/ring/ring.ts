@@ -258,7 +258,8 @@ export interface RingLogger {
   warn(obj: object, msg?: string): void;
 }
 
-function checkBusyPoll(us: unknown, name: string): asserts us is number {
+/** @internal A busy-poll duration in µs (RingOptions.busyPollUs; startWorkers' ring.busyPollUs). */
+export function checkBusyPoll(us: unknown, name: string): asserts us is number {
   if (typeof us !== 'number') throw invalidArgType(name, 'of type number', us);
   if (!Number.isInteger(us) || us < 0 || us > 1_000_000) throw outOfRange(name, 'an integer >= 0 && <= 1000000', us);
 }

@@ -17,7 +17,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 
 import { AbortError, invalidArgType, invalidArgValue, outOfRange } from '../errors.js';
-import { Ring, type RingHandle, type RingStats } from '../ring/ring.js';
+import { checkBusyPoll, Ring, type RingHandle, type RingStats } from '../ring/ring.js';
 import type { EntryData, FromWorker, ToWorker } from './worker-entry.js';
 
 /** What a worker module's default export receives. */
@@ -151,10 +151,7 @@ function workerRingOptions(o: unknown): Required<WorkerRingOptions> {
   if (o === null || typeof o !== 'object') throw invalidArgType('options.ring', 'of type object', o);
   const { attachWq = false, busyPollUs = 0 } = o as WorkerRingOptions;
   if (typeof attachWq !== 'boolean') throw invalidArgType('options.ring.attachWq', 'of type boolean', attachWq);
-  if (typeof busyPollUs !== 'number') throw invalidArgType('options.ring.busyPollUs', 'of type number', busyPollUs);
-  if (!Number.isInteger(busyPollUs) || busyPollUs < 0 || busyPollUs > 1_000_000) {
-    throw outOfRange('options.ring.busyPollUs', 'an integer >= 0 && <= 1000000', busyPollUs);
-  }
+  checkBusyPoll(busyPollUs, 'options.ring.busyPollUs');
   return { attachWq, busyPollUs };
 }
 
