@@ -65,7 +65,7 @@ export const AT_FDCWD = -100;
 const AT_SYMLINK_NOFOLLOW = 0x100;
 const AT_REMOVEDIR = 0x200;
 const AT_EMPTY_PATH = 0x1000;
-export const IORING_FSYNC_DATASYNC = 1;
+const IORING_FSYNC_DATASYNC = 1;
 const MAX_POSITION = Number.MAX_SAFE_INTEGER;
 const MAX_RW = 0x7ffff000; // the kernel's MAX_RW_COUNT
 
