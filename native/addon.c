@@ -488,8 +488,8 @@ static napi_value js_probe(napi_env env, napi_callback_info info) {
 }
 
 /* Submit everything staged, then reap. Returns the number of completion
- * records in `out`; stage[0] keeps the records the kernel could not take
- * now and stage[2] the submit error (0 or -errno). */
+ * records in `out`; stage[UK_STAGE_COUNT] keeps the records the kernel could not take
+ * now and stage[UK_STAGE_REFUSED] the submit error (0 or -errno). */
 static napi_value js_flush(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -508,7 +508,7 @@ static napi_value js_flush(napi_env env, napi_callback_info info) {
     err = uk_ring_submit(r, 0);
     if (err > 0) err = 0;
   }
-  r->stage[2] = err;
+  r->stage[UK_STAGE_REFUSED] = err;
   napi_value out;
   /* Busy-poll mode: the prepare phase arms the eventfd before any sleep. */
   napi_create_uint32(env, uk_reap(r, rejected, ((uk_box *)r)->busy_poll_ns == 0), &out);

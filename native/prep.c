@@ -184,8 +184,8 @@ static int view_window(napi_env env, napi_value pin, const int32_t *rec, uint8_t
   uint8_t *d;
   size_t n;
   if (!pin || !view_bytes(env, pin, &d, &n)) return -EINVAL;
-  double boff = rec_f64(rec, 12);
-  uint32_t len = (uint32_t)rec[14];
+  double boff = rec_f64(rec, UK_REC_OFFSET);
+  uint32_t len = (uint32_t)rec[UK_REC_LENGTH];
   if (!(boff >= 0) || boff != floor(boff) || boff > (double)n || (size_t)boff + len > n) return -EFAULT;
   if (len > 0 && !d) return -EFAULT;
   *addr = d + (size_t)boff;
@@ -204,7 +204,7 @@ static int resolve_memory(napi_env env, napi_value pin, uint32_t op, const int32
       int e = view_window(env, pin, rec, &d, &b->len);
       if (e < 0) return e;
       b->addr = (uint64_t)(uintptr_t)d;
-      if (!f64_to_off(rec_f64(rec, 10), &b->off)) return -EINVAL;
+      if (!f64_to_off(rec_f64(rec, UK_REC_POSITION), &b->off)) return -EINVAL;
       return 0;
     }
     case UK_DESC_READV:
@@ -230,7 +230,7 @@ static int resolve_memory(napi_env env, napi_value pin, uint32_t op, const int32
       }
       b->addr = (uint64_t)(uintptr_t)m->iov;
       b->len = cnt;
-      if (!f64_to_off(rec_f64(rec, 10), &b->off)) return -EINVAL;
+      if (!f64_to_off(rec_f64(rec, UK_REC_POSITION), &b->off)) return -EINVAL;
       return 0;
     }
     case UK_DESC_OPENAT:
@@ -278,9 +278,9 @@ static int resolve_memory(napi_env env, napi_value pin, uint32_t op, const int32
     }
     case UK_DESC_CONNECT: {
       if (!pin || !view_bytes(env, pin, &d, &n) || !d) return -EINVAL;
-      if (rec[4] < 2 || (size_t)rec[4] > n) return -EINVAL;
+      if (rec[UK_REC_ARG0] < 2 || (size_t)rec[UK_REC_ARG0] > n) return -EINVAL;
       b->addr = (uint64_t)(uintptr_t)d;
-      b->off = (uint64_t)rec[4];
+      b->off = (uint64_t)rec[UK_REC_ARG0];
       return 0;
     }
     case UK_DESC_SENDMSG:
@@ -302,8 +302,8 @@ static int resolve_memory(napi_env env, napi_value pin, uint32_t op, const int32
         size_t nn;
         if (!view_bytes(env, name, &nd, &nn) || !nd) return -EINVAL;
         if (op == UK_DESC_SENDMSG) {
-          if (rec[5] < 2 || (size_t)rec[5] > nn) return -EINVAL;
-          m->msg.msg_namelen = (socklen_t)rec[5];
+          if (rec[UK_REC_ARG1] < 2 || (size_t)rec[UK_REC_ARG1] > nn) return -EINVAL;
+          m->msg.msg_namelen = (socklen_t)rec[UK_REC_ARG1];
         } else {
           if (nn < sizeof(struct sockaddr_storage)) return -EINVAL;
           m->msg.msg_namelen = sizeof(struct sockaddr_storage);
@@ -392,13 +392,13 @@ static void check_sqe(const struct io_uring_sqe *sqe, const uk_slot_mem *m) {
  * (nothing written), or another -errno for a record that fails validation
  * (nothing written; the activation is completed with that error). */
 static int build_record(uk_ring *r, napi_env env, napi_value pins, uint32_t index, const int32_t *rec) {
-  uint32_t op = (uint32_t)rec[0] & 0xff;
-  uint32_t flags = ((uint32_t)rec[0] >> 8) & 0xff;
-  uint32_t slot = (uint32_t)rec[1];
-  uint32_t hi = (uint32_t)rec[2];
-  int fd = rec[3];
+  uint32_t op = (uint32_t)rec[UK_REC_OP_FLAGS] & 0xff;
+  uint32_t flags = ((uint32_t)rec[UK_REC_OP_FLAGS] >> 8) & 0xff;
+  uint32_t slot = (uint32_t)rec[UK_REC_SLOT];
+  uint32_t hi = (uint32_t)rec[UK_REC_HI];
+  int fd = rec[UK_REC_FD];
   if (op == UK_DESC_PBUF_RECYCLE) {
-    uk_pbuf_recycle(r, (uint16_t)rec[4], (uint16_t)rec[5]);
+    uk_pbuf_recycle(r, (uint16_t)rec[UK_REC_ARG0], (uint16_t)rec[UK_REC_ARG1]);
     return 0;
   }
   if (op >= UK_DESC__COUNT || slot >= UK_MAX_SLOTS || (hi & 3u) != UK_KIND_OP) return -EINVAL;
@@ -429,29 +429,29 @@ static int build_record(uk_ring *r, napi_env env, napi_value pins, uint32_t inde
   }
   switch (op) {
     case UK_DESC_TIMEOUT:
-      if (ms_to_ts(rec_f64(rec, 6), &m->ts_op) < 0) return -EINVAL;
+      if (ms_to_ts(rec_f64(rec, UK_REC_OP_MS), &m->ts_op) < 0) return -EINVAL;
       break;
     case UK_DESC_CANCEL:
-      if ((uint32_t)rec[4] >= UK_MAX_SLOTS) return -EINVAL;
+      if ((uint32_t)rec[UK_REC_ARG0] >= UK_MAX_SLOTS) return -EINVAL;
       hi = (hi & ~3u) | UK_KIND_CANCEL;
       ud = ((uint64_t)hi << 32) | slot;
       break;
     case UK_DESC_FALLOCATE:
     case UK_DESC_FADVISE:
     case UK_DESC_FTRUNCATE:
-      if (!f64_to_off(rec_f64(rec, 10), &b.off) || b.off == (uint64_t)-1) return -EINVAL;
-      if (!f64_to_off(rec_f64(rec, 12), &off2) || off2 == (uint64_t)-1) return -EINVAL;
+      if (!f64_to_off(rec_f64(rec, UK_REC_POSITION), &b.off) || b.off == (uint64_t)-1) return -EINVAL;
+      if (!f64_to_off(rec_f64(rec, UK_REC_OFFSET), &off2) || off2 == (uint64_t)-1) return -EINVAL;
       break;
     case UK_DESC_SPLICE:
-      if (!f64_to_off(rec_f64(rec, 10), &b.off) || !f64_to_off(rec_f64(rec, 12), &off2)) return -EINVAL;
-      if (rec[4] < 0) return -EBADF;
+      if (!f64_to_off(rec_f64(rec, UK_REC_POSITION), &b.off) || !f64_to_off(rec_f64(rec, UK_REC_OFFSET), &off2)) return -EINVAL;
+      if (rec[UK_REC_ARG0] < 0) return -EBADF;
       break;
     case UK_DESC_RECV_MULTI:
     case UK_DESC_SHUTDOWN:
       break;
     case UK_DESC_MSG_RING:
       /* The record names the target ring by id; its fd is resolved here. */
-      fd = uk_registry_find((uint32_t)rec[3]);
+      fd = uk_registry_find((uint32_t)rec[UK_REC_FD]);
       if (fd < 0) return -EBADFD;
       break;
     case UK_DESC_READ_FIXED:
@@ -474,10 +474,10 @@ static int build_record(uk_ring *r, napi_env env, napi_value pins, uint32_t inde
       if (!pin || !view_bytes(env, pin, &d, &n) || !d || n < sizeof(int32_t) || n % sizeof(int32_t) != 0)
         return -EINVAL;
       size_t cnt = n / sizeof(int32_t);
-      if (rec[4] < 0 || cnt > r->files_count || (uint32_t)rec[4] > r->files_count - cnt) return -EINVAL;
+      if (rec[UK_REC_ARG0] < 0 || cnt > r->files_count || (uint32_t)rec[UK_REC_ARG0] > r->files_count - cnt) return -EINVAL;
       b.addr = (uint64_t)(uintptr_t)d;
       b.len = (uint32_t)cnt;
-      b.off = (uint64_t)(uint32_t)rec[4];
+      b.off = (uint64_t)(uint32_t)rec[UK_REC_ARG0];
       break;
     }
     default: {
@@ -487,17 +487,17 @@ static int build_record(uk_ring *r, napi_env env, napi_value pins, uint32_t inde
       if (e < 0) return e;
     }
   }
-  if (link && ms_to_ts(rec_f64(rec, 8), &m->ts_link) < 0) return -EINVAL;
+  if (link && ms_to_ts(rec_f64(rec, UK_REC_LINK_MS), &m->ts_link) < 0) return -EINVAL;
 
   struct io_uring_sqe *sqe = uk_get_sqe(r);
   switch (op) {
     case UK_DESC_NOP: prep_nop(sqe, ud); break;
     case UK_DESC_TIMEOUT: prep_timeout(sqe, &m->ts_op, ud); break;
-    case UK_DESC_POLL: prep_poll_add(sqe, fd, (uint32_t)rec[4], false, ud); break;
-    case UK_DESC_POLL_MULTI: prep_poll_add(sqe, fd, (uint32_t)rec[4], true, ud); break;
+    case UK_DESC_POLL: prep_poll_add(sqe, fd, (uint32_t)rec[UK_REC_ARG0], false, ud); break;
+    case UK_DESC_POLL_MULTI: prep_poll_add(sqe, fd, (uint32_t)rec[UK_REC_ARG0], true, ud); break;
     case UK_DESC_CLOSE: prep_close(sqe, fd, ud); break;
     case UK_DESC_CANCEL:
-      uk_prep_cancel_ud(sqe, ((uint64_t)(uint32_t)rec[5] << 32) | (uint32_t)rec[4], ud);
+      uk_prep_cancel_ud(sqe, ((uint64_t)(uint32_t)rec[UK_REC_ARG1] << 32) | (uint32_t)rec[UK_REC_ARG0], ud);
       break;
     case UK_DESC_READ: prep_rw(sqe, IORING_OP_READ, fd, b.addr, b.len, b.off, ud); break;
     case UK_DESC_WRITE: prep_rw(sqe, IORING_OP_WRITE, fd, b.addr, b.len, b.off, ud); break;
@@ -505,92 +505,92 @@ static int build_record(uk_ring *r, napi_env env, napi_value pins, uint32_t inde
     case UK_DESC_WRITEV: prep_rw(sqe, IORING_OP_WRITEV, fd, b.addr, b.len, b.off, ud); break;
     case UK_DESC_FSYNC:
       prep_rw(sqe, IORING_OP_FSYNC, fd, 0, 0, 0, ud);
-      sqe->fsync_flags = (uint32_t)rec[4] & IORING_FSYNC_DATASYNC;
+      sqe->fsync_flags = (uint32_t)rec[UK_REC_ARG0] & IORING_FSYNC_DATASYNC;
       break;
     case UK_DESC_FALLOCATE: /* addr = length, len = mode */
-      prep_rw(sqe, IORING_OP_FALLOCATE, fd, off2, (uint32_t)rec[4], b.off, ud);
+      prep_rw(sqe, IORING_OP_FALLOCATE, fd, off2, (uint32_t)rec[UK_REC_ARG0], b.off, ud);
       break;
     case UK_DESC_FADVISE:
       prep_rw(sqe, IORING_OP_FADVISE, fd, 0, (uint32_t)(off2 > 0xffffffffu ? 0 : off2), b.off, ud);
-      sqe->fadvise_advice = (uint32_t)rec[4];
+      sqe->fadvise_advice = (uint32_t)rec[UK_REC_ARG0];
       break;
     case UK_DESC_FTRUNCATE:
       prep_rw(sqe, 55 /* IORING_OP_FTRUNCATE, Linux 6.9 */, fd, 0, 0, b.off, ud);
       break;
     case UK_DESC_OPENAT:
-      prep_rw(sqe, IORING_OP_OPENAT, fd, b.addr, (uint32_t)rec[5], 0, ud);
-      sqe->open_flags = (uint32_t)rec[4] | O_CLOEXEC;
+      prep_rw(sqe, IORING_OP_OPENAT, fd, b.addr, (uint32_t)rec[UK_REC_ARG1], 0, ud);
+      sqe->open_flags = (uint32_t)rec[UK_REC_ARG0] | O_CLOEXEC;
       break;
     case UK_DESC_STATX:
-      prep_rw(sqe, IORING_OP_STATX, fd, b.addr, (uint32_t)rec[5], b.addr2, ud);
-      sqe->statx_flags = (uint32_t)rec[4];
+      prep_rw(sqe, IORING_OP_STATX, fd, b.addr, (uint32_t)rec[UK_REC_ARG1], b.addr2, ud);
+      sqe->statx_flags = (uint32_t)rec[UK_REC_ARG0];
       break;
     case UK_DESC_UNLINKAT:
       prep_rw(sqe, IORING_OP_UNLINKAT, fd, b.addr, 0, 0, ud);
-      sqe->unlink_flags = (uint32_t)rec[4];
+      sqe->unlink_flags = (uint32_t)rec[UK_REC_ARG0];
       break;
     case UK_DESC_MKDIRAT:
-      prep_rw(sqe, IORING_OP_MKDIRAT, fd, b.addr, (uint32_t)rec[5], 0, ud);
+      prep_rw(sqe, IORING_OP_MKDIRAT, fd, b.addr, (uint32_t)rec[UK_REC_ARG1], 0, ud);
       break;
     case UK_DESC_RENAMEAT:
-      prep_rw(sqe, IORING_OP_RENAMEAT, fd, b.addr, (uint32_t)rec[4], b.addr2, ud);
-      sqe->rename_flags = (uint32_t)rec[5];
+      prep_rw(sqe, IORING_OP_RENAMEAT, fd, b.addr, (uint32_t)rec[UK_REC_ARG0], b.addr2, ud);
+      sqe->rename_flags = (uint32_t)rec[UK_REC_ARG1];
       break;
     case UK_DESC_SYMLINKAT:
       prep_rw(sqe, IORING_OP_SYMLINKAT, fd, b.addr, 0, b.addr2, ud);
       break;
     case UK_DESC_LINKAT:
-      prep_rw(sqe, IORING_OP_LINKAT, fd, b.addr, (uint32_t)rec[4], b.addr2, ud);
-      sqe->hardlink_flags = (uint32_t)rec[5];
+      prep_rw(sqe, IORING_OP_LINKAT, fd, b.addr, (uint32_t)rec[UK_REC_ARG0], b.addr2, ud);
+      sqe->hardlink_flags = (uint32_t)rec[UK_REC_ARG1];
       break;
     case UK_DESC_SPLICE:
-      prep_rw(sqe, IORING_OP_SPLICE, rec[4] /* fd_out */, 0, (uint32_t)rec[14], off2, ud);
+      prep_rw(sqe, IORING_OP_SPLICE, rec[UK_REC_ARG0] /* fd_out */, 0, (uint32_t)rec[UK_REC_LENGTH], off2, ud);
       sqe->splice_off_in = b.off;
       sqe->splice_fd_in = fd;
-      sqe->splice_flags = (uint32_t)rec[5];
+      sqe->splice_flags = (uint32_t)rec[UK_REC_ARG1];
       break;
     case UK_DESC_ACCEPT:
       prep_rw(sqe, IORING_OP_ACCEPT, fd, b.addr, 0, b.addr2, ud);
-      sqe->accept_flags = (uint32_t)rec[4] | SOCK_CLOEXEC;
-      if (rec[5] == 1) sqe->ioprio |= IORING_ACCEPT_MULTISHOT;
+      sqe->accept_flags = (uint32_t)rec[UK_REC_ARG0] | SOCK_CLOEXEC;
+      if (rec[UK_REC_ARG1] == 1) sqe->ioprio |= IORING_ACCEPT_MULTISHOT;
       break;
     case UK_DESC_CONNECT:
       prep_rw(sqe, IORING_OP_CONNECT, fd, b.addr, 0, b.off, ud);
       break;
     case UK_DESC_SEND:
       prep_rw(sqe, IORING_OP_SEND, fd, b.addr, b.len, 0, ud);
-      sqe->msg_flags = (uint32_t)rec[4] | MSG_NOSIGNAL;
+      sqe->msg_flags = (uint32_t)rec[UK_REC_ARG0] | MSG_NOSIGNAL;
       break;
     case UK_DESC_SEND_ZC:
       prep_rw(sqe, IORING_OP_SEND_ZC, fd, b.addr, b.len, 0, ud);
-      sqe->msg_flags = (uint32_t)rec[4] | MSG_NOSIGNAL;
+      sqe->msg_flags = (uint32_t)rec[UK_REC_ARG0] | MSG_NOSIGNAL;
       break;
     case UK_DESC_RECV:
       prep_rw(sqe, IORING_OP_RECV, fd, b.addr, b.len, 0, ud);
-      sqe->msg_flags = (uint32_t)rec[4];
+      sqe->msg_flags = (uint32_t)rec[UK_REC_ARG0];
       break;
     case UK_DESC_RECV_MULTI:
       prep_rw(sqe, IORING_OP_RECV, fd, 0, 0, 0, ud);
-      sqe->msg_flags = (uint32_t)rec[4];
+      sqe->msg_flags = (uint32_t)rec[UK_REC_ARG0];
       sqe->flags |= IOSQE_BUFFER_SELECT;
-      sqe->buf_group = (uint16_t)rec[5];
+      sqe->buf_group = (uint16_t)rec[UK_REC_ARG1];
       sqe->ioprio |= IORING_RECV_MULTISHOT;
       break;
     case UK_DESC_SENDMSG:
       prep_rw(sqe, IORING_OP_SENDMSG, fd, b.addr, 1, 0, ud);
-      sqe->msg_flags = (uint32_t)rec[4] | MSG_NOSIGNAL;
+      sqe->msg_flags = (uint32_t)rec[UK_REC_ARG0] | MSG_NOSIGNAL;
       break;
     case UK_DESC_RECVMSG:
       prep_rw(sqe, IORING_OP_RECVMSG, fd, b.addr, 1, 0, ud);
-      sqe->msg_flags = (uint32_t)rec[4];
+      sqe->msg_flags = (uint32_t)rec[UK_REC_ARG0];
       break;
     case UK_DESC_SHUTDOWN:
-      prep_rw(sqe, IORING_OP_SHUTDOWN, fd, 0, (uint32_t)rec[4], 0, ud);
+      prep_rw(sqe, IORING_OP_SHUTDOWN, fd, 0, (uint32_t)rec[UK_REC_ARG0], 0, ud);
       break;
     case UK_DESC_MSG_RING:
       /* The target ring sees user_data = tag << 32 | UK_SLOT_MESSAGE, res = value. */
-      prep_rw(sqe, IORING_OP_MSG_RING, fd, 0 /* IORING_MSG_DATA */, (uint32_t)rec[5],
-              ((uint64_t)(uint32_t)rec[4] << 32) | UK_SLOT_MESSAGE, ud);
+      prep_rw(sqe, IORING_OP_MSG_RING, fd, 0 /* IORING_MSG_DATA */, (uint32_t)rec[UK_REC_ARG1],
+              ((uint64_t)(uint32_t)rec[UK_REC_ARG0] << 32) | UK_SLOT_MESSAGE, ud);
       break;
     case UK_DESC_READ_FIXED:
       prep_rw(sqe, fixed_buf ? IORING_OP_READ_FIXED : IORING_OP_READ, fd, b.addr, b.len, b.off, ud);
@@ -634,7 +634,7 @@ static int build_record(uk_ring *r, napi_env env, napi_value pins, uint32_t inde
  * built stay staged, in order). */
 int uk_stage_flush(uk_ring *r, napi_env env, napi_value pins, uint32_t *nout) {
   int32_t *hdr = r->stage;
-  uint32_t count = (uint32_t)hdr[0];
+  uint32_t count = (uint32_t)hdr[UK_STAGE_COUNT];
   if (count > r->stage_cap) count = r->stage_cap;
   uint32_t i = 0, rejected = 0;
   int err = 0;
@@ -655,19 +655,19 @@ int uk_stage_flush(uk_ring *r, napi_env env, napi_value pins, uint32_t *nout) {
     }
     if (e < 0 && rejected + 2 <= r->out_cap) {
       int32_t *o = r->out + (size_t)rejected * UK_CQE_WORDS;
-      o[0] = rec[1];
-      o[1] = rec[2];
-      o[2] = e;
-      o[3] = 0;
+      o[UK_CQE_SLOT] = rec[UK_REC_SLOT];
+      o[UK_CQE_HI] = rec[UK_REC_HI];
+      o[UK_CQE_RES] = e;
+      o[UK_CQE_FLAGS] = 0;
       rejected++;
       /* The activation also waits for its linked timeout's CQE: answer it too. */
-      uint32_t op = (uint32_t)rec[0] & 0xff, fl = ((uint32_t)rec[0] >> 8) & 0xff;
+      uint32_t op = (uint32_t)rec[UK_REC_OP_FLAGS] & 0xff, fl = ((uint32_t)rec[UK_REC_OP_FLAGS] >> 8) & 0xff;
       if ((fl & UK_DESC_F_LINK_TIMEOUT) && op != UK_DESC_CANCEL && op != UK_DESC_PBUF_RECYCLE) {
         o += UK_CQE_WORDS;
-        o[0] = rec[1];
-        o[1] = (int32_t)(((uint32_t)rec[2] & ~3u) | UK_KIND_LINK_TIMEOUT);
-        o[2] = -ECANCELED;
-        o[3] = 0;
+        o[UK_CQE_SLOT] = rec[UK_REC_SLOT];
+        o[UK_CQE_HI] = (int32_t)(((uint32_t)rec[UK_REC_HI] & ~3u) | UK_KIND_LINK_TIMEOUT);
+        o[UK_CQE_RES] = -ECANCELED;
+        o[UK_CQE_FLAGS] = 0;
         rejected++;
       }
     }
@@ -677,7 +677,7 @@ int uk_stage_flush(uk_ring *r, napi_env env, napi_value pins, uint32_t *nout) {
     memmove(r->stage + UK_STAGE_HEADER_WORDS, r->stage + UK_STAGE_HEADER_WORDS + (size_t)i * UK_DESC_WORDS,
             (size_t)(count - i) * UK_DESC_WORDS * sizeof(int32_t));
   }
-  hdr[0] = (int32_t)(count - i);
+  hdr[UK_STAGE_COUNT] = (int32_t)(count - i);
   *nout = rejected;
   uk_pbuf_publish(r);
   return err;

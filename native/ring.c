@@ -283,10 +283,10 @@ uint32_t uk_reap(uk_ring *r, uint32_t start, bool enable_when_empty) {
     while (head != tail && n < r->out_cap) {
       const struct io_uring_cqe *cqe = &r->cqes[head & r->cq_mask];
       int32_t *o = r->out + (size_t)n * UK_CQE_WORDS;
-      o[0] = (int32_t)(uint32_t)cqe->user_data;
-      o[1] = (int32_t)(uint32_t)(cqe->user_data >> 32);
-      o[2] = cqe->res;
-      o[3] = (int32_t)cqe->flags;
+      o[UK_CQE_SLOT] = (int32_t)(uint32_t)cqe->user_data;
+      o[UK_CQE_HI] = (int32_t)(uint32_t)(cqe->user_data >> 32);
+      o[UK_CQE_RES] = cqe->res;
+      o[UK_CQE_FLAGS] = (int32_t)cqe->flags;
       account_cqe(r, cqe);
       head++;
       n++;

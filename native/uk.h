@@ -43,7 +43,7 @@
 #endif
 
 /* Descriptor opcodes: uringkit's own stable numbering, shared with
- * src/native/descriptors.ts. C maps each to an IORING_OP and validates it. */
+ * src/backend/protocol.ts (enum DescOp). C maps each to an IORING_OP and validates it. */
 enum uk_desc_op {
   UK_DESC_NOP = 0,
   UK_DESC_TIMEOUT = 1,
@@ -106,7 +106,22 @@ enum uk_desc_op {
  * array (element i for record i): C derives every pointer from that object
  * and checks its bounds itself. */
 #define UK_DESC_WORDS 16
-#define UK_STAGE_HEADER_WORDS 16 /* [0] = number of staged records */
+/* Word offsets inside a record (src/backend/protocol.ts, enum Rec). */
+#define UK_REC_OP_FLAGS 0
+#define UK_REC_SLOT 1
+#define UK_REC_HI 2
+#define UK_REC_FD 3
+#define UK_REC_ARG0 4
+#define UK_REC_ARG1 5
+#define UK_REC_OP_MS 6    /* f64 */
+#define UK_REC_LINK_MS 8  /* f64 */
+#define UK_REC_POSITION 10 /* f64 */
+#define UK_REC_OFFSET 12  /* f64 */
+#define UK_REC_LENGTH 14
+#define UK_REC_ARG2 15
+#define UK_STAGE_HEADER_WORDS 16
+#define UK_STAGE_COUNT 0   /* header word: records staged */
+#define UK_STAGE_REFUSED 2 /* header word: why records were left staged (-errno) */
 
 /* user_data = slot (low 32 bits) | hi (high 32 bits); hi = gen << 2 | kind. */
 #define UK_KIND_OP 0u
@@ -117,6 +132,10 @@ enum uk_desc_op {
 
 /* Completion record copied out for JavaScript: 4 int32 words. */
 #define UK_CQE_WORDS 4
+#define UK_CQE_SLOT 0
+#define UK_CQE_HI 1
+#define UK_CQE_RES 2
+#define UK_CQE_FLAGS 3
 
 /* Shared stats (Float64Array owned by JavaScript, written here). */
 enum uk_stat {

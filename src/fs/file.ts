@@ -17,7 +17,7 @@ import {
   vectored, writeOn, type FallocateOptions, type OpenFlags, type PathLike, type ReadOptions, type StatOptions,
   type VectorOptions, type WriteOptions,
 } from '../ops/file.js';
-import { DescOp } from '../ring/constants.js';
+import { DescOp } from '../backend/protocol.js';
 import { installFile, removeFile } from './registered.js';
 import { checkOptions, type OpOptions } from '../ops/validate.js';
 import { Ring } from '../ring/ring.js';

@@ -24,7 +24,7 @@ import { markAsUntransferable } from 'node:worker_threads';
 
 import { invalidArgType, invalidArgValue, outOfRange, RingClosedError } from '../errors.js';
 import type { Backend, BackendHandle } from '../backend/backend.js';
-import { DescOp } from '../ring/constants.js';
+import { DescOp } from '../backend/protocol.js';
 import { Ring, ringInternals } from '../ring/ring.js';
 import { fixedRegionCount, fixedRegions, OP_FILES_UPDATE, type FixedRegion } from '../ops/file.js';
 

@@ -13,7 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { markAsUntransferable } from 'node:worker_threads';
 
 import { AbortError, invalidArgType, invalidArgValue, outOfRange } from '../errors.js';
-import { DescFlag, DescOp, IORING_OP } from '../ring/constants.js';
+import { DescFlag, DescOp } from '../backend/protocol.js';
+import { IORING_OP } from '../ring/constants.js';
 import { registerOp } from '../ring/registry.js';
 import { Ring, ringInternals } from '../ring/ring.js';
 import { parseStatx, STATX_MASK, STATX_SIZE, type BigIntStats, type Stats } from '../fs/stats.js';

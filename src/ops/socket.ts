@@ -5,7 +5,8 @@
  * shutdown. Argument checking and result shaping; each is a Ring method.
  */
 import { invalidArgType, outOfRange, SystemError } from '../errors.js';
-import { DescOp, IORING_OP } from '../ring/constants.js';
+import { DescOp } from '../backend/protocol.js';
+import { IORING_OP } from '../ring/constants.js';
 import { MultishotIterator } from '../ring/multishot.js';
 import { registerOp } from '../ring/registry.js';
 import { Ring, ringInternals } from '../ring/ring.js';

@@ -31,9 +31,10 @@ import { nativeBinding } from '../native/binding.js';
 import {
   checkCallback, checkFd, checkMs, checkOptions, checkUint32, type Callback, type OpOptions,
 } from '../ops/validate.js';
+import { Cqe, DescFlag, DescOp, Kind, Rec, SLOT_MESSAGE } from '../backend/protocol.js';
 import {
-  DescFlag, DescOp, IORING_CQE_F_MORE, IORING_OP, IORING_SETUP_COOP_TASKRUN, IORING_SETUP_SINGLE_ISSUER,
-  IORING_SETUP_SUBMIT_ALL, IORING_SETUP_TASKRUN_FLAG, Kind, NativeStat, SLOT_MESSAGE,
+  IORING_CQE_F_MORE, IORING_OP, IORING_SETUP_COOP_TASKRUN, IORING_SETUP_SINGLE_ISSUER,
+  IORING_SETUP_SUBMIT_ALL, IORING_SETUP_TASKRUN_FLAG, NativeStat,
 } from './constants.js';
 import { MultishotIterator } from './multishot.js';
 import { OPS } from './registry.js';
@@ -1097,15 +1098,15 @@ export class Ring {
       this.#backlogged++;
     } else {
       const base = this.#hdrWords + count * this.#descWords;
-      stage[base] = word0;
-      stage[base + 1] = slot;
-      stage[base + 2] = hi;
-      stage[base + 3] = fd;
-      stage[base + 4] = arg0;
-      stage[base + 5] = arg1;
+      stage[base + Rec.OP_FLAGS] = word0;
+      stage[base + Rec.SLOT] = slot;
+      stage[base + Rec.HI] = hi;
+      stage[base + Rec.FD] = fd;
+      stage[base + Rec.ARG0] = arg0;
+      stage[base + Rec.ARG1] = arg1;
       const f = this.#stageF64;
-      f[(base + 6) >> 1] = opMs;
-      f[(base + 8) >> 1] = linkMs;
+      f[(base + Rec.OP_MS) >> 1] = opMs;
+      f[(base + Rec.LINK_MS) >> 1] = linkMs;
       stage[0] = count + 1;
     }
     if (!this.#flushScheduled && !this.#driving) this.#scheduleFlush();
@@ -1132,18 +1133,18 @@ export class Ring {
     const stage = this.#stage;
     const f = this.#stageF64;
     const base = this.#hdrWords + index * this.#descWords;
-    stage[base] = word0;
-    stage[base + 1] = slot;
-    stage[base + 2] = hi;
-    stage[base + 3] = fd;
-    stage[base + 4] = arg0;
-    stage[base + 5] = arg1;
-    f[(base + 6) >> 1] = opMs;
-    f[(base + 8) >> 1] = linkMs;
-    f[(base + 10) >> 1] = position;
-    f[(base + 12) >> 1] = offset;
-    stage[base + 14] = length;
-    stage[base + 15] = arg2;
+    stage[base + Rec.OP_FLAGS] = word0;
+    stage[base + Rec.SLOT] = slot;
+    stage[base + Rec.HI] = hi;
+    stage[base + Rec.FD] = fd;
+    stage[base + Rec.ARG0] = arg0;
+    stage[base + Rec.ARG1] = arg1;
+    f[(base + Rec.OP_MS) >> 1] = opMs;
+    f[(base + Rec.LINK_MS) >> 1] = linkMs;
+    f[(base + Rec.POSITION) >> 1] = position;
+    f[(base + Rec.OFFSET) >> 1] = offset;
+    stage[base + Rec.LENGTH] = length;
+    stage[base + Rec.ARG2] = arg2;
     if (pin !== undefined) {
       this.#stagePins[index] = pin;
       this.#pinsStaged = true;
@@ -1285,7 +1286,7 @@ export class Ring {
     const records: number[][] = [];
     for (let i = 0; i < stage[0]!; i++) {
       const base = this.#hdrWords + i * this.#descWords;
-      records.push([stage[base]!, stage[base + 1]!, stage[base + 4]!]);
+      records.push([stage[base + Rec.OP_FLAGS]!, stage[base + Rec.SLOT]!, stage[base + Rec.ARG0]!]);
     }
     for (let i = this.#backlogHead; i < this.#backlog.length; i += 13) {
       records.push([this.#backlog[i] as number, this.#backlog[i + 1] as number, this.#backlog[i + 4] as number]);
@@ -1332,9 +1333,9 @@ export class Ring {
     const traced = completeChannel.hasSubscribers;
     // The slot arrays are re-read every iteration: a callback may grow them.
     for (let i = 0, o = 0; i < n; i++, o += 4) {
-      const slot = out[o]!;
-      const hi = out[o + 1]!;
-      const res = out[o + 2]!;
+      const slot = out[o + Cqe.SLOT]!;
+      const hi = out[o + Cqe.HI]!;
+      const res = out[o + Cqe.RES]!;
       if (slot === SLOT_MESSAGE) {
         this.#onMessage(hi, res);
         continue;
@@ -1350,9 +1351,9 @@ export class Ring {
       }
       const kind = hi & 3;
       if (kind === Kind.OP) {
-        const more = (out[o + 3]! & IORING_CQE_F_MORE) !== 0;
+        const more = (out[o + Cqe.FLAGS]! & IORING_CQE_F_MORE) !== 0;
         if (more && (st & St.MULTISHOT) !== 0) {
-          this.#deliverMore(slot, st, res, out[o + 3]!);
+          this.#deliverMore(slot, st, res, out[o + Cqe.FLAGS]!);
           continue;
         }
         // Single-shot: the first kind-0 CQE settles. A zero-copy send posts its
@@ -1365,7 +1366,7 @@ export class Ring {
           continue;
         }
         if ((st & St.SETTLED) === 0) {
-          this.#complete(slot, st, res, out[o + 3]!);
+          this.#complete(slot, st, res, out[o + Cqe.FLAGS]!);
           // A separate deadline timer still armed: remove it.
           if ((st & (St.SEPARATE_TIMER | St.TIMED_OUT)) === St.SEPARATE_TIMER) this.#removeTimer(slot);
         }

@@ -23,7 +23,8 @@
 import { constants as fsc } from 'node:fs';
 
 import type { Backend, BackendHandle, SyscallBackend } from '../backend.js';
-import { DescFlag, DescOp, IORING_CQE_F_MORE, IORING_OP, Kind, NativeStat } from '../../ring/constants.js';
+import { DescFlag, DescOp, Kind } from '../protocol.js';
+import { IORING_CQE_F_MORE, IORING_OP, NativeStat } from '../../ring/constants.js';
 
 /** A zero-copy send's notification CQE. */
 const IORING_CQE_F_NOTIF = 1 << 3;
