@@ -32,6 +32,10 @@ options:
       --no-listing      404 instead of a listing for directories without index.html
       --cache-mb N      memory for small files (default 64; 0: no cache)
       --cache-ttl MS    how long a file's stat is trusted (default 1000; 0: every request)
+      --cache-entries N most paths cached (default 16384; 0: no cache at all)
+      --header-timeout MS  a request head must arrive within this (default 10000; then 408)
+      --request-timeout MS a whole request, head and body, within this (default 30000)
+      --send-timeout MS    a response making no progress this long is dropped (default 60000; 0: never)
   -h, --help            this text
 `;
 
@@ -72,6 +76,10 @@ export function parseServeArgs(argv: readonly string[]): CliOptions {
       case '--no-listing': o.listing = false; break;
       case '--cache-mb': o.cacheBytes = intArg('--cache-mb', value(), 0, 1 << 20) * 1024 * 1024; break;
       case '--cache-ttl': o.cacheTtlMs = intArg('--cache-ttl', value(), 0, 86_400_000); break;
+      case '--cache-entries': o.cacheEntries = intArg('--cache-entries', value(), 0, 1 << 24); break;
+      case '--header-timeout': o.headerTimeoutMs = intArg('--header-timeout', value(), 1, 86_400_000); break;
+      case '--request-timeout': o.requestTimeoutMs = intArg('--request-timeout', value(), 1, 86_400_000); break;
+      case '--send-timeout': o.sendTimeoutMs = intArg('--send-timeout', value(), 0, 86_400_000); break;
       case '-h': case '--help': o.help = true; break;
       default:
         if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option ${a}`);
@@ -141,7 +149,7 @@ async function serveHere(o: CliOptions): Promise<number> {
   try {
     server = StaticServer.start(o);
   } catch (e) {
-    process.stderr.write(`uringkit serve: ${(e as Error).message}\n`);
+    process.stderr.write(`uringkit serve: ${oneLine(e)}\n`);
     return 1;
   }
   announce(server.root, server.url, 1);
@@ -158,13 +166,14 @@ async function serveWithWorkers(o: CliOptions): Promise<number> {
   try {
     hold = TcpListener.bind({ host: o.host, port: o.port, reusePort: true, ring });
   } catch (e) {
-    process.stderr.write(`uringkit serve: ${(e as Error).message}\n`);
+    process.stderr.write(`uringkit serve: ${oneLine(e)}\n`);
     return 1;
   }
   const port = hold.address().port;
   const data: WorkerServeOptions = {
     root: o.root, host: o.host, port, log: o.log === true, listing: o.listing, cacheBytes: o.cacheBytes,
-    cacheTtlMs: o.cacheTtlMs,
+    cacheTtlMs: o.cacheTtlMs, cacheEntries: o.cacheEntries, headerTimeoutMs: o.headerTimeoutMs,
+    requestTimeoutMs: o.requestTimeoutMs, sendTimeoutMs: o.sendTimeoutMs,
   };
   const workers = startWorkers({ module: new URL('./worker.js', import.meta.url), count: o.workers, data });
   const failed = workers.join().then(() => new Error('the workers ended'), (e: unknown) => e as Error);
@@ -180,7 +189,7 @@ async function serveWithWorkers(o: CliOptions): Promise<number> {
   await messages.return?.();
   await hold.close();
   if (first instanceof Error) {
-    process.stderr.write(`uringkit serve: a worker failed: ${first.message}\n`);
+    process.stderr.write(failureLines(first));
     await workers.stop({ timeoutMs: 5000 });
     return 1;
   }
@@ -188,7 +197,7 @@ async function serveWithWorkers(o: CliOptions): Promise<number> {
   announce(o.root!, `http://${h.includes(':') ? `[${h}]` : h}:${port}/`, o.workers);
   const sig = await Promise.race([shutdownSignal(), failed]);
   if (sig instanceof Error) {
-    process.stderr.write(`uringkit serve: a worker failed: ${sig.message}\n`);
+    process.stderr.write(failureLines(sig));
     await workers.stop({ timeoutMs: 5000 });
     return 1;
   }
@@ -197,8 +206,21 @@ async function serveWithWorkers(o: CliOptions): Promise<number> {
   try {
     await workers.join();
   } catch (e) {
-    process.stderr.write(`uringkit serve: ${(e as Error).message}\n`);
+    process.stderr.write(failureLines(e));
     return 1;
   }
   return 0;
+}
+
+/** The first line of an error's message (never its stack). */
+export function oneLine(e: unknown): string {
+  const m = e instanceof Error ? e.message : String(e);
+  const nl = m.indexOf('\n');
+  return nl < 0 ? m : m.slice(0, nl);
+}
+
+/** Failed workers, one line each: join() rejects with the failure, or an AggregateError of several. */
+export function failureLines(e: unknown): string {
+  const all = e instanceof AggregateError ? e.errors : [e];
+  return all.map((x) => `uringkit serve: a worker failed: ${oneLine(x)}\n`).join('');
 }

@@ -9,9 +9,6 @@
  * validated for syntax and skipped.
  */
 
-/** Parse failures, as the status to answer with. */
-export const INCOMPLETE = 0;
-
 export interface Request {
   method: string;
   /** The request target's path part, raw (still %-encoded), without the query. */
@@ -41,13 +38,39 @@ for (let c = 48; c <= 57; c++) TCHAR[c] = 1;
 for (let c = 65; c <= 90; c++) TCHAR[c] = 1;
 for (let c = 97; c <= 122; c++) TCHAR[c] = 1;
 
-const CRLFCRLF = Buffer.from('\r\n\r\n');
+/** What scanHead found: the offset just past the head's blank line, or one of these. */
+export const HEAD_INCOMPLETE = -1;
+/** Not an HTTP/1.x request head: a bare LF, or a first line that does not start with a method token. */
+export const HEAD_MALFORMED = -2;
+/** The longest method token looked for before the first space (longer: not a request we answer). */
+const MAX_METHOD = 24;
 
-/** Where the head that starts at `start` ends (offset past CRLFCRLF), or -1 when not all in [start, end). */
-export function headEnd(buf: Buffer, start: number, end: number): number {
-  if (end - start < 4) return -1;
-  const i = buf.indexOf(CRLFCRLF, start);
-  return i < 0 || i + 4 > end ? -1 : i + 4;
+/**
+ * Finds the end of the request head that starts at `start`, looking only at
+ * the bytes in [start + scanned, end) that were not looked at before (so a
+ * head trickled in byte by byte costs linear time in all). Every LF must
+ * follow a CR, and the request line must begin with a method token followed
+ * by a space within MAX_METHOD bytes: anything else (a bare-LF client, a TLS
+ * ClientHello, binary noise) is HEAD_MALFORMED at once, without waiting for a
+ * blank line that may never come. Returns the head's end offset,
+ * HEAD_INCOMPLETE or HEAD_MALFORMED.
+ */
+export function scanHead(buf: Buffer, start: number, scanned: number, end: number): number {
+  // The method: a constant amount of work, looked at again on each call until its space arrived.
+  const m = Math.min(end, start + MAX_METHOD + 1);
+  let i = start;
+  for (; i < m; i++) {
+    const c = buf[i]!;
+    if (c === 32) break;
+    if (c >= 128 || TCHAR[c] === 0) return HEAD_MALFORMED;
+  }
+  if (i === start + MAX_METHOD + 1 || (i < end && i === start)) return HEAD_MALFORMED;
+  const view = end === buf.length ? buf : buf.subarray(0, end); // indexOf must not look past `end`
+  for (let lf = view.indexOf(10, start + scanned); lf >= 0; lf = view.indexOf(10, lf + 1)) {
+    if (lf === start || buf[lf - 1] !== 13) return HEAD_MALFORMED;
+    if (lf - 3 >= start && buf[lf - 2] === 10) return lf + 1; // CR LF CR LF (the LF before was checked)
+  }
+  return HEAD_INCOMPLETE;
 }
 
 function isToken(s: string, from: number, to: number): boolean {
@@ -73,8 +96,38 @@ function nameIs(s: string, from: number, lit: string): boolean {
   return true;
 }
 
+/** The value of the ASCII digits s[from, to) (at least one), or -1 when there are none or another character. */
+function decimal(s: string, from: number, to: number): number {
+  if (to <= from) return -1;
+  let v = 0;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i) - 48;
+    if (!(c >= 0 && c <= 9)) return -1;
+    v = v * 10 + c;
+  }
+  return v;
+}
+
+const CONN_CLOSE = 1;
+const CONN_KEEP_ALIVE = 2;
+
+/** The Connection options in s[from, to) (a comma list of tokens, case-insensitive), one pass. */
+function connectionOptions(s: string, from: number, to: number): number {
+  let flags = 0;
+  let i = from;
+  while (i < to) {
+    while (i < to && (s.charCodeAt(i) === 32 || s.charCodeAt(i) === 9 || s.charCodeAt(i) === 44)) i++;
+    let j = i;
+    while (j < to && s.charCodeAt(j) !== 44 && s.charCodeAt(j) !== 32 && s.charCodeAt(j) !== 9) j++;
+    if (j - i === 5 && nameIs(s, i, 'close')) flags |= CONN_CLOSE;
+    else if (j - i === 10 && nameIs(s, i, 'keep-alive')) flags |= CONN_KEEP_ALIVE;
+    i = j;
+  }
+  return flags;
+}
+
 /**
- * Parses the request head in buf[start, headEnd). Returns the request, or a
+ * Parses the request head in buf[start, hend) (hend from scanHead). Returns the request, or a
  * status to refuse it with: 400 (malformed), 505 (not HTTP/1.0 or 1.1).
  */
 export function parseRequest(buf: Buffer, start: number, hend: number): Request | 400 | 505 {
@@ -103,10 +156,10 @@ export function parseRequest(buf: Buffer, start: number, hend: number): Request 
   const query = q < 0 ? '' : s.slice(q, sp2);
   if (path.charCodeAt(0) !== 47 /* / */) {
     // absolute-form (http://host/path) is accepted; anything else (authority-form, '*') is not for us.
-    const m = /^https?:\/\/[^/]*/i.exec(path);
-    if (m === null) return 400;
-    path = path.slice(m[0].length) || '/';
-    if (path.charCodeAt(0) !== 47) return 400;
+    const scheme = nameIs(path, 0, 'http://') ? 7 : nameIs(path, 0, 'https://') ? 8 : 0;
+    if (scheme === 0) return 400;
+    const slash = path.indexOf('/', scheme);
+    path = slash < 0 ? '/' : path.slice(slash);
   }
 
   const req: Request = {
@@ -144,9 +197,9 @@ export function parseRequest(buf: Buffer, start: number, hend: number): Request 
         break;
       case 10:
         if (nameIs(s, pos, 'connection')) {
-          const v = s.slice(colon + 1, eol).toLowerCase();
-          if (/(?:^|[\s,])close(?:$|[\s,])/.test(v)) req.keepAlive = false;
-          else if (minor === 0 && /(?:^|[\s,])keep-alive(?:$|[\s,])/.test(v)) req.keepAlive = true;
+          const opt = connectionOptions(s, colon + 1, eol);
+          if (opt & CONN_CLOSE) req.keepAlive = false;
+          else if (minor === 0 && opt & CONN_KEEP_ALIVE) req.keepAlive = true;
         }
         break;
       case 13:
@@ -158,8 +211,8 @@ export function parseRequest(buf: Buffer, start: number, hend: number): Request 
       case 14:
         if (nameIs(s, pos, 'content-length')) {
           const v = trimOws(s, colon + 1, eol);
-          if (!/^\d{1,15}$/.test(v)) return 400;
-          const len = Number(v);
+          const len = v.length > 15 ? -1 : decimal(v, 0, v.length);
+          if (len < 0) return 400;
           if (cl >= 0 && cl !== len) return 400;
           cl = len;
         }
@@ -174,39 +227,6 @@ export function parseRequest(buf: Buffer, start: number, hend: number): Request 
   if (hosts > 1 || (minor === 1 && hosts === 0)) return 400;
   if (cl > 0) req.contentLength = cl;
   return req;
-}
-
-// ---- dates ------------------------------------------------------------------
-
-/** IMF-fixdate (RFC 9110 5.6.7), e.g. "Sun, 06 Nov 1994 08:49:37 GMT": always 29 characters. */
-export function httpDate(ms: number): string {
-  return new Date(ms).toUTCString();
-}
-
-/** Parses an HTTP date; NaN when it is not one. */
-export function parseHttpDate(s: string): number {
-  const t = Date.parse(s);
-  return Number.isFinite(t) ? t : NaN;
-}
-
-/**
- * A coarse clock: `now` (ms) and `date` (the Date header value) are updated
- * by the server's ticker, so a request reads the time without a syscall.
- * `second` changes whenever `date` does (cached responses compare it).
- */
-export class Clock {
-  now = Date.now();
-  second = Math.floor(this.now / 1000);
-  date = httpDate(this.now);
-
-  update(): void {
-    this.now = Date.now();
-    const s = Math.floor(this.now / 1000);
-    if (s !== this.second) {
-      this.second = s;
-      this.date = httpDate(s * 1000);
-    }
-  }
 }
 
 // ---- response heads --------------------------------------------------------------
@@ -258,27 +278,63 @@ export function etagMatches(list: string, etag: string): boolean {
 /** A single satisfiable range [start, end] (inclusive), 'none' (ignore: 200), or 'unsatisfiable' (416). */
 export type RangeResult = { start: number; end: number } | 'none' | 'unsatisfiable';
 
+/** How many range-specs are looked at: one is honoured; a second means "several" (answered with 200). */
+export const MAX_RANGES_PARSED = 2;
+
 /**
- * Parses a Range header against a representation of `size` bytes. Only one
- * range is honoured: several ranges, other units or bad syntax answer the
- * whole representation (RFC 9110 allows ignoring Range).
+ * Parses a Range header against a representation of `size` bytes, in one
+ * pass that stops at the second range-spec (no regular expression, so the
+ * work is linear in the header whatever it holds). Only one range is
+ * honoured: several ranges, other units or bad syntax answer the whole
+ * representation (RFC 9110 allows ignoring Range).
  */
 export function parseRange(header: string, size: number): RangeResult {
-  const m = /^bytes[ \t]*=[ \t]*(\d*)[ \t]*-[ \t]*(\d*)[ \t]*$/i.exec(header);
-  if (m === null) return 'none';
-  const a = m[1]!, b = m[2]!;
-  if (a === '' && b === '') return 'none';
-  if (a === '') {
-    // suffix range: the last b bytes
-    const n = Number(b);
-    if (n === 0) return 'unsatisfiable';
-    if (size === 0) return 'unsatisfiable';
-    return { start: Math.max(0, size - n), end: size - 1 };
+  const n = header.length;
+  if (n < 6 || !nameIs(header, 0, 'bytes')) return 'none';
+  let i = skipOws(header, 5, n);
+  if (header.charCodeAt(i) !== 61 /* = */) return 'none';
+  let found: { a: number; b: number } | undefined;
+  let specs = 0;
+  i++;
+  while (i < n) {
+    i = skipOws(header, i, n);
+    if (header.charCodeAt(i) === 44 /* , (an empty list element) */) {
+      i++;
+      continue;
+    }
+    if (i >= n) break;
+    if (++specs === MAX_RANGES_PARSED) return 'none';
+    let j = i;
+    while (j < n && isDigit(header.charCodeAt(j))) j++;
+    const a = j > i ? Number(header.slice(i, j)) : -1;
+    i = skipOws(header, j, n);
+    if (header.charCodeAt(i) !== 45 /* - */) return 'none';
+    i = skipOws(header, i + 1, n);
+    j = i;
+    while (j < n && isDigit(header.charCodeAt(j))) j++;
+    const b = j > i ? Number(header.slice(i, j)) : -1;
+    i = skipOws(header, j, n);
+    if (i < n && header.charCodeAt(i) !== 44) return 'none';
+    if (a < 0 && b < 0) return 'none';
+    found = { a, b };
   }
-  const start = Number(a);
-  let end = b === '' ? size - 1 : Number(b);
-  if (b !== '' && end < start) return 'none'; // invalid range-spec: ignore the header
-  if (start >= size) return 'unsatisfiable';
-  if (end >= size) end = size - 1;
-  return { start, end };
+  if (found === undefined) return 'none';
+  const { a, b } = found;
+  if (a < 0) {
+    // suffix range: the last b bytes
+    if (b === 0 || size === 0) return 'unsatisfiable';
+    return { start: Math.max(0, size - b), end: size - 1 };
+  }
+  if (b >= 0 && b < a) return 'none'; // invalid range-spec: ignore the header
+  if (a >= size) return 'unsatisfiable';
+  return { start: a, end: b < 0 || b >= size ? size - 1 : b };
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+function skipOws(s: string, i: number, n: number): number {
+  while (i < n && (s.charCodeAt(i) === 32 || s.charCodeAt(i) === 9)) i++;
+  return i;
 }

@@ -184,8 +184,12 @@ describe('conditional requests', () => {
     const { headers } = await get('/data.bin');
     const lm = headers['last-modified']!;
     assert.equal((await get('/data.bin', { 'If-Modified-Since': lm })).status, 304);
-    const later = new Date(Date.parse(lm) + 3600_000).toUTCString();
+    // Later than the file but not in the future: not modified.
+    const later = new Date(Math.max(Date.parse(lm), Date.now() - 2000)).toUTCString();
     assert.equal((await get('/data.bin', { 'If-Modified-Since': later })).status, 304);
+    // A date in the future is not a valid validator (RFC 9110 13.1.3): the whole file (issue 16 item 8).
+    const future = new Date(Date.now() + 3600_000).toUTCString();
+    assert.equal((await get('/data.bin', { 'If-Modified-Since': future })).status, 200);
     const earlier = new Date(Date.parse(lm) - 3600_000).toUTCString();
     assert.equal((await get('/data.bin', { 'If-Modified-Since': earlier })).status, 200);
     assert.equal((await get('/data.bin', { 'If-Modified-Since': 'not a date' })).status, 200);

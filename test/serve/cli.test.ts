@@ -1,0 +1,66 @@
+/**
+ * The `uringkit serve` command line: failures print one line each, never a
+ * stack trace (issue 16 item 8), and the new limits have flags.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+
+import { failureLines, parseServeArgs } from '../../src/serve/cli.js';
+import { BIN, REPO, within } from './helpers.js';
+
+const hasPrlimit = spawnSync('prlimit', ['--version']).status === 0;
+
+/** Runs the CLI under `prlimit --nofile=n`; resolves when it exits, or kills it once it printed its URL. */
+interface Run { code: number | null; stdout: string; stderr: string; served: boolean }
+
+function runLimited(n: number, args: string[]): Promise<Run> {
+  const child = spawn('prlimit', [`--nofile=${n}:${n}`, process.execPath, BIN, 'serve', ...args],
+    { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let served = false;
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d;
+    if (!served && stdout.includes('http://')) {
+      served = true;
+      child.kill('SIGKILL');
+    }
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  return within(new Promise<Run>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr, served }))),
+    60_000, `the CLI under nofile ${n}`).finally(() => child.kill('SIGKILL'));
+}
+
+test('workers that fail to start: one line per worker, no stack trace, exit 1',
+  { skip: hasPrlimit ? false : 'prlimit (util-linux) is not installed: cannot make workers run out of fds' }, async () => {
+  // Few enough descriptors that the main thread starts but workers cannot load or make their rings.
+  let failedRun: { code: number | null; stderr: string } | undefined;
+  for (let n = 34; n <= 90 && failedRun === undefined; n += 4) {
+    const r = await runLimited(n, ['--port', '0', '--workers', '4']);
+    assert.ok(!/^\s+at /m.test(r.stderr), `a stack trace under nofile ${n}:\n${r.stderr}`);
+    if (!r.served && r.stderr.includes('a worker failed')) failedRun = r;
+    else if (!r.served) assert.equal(r.stderr.trim().split('\n').length, 1, `more than one line:\n${r.stderr}`);
+  }
+  assert.ok(failedRun !== undefined, 'no descriptor limit made a worker fail');
+  assert.equal(failedRun.code, 1);
+  for (const line of failedRun.stderr.trim().split('\n')) assert.match(line, /^uringkit serve: a worker failed: \S/);
+});
+
+test('failureLines: one line per failure, first line of each message only', () => {
+  const e = new AggregateError([new Error('EMFILE: too many open files\n    at x'), 'plain'], 'two failed');
+  assert.equal(failureLines(e), 'uringkit serve: a worker failed: EMFILE: too many open files\n' +
+    'uringkit serve: a worker failed: plain\n');
+  assert.equal(failureLines(new Error('one')), 'uringkit serve: a worker failed: one\n');
+});
+
+test('the limit flags', () => {
+  const o = parseServeArgs(['--request-timeout', '1500', '--header-timeout=700', '--send-timeout', '0',
+    '--cache-entries', '0']);
+  assert.equal(o.requestTimeoutMs, 1500);
+  assert.equal(o.headerTimeoutMs, 700);
+  assert.equal(o.sendTimeoutMs, 0);
+  assert.equal(o.cacheEntries, 0);
+  assert.throws(() => parseServeArgs(['--request-timeout', '0']), /--request-timeout needs an integer from 1/);
+  assert.throws(() => parseServeArgs(['--send-timeout', 'x']), /--send-timeout needs an integer/);
+});

@@ -1,0 +1,85 @@
+/**
+ * uringkit serve out of file descriptors (issue 16 item 4): with
+ * RLIMIT_NOFILE lowered (the server runs in a child started with prlimit from
+ * util-linux) and the table filled by connections, existing files are
+ * answered 200 in full or 503 with Retry-After: never 404, never a short 200.
+ * Accept failures are logged, rate-limited.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import { makeFixture, RawClient, requestText, within, type Fixture } from './helpers.js';
+
+const CHILD = fileURLToPath(new URL('./child-server.js', import.meta.url));
+const prlimit = spawnSync('prlimit', ['--version'], { encoding: 'utf8' });
+const skip = prlimit.status === 0 ? false : 'prlimit (util-linux) is not installed: cannot lower RLIMIT_NOFILE of a child';
+
+let fx: Fixture;
+before(() => {
+  fx = makeFixture(2 * 1024 * 1024);
+});
+after(() => fx.remove());
+
+const LIMIT = 96;
+
+for (const cache of [false, true]) {
+  test(`EMFILE: 200 in full or 503 with Retry-After, never 404 (cache ${cache ? 'on' : 'off'})`, { skip }, async () => {
+    const opts = cache ? {} : { cacheEntries: 0, cacheBytes: 0 };
+    const child = spawn('prlimit', [`--nofile=${LIMIT}:${LIMIT}`, process.execPath, CHILD, fx.root, JSON.stringify(opts)],
+      { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const clients: RawClient[] = [];
+    try {
+      await within((async () => {
+        while (!/ready \d+ \d+\n/.test(out)) {
+          if (child.exitCode !== null) throw new Error(`the child exited: ${err}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      })(), 30_000, 'the child server');
+      const [, port, fds] = /ready (\d+) (\d+)/.exec(out)!.map(Number) as [number, number, number];
+      assert.ok(fds < LIMIT - 10, `the child already has ${fds} fds open`);
+      // More connections than free descriptors: the server's table fills, accept fails with EMFILE.
+      for (let i = 0; i < LIMIT - fds + 20; i++) clients.push(await RawClient.connect(port));
+      await within((async () => {
+        while (!err.includes('EMFILE')) await new Promise((r) => setTimeout(r, 20));
+      })(), 30_000, 'an accept warning');
+      const names = ['hello.txt', 'data.bin', 'big.bin', 'dir/', 'list/'];
+      const statuses = new Map<number, number>();
+      await within(Promise.all(clients.map(async (c, i) => {
+        const name = names[i % names.length]!;
+        c.write(requestText('GET', `/${name}`));
+        const r = await c.response();
+        statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+        assert.ok(r.status === 200 || r.status === 503, `${name}: ${r.status}`);
+        if (r.status === 503) {
+          assert.equal(r.headers['retry-after'], '1');
+          assert.equal(r.headers.connection, 'close');
+        } else if (fx.files[name] !== undefined) {
+          assert.deepEqual(r.body, fx.files[name], name);
+        } else if (name === 'dir/') assert.deepEqual(r.body, fx.files['dir/index.html']);
+        c.destroy(); // gives the server its descriptor back
+      })), 120_000, 'every response');
+      assert.ok((statuses.get(503) ?? 0) > 0, `no 503 seen: ${JSON.stringify([...statuses])}`);
+      // Rate-limited: one warning line per 10 s at most (and the whole test is bounded well below a minute).
+      const warnings = err.split('\n').filter((l) => l.includes('accept failed')).length;
+      assert.ok(warnings >= 1 && warnings <= 6, `${warnings} accept warnings:\n${err}`);
+      child.kill('SIGTERM');
+      assert.equal(await within(exited, 30_000, 'the child to exit'), 0);
+      const closed = /closed (\{.*\}) (\[.*\])/.exec(out);
+      assert.ok(closed !== null, out);
+      assert.deepEqual(JSON.parse(closed[2]!), [], 'server-side errors');
+      const stats = JSON.parse(closed[1]!) as { unavailable: number; acceptErrors: number };
+      assert.ok(stats.unavailable > 0 && stats.acceptErrors > 0);
+    } finally {
+      for (const c of clients) c.destroy();
+      child.kill('SIGKILL');
+    }
+  });
+}
+
