@@ -17,9 +17,9 @@ import readline from 'node:readline';
 import { ReadableStream } from 'node:stream/web';
 import { promisify } from 'node:util';
 
-import { invalidArgType, invalidArgValue, outOfRange } from '../../errors.js';
+import { invalidArgType, invalidArgValue } from '../../errors.js';
 import type { File } from '../file.js';
-import { checkAborted, closedError, toNodeStats } from './shape.js';
+import { checkAborted, closedError, rangeError as outOfRange, toNodeStats } from './shape.js';
 import { createReadStream, createWriteStream, type ReadStream, type ReadStreamOptions, type WriteStream,
   type WriteStreamOptions } from './streams.js';
 

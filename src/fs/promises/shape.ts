@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-import { AbortError } from '../../errors.js';
+import { AbortError, outOfRange } from '../../errors.js';
 import type { BigIntStats as UkBigIntStats, Stats as UkStats } from '../stats.js';
 
 // node:fs's own prototypes (fs.BigIntStats is not exported): results pass `instanceof fs.Stats`.
@@ -109,4 +109,29 @@ export function abortError(signal: AbortSignal): AbortError {
 /** Throws node's AbortError when `signal` has fired. */
 export function checkAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw abortError(signal);
+}
+
+/**
+ * outOfRange with node's rendering of the received value ("Received -1",
+ * "Received 10n", separators past 2**32), as node's ERR_OUT_OF_RANGE prints it.
+ */
+export function rangeError(name: string, range: string, value: number | bigint): RangeError & { code: string } {
+  const err = outOfRange(name, range, value);
+  err.message = err.message.replace(/Received .*$/s, `Received ${receivedNumber(value)}`);
+  return err;
+}
+
+function receivedNumber(v: number | bigint): string {
+  const big = typeof v === 'bigint';
+  let s = String(v);
+  const abs = big ? (v < 0n ? -v : v) : Math.abs(v);
+  if (big ? (abs as bigint) > 2n ** 32n : Number.isInteger(abs) && (abs as number) > 2 ** 32) {
+    const neg = s.startsWith('-') ? '-' : '';
+    const digits = neg ? s.slice(1) : s;
+    let out = '';
+    let i = digits.length;
+    for (; i >= 4; i -= 3) out = `_${digits.slice(i - 3, i)}${out}`;
+    s = `${neg}${digits.slice(0, i)}${out}`;
+  }
+  return big ? `${s}n` : s;
 }
