@@ -393,7 +393,8 @@ export class FileHandle extends EventEmitter {
           unlock();
           return;
         }
-        c.enqueue(new Uint8Array(buf.buffer, buf.byteOffset, bytesRead));
+        // A copy: the read buffer was pinned for the kernel (untransferable), and a byte stream transfers what it gets.
+        c.enqueue(new Uint8Array(buf.subarray(0, bytesRead)));
       },
       cancel: () => {
         this.off('close', onClose);
