@@ -6,11 +6,13 @@
  * every backend (the mock included). The fd is always closed before the
  * returned promise settles, whatever the outcome.
  */
-import { constants as fsc } from 'node:fs';
+import fs, { constants as fsc } from 'node:fs';
 
 import { invalidArgType } from '../errors.js';
 import { parseMode, parseOpenFlags, toPathBuffer, type OpenFlags, type PathLike } from '../ops/file.js';
 import { checkOptions } from '../ops/validate.js';
+import { nativeBinding } from '../native/binding.js';
+import { ringInternals, type Ring } from '../ring/ring.js';
 import { checkEncoding, File, ringOf, toView, type FileOpenOptions } from './file.js';
 
 export { File } from './file.js';
@@ -125,12 +127,28 @@ async function writeFileAsync(path: PathLike, view: ArrayBufferView, flags: numb
 /** copyFile: chunk size and how many chunks are in flight (reads and writes overlap). */
 const COPY_CHUNK = 1 << 20;
 const COPY_DEPTH = 4;
+/**
+ * From this size on, a copy between real files with no `signal` / `timeout`
+ * is libuv's copyfile (copy_file_range: the kernel copies page to page, no
+ * user-space buffer, one thread-pool hop for the whole file). Below it the
+ * ring's read/write chain wins (no thread hop at all). bench/file
+ * copyfile-200m measures the large case.
+ */
+export const COPY_IN_KERNEL_MIN = 8 << 20;
+
+/** How copyFile picks its path (for reports). */
+export const copyFileStrategy = `copyFile: files of ${COPY_IN_KERNEL_MIN >> 20} MiB and more on the io_uring backend, ` +
+  'without signal/timeout: copy_file_range through libuv (in-kernel copy); otherwise 1 MiB ring reads and writes, ' +
+  `${COPY_DEPTH} chunks in flight`;
 
 /**
  * Copies `src` to `dest` (created or truncated; with `exclusive`, fails if
- * dest exists). Data moves through 1 MiB buffers, up to four chunks in
- * flight (reads and writes overlapped); the destination gets the source's
- * mode. Bad arguments throw before anything is opened.
+ * dest exists); the destination gets the source's mode. Small files (and any
+ * copy with `signal` or `timeout`, or on a non-kernel backend) move through
+ * 1 MiB buffers on the ring, up to four chunks in flight; large ones are
+ * copied inside the kernel (copy_file_range via libuv's copyfile; its errors
+ * then carry syscall 'copyfile', as node:fs's). Bad arguments throw before
+ * anything is opened.
  */
 export function copyFile(src: PathLike, dest: PathLike, options?: FileOpenOptions & { exclusive?: boolean }):
   Promise<void> {
@@ -144,19 +162,38 @@ export function copyFile(src: PathLike, dest: PathLike, options?: FileOpenOption
   return copyFileAsync(src, dest, options);
 }
 
+/** Whether `ring` issues to the kernel on real fds (not a mock), so libuv can work on the same paths. */
+function kernelBacked(ring: Ring): boolean {
+  try {
+    return ringInternals().backend(ring) === nativeBinding();
+  } catch {
+    return false;
+  }
+}
+
 async function copyFileAsync(src: PathLike, dest: PathLike, options?: FileOpenOptions & { exclusive?: boolean }):
   Promise<void> {
   const input = await File.open(src, 'r', 0o666, helperOpen(options));
+  let inKernel = false;
   try {
     const st = await input.stat(options);
-    const output = await File.open(dest, options?.exclusive ? 'wx' : 'w', st.mode & 0o7777, helperOpen(options));
-    try {
-      await copyChunks(input, output, options);
-    } finally {
-      await output.close();
+    inKernel = st.isFile() && st.size >= COPY_IN_KERNEL_MIN && options?.signal === undefined &&
+      options?.timeout === undefined && kernelBacked(input.ring);
+    if (!inKernel) {
+      const output = await File.open(dest, options?.exclusive ? 'wx' : 'w', st.mode & 0o7777, helperOpen(options));
+      try {
+        await copyChunks(input, output, options);
+      } finally {
+        await output.close();
+      }
     }
   } finally {
     await input.close();
+  }
+  if (inKernel) {
+    await new Promise<void>((resolve, reject) => {
+      fs.copyFile(src, dest, options?.exclusive ? fsc.COPYFILE_EXCL : 0, (err) => (err ? reject(err) : resolve()));
+    });
   }
 }
 
