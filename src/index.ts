@@ -21,8 +21,8 @@ export type {
   PathLike, OpenFlags, ReadOptions, WriteOptions, VectorOptions, StatOptions, MkdirOptions, FallocateOptions,
 } from './ops/file.js';
 export { Stats, BigIntStats } from './fs/stats.js';
-export { File, readFile, writeFile, copyFile } from './fs/file.js';
-export type { FileOpenOptions, ReadFileOptions, WriteFileOptions } from './fs/file.js';
+export { File, readFile, writeFile, copyFile } from './fs/whole-file.js';
+export type { FileOpenOptions, ReadFileOptions, WriteFileOptions } from './fs/whole-file.js';
 export { BufferPool } from './fs/registered.js';
 export type { BufferPoolOptions, BufferPoolStats, FileTableStats } from './fs/registered.js';
 import './ops/socket.js';

@@ -10,7 +10,9 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { File, Ring } from '../../src/index.js';
+import { copyFile, File, Ring, writeFile } from '../../src/index.js';
+import { copyFileStrategy } from '../../src/fs/whole-file.js';
+import { ioWorkerCount as ioWorkers } from '../fs-compat/probe.js';
 import { buildDir } from '../lib/cbuild.js';
 import { startSuite } from '../lib/suite.js';
 import {
@@ -80,6 +82,17 @@ function warmPageCache(file: string): number {
     fs.closeSync(fd);
   }
   return FILE_SIZE / MiB / ((nowNs() - t0) / 1e9);
+}
+
+/** Reads a file once so that it is in the page cache. */
+function warmPageCacheOf(file: string): void {
+  const buf = Buffer.allocUnsafe(MiB);
+  const fd = fs.openSync(file, 'r');
+  try {
+    while (fs.readSync(fd, buf, 0, MiB, null) > 0) { /* to the end */ }
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** The write4k-datasync target: 1 MiB of data on the real disk, fsynced. */
@@ -593,6 +606,96 @@ export async function main(argv: string[]): Promise<void> {
       .build();
     r.info = `await ring.write(fd, 4 KiB, { position }); await ring.fdatasync(fd), cycling over a 1 MiB file ` +
       `on ${wfs} (real disk); one op = write + fdatasync; ${entersInfo(uk)}`;
+    cases.push(r);
+  }
+
+  // -- write-64k -------------------------------------------------------------------------------------
+  {
+    progress('write-64k');
+    const target = path.join(wdir, 'write-64k.bin');
+    const span = 64 * MiB; // writes cycle over 64 MiB of one file (page cache; written back in the background)
+    const chunk = 64 * KiB;
+    const slots = span / chunk;
+    const data = randomBytes(chunk);
+    fs.writeFileSync(target, Buffer.alloc(0));
+    const f = await File.open(target, 'r+');
+    const wfh = await fsp.open(target, 'r+');
+    let k1 = 0;
+    let k2 = 0;
+    const w0 = ioWorkers();
+    const uk = countEnters(ring, await sampler('uringkit', async (n) => {
+      for (let i = 0; i < n; i++) await f.writeAll(data, { position: (k1++ % slots) * chunk });
+    }, o, { scale: US }));
+    const s = await interleave({
+      uk: uk.sampler,
+      fsp: await sampler('fs-promises', async (n) => {
+        for (let i = 0; i < n; i++) await wfh.write(data, 0, chunk, (k2++ % slots) * chunk);
+      }, o, { scale: US }),
+    }, o);
+    const workers = Math.max(w0, ioWorkers());
+    await f.close();
+    await wfh.close();
+    fs.rmSync(target, { force: true });
+    const r = new Case('write-64k', 'µs/op').uringkit(s['uk']!)
+      .peer('fs-promises', s['fsp']!, 'await fh.write(buf, 0, 65536, pos), sequential')
+      .target('fs-promises', 1.3).build();
+    r.info = `await file.writeAll(64 KiB, { position }), sequential, cycling over 64 MiB of a file on ${wfs} ` +
+      `(buffered: page cache); io-wq workers of this process seen: ${workers}; ${entersInfo(uk)}`;
+    cases.push(r);
+  }
+
+  // -- writefile-200m ------------------------------------------------------------------------------------
+  {
+    progress('writefile-200m');
+    const target = path.join(wdir, 'writefile-200m.bin');
+    const size = 200 * MiB;
+    const data = randomBytes(size);
+    const w0 = ioWorkers();
+    const sample = (run: () => Promise<void>): Sampler => async () => {
+      fs.rmSync(target, { force: true });
+      const t0 = nowNs();
+      await run();
+      return size / MiB / ((nowNs() - t0) / 1e9);
+    };
+    const s = await interleave({
+      uk: sample(() => writeFile(target, data)),
+      fsp: sample(() => fsp.writeFile(target, data)),
+    }, o);
+    const workers = Math.max(w0, ioWorkers());
+    fs.rmSync(target, { force: true });
+    const r = new Case('writefile-200m', 'MiB/s').uringkit(s['uk']!)
+      .peer('fs-promises', s['fsp']!, 'await fsp.writeFile(path, 200 MiB Buffer) (node writes 512 KiB pieces, one thread-pool hop each)')
+      .target('fs-promises', 1.3).build();
+    r.info = `await writeFile(path, 200 MiB Buffer) on ${wfs}: one open, write(s) of up to 2 GiB - 4 KiB each, close; ` +
+      `the file is removed (untimed) before each repeat; io-wq workers of this process seen: ${workers}`;
+    cases.push(r);
+  }
+
+  // -- copyfile-200m -------------------------------------------------------------------------------------
+  {
+    progress('copyfile-200m');
+    const src = path.join(wdir, 'copy-src-200m.bin');
+    const dst = path.join(wdir, 'copy-dst-200m.bin');
+    const size = 200 * MiB;
+    fs.writeFileSync(src, randomBytes(size));
+    warmPageCacheOf(src);
+    const sample = (run: () => Promise<void>): Sampler => async () => {
+      fs.rmSync(dst, { force: true });
+      const t0 = nowNs();
+      await run();
+      return size / MiB / ((nowNs() - t0) / 1e9);
+    };
+    const s = await interleave({
+      uk: sample(() => copyFile(src, dst)),
+      cp: sample(() => fsp.copyFile(src, dst)),
+    }, o);
+    fs.rmSync(src, { force: true });
+    fs.rmSync(dst, { force: true });
+    const r = new Case('copyfile-200m', 'MiB/s').uringkit(s['uk']!)
+      .peer('fs-copyfile', s['cp']!, 'await fs.promises.copyFile(src, dst) (libuv: copy_file_range)')
+      .target('fs-copyfile', 1.0).build();
+    r.info = `await copyFile(src, dst), 200 MiB, source in the page cache, destination removed (untimed) before each repeat, on ${wfs}; ` +
+      copyFileStrategy;
     cases.push(r);
   }
 

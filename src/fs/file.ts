@@ -1,13 +1,11 @@
 /**
- * File: an open file descriptor bound to a ring, with fs-like methods, and
- * the readFile / writeFile / copyFile helpers.
+ * File: an open file descriptor bound to a ring, with fs-like methods. The
+ * whole-file helpers (readFile / writeFile / copyFile) are in whole-file.ts.
  *
  * Every method is one ring operation (or a loop of them for readAll /
  * writeAll), so it takes the common `signal` / `timeout` options and never
  * touches libuv's thread pool.
  */
-import { constants as fsc } from 'node:fs';
-
 import os from 'node:os';
 
 import { invalidArgType, invalidArgValue, outOfRange, SystemError } from '../errors.js';
@@ -242,17 +240,8 @@ export class File {
   }
 }
 
-export interface ReadFileOptions extends FileOpenOptions {
-  encoding?: BufferEncoding;
-  flag?: OpenFlags;
-}
-
-/** The helpers do a few large operations per fd: registering it costs more than it saves, unless asked. */
-function helperOpen<T extends FileOpenOptions>(options: T | undefined): T {
-  return { ...options, register: options?.register ?? false } as T;
-}
-
-function ringOf(options: FileOpenOptions | undefined): Ring {
+/** The ring of `options` (default Ring.current()); throws on a bad `options` or `options.ring`. */
+export function ringOf(options: FileOpenOptions | undefined): Ring {
   if (options !== undefined && (options === null || typeof options !== 'object')) {
     throw invalidArgType('options', 'of type object', options);
   }
@@ -261,7 +250,7 @@ function ringOf(options: FileOpenOptions | undefined): Ring {
   return ring;
 }
 
-function checkEncoding(encoding: unknown, name: string): BufferEncoding | undefined {
+export function checkEncoding(encoding: unknown, name: string): BufferEncoding | undefined {
   if (encoding === undefined || encoding === null) return undefined;
   if (typeof encoding !== 'string' || !Buffer.isEncoding(encoding)) {
     throw invalidArgValue(name, encoding, 'is not a supported encoding');
@@ -269,121 +258,8 @@ function checkEncoding(encoding: unknown, name: string): BufferEncoding | undefi
   return encoding;
 }
 
-function toView(data: unknown, encoding: unknown): ArrayBufferView {
+export function toView(data: unknown, encoding: unknown): ArrayBufferView {
   if (typeof data === 'string') return Buffer.from(data, checkEncoding(encoding, 'options.encoding') ?? 'utf8');
   checkView(data, 'data');
   return data;
-}
-
-/** Reads a whole file (any size, including files whose stat size is 0, as in /proc). Bad arguments throw. */
-export function readFile(path: PathLike, options: ReadFileOptions & { encoding: BufferEncoding }): Promise<string>;
-export function readFile(path: PathLike, options?: ReadFileOptions): Promise<Buffer>;
-export function readFile(path: PathLike, options?: ReadFileOptions | BufferEncoding): Promise<Buffer | string> {
-  const opts: ReadFileOptions | undefined = typeof options === 'string' ? { encoding: options } : options;
-  ringOf(opts);
-  const encoding = checkEncoding(opts?.encoding, 'options.encoding');
-  toPathBuffer(path);
-  parseOpenFlags(opts?.flag ?? 'r');
-  checkOptions(opts);
-  return readFileAsync(path, opts, encoding);
-}
-
-async function readFileAsync(path: PathLike, options: ReadFileOptions | undefined,
-  encoding: BufferEncoding | undefined): Promise<Buffer | string> {
-  const file = await File.open(path, options?.flag ?? 'r', 0o666, helperOpen(options));
-  try {
-    const st = await file.stat(options);
-    let size = st.size > 0 ? st.size : 64 * 1024;
-    let buf = Buffer.allocUnsafe(size);
-    let len = 0;
-    for (;;) {
-      const n = await file.read(buf, { ...options, offset: len, length: buf.length - len, position: len });
-      if (n === 0) break;
-      len += n;
-      if (len === buf.length) {
-        size *= 2;
-        const bigger = Buffer.allocUnsafe(size);
-        buf.copy(bigger, 0, 0, len);
-        buf = bigger;
-      }
-    }
-    const out = len === buf.length ? buf : buf.subarray(0, len);
-    return encoding ? out.toString(encoding) : out;
-  } finally {
-    await file.close();
-  }
-}
-
-export interface WriteFileOptions extends FileOpenOptions {
-  encoding?: BufferEncoding;
-  mode?: number | string;
-  flag?: OpenFlags;
-}
-
-/** Writes a whole file (created or truncated by default). Bad arguments throw before the file is touched. */
-export function writeFile(path: PathLike, data: ArrayBufferView | string, options?: WriteFileOptions): Promise<void> {
-  ringOf(options);
-  const view = toView(data, options?.encoding);
-  toPathBuffer(path);
-  const flags = parseOpenFlags(options?.flag ?? 'w');
-  const mode = parseMode(options?.mode, 0o666);
-  checkOptions(options);
-  return writeFileAsync(path, view, flags, mode, options);
-}
-
-async function writeFileAsync(path: PathLike, view: ArrayBufferView, flags: number, mode: number,
-  options: WriteFileOptions | undefined): Promise<void> {
-  const file = await File.open(path, flags, mode, helperOpen(options));
-  try {
-    await file.writeAll(view, { ...options, encoding: undefined, position: (flags & fsc.O_APPEND) !== 0 ? null : 0 });
-  } finally {
-    await file.close();
-  }
-}
-
-/**
- * Copies `src` to `dest` (created or truncated; with `exclusive`, fails if
- * dest exists). Data moves through 1 MiB buffers with reads and writes
- * overlapped (two in flight); the destination gets the source's mode.
- * Bad arguments throw before anything is opened.
- */
-export function copyFile(src: PathLike, dest: PathLike, options?: FileOpenOptions & { exclusive?: boolean }):
-  Promise<void> {
-  ringOf(options);
-  toPathBuffer(src, 'src');
-  toPathBuffer(dest, 'dest');
-  checkOptions(options);
-  if (options?.exclusive !== undefined && typeof options.exclusive !== 'boolean') {
-    throw invalidArgType('options.exclusive', 'of type boolean', options.exclusive);
-  }
-  return copyFileAsync(src, dest, options);
-}
-
-async function copyFileAsync(src: PathLike, dest: PathLike, options?: FileOpenOptions & { exclusive?: boolean }):
-  Promise<void> {
-  const input = await File.open(src, 'r', 0o666, helperOpen(options));
-  try {
-    const st = await input.stat(options);
-    const output = await File.open(dest, options?.exclusive ? 'wx' : 'w', st.mode & 0o7777, helperOpen(options));
-    try {
-      const CHUNK = 1 << 20;
-      const bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
-      let pos = 0;
-      let pendingWrite: Promise<number> | undefined;
-      for (let i = 0; ; i ^= 1) {
-        const n = await input.readAll(bufs[i]!, { ...options, position: pos });
-        if (pendingWrite) await pendingWrite;
-        pendingWrite = undefined;
-        if (n === 0) break;
-        pendingWrite = output.writeAll(bufs[i]!, { ...options, length: n, position: pos });
-        pos += n;
-        if (n < CHUNK) break;
-      }
-      if (pendingWrite) await pendingWrite;
-    } finally {
-      await output.close();
-    }
-  } finally {
-    await input.close();
-  }
 }

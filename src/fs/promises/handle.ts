@@ -1,0 +1,474 @@
+/**
+ * FileHandle: node:fs/promises' FileHandle over a uringkit File.
+ *
+ * Contracts (as node's FileHandle):
+ * - every method rejects with Error('file closed') { code: 'EBADF', syscall }
+ *   once close() has been called and the descriptor released;
+ * - close() emits 'close' synchronously, waits for operations in flight on
+ *   the handle, then closes the fd; a second close() returns the same promise;
+ * - a handle that becomes unreachable while open is closed on garbage
+ *   collection with node's two warnings.
+ * Reads, writes, readv/writev, stat, sync, datasync, truncate and close are
+ * ring operations; chmod, chown and utimes use node:fs on the fd.
+ */
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import readline from 'node:readline';
+import { ReadableStream } from 'node:stream/web';
+import { promisify } from 'node:util';
+
+import { invalidArgType, invalidArgValue } from '../../errors.js';
+import type { File } from '../file.js';
+import { checkAborted, closedError, rangeError as outOfRange, toNodeStats } from './shape.js';
+import { createReadStream, createWriteStream, type ReadStream, type ReadStreamOptions, type WriteStream,
+  type WriteStreamOptions } from './streams.js';
+
+const fchmod = promisify(fs.fchmod);
+const fchown = promisify(fs.fchown);
+const futimes = promisify(fs.futimes);
+
+/** Node's default buffer for `read()` without one. */
+const DEFAULT_READ = 16384;
+/** The kernel's limit on iovecs per readv/writev. */
+const IOV_MAX = 1024;
+
+export interface ReadResult<T extends NodeJS.ArrayBufferView> {
+  bytesRead: number;
+  buffer: T;
+}
+export interface WriteResult<T> {
+  bytesWritten: number;
+  buffer: T;
+}
+export interface ReadOptionsLike<T extends NodeJS.ArrayBufferView = Buffer> {
+  buffer?: T;
+  offset?: number | null;
+  length?: number | null;
+  position?: number | bigint | null;
+}
+export interface HandleReadFileOptions {
+  encoding?: BufferEncoding | null;
+  signal?: AbortSignal;
+}
+export interface HandleWriteFileOptions {
+  encoding?: BufferEncoding | null;
+  signal?: AbortSignal;
+}
+export type WriteFileData = string | NodeJS.ArrayBufferView | Iterable<string | NodeJS.ArrayBufferView>
+  | AsyncIterable<string | NodeJS.ArrayBufferView>;
+
+const finalizer = new FinalizationRegistry<number>((fd) => {
+  process.emitWarning(`Closing file descriptor ${fd} on garbage collection`);
+  process.emitWarning('Closing a FileHandle object on garbage collection is deprecated. Please close FileHandle ' +
+    'objects explicitly using FileHandle.prototype.close(). In the future, an error will be thrown if a file ' +
+    'descriptor is closed during garbage collection.', 'DeprecationWarning', 'DEP0137');
+  fs.close(fd, () => undefined);
+});
+
+function checkInteger(v: unknown, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== 'number') throw invalidArgType(name, 'of type number', v);
+  if (!Number.isInteger(v)) throw outOfRange(name, 'an integer', v);
+  if (v < min || v > max) throw outOfRange(name, `>= ${min} && <= ${max}`, v);
+  return v;
+}
+
+/** A read/write position: null/undefined/-1 (or anything not a number for writes) → -1 = current position. */
+function readPosition(p: unknown): number | bigint {
+  if (p === null || p === undefined) return -1;
+  if (typeof p === 'bigint') {
+    if (p < -1n || p > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw outOfRange('position', `>= -1 && <= ${Number.MAX_SAFE_INTEGER}`, p);
+    }
+    return p;
+  }
+  return checkInteger(p, 'position', -1);
+}
+
+function isView(v: unknown): v is NodeJS.ArrayBufferView {
+  return ArrayBuffer.isView(v);
+}
+
+function checkBufferArray(buffers: unknown): readonly NodeJS.ArrayBufferView[] {
+  if (!Array.isArray(buffers) || !buffers.every(isView)) {
+    throw invalidArgType('buffers', 'an instance of ArrayBufferView[]', buffers);
+  }
+  return buffers as NodeJS.ArrayBufferView[];
+}
+
+/** The File behind one of our handles (for the streams module). */
+export let handleFile: (h: FileHandle) => File;
+
+export class FileHandle extends EventEmitter {
+  static {
+    handleFile = (h) => h.#file;
+  }
+
+  #file: File;
+  #fd: number;
+  #refs = 1;
+  #closePromise: Promise<void> | undefined;
+  #closeSettle: ((err?: unknown) => void) | undefined;
+  #locked = false;
+
+  /** @internal Use open() (uringkit/fs): wraps an open File; the handle owns its fd from now on. */
+  constructor(file: File) {
+    super();
+    this.#file = file;
+    this.#fd = file.fd;
+    finalizer.register(this, this.#fd, this);
+  }
+
+  /** The descriptor; -1 once closed. */
+  get fd(): number {
+    return this.#fd;
+  }
+
+  /** Runs `fn` with the handle referenced (close() waits for it); rejects as node's when closed. */
+  async #call<T>(syscall: string, fn: (file: File) => Promise<T>): Promise<T> {
+    if (this.#fd === -1) throw closedError(syscall);
+    this.#refs++;
+    try {
+      return await fn(this.#file);
+    } finally {
+      this.#unref();
+    }
+  }
+
+  #unref(): void {
+    if (--this.#refs === 0) {
+      this.#fd = -1;
+      finalizer.unregister(this);
+      const settle = this.#closeSettle;
+      this.#closeSettle = undefined;
+      this.#file.close().then(() => settle?.(), (e: unknown) => settle?.(e ?? new Error('close failed')));
+    }
+  }
+
+  close(): Promise<void> {
+    if (this.#fd === -1 && this.#closePromise === undefined) return Promise.resolve();
+    if (this.#closePromise !== undefined) return this.#closePromise;
+    const p = new Promise<void>((resolve, reject) => {
+      this.#closeSettle = (err?: unknown) => (err === undefined ? resolve() : reject(err));
+    }).finally(() => {
+      this.#closePromise = undefined;
+    });
+    this.#closePromise = p;
+    this.#unref();
+    this.emit('close');
+    return p;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  read<T extends NodeJS.ArrayBufferView = Buffer>(buffer: T, offset?: number | null, length?: number | null,
+    position?: number | bigint | null): Promise<ReadResult<T>>;
+  read<T extends NodeJS.ArrayBufferView = Buffer>(buffer: T, options?: ReadOptionsLike<T>): Promise<ReadResult<T>>;
+  read<T extends NodeJS.ArrayBufferView = Buffer>(options?: ReadOptionsLike<T>): Promise<ReadResult<T>>;
+  async read(bufferOrOptions?: unknown, offsetOrOptions?: unknown, lengthArg?: unknown,
+    positionArg?: unknown): Promise<ReadResult<NodeJS.ArrayBufferView>> {
+    if (this.#fd === -1) throw closedError('read');
+    let buffer: unknown = bufferOrOptions;
+    let offset: unknown = offsetOrOptions;
+    let length: unknown = lengthArg;
+    let position: unknown = positionArg;
+    if (!isView(buffer)) {
+      if (bufferOrOptions !== undefined && bufferOrOptions !== null && typeof bufferOrOptions !== 'object') {
+        throw invalidArgType('options', 'of type object', bufferOrOptions);
+      }
+      const o = (bufferOrOptions ?? {}) as ReadOptionsLike<NodeJS.ArrayBufferView>;
+      buffer = o.buffer ?? Buffer.alloc(DEFAULT_READ);
+      if (!isView(buffer)) throw invalidArgType('buffer', 'an instance of Buffer, TypedArray, or DataView', buffer);
+      offset = o.offset ?? 0;
+      length = o.length ?? buffer.byteLength - (offset as number);
+      position = o.position ?? null;
+    }
+    const buf = buffer as NodeJS.ArrayBufferView;
+    if (offset !== null && typeof offset === 'object') {
+      const o = offset as ReadOptionsLike<NodeJS.ArrayBufferView>;
+      offset = o.offset ?? 0;
+      length = o.length ?? buf.byteLength - (offset as number);
+      position = o.position ?? null;
+    }
+    const off = offset === null || offset === undefined ? 0 : checkInteger(offset, 'offset', 0);
+    const len = length === null || length === undefined ? buf.byteLength - off : checkInteger(length, 'length', 0);
+    if (len === 0) return { __proto__: null, bytesRead: 0, buffer: buf } as ReadResult<NodeJS.ArrayBufferView>;
+    if (buf.byteLength === 0) throw invalidArgValue('buffer', buf, 'is empty and cannot be written');
+    if (off > buf.byteLength) throw outOfRange('offset', `<= ${buf.byteLength}`, off);
+    if (off + len > buf.byteLength) throw outOfRange('length', `<= ${buf.byteLength - off}`, len);
+    const pos = readPosition(position);
+    const bytesRead = await this.#call('read', (f) => f.read(buf, { offset: off, length: len, position: pos }));
+    return { __proto__: null, bytesRead, buffer: buf } as ReadResult<NodeJS.ArrayBufferView>;
+  }
+
+  write<T extends NodeJS.ArrayBufferView>(buffer: T, offset?: number | null, length?: number | null,
+    position?: number | null): Promise<WriteResult<T>>;
+  write<T extends NodeJS.ArrayBufferView>(buffer: T, options?: { offset?: number; length?: number;
+    position?: number | null }): Promise<WriteResult<T>>;
+  write(data: string, position?: number | null, encoding?: BufferEncoding | null): Promise<WriteResult<string>>;
+  async write(data: unknown, offsetOrOptions?: unknown, lengthArg?: unknown,
+    positionArg?: unknown): Promise<WriteResult<unknown>> {
+    if (this.#fd === -1) throw closedError('write');
+    if ((data as { byteLength?: unknown } | null | undefined)?.byteLength === 0) {
+      return { __proto__: null, bytesWritten: 0, buffer: data } as WriteResult<unknown>;
+    }
+    if (isView(data)) {
+      let offset = offsetOrOptions;
+      let length = lengthArg;
+      let position = positionArg;
+      if (typeof offset === 'object') {
+        const o = (offset ?? {}) as { offset?: number; length?: number; position?: number | null };
+        offset = o.offset ?? 0;
+        length = o.length ?? data.byteLength - (offset as number);
+        position = o.position ?? null;
+      }
+      const off = offset === null || offset === undefined ? 0 : checkInteger(offset, 'offset', 0);
+      const len = typeof length === 'number' ? length : data.byteLength - off;
+      const pos = typeof position === 'number' ? position : -1;
+      if (off > data.byteLength) throw outOfRange('offset', `<= ${data.byteLength}`, off);
+      if (len > data.byteLength - off) throw outOfRange('length', `<= ${data.byteLength - off}`, len);
+      if (len < 0) throw outOfRange('length', '>= 0', len);
+      checkInteger(len, 'length', 0, 2 ** 31 - 1);
+      if (pos < -1 || !Number.isSafeInteger(pos)) checkInteger(pos, 'position', -1);
+      const bytesWritten = await this.#call('write', (f) => f.write(data, { offset: off, length: len, position: pos }));
+      return { __proto__: null, bytesWritten, buffer: data } as WriteResult<unknown>;
+    }
+    if (typeof data !== 'string') {
+      throw invalidArgType('buffer', 'of type string or an instance of Buffer, TypedArray, or DataView', data);
+    }
+    const encoding = lengthArg ?? 'utf8';
+    if (typeof encoding !== 'string' || !Buffer.isEncoding(encoding)) {
+      throw invalidArgValue('encoding', encoding, 'is invalid encoding');
+    }
+    const pos = typeof offsetOrOptions === 'number' && offsetOrOptions >= 0 ? offsetOrOptions : -1;
+    const bytes = Buffer.from(data, encoding);
+    const bytesWritten = await this.#call('write', (f) => f.write(bytes, { position: pos }));
+    return { __proto__: null, bytesWritten, buffer: data } as WriteResult<unknown>;
+  }
+
+  async readv<T extends readonly NodeJS.ArrayBufferView[]>(buffers: T, position?: number | null):
+    Promise<{ bytesRead: number; buffers: T }> {
+    if (this.#fd === -1) throw closedError('readv');
+    checkBufferArray(buffers);
+    let pos = typeof position === 'number' ? position : -1;
+    const bytesRead = await this.#call('readv', async (f) => {
+      let total = 0;
+      for (let i = 0; i < buffers.length; i += IOV_MAX) {
+        const batch = buffers.slice(i, i + IOV_MAX).filter((b) => b.byteLength > 0);
+        if (batch.length === 0) continue;
+        const want = batch.reduce((s, b) => s + b.byteLength, 0);
+        const n = await f.readv(batch, { position: pos });
+        total += n;
+        if (pos !== -1) pos += n;
+        if (n < want) break;
+      }
+      return total;
+    });
+    return { __proto__: null, bytesRead, buffers } as unknown as { bytesRead: number; buffers: T };
+  }
+
+  async writev<T extends readonly NodeJS.ArrayBufferView[]>(buffers: T, position?: number | null):
+    Promise<{ bytesWritten: number; buffers: T }> {
+    if (this.#fd === -1) throw closedError('writev');
+    checkBufferArray(buffers);
+    let pos = typeof position === 'number' ? position : -1;
+    const bytesWritten = await this.#call('writev', async (f) => {
+      let total = 0;
+      for (let i = 0; i < buffers.length; i += IOV_MAX) {
+        const batch = buffers.slice(i, i + IOV_MAX).filter((b) => b.byteLength > 0);
+        if (batch.length === 0) continue;
+        const want = batch.reduce((s, b) => s + b.byteLength, 0);
+        const n = await f.writev(batch, { position: pos });
+        total += n;
+        if (pos !== -1) pos += n;
+        if (n < want) break;
+      }
+      return total;
+    });
+    return { __proto__: null, bytesWritten, buffers } as unknown as { bytesWritten: number; buffers: T };
+  }
+
+  stat(options: { bigint: true }): Promise<fs.BigIntStats>;
+  stat(options?: { bigint?: false }): Promise<fs.Stats>;
+  stat(options?: { bigint?: boolean }): Promise<fs.Stats | fs.BigIntStats>;
+  async stat(options?: { bigint?: boolean }): Promise<fs.Stats | fs.BigIntStats> {
+    const bigint = options?.bigint === true;
+    return this.#call('fstat', async (f) => toNodeStats(await f.stat({ bigint })));
+  }
+
+  async truncate(len = 0): Promise<void> {
+    if (this.#fd === -1) throw closedError('ftruncate');
+    checkInteger(len, 'len', Number.MIN_SAFE_INTEGER);
+    const n = Math.max(0, len);
+    await this.#call('ftruncate', (f) => f.truncate(n));
+  }
+
+  sync(): Promise<void> {
+    return this.#call('fsync', (f) => f.sync());
+  }
+
+  datasync(): Promise<void> {
+    return this.#call('fdatasync', (f) => f.datasync());
+  }
+
+  chmod(mode: fs.Mode): Promise<void> {
+    return this.#call('fchmod', (f) => fchmod(f.fd, mode));
+  }
+
+  chown(uid: number, gid: number): Promise<void> {
+    return this.#call('fchown', (f) => fchown(f.fd, uid, gid));
+  }
+
+  utimes(atime: fs.TimeLike, mtime: fs.TimeLike): Promise<void> {
+    return this.#call('futimes', (f) => futimes(f.fd, atime, mtime));
+  }
+
+  readFile(options: { encoding: BufferEncoding; signal?: AbortSignal } | BufferEncoding): Promise<string>;
+  readFile(options?: { encoding?: null; signal?: AbortSignal } | null): Promise<Buffer>;
+  readFile(options?: HandleReadFileOptions | BufferEncoding | null): Promise<string | Buffer>;
+  async readFile(options?: HandleReadFileOptions | BufferEncoding | null): Promise<string | Buffer> {
+    const o: HandleReadFileOptions = typeof options === 'string' ? { encoding: options } : options ?? {};
+    return this.#call('readFile', (f) => readFromCurrent(f, o));
+  }
+
+  /** Writes at the current file position (the end for a handle opened in append mode). */
+  async writeFile(data: WriteFileData, options?: HandleWriteFileOptions | BufferEncoding | null): Promise<void> {
+    const o: HandleWriteFileOptions = typeof options === 'string' ? { encoding: options } : options ?? {};
+    return this.#call('writeFile', (f) => writeAllData(f, data, o, -1));
+  }
+
+  async appendFile(data: WriteFileData, options?: HandleWriteFileOptions | BufferEncoding | null): Promise<void> {
+    const o: HandleWriteFileOptions = typeof options === 'string' ? { encoding: options } : options ?? {};
+    return this.#call('writeFile', (f) => writeAllData(f, data, o, -1));
+  }
+
+  readLines(options?: ReadStreamOptions): readline.Interface {
+    return readline.createInterface({ input: this.createReadStream(options), crlfDelay: Infinity });
+  }
+
+  createReadStream(options?: ReadStreamOptions): ReadStream {
+    return createReadStream(undefined, { ...options, fd: this });
+  }
+
+  createWriteStream(options?: WriteStreamOptions): WriteStream {
+    return createWriteStream(undefined, { ...options, fd: this });
+  }
+
+  /**
+   * A web ReadableStream ('bytes') of the rest of the file from the current
+   * position, one 64 KiB ring read per pull. The handle stays open (node 20's
+   * contract) unless `autoClose` is set; it is locked until the stream ends.
+   */
+  readableWebStream(options: { type?: 'bytes'; autoClose?: boolean } = {}): ReadableStream<Uint8Array> {
+    if (this.#fd === -1) throw invalidState('The FileHandle is closed');
+    if (this.#closePromise !== undefined) throw invalidState('The FileHandle is closing');
+    if (this.#locked) throw invalidState('The FileHandle is locked');
+    this.#locked = true;
+    const unlock = (): void => {
+      this.#locked = false;
+      if (options.autoClose === true) void this.close().catch(() => undefined);
+    };
+    const onClose = (): void => {
+      try {
+        controller?.close();
+      } catch {
+        // closed or errored already
+      }
+    };
+    let controller: ReadableByteStreamController | undefined;
+    this.once('close', onClose);
+    return new ReadableStream({
+      type: 'bytes',
+      start: (c) => {
+        controller = c;
+      },
+      pull: async (c) => {
+        const buf = Buffer.allocUnsafe(64 * 1024);
+        const { bytesRead } = await this.read(buf, 0, buf.length, null);
+        if (bytesRead === 0) {
+          this.off('close', onClose);
+          c.close();
+          c.byobRequest?.respond(0);
+          unlock();
+          return;
+        }
+        // A copy: the read buffer was pinned for the kernel (untransferable), and a byte stream transfers what it gets.
+        c.enqueue(new Uint8Array(buf.subarray(0, bytesRead)));
+      },
+      cancel: () => {
+        this.off('close', onClose);
+        unlock();
+      },
+    });
+  }
+}
+
+function invalidState(message: string): Error & { code: string } {
+  const err = new Error(`Invalid state: ${message}`) as Error & { code: string };
+  err.code = 'ERR_INVALID_STATE';
+  return err;
+}
+
+/** The rest of the file from the current position (node's FileHandle.readFile contract). */
+async function readFromCurrent(f: File, o: HandleReadFileOptions): Promise<string | Buffer> {
+  const encoding = o.encoding ?? undefined;
+  if (encoding !== undefined && !Buffer.isEncoding(encoding)) {
+    throw invalidArgValue('encoding', encoding, 'is invalid encoding');
+  }
+  checkAborted(o.signal);
+  const st = await f.stat();
+  const regular = st.isFile() && st.size > 0;
+  let buf = Buffer.allocUnsafe(regular ? st.size : 64 * 1024);
+  let len = 0;
+  for (;;) {
+    if (len === buf.length) {
+      if (regular) break;
+      const bigger = Buffer.allocUnsafe(buf.length * 2);
+      buf.copy(bigger, 0, 0, len);
+      buf = bigger;
+    }
+    checkAborted(o.signal);
+    const n = await f.read(buf, { offset: len, length: buf.length - len, position: -1 });
+    if (n === 0) break;
+    len += n;
+  }
+  const out = buf.subarray(0, len);
+  return encoding !== undefined ? out.toString(encoding) : out;
+}
+
+function isIterable(v: unknown): v is Iterable<unknown> | AsyncIterable<unknown> {
+  return v !== null && typeof v === 'object' &&
+    (typeof (v as Iterable<unknown>)[Symbol.iterator] === 'function' ||
+      typeof (v as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function');
+}
+
+/**
+ * Writes `data` (string, view, or a sync/async iterable of them) through `f`
+ * from `position` (-1: the current position, advancing), continuing short
+ * writes; the signal is checked before each chunk, as node:fs does.
+ */
+export async function writeAllData(f: File, data: unknown, o: HandleWriteFileOptions, position: number): Promise<void> {
+  const encoding = o.encoding ?? 'utf8';
+  if (!Buffer.isEncoding(encoding)) throw invalidArgValue('encoding', encoding, 'is invalid encoding');
+  let pos = position;
+  const put = async (chunk: unknown): Promise<void> => {
+    checkAborted(o.signal);
+    const view = typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk;
+    if (!isView(view)) {
+      throw invalidArgType('data', 'of type string or an instance of Buffer, TypedArray, or DataView', chunk);
+    }
+    if (view.byteLength === 0) return;
+    const n = await f.writeAll(view, { position: pos });
+    if (pos !== -1) pos += n;
+  };
+  if (typeof data === 'string' || isView(data)) {
+    await put(data);
+    return;
+  }
+  if (!isIterable(data)) {
+    throw invalidArgType('data', 'of type string or an instance of Buffer, TypedArray, DataView, or Iterable', data);
+  }
+  checkAborted(o.signal);
+  for await (const chunk of data as AsyncIterable<unknown>) await put(chunk);
+}

@@ -1,0 +1,137 @@
+/**
+ * Shaping results and errors the way node:fs/promises does: Stats objects
+ * with node's own prototypes, the "file closed" error of a closed handle,
+ * and the argument shapes the ring paths accept (anything else goes to
+ * node:fs/promises, so its own validation and errors apply unchanged).
+ */
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+import { AbortError, outOfRange } from '../../errors.js';
+import type { BigIntStats as UkBigIntStats, Stats as UkStats } from '../stats.js';
+
+// node:fs's own prototypes (fs.BigIntStats is not exported): results pass `instanceof fs.Stats`.
+const STATS_PROTO = Object.getPrototypeOf(fs.statSync('/')) as object;
+const BIGINT_STATS_PROTO = Object.getPrototypeOf(fs.statSync('/', { bigint: true })) as object;
+/** Node 22+ derives atime/mtime/ctime/birthtime lazily from the *Ms fields (accessors on the prototype). */
+const LAZY_DATES = hasAccessor(STATS_PROTO, 'atime');
+const LAZY_BIGINT_DATES = hasAccessor(BIGINT_STATS_PROTO, 'atime');
+
+function hasAccessor(proto: object | null, key: string): boolean {
+  for (let p = proto; p !== null && p !== Object.prototype; p = Object.getPrototypeOf(p) as object | null) {
+    const d = Object.getOwnPropertyDescriptor(p, key);
+    if (d) return d.get !== undefined;
+  }
+  return false;
+}
+
+const NUMERIC = ['dev', 'mode', 'nlink', 'uid', 'gid', 'rdev', 'blksize', 'ino', 'size', 'blocks',
+  'atimeMs', 'mtimeMs', 'ctimeMs', 'birthtimeMs'] as const;
+const DATES = ['atime', 'mtime', 'ctime', 'birthtime'] as const;
+const NANOS = ['atimeNs', 'mtimeNs', 'ctimeNs', 'birthtimeNs'] as const;
+
+/** A uringkit Stats → an object of node's fs.Stats (or BigIntStats) class, own fields in node's order. */
+export function toNodeStats(s: UkStats | UkBigIntStats): fs.Stats | fs.BigIntStats {
+  const big = typeof s.size === 'bigint';
+  const out = Object.create(big ? BIGINT_STATS_PROTO : STATS_PROTO) as Record<string, unknown>;
+  const src = s as unknown as Record<string, unknown>;
+  for (const k of NUMERIC) out[k] = src[k];
+  if (big) for (const k of NANOS) out[k] = src[k];
+  if (!(big ? LAZY_BIGINT_DATES : LAZY_DATES)) for (const k of DATES) out[k] = src[k];
+  return out as unknown as fs.Stats | fs.BigIntStats;
+}
+
+/** What node's FileHandle methods reject with once the handle is closed (or closing). */
+export function closedError(syscall: string): Error & { code: string; syscall: string } {
+  const err = new Error('file closed') as Error & { code: string; syscall: string };
+  err.code = 'EBADF';
+  err.syscall = syscall;
+  return err;
+}
+
+/**
+ * The path as a string when the ring path can take it as node would (a
+ * string, or a file: URL), else undefined (Buffers and anything odd go to
+ * node:fs/promises, whose errors then carry exactly node's shape).
+ */
+export function plainPath(p: unknown): string | undefined {
+  if (typeof p === 'string') return p.includes('\u0000') ? undefined : p;
+  if (p instanceof URL && p.protocol === 'file:') {
+    try {
+      const s = fileURLToPath(p);
+      return s.includes('\u0000') ? undefined : s;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+/** Node's flag strings and O_* numbers that the ring path accepts as they are; anything else → undefined. */
+export function plainFlags(flags: unknown, def: string): string | number | undefined {
+  if (flags === undefined || flags === null) return def;
+  if (typeof flags === 'number') return Number.isInteger(flags) && flags >= 0 && flags <= 0xffffffff ? flags : undefined;
+  return typeof flags === 'string' && FLAG_STRINGS.has(flags) ? flags : undefined;
+}
+
+const FLAG_STRINGS = new Set(['r', 'rs', 'sr', 'r+', 'rs+', 'sr+', 'w', 'wx', 'xw', 'w+', 'wx+', 'xw+', 'a', 'ax', 'xa',
+  'as', 'sa', 'a+', 'ax+', 'xa+', 'as+', 'sa+']);
+
+/** A mode node accepts (integer or octal string); undefined for anything that node must judge. */
+export function plainMode(mode: unknown, def: number): number | undefined {
+  if (mode === undefined || mode === null) return def;
+  if (typeof mode === 'number') return Number.isInteger(mode) && mode >= 0 && mode <= 0xffffffff ? mode & 0o7777 : undefined;
+  if (typeof mode === 'string' && /^[0-7]+$/.test(mode)) {
+    const m = parseInt(mode, 8);
+    return m <= 0xffffffff ? m & 0o7777 : undefined;
+  }
+  return undefined;
+}
+
+/** Options as node takes them: undefined, a plain object, or (where allowed) an encoding string. */
+export function optionsObject(o: unknown): Record<string, unknown> | undefined | null {
+  if (o === undefined || o === null) return undefined;
+  if (typeof o === 'object' && !Array.isArray(o)) return o as Record<string, unknown>;
+  return null;
+}
+
+/** A valid AbortSignal or undefined; `null` for anything else (node must judge it). */
+export function plainSignal(s: unknown): AbortSignal | undefined | null {
+  if (s === undefined) return undefined;
+  return s instanceof AbortSignal ? s : null;
+}
+
+/** node:fs/promises' AbortError for an aborted signal. */
+export function abortError(signal: AbortSignal): AbortError {
+  return new AbortError(undefined, { cause: signal.reason });
+}
+
+/** Throws node's AbortError when `signal` has fired. */
+export function checkAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw abortError(signal);
+}
+
+/**
+ * outOfRange with node's rendering of the received value ("Received -1",
+ * "Received 10n", separators past 2**32), as node's ERR_OUT_OF_RANGE prints it.
+ */
+export function rangeError(name: string, range: string, value: number | bigint): RangeError & { code: string } {
+  const err = outOfRange(name, range, value);
+  err.message = err.message.replace(/Received .*$/s, `Received ${receivedNumber(value)}`);
+  return err;
+}
+
+function receivedNumber(v: number | bigint): string {
+  const big = typeof v === 'bigint';
+  let s = String(v);
+  const abs = big ? (v < 0n ? -v : v) : Math.abs(v);
+  if (big ? (abs as bigint) > 2n ** 32n : Number.isInteger(abs) && (abs as number) > 2 ** 32) {
+    const neg = s.startsWith('-') ? '-' : '';
+    const digits = neg ? s.slice(1) : s;
+    let out = '';
+    let i = digits.length;
+    for (; i >= 4; i -= 3) out = `_${digits.slice(i - 3, i)}${out}`;
+    s = `${neg}${digits.slice(0, i)}${out}`;
+  }
+  return big ? `${s}n` : s;
+}

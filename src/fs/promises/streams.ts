@@ -1,0 +1,460 @@
+/**
+ * fs.ReadStream / fs.WriteStream work-alikes on the ring: real
+ * stream.Readable / stream.Writable subclasses (pipeline() etc. work), with
+ * node's options (start, end, highWaterMark, encoding, flags, mode, fd,
+ * autoClose, emitClose, signal, flush) and events (open, ready, close, error).
+ *
+ * Read streams keep up to READ_AHEAD chunk reads in flight (each chunk one
+ * ring read of highWaterMark bytes at its own position), so the disk or page
+ * cache works while JavaScript consumes the previous chunk. Chunks are pushed
+ * strictly in file order; a short read ends the read-ahead window (the
+ * results after it are dropped, never pushed) and reading resumes after it.
+ * The fd is closed (autoClose) only after every read or write in flight has
+ * completed.
+ *
+ * Options this module does not implement (a custom `fs` object, or a
+ * node:fs/promises FileHandle as `fd`) are handed to node:fs's own streams.
+ */
+import fs from 'node:fs';
+import { Readable, Writable } from 'node:stream';
+
+import { invalidArgType, outOfRange } from '../../errors.js';
+import { File } from '../file.js';
+import { Ring } from '../../ring/ring.js';
+import { FileHandle, handleFile } from './handle.js';
+import { plainFlags, plainMode, plainPath } from './shape.js';
+
+/** Chunk reads kept in flight by a read stream on a regular file. */
+export const READ_AHEAD = 4;
+const DEFAULT_HWM = 64 * 1024;
+
+export interface StreamCommonOptions {
+  flags?: string | number;
+  encoding?: BufferEncoding | null;
+  fd?: number | FileHandle;
+  mode?: number;
+  autoClose?: boolean;
+  emitClose?: boolean;
+  start?: number;
+  signal?: AbortSignal;
+  highWaterMark?: number;
+  /** Not supported on the ring: a stream with a custom `fs` is node:fs's own. */
+  fs?: unknown;
+}
+export interface ReadStreamOptions extends StreamCommonOptions {
+  end?: number;
+}
+export interface WriteStreamOptions extends StreamCommonOptions {
+  flush?: boolean;
+}
+
+function checkStartEnd(start: unknown, end: unknown): [number | undefined, number] {
+  if (start !== undefined) {
+    if (typeof start !== 'number') throw invalidArgType('start', 'of type number', start);
+    if (!Number.isInteger(start)) throw outOfRange('start', 'an integer', start);
+    if (start < 0 || start > Number.MAX_SAFE_INTEGER) throw outOfRange('start', `>= 0 && <= ${Number.MAX_SAFE_INTEGER}`, start);
+  }
+  let e = Infinity;
+  if (end !== undefined && end !== Infinity) {
+    if (typeof end !== 'number') throw invalidArgType('end', 'of type number', end);
+    if (!Number.isInteger(end)) throw outOfRange('end', 'an integer', end);
+    if (end < 0 || end > Number.MAX_SAFE_INTEGER) throw outOfRange('end', `>= 0 && <= ${Number.MAX_SAFE_INTEGER}`, end);
+    e = end;
+  }
+  if (start !== undefined && start > e) throw outOfRange('start', `<= "end" (here: ${e})`, start);
+  return [start as number | undefined, e];
+}
+
+interface Source {
+  file?: File;
+  handle?: FileHandle;
+}
+
+/** Resolves `fd` (number or our FileHandle) to a File; undefined: open `path` in _construct. */
+function sourceOf(fd: unknown): Source {
+  if (fd instanceof FileHandle) return { handle: fd, file: handleFile(fd) };
+  if (fd === undefined || fd === null) return {};
+  if (typeof fd !== 'number') throw invalidArgType('fd', 'of type number or an instance of FileHandle', fd);
+  if (!Number.isInteger(fd) || fd < 0 || fd > 2 ** 31 - 1) throw outOfRange('fd', '>= 0 && <= 2147483647', fd);
+  return { file: new File(fd, Ring.current()) };
+}
+
+/** Whether node:fs must build this stream (what the ring version does not model). */
+function delegated(options: StreamCommonOptions | undefined): boolean {
+  if (options === undefined) return false;
+  return options.fs !== undefined || (options.fd !== undefined && typeof options.fd === 'object' &&
+    !(options.fd instanceof FileHandle));
+}
+
+function closeSource(src: Source, done: (err?: Error | null) => void): void {
+  if (src.handle !== undefined) {
+    src.handle.close().then(() => done(null), (e: Error) => done(e));
+  } else if (src.file !== undefined && src.file.fd >= 0) {
+    src.file.close().then(() => done(null), (e: Error) => done(e));
+  } else done(null);
+}
+
+interface Pending {
+  buf: Buffer;
+  pos: number;
+  len: number;
+  done: boolean;
+  stale: boolean;
+  n: number;
+  err: Error | null;
+}
+
+export class ReadStream extends Readable {
+  /** The path as given (undefined when built from an fd). */
+  readonly path: string | Buffer | undefined;
+  fd: number | null;
+  readonly flags: string | number;
+  readonly mode: number;
+  readonly start: number | undefined;
+  readonly end: number;
+  bytesRead = 0;
+  #src: Source;
+  readonly #autoClose: boolean;
+  #pos: number;
+  #positional: boolean;
+  #queue: Pending[] = [];
+  #outstanding = 0;
+  #eof = false;
+  #wanting = false;
+  #afterIo: (() => void) | undefined;
+
+  constructor(path: fs.PathLike | undefined, options: ReadStreamOptions = {}) {
+    const [start, end] = checkStartEnd(options.start, options.end);
+    const hwm = options.highWaterMark ?? DEFAULT_HWM;
+    super({
+      highWaterMark: hwm,
+      ...(options.encoding != null ? { encoding: options.encoding } : {}),
+      emitClose: options.emitClose ?? true,
+      autoDestroy: true,
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
+    });
+    this.#src = sourceOf(options.fd);
+    this.fd = this.#src.file?.fd ?? null;
+    this.path = this.#src.file !== undefined ? undefined : (path instanceof URL ? plainPath(path) : path);
+    const flags = plainFlags(options.flags, 'r');
+    if (flags === undefined) throw invalidArgType('flags', 'a flag string or number', options.flags);
+    this.flags = flags;
+    const mode = plainMode(options.mode, 0o666);
+    if (mode === undefined) throw invalidArgType('mode', 'of type number or an octal string', options.mode);
+    this.mode = mode;
+    this.start = start;
+    this.end = end;
+    this.#autoClose = options.autoClose ?? true;
+    this.#pos = start ?? -1;
+    this.#positional = start !== undefined;
+    if (this.#src.file === undefined && typeof this.path !== 'string' && !Buffer.isBuffer(this.path)) {
+      throw invalidArgType('path', 'of type string or an instance of Buffer or URL', path);
+    }
+  }
+
+  /** True until the file is open. */
+  get pending(): boolean {
+    return this.fd === null;
+  }
+
+  override _construct(callback: (error?: Error | null) => void): void {
+    if (this.#src.file !== undefined) {
+      callback();
+      return;
+    }
+    const ring = Ring.current();
+    ring.open(this.path as string | Buffer, this.flags, this.mode).then((fd) => {
+      const file = new File(fd, ring);
+      this.#src = { file };
+      this.fd = fd;
+      if (this.#positional) return;
+      // A regular file we opened ourselves: positioned reads from 0 (the
+      // same bytes as reads at the current position) so reads can overlap.
+      return file.stat().then((st) => {
+        if (st.isFile()) {
+          this.#positional = true;
+          this.#pos = 0;
+        }
+      });
+    }).then(() => {
+      this.emit('open', this.fd);
+      this.emit('ready');
+      callback();
+    }, (err: Error) => callback(err));
+  }
+
+  override _read(): void {
+    this.#wanting = true;
+    this.#pump();
+  }
+
+  #pump(): void {
+    const file = this.#src.file;
+    if (file === undefined) return;
+    const depth = this.#positional ? READ_AHEAD : 1;
+    while (this.#wanting && !this.#eof && !this.destroyed && this.#queue.length < depth) {
+      const pos = this.#positional ? this.#pos : -1;
+      const left = this.end === Infinity ? Infinity
+        : this.#positional ? this.end - this.#pos + 1 : this.end - this.bytesRead - this.#queued() + 1;
+      if (left <= 0) {
+        if (this.#queue.length === 0) {
+          this.#eof = true;
+          this.push(null);
+        }
+        return;
+      }
+      const len = Math.min(this.readableHighWaterMark, left);
+      const entry: Pending = { buf: Buffer.allocUnsafe(len), pos, len, done: false, stale: false, n: 0, err: null };
+      this.#queue.push(entry);
+      this.#outstanding++;
+      if (this.#positional) this.#pos += len;
+      try {
+        file.ring.read(file.fd, entry.buf, { position: pos }, (err, n) => this.#completed(entry, err, n ?? 0));
+      } catch (e) {
+        this.#completed(entry, e as Error, 0);
+      }
+    }
+  }
+
+  /** Bytes requested by live entries (for `end` on a non-positional stream). */
+  #queued(): number {
+    let s = 0;
+    for (const e of this.#queue) s += e.len;
+    return s;
+  }
+
+  #completed(entry: Pending, err: Error | null, n: number): void {
+    this.#outstanding--;
+    entry.done = true;
+    entry.err = err;
+    entry.n = n;
+    if (this.#outstanding === 0 && this.#afterIo !== undefined) {
+      const f = this.#afterIo;
+      this.#afterIo = undefined;
+      f();
+      return;
+    }
+    if (entry.stale || this.destroyed) return;
+    while (this.#queue.length > 0 && this.#queue[0]!.done) {
+      const e = this.#queue.shift()!;
+      if (e.err !== null) {
+        this.destroy(e.err);
+        return;
+      }
+      if (e.n === 0) {
+        this.#dropQueue();
+        this.#eof = true;
+        this.push(null);
+        return;
+      }
+      this.bytesRead += e.n;
+      let chunk = e.buf;
+      if (e.n < e.len) {
+        // Short: what was read ahead lies past this point and is dropped; reading resumes here.
+        if (this.#positional) {
+          this.#dropQueue();
+          this.#pos = e.pos + e.n;
+        }
+        chunk = e.n < e.len >> 1 ? Buffer.from(e.buf.subarray(0, e.n)) : e.buf.subarray(0, e.n);
+      }
+      if (!this.push(chunk)) this.#wanting = false;
+    }
+    this.#pump();
+  }
+
+  #dropQueue(): void {
+    for (const e of this.#queue) e.stale = true;
+    this.#queue = [];
+  }
+
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    const finish = (): void => {
+      if (!this.#autoClose) {
+        callback(err);
+        return;
+      }
+      closeSource(this.#src, (closeErr) => {
+        this.fd = null;
+        callback(err ?? closeErr ?? null);
+      });
+    };
+    this.#dropQueue();
+    if (this.#outstanding > 0) this.#afterIo = finish;
+    else finish();
+  }
+
+  /** node's ReadStream.close(cb): destroy, cb on 'close'. */
+  close(callback?: (err?: Error | null) => void): void {
+    if (typeof callback === 'function') this.once('close', () => callback(null));
+    this.destroy();
+  }
+}
+
+export class WriteStream extends Writable {
+  readonly path: string | Buffer | undefined;
+  fd: number | null;
+  readonly flags: string | number;
+  readonly mode: number;
+  readonly start: number | undefined;
+  bytesWritten = 0;
+  #src: Source;
+  readonly #autoClose: boolean;
+  readonly #flush: boolean;
+  #pos: number;
+  #busy = false;
+  #afterIo: (() => void) | undefined;
+
+  constructor(path: fs.PathLike | undefined, options: WriteStreamOptions = {}) {
+    const [start] = checkStartEnd(options.start, undefined);
+    super({
+      highWaterMark: options.highWaterMark ?? 16 * 1024,
+      defaultEncoding: options.encoding ?? 'utf8',
+      emitClose: options.emitClose ?? true,
+      autoDestroy: true,
+      decodeStrings: true,
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
+    });
+    if (options.flush !== undefined && typeof options.flush !== 'boolean') {
+      throw invalidArgType('options.flush', 'of type boolean', options.flush);
+    }
+    this.#src = sourceOf(options.fd);
+    this.fd = this.#src.file?.fd ?? null;
+    this.path = this.#src.file !== undefined ? undefined : (path instanceof URL ? plainPath(path) : path);
+    const flags = plainFlags(options.flags, 'w');
+    if (flags === undefined) throw invalidArgType('flags', 'a flag string or number', options.flags);
+    this.flags = flags;
+    const mode = plainMode(options.mode, 0o666);
+    if (mode === undefined) throw invalidArgType('mode', 'of type number or an octal string', options.mode);
+    this.mode = mode;
+    this.start = start;
+    this.#pos = start ?? -1;
+    this.#autoClose = options.autoClose ?? true;
+    this.#flush = options.flush === true;
+    if (this.#src.file === undefined && typeof this.path !== 'string' && !Buffer.isBuffer(this.path)) {
+      throw invalidArgType('path', 'of type string or an instance of Buffer or URL', path);
+    }
+  }
+
+  get pending(): boolean {
+    return this.fd === null;
+  }
+
+  override _construct(callback: (error?: Error | null) => void): void {
+    if (this.#src.file !== undefined) {
+      callback();
+      return;
+    }
+    const ring = Ring.current();
+    ring.open(this.path as string | Buffer, this.flags, this.mode).then((fd) => {
+      this.#src = { file: new File(fd, ring) };
+      this.fd = fd;
+      this.emit('open', fd);
+      this.emit('ready');
+      callback();
+    }, (err: Error) => callback(err));
+  }
+
+  #io(run: (file: File) => Promise<number>, callback: (error?: Error | null) => void): void {
+    const file = this.#src.file!;
+    this.#busy = true;
+    let p: Promise<number>;
+    try {
+      p = run(file);
+    } catch (e) {
+      p = Promise.reject(e as Error);
+    }
+    p.then((n) => {
+      this.bytesWritten += n;
+      if (this.#pos !== -1) this.#pos += n;
+      return null;
+    }, (e: Error) => e).then((err) => {
+      this.#busy = false;
+      const after = this.#afterIo;
+      this.#afterIo = undefined;
+      callback(err);
+      after?.();
+    });
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.#io((f) => f.writeAll(chunk, { position: this.#pos }), callback);
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
+    const bufs = chunks.map((c) => c.chunk).filter((b) => b.byteLength > 0);
+    if (bufs.length === 0) {
+      callback();
+      return;
+    }
+    this.#io(async (f) => {
+      const total = bufs.reduce((s, b) => s + b.byteLength, 0);
+      let pos = this.#pos;
+      let done = 0;
+      for (let i = 0; i < bufs.length; i += 1024) {
+        const batch = bufs.slice(i, i + 1024);
+        const want = batch.reduce((s, b) => s + b.byteLength, 0);
+        const n = await f.writev(batch, { position: pos });
+        done += n;
+        if (pos !== -1) pos += n;
+        if (n < want) {
+          // A short vectored write: the rest goes as one buffer, continued until all is written.
+          const rest = Buffer.concat(bufs.slice(i)).subarray(n);
+          const m = await f.writeAll(rest, { position: pos });
+          done += m;
+          if (pos !== -1) pos += m;
+        }
+      }
+      if (done !== total) throw new Error(`writev wrote ${done} of ${total} bytes`);
+      return done;
+    }, callback);
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    if (!this.#flush || this.#src.file === undefined) {
+      callback();
+      return;
+    }
+    this.#src.file.sync().then(() => callback(), (e: Error) => callback(e));
+  }
+
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    const finish = (): void => {
+      if (!this.#autoClose) {
+        callback(err);
+        return;
+      }
+      closeSource(this.#src, (closeErr) => {
+        this.fd = null;
+        callback(err ?? closeErr ?? null);
+      });
+    };
+    if (this.#busy) this.#afterIo = finish;
+    else finish();
+  }
+
+  /** node's WriteStream.close(cb): end, then cb on 'close'. */
+  close(callback?: (err?: Error | null) => void): void {
+    if (typeof callback === 'function') {
+      if (this.closed) {
+        process.nextTick(callback);
+        return;
+      }
+      this.once('close', () => callback(null));
+    }
+    if (!this.writableEnded) this.end();
+    else if (!this.destroyed) this.destroy();
+  }
+}
+
+export function createReadStream(path: fs.PathLike | undefined, options?: ReadStreamOptions | BufferEncoding): ReadStream {
+  const o: ReadStreamOptions | undefined = typeof options === 'string' ? { encoding: options } : options ?? undefined;
+  if (delegated(o)) return fs.createReadStream(path as fs.PathLike, o as never) as unknown as ReadStream;
+  return new ReadStream(path, o);
+}
+
+export function createWriteStream(path: fs.PathLike | undefined, options?: WriteStreamOptions | BufferEncoding):
+  WriteStream {
+  const o: WriteStreamOptions | undefined = typeof options === 'string' ? { encoding: options } : options ?? undefined;
+  if (delegated(o)) return fs.createWriteStream(path as fs.PathLike, o as never) as unknown as WriteStream;
+  return new WriteStream(path, o);
+}

@@ -1,0 +1,226 @@
+/**
+ * Whole-file helpers on the ring: readFile, writeFile, copyFile.
+ *
+ * Each is a short chain of ring operations on one File (open, I/O, close),
+ * so they take the common `signal` / `timeout` options and run unchanged on
+ * every backend (the mock included). The fd is always closed before the
+ * returned promise settles, whatever the outcome.
+ */
+import fs, { constants as fsc } from 'node:fs';
+
+import { invalidArgType } from '../errors.js';
+import { parseMode, parseOpenFlags, toPathBuffer, type OpenFlags, type PathLike } from '../ops/file.js';
+import { checkOptions } from '../ops/validate.js';
+import { nativeBinding } from '../native/binding.js';
+import { ringInternals, type Ring } from '../ring/ring.js';
+import { checkEncoding, File, ringOf, toView, type FileOpenOptions } from './file.js';
+
+export { File } from './file.js';
+export type { FileOpenOptions } from './file.js';
+
+export interface ReadFileOptions extends FileOpenOptions {
+  encoding?: BufferEncoding;
+  flag?: OpenFlags;
+}
+
+export interface WriteFileOptions extends FileOpenOptions {
+  encoding?: BufferEncoding;
+  mode?: number | string;
+  flag?: OpenFlags;
+}
+
+/** The helpers do a few large operations per fd: registering it costs more than it saves, unless asked. */
+function helperOpen<T extends FileOpenOptions>(options: T | undefined): T {
+  return { ...options, register: options?.register ?? false } as T;
+}
+
+/** First read of readFile: files up to this size take one read, issued together with the statx. */
+const FIRST_READ = 64 * 1024;
+
+/** Reads a whole file (any size, including files whose stat size is 0, as in /proc). Bad arguments throw. */
+export function readFile(path: PathLike, options: ReadFileOptions & { encoding: BufferEncoding }): Promise<string>;
+export function readFile(path: PathLike, options?: ReadFileOptions): Promise<Buffer>;
+export function readFile(path: PathLike, options?: ReadFileOptions | BufferEncoding): Promise<Buffer | string> {
+  const opts: ReadFileOptions | undefined = typeof options === 'string' ? { encoding: options } : options;
+  ringOf(opts);
+  const encoding = checkEncoding(opts?.encoding, 'options.encoding');
+  toPathBuffer(path);
+  parseOpenFlags(opts?.flag ?? 'r');
+  checkOptions(opts);
+  return readFileAsync(path, opts, encoding);
+}
+
+async function readFileAsync(path: PathLike, options: ReadFileOptions | undefined,
+  encoding: BufferEncoding | undefined): Promise<Buffer | string> {
+  const file = await File.open(path, options?.flag ?? 'r', 0o666, helperOpen(options));
+  try {
+    const out = await readOpenFile(file, options);
+    return encoding ? out.toString(encoding) : out;
+  } finally {
+    await file.close();
+  }
+}
+
+/**
+ * The rest of an open file from position 0 (reads are positioned). The
+ * statx and the first read are issued in the same turn (one submission):
+ * a regular file no larger than the first read costs one round trip. A
+ * regular file is read up to the size statx reported (as node:fs does);
+ * anything else (size 0, /proc, devices) until a read returns 0.
+ */
+export async function readOpenFile(file: File, options: ReadFileOptions | undefined): Promise<Buffer> {
+  let buf = Buffer.allocUnsafe(FIRST_READ);
+  const statP = file.stat(options);
+  const firstP = file.read(buf, { ...options, position: 0 });
+  // Both promises settle (the read's rejection is taken below if statx succeeded).
+  firstP.catch(() => undefined);
+  const st = await statP;
+  let len = await firstP;
+  const regular = st.isFile() && st.size > 0;
+  if (regular && len === st.size) return buf.subarray(0, len);
+  let size = regular ? Math.max(st.size, FIRST_READ) : FIRST_READ * 2;
+  if (len > 0 || regular) {
+    const bigger = Buffer.allocUnsafe(size);
+    buf.copy(bigger, 0, 0, len);
+    buf = bigger;
+  }
+  while (len > 0 && !(regular && len >= st.size)) {
+    if (len === buf.length) {
+      size *= 2;
+      const bigger = Buffer.allocUnsafe(size);
+      buf.copy(bigger, 0, 0, len);
+      buf = bigger;
+    }
+    const n = await file.read(buf, { ...options, offset: len, length: buf.length - len, position: len });
+    if (n === 0) break;
+    len += n;
+  }
+  return buf.subarray(0, len);
+}
+
+/** Writes a whole file (created or truncated by default). Bad arguments throw before the file is touched. */
+export function writeFile(path: PathLike, data: ArrayBufferView | string, options?: WriteFileOptions): Promise<void> {
+  ringOf(options);
+  const view = toView(data, options?.encoding);
+  toPathBuffer(path);
+  const flags = parseOpenFlags(options?.flag ?? 'w');
+  const mode = parseMode(options?.mode, 0o666);
+  checkOptions(options);
+  return writeFileAsync(path, view, flags, mode, options);
+}
+
+/**
+ * The data goes in as few writes as the kernel allows (one per 2 GiB less
+ * a page; writeAll continues short ones): node:fs cuts it in 512 KiB pieces,
+ * each a thread-pool round trip.
+ */
+async function writeFileAsync(path: PathLike, view: ArrayBufferView, flags: number, mode: number,
+  options: WriteFileOptions | undefined): Promise<void> {
+  const file = await File.open(path, flags, mode, helperOpen(options));
+  try {
+    await file.writeAll(view, { ...options, encoding: undefined, position: (flags & fsc.O_APPEND) !== 0 ? null : 0 });
+  } finally {
+    await file.close();
+  }
+}
+
+/** copyFile: chunk size and how many chunks are in flight (reads and writes overlap). */
+const COPY_CHUNK = 1 << 20;
+const COPY_DEPTH = 4;
+/**
+ * From this size on, a copy between real files with no `signal` / `timeout`
+ * is libuv's copyfile (copy_file_range: the kernel copies page to page, no
+ * user-space buffer, one thread-pool hop for the whole file). Below it the
+ * ring's read/write chain wins (no thread hop at all). bench/file
+ * copyfile-200m measures the large case.
+ */
+export const COPY_IN_KERNEL_MIN = 8 << 20;
+
+/** How copyFile picks its path (for reports). */
+export const copyFileStrategy = `copyFile: files of ${COPY_IN_KERNEL_MIN >> 20} MiB and more on the io_uring backend, ` +
+  'without signal/timeout: copy_file_range through libuv (in-kernel copy); otherwise 1 MiB ring reads and writes, ' +
+  `${COPY_DEPTH} chunks in flight`;
+
+/**
+ * Copies `src` to `dest` (created or truncated; with `exclusive`, fails if
+ * dest exists); the destination gets the source's mode. Small files (and any
+ * copy with `signal` or `timeout`, or on a non-kernel backend) move through
+ * 1 MiB buffers on the ring, up to four chunks in flight; large ones are
+ * copied inside the kernel (copy_file_range via libuv's copyfile; its errors
+ * then carry syscall 'copyfile', as node:fs's). Bad arguments throw before
+ * anything is opened.
+ */
+export function copyFile(src: PathLike, dest: PathLike, options?: FileOpenOptions & { exclusive?: boolean }):
+  Promise<void> {
+  ringOf(options);
+  toPathBuffer(src, 'src');
+  toPathBuffer(dest, 'dest');
+  checkOptions(options);
+  if (options?.exclusive !== undefined && typeof options.exclusive !== 'boolean') {
+    throw invalidArgType('options.exclusive', 'of type boolean', options.exclusive);
+  }
+  return copyFileAsync(src, dest, options);
+}
+
+/** Whether `ring` issues to the kernel on real fds (not a mock), so libuv can work on the same paths. */
+function kernelBacked(ring: Ring): boolean {
+  try {
+    return ringInternals().backend(ring) === nativeBinding();
+  } catch {
+    return false;
+  }
+}
+
+async function copyFileAsync(src: PathLike, dest: PathLike, options?: FileOpenOptions & { exclusive?: boolean }):
+  Promise<void> {
+  const input = await File.open(src, 'r', 0o666, helperOpen(options));
+  let inKernel = false;
+  try {
+    const st = await input.stat(options);
+    inKernel = st.isFile() && st.size >= COPY_IN_KERNEL_MIN && options?.signal === undefined &&
+      options?.timeout === undefined && kernelBacked(input.ring);
+    if (!inKernel) {
+      const output = await File.open(dest, options?.exclusive ? 'wx' : 'w', st.mode & 0o7777, helperOpen(options));
+      try {
+        await copyChunks(input, output, options);
+      } finally {
+        await output.close();
+      }
+    }
+  } finally {
+    await input.close();
+  }
+  if (inKernel) {
+    await new Promise<void>((resolve, reject) => {
+      fs.copyFile(src, dest, options?.exclusive ? fsc.COPYFILE_EXCL : 0, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+}
+
+/**
+ * COPY_DEPTH workers, each owning one buffer, claim chunk positions in
+ * order: read the chunk fully, write it fully at the same position. A short
+ * read marks the end; positions past it are not claimed. Every worker is
+ * awaited (its buffer stays referenced by its pending operation until then).
+ */
+async function copyChunks(input: File, output: File, options: FileOpenOptions | undefined): Promise<void> {
+  let next = 0;
+  let end = Infinity;
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    const buf = Buffer.allocUnsafe(COPY_CHUNK);
+    while (!failed) {
+      const pos = next;
+      if (pos >= end) return;
+      next += COPY_CHUNK;
+      const n = await input.readAll(buf, { ...options, position: pos });
+      if (n < COPY_CHUNK) end = Math.min(end, pos + n);
+      if (n > 0) await output.writeAll(buf, { ...options, length: n, position: pos });
+    }
+  };
+  const results = await Promise.allSettled(Array.from({ length: COPY_DEPTH }, () => worker().catch((e: unknown) => {
+    failed = true;
+    throw e;
+  })));
+  for (const r of results) if (r.status === 'rejected') throw r.reason;
+}
