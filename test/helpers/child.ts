@@ -4,6 +4,11 @@
  * absolute URL of the compiled library.
  */
 import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (this file is dist/test/helpers/child.js). */
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 /** file:// URL of dist/src/index.js (this file is dist/test/helpers/child.js). */
 export const LIB_URL = new URL('../../src/index.js', import.meta.url).href;

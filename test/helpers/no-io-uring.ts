@@ -10,12 +10,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-import type { ChildResult, ProcessOptions } from './child.js';
+import { REPO_ROOT, type ChildResult, type ProcessOptions } from './child.js';
 
-/** The repository root (this file is dist/test/helpers/no-io-uring.js). */
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const SOURCE = path.join(REPO_ROOT, 'test', 'helpers', 'no-io-uring.c');
 
 let built: string | undefined;

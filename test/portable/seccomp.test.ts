@@ -17,8 +17,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { describeChild, runProcess } from '../helpers/child.js';
-import { noIoUringWrapper, REPO_ROOT, runWithoutIoUring, startWithoutIoUring } from '../helpers/no-io-uring.js';
+import { describeChild, REPO_ROOT, runProcess } from '../helpers/child.js';
+import { noIoUringWrapper, runWithoutIoUring, startWithoutIoUring } from '../helpers/no-io-uring.js';
 import { printedAddress, probeServer, runnableSource, runSample, samplesIn, sampleFileName } from '../helpers/samples.js';
 
 const T = { timeout: 180_000 };
