@@ -32,6 +32,11 @@ export const PEERS = {
     env: 'UK_AARCH64_CC', commands: ['aarch64-linux-gnu-gcc'], paths: [], apt: 'gcc-aarch64-linux-gnu', tests: [],
   },
   'musl-gcc': { env: 'UK_MUSL_CC', commands: ['musl-gcc'], paths: [], apt: 'musl-tools', tests: [] },
+  // The arm64 C and C++ runtime for running arm64 Node under qemu-user (qemu-aarch64-static -L /usr/aarch64-linux-gnu).
+  'aarch64-runtime': {
+    env: 'UK_AARCH64_SYSROOT', commands: [], paths: ['/usr/aarch64-linux-gnu'], apt: 'libstdc++6-arm64-cross',
+    tests: ['package/arm64'], files: ['lib/ld-linux-aarch64.so.1', 'lib/libstdc++.so.6'],
+  },
 };
 
 function executable(p) {
@@ -43,10 +48,26 @@ function executable(p) {
   }
 }
 
+/** A directory peer (a sysroot) is there when all its files are. */
+function complete(dir, files) {
+  return files.every((f) => {
+    try {
+      accessSync(path.join(dir, f), constants.R_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
 /** Absolute path of the peer, or undefined. An override that is not executable counts as missing. */
 export function locate(name) {
   const peer = PEERS[name];
   if (!peer) throw new Error(`unknown test peer ${name}`);
+  if (peer.files) {
+    const dir = process.env[peer.env] || peer.paths[0];
+    return complete(dir, peer.files) ? dir : undefined;
+  }
   const override = process.env[peer.env];
   if (override) return executable(override) ? override : undefined;
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {

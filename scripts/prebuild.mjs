@@ -73,6 +73,10 @@ function kernelHeadersOnly() {
   return dir;
 }
 
+// node-gyp's dev dir (prebuildify's cache; with --nodedir it stays empty): ours, removed at exit.
+const cache = mkdtempSync(path.join(os.tmpdir(), 'uringkit-prebuildify-'));
+process.once('exit', () => rmSync(cache, { recursive: true, force: true }));
+
 for (const t of targets) {
   const env = { ...process.env, npm_config_nodedir: nodedir, PREBUILD_NODE_GYP: gyp };
   if (t.cc) {
@@ -85,7 +89,7 @@ for (const t of targets) {
   // A clean build directory per target: make must not reuse another target's objects.
   rmSync(path.join(root, 'build'), { recursive: true, force: true });
   const r = spawnSync(process.execPath, [prebuildify, '--napi', '--strip', '--name', 'uringkit', '--arch', t.arch,
-    '--tag-libc', t.libc, '-t', process.versions.node], { cwd: root, stdio: 'inherit', env });
+    '--tag-libc', t.libc, '--cache', cache, '-t', process.versions.node], { cwd: root, stdio: 'inherit', env });
   if (r.status !== 0) fail(`building ${t.name} failed (status ${r.status})`);
 }
 // build/ now holds the last target's objects; rebuild the host addon so the checkout keeps working.

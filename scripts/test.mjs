@@ -146,6 +146,11 @@ if (files.length === 0) {
 checkAddon();
 const peerEnv = providePeers(files);
 
+// Shared by every file of this run (e.g. the packed package, made once: test/helpers/pack.ts).
+const shared = mkdtempSync(path.join(os.tmpdir(), 'uringkit-run-'));
+peerEnv.UK_TEST_SHARED_DIR = shared;
+process.on('exit', () => rmSync(shared, { recursive: true, force: true }));
+
 const totals = { pass: 0, fail: 0, skipped: 0, todo: 0, cancelled: 0 };
 const broken = [];
 const queue = [...files];
