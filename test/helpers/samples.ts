@@ -8,15 +8,19 @@
  *                                           address (host:port), echoes what it reads
  *   <!-- sample: complete, server http -->  runs until killed: prints its
  *                                           address, answers HTTP GET /
+ *   <!-- sample: complete, file NAME -->    saved as NAME (another sample of the
+ *                                           same page imports it as './NAME')
+ *   <!-- sample: complete, module, file NAME -->  saved as NAME, not run itself
  *
  * The marker stands alone on the line right before the fence (```ts, ```js or
  * ```mjs). Servers read their port from `process.env.PORT` (the tests pass 0).
+ * The samples of one page share one project directory, written in page order.
  */
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
-export type SampleKind = 'exits' | 'tcp-echo' | 'http';
+export type SampleKind = 'exits' | 'module' | 'tcp-echo' | 'http';
 
 export interface Sample {
   /** Markdown file (relative to the repository root) and 1-based line of the fence. */
@@ -25,9 +29,25 @@ export interface Sample {
   readonly lang: 'ts' | 'js';
   readonly kind: SampleKind;
   readonly code: string;
+  /** The file name the page gives it (`file NAME`), if any. */
+  readonly fileName: string | undefined;
 }
 
-const MARKER = /^<!--\s*sample:\s*complete(?:\s*,\s*server\s+(tcp-echo|http))?\s*-->\s*$/;
+const MARKER = /^<!--\s*sample:\s*complete((?:\s*,\s*[^,>]+?)*)\s*-->\s*$/;
+
+/** The marker's options: `server tcp-echo|http`, `module`, `file NAME`. */
+function markerOptions(relFile: string, line: number, text: string): { kind: SampleKind; fileName: string | undefined } {
+  let kind: SampleKind = 'exits';
+  let fileName: string | undefined;
+  for (const opt of text.split(',').map((o) => o.trim()).filter(Boolean)) {
+    const [key, value, extra] = opt.split(/\s+/);
+    if (key === 'server' && (value === 'tcp-echo' || value === 'http') && extra === undefined) kind = value;
+    else if (key === 'module' && value === undefined) kind = 'module';
+    else if (key === 'file' && value !== undefined && /^[\w.-]+$/.test(value) && extra === undefined) fileName = value;
+    else throw new Error(`${relFile}:${line}: unknown sample marker option "${opt}"`);
+  }
+  return { kind, fileName };
+}
 
 /** Every complete sample in one Markdown file. Throws on a marker not followed by a fence. */
 export function samplesIn(root: string, relFile: string): Sample[] {
@@ -43,7 +63,8 @@ export function samplesIn(root: string, relFile: string): Sample[] {
     while (j < lines.length && lines[j]!.trim() !== '```') body.push(lines[j++]!);
     if (j >= lines.length) throw new Error(`${relFile}:${i + 2}: unterminated fence`);
     const lang = fence[1] === 'ts' || fence[1] === 'typescript' ? 'ts' : 'js';
-    out.push({ source: relFile, line: i + 2, lang, kind: (m[1] as SampleKind | undefined) ?? 'exits', code: body.join('\n') + '\n' });
+    const { kind, fileName } = markerOptions(relFile, i + 1, m[1] ?? '');
+    out.push({ source: relFile, line: i + 2, lang, kind, fileName, code: body.join('\n') + '\n' });
     i = j;
   }
   return out;
@@ -69,9 +90,9 @@ export function allSamples(root: string): Sample[] {
   return docFiles(root).flatMap((f) => samplesIn(root, f));
 }
 
-/** A file name for the sample (unique per source line). */
+/** The sample's file name: the page's `file NAME`, else one unique per source line (.ts or .mjs). */
 export function sampleFileName(s: Sample): string {
-  return `${s.source.replace(/[^A-Za-z0-9]+/g, '_')}_L${s.line}.${s.lang === 'ts' ? 'ts' : 'mjs'}`;
+  return s.fileName ?? `${s.source.replace(/[^A-Za-z0-9]+/g, '_')}_L${s.line}.${s.lang === 'ts' ? 'ts' : 'mjs'}`;
 }
 
 /** The first `host:port` a server printed (IPv4, [IPv6] or localhost), or undefined. */
@@ -165,7 +186,7 @@ export async function runSample(s: Sample, o: RunSampleOptions): Promise<string>
   const started = Date.now();
   const bound = <T>(p: Promise<T>, ms: number) => Promise.race([p, new Promise<'timeout'>((r) => setTimeout(r, ms, 'timeout').unref())]);
   try {
-    if (s.kind === 'exits') {
+    if (s.kind === 'exits' || s.kind === 'module') {
       const r = await bound(exited, o.timeoutMs);
       if (r === 'timeout') throw new Error(`${where}: still running after ${o.timeoutMs} ms\n${output}`);
       if (r !== 0) throw new Error(`${where}: exited with ${r}\n${output}`);
