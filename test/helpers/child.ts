@@ -4,6 +4,11 @@
  * absolute URL of the compiled library.
  */
 import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (this file is dist/test/helpers/child.js). */
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 /** file:// URL of dist/src/index.js (this file is dist/test/helpers/child.js). */
 export const LIB_URL = new URL('../../src/index.js', import.meta.url).href;
@@ -26,10 +31,16 @@ export function runModule(code: string, timeoutMs = 30_000, execArgv: string[] =
   return runProcess(process.execPath, [...execArgv, '--input-type=module', '-e', src], timeoutMs);
 }
 
+/** Where and with what environment runProcess starts its command (defaults: this process's). */
+export interface ProcessOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
 /** Runs a command, collecting its output; SIGKILLed after `timeoutMs` (then killed = true). */
-export function runProcess(cmd: string, args: string[], timeoutMs: number): Promise<ChildResult> {
+export function runProcess(cmd: string, args: string[], timeoutMs: number, options: ProcessOptions = {}): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: options.cwd, env: options.env });
     let stdout = '';
     let stderr = '';
     let killed = false;

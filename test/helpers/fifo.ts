@@ -4,8 +4,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
+import { makeTempDir } from './tmp.js';
 
 export interface Fifo {
   readonly path: string;
@@ -19,7 +19,7 @@ export interface Fifo {
 }
 
 export function makeFifo(): Fifo {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'uringkit-fifo-'));
+  const { dir, remove } = makeTempDir('uringkit-fifo-');
   const p = path.join(dir, 'fifo');
   execFileSync('mkfifo', [p]);
   const fd = fs.openSync(p, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
@@ -53,7 +53,7 @@ export function makeFifo(): Fifo {
           // already closed (e.g. by ring.closeFd)
         }
       }
-      fs.rmSync(dir, { recursive: true, force: true });
+      remove();
     },
   };
 }

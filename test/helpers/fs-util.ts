@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 import type { Ring } from '../../src/index.js';
 import { nextTurn } from './loop.js';
+import { makeTempDir } from './tmp.js';
 
 /** A fresh directory under os.tmpdir(); remove() deletes it and everything in it. */
 export interface TmpDir {
@@ -20,20 +21,8 @@ export interface TmpDir {
 }
 
 export function tmpDir(prefix = 'uringkit-fs-'): TmpDir {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  return {
-    dir,
-    file: (name) => path.join(dir, name),
-    remove: () => {
-      // Restore permissions that tests may have removed, so rm can descend.
-      try {
-        fs.chmodSync(dir, 0o700);
-      } catch {
-        // gone already
-      }
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  const { dir, remove } = makeTempDir(prefix);
+  return { dir, file: (name) => path.join(dir, name), remove };
 }
 
 export type Form = 'promise' | 'callback';

@@ -4,12 +4,12 @@
  * socket paths and child processes with a lowered fd limit.
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
 import type { Socket, TcpListener } from '../../src/index.js';
 import { LIB_URL, runProcess, type ChildResult } from './child.js';
+import { makeTempDir } from './tmp.js';
 
 /** Rejects with `label` if `p` has not settled after `ms` (a generous bound against hangs, never a speed check). */
 export function deadline<T>(p: Promise<T>, ms: number, label: string): Promise<T> {
@@ -144,12 +144,8 @@ export class ChunkSource {
 
 /** A fresh directory for Unix socket files; remove() deletes it. */
 export function sockDir(): { dir: string; file(name: string): string; remove(): void } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'uk-net-'));
-  return {
-    dir,
-    file: (name) => path.join(dir, name),
-    remove: () => fs.rmSync(dir, { recursive: true, force: true }),
-  };
+  const { dir, remove } = makeTempDir('uk-net-');
+  return { dir, file: (name) => path.join(dir, name), remove };
 }
 
 let abstractSeq = 0;

@@ -5,15 +5,15 @@
  * and node:tls on both ends carrying 4 MiB each way. Certificate checks
  * (unknown CA, wrong name) fail as they should; timeouts and aborts clean up.
  *
- * These tests need the `openssl` command (Debian: apt-get install -y openssl).
- * Without it they fail with that message; they are never skipped.
+ * The certificate is the committed fixture (test/helpers/tls-fixture.ts), so
+ * only the two OpenSSL interoperability suites need the `openssl` command: the
+ * test runner locates it or installs it (root); without it those suites fail
+ * saying what to install (test/helpers/peers.ts); they are never skipped.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { after, before, describe, test } from 'node:test';
 import tls from 'node:tls';
@@ -22,29 +22,25 @@ import { AbortError, Socket, TcpListener, TimeoutError } from '../../src/index.j
 import { socketStream } from '../../src/net/stream.js';
 import { connectTls } from '../../src/net/tls.js';
 import { waitUntil } from '../helpers/loop.js';
+import { requirePeer } from '../helpers/peers.js';
+import { tlsFixture } from '../helpers/tls-fixture.js';
 
 const T = { timeout: 120_000 };
 /** Every child process is killed after this long, whatever happens. */
 const CHILD_LIMIT = 120_000;
 
-let dir: string;
-let keyFile: string;
-let certFile: string;
-let key: Buffer;
-let cert: Buffer;
+const { keyFile, certFile, key, cert } = tlsFixture();
 const children = new Set<ChildProcessWithoutNullStreams>();
+/** The openssl command (set by requireOpenssl() in the interoperability suites' before hooks). */
+let openssl: string | undefined;
 
-function requireOpenssl(): void {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'pipe', timeout: 30_000 });
-  } catch (err) {
-    throw new Error('the TLS interoperability tests need the `openssl` command, which was not found or failed ' +
-      `(${(err as Error).message}). Install it: apt-get install -y openssl`);
-  }
+async function requireOpenssl(): Promise<void> {
+  openssl ??= await requirePeer('openssl');
 }
 
 function run(args: string[], stdin?: string): ChildProcessWithoutNullStreams {
-  const child = spawn('openssl', args, { stdio: 'pipe', timeout: CHILD_LIMIT, killSignal: 'SIGKILL' });
+  if (openssl === undefined) throw new Error('requireOpenssl() first');
+  const child = spawn(openssl, args, { stdio: 'pipe', timeout: CHILD_LIMIT, killSignal: 'SIGKILL' });
   children.add(child);
   child.on('exit', () => children.delete(child));
   child.on('error', () => {});
@@ -97,21 +93,8 @@ async function sServer(mode: string[]): Promise<{ port: number; child: ChildProc
   throw new Error(`openssl s_server did not start:\n${lastOutput}`);
 }
 
-before(() => {
-  requireOpenssl();
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'uringkit-tls-'));
-  keyFile = path.join(dir, 'key.pem');
-  certFile = path.join(dir, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1',
-    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1', '-keyout', keyFile, '-out', certFile],
-  { stdio: 'pipe', timeout: 60_000 });
-  key = fs.readFileSync(keyFile);
-  cert = fs.readFileSync(certFile);
-});
-
 after(async () => {
   await Promise.all([...children].map(kill));
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 /**
@@ -169,6 +152,7 @@ function readUntil(t: tls.TLSSocket, pred: (text: string) => boolean): Promise<s
 describe('connectTls() to openssl s_server', () => {
   let server: { port: number; child: ChildProcessWithoutNullStreams };
   before(async () => {
+    await requireOpenssl();
     server = await sServer(['-rev']); // answers each line reversed
   });
   after(async () => {
@@ -219,6 +203,7 @@ describe('connectTls() to openssl s_server', () => {
 });
 
 describe('openssl s_client to a uringkit TLS server', () => {
+  before(requireOpenssl);
   test('s_client verifies the server and exchanges data', T, async () => {
     const l = TcpListener.bind({ host: '127.0.0.1', port: 0 });
     const served: tls.TLSSocket[] = [];

@@ -4,8 +4,10 @@
  * links (a text file, an image), and the bytes the browser received must be
  * the file's. Screenshots go to .test-output/ (kept after the run).
  *
- * Chromium is required: when /usr/bin/chromium is missing the test fails
- * and says how to install it (`apt-get install -y chromium`); it never skips.
+ * Chromium is required: the test runner locates it (UK_CHROMIUM, chromium or
+ * chromium-browser on PATH, /usr/bin/chromium) or installs it with apt-get when
+ * root (test/helpers/peers.ts); when it is missing the test fails and says how
+ * to install it; it never skips.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -16,10 +18,10 @@ import { after, before, test } from 'node:test';
 import { chromium, type BrowserContext } from 'playwright-core';
 
 import { StaticServer } from '../../src/serve/server.js';
+import { requirePeer } from '../helpers/peers.js';
 import { DEFAULT_SITE } from '../../src/serve/cli.js';
 import { makeFixture, pseudoRandom, REPO, type Fixture } from './helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const OUT = path.join(REPO, '.test-output');
@@ -50,12 +52,9 @@ after(async () => {
 });
 
 async function browser(): Promise<BrowserContext> {
-  if (!fs.existsSync(CHROMIUM)) {
-    assert.fail(`Chromium is required for this test and was not found at ${CHROMIUM}. ` +
-      'Install it with: apt-get install -y chromium');
-  }
+  const executablePath = await requirePeer('chromium');
   context ??= await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM, args: ARGS, headless: true, viewport: { width: 900, height: 640 },
+    executablePath, args: ARGS, headless: true, viewport: { width: 900, height: 640 },
     // Under `npm run test:asan` the sanitizer runtime is preloaded into node; not into the browser.
     env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'LD_PRELOAD')) as Record<string, string>,
   });
