@@ -13,7 +13,8 @@ import type { MockEngine } from './engine.js';
 import { E } from './errno.js';
 import { FILE_READY, type FdEntry, type FdTable } from './fds.js';
 import type { Inode, MockFs } from './fs.js';
-import { MockNet, PENDING as NET_PENDING, type MockSocket, type NetWaiter } from './net.js';
+import { MockNet } from './net.js';
+import { PENDING as NET_PENDING, type MockSocket, type NetWaiter } from './socket.js';
 import type { Op, PollWaiter } from './ring.js';
 import { bytesOfAddr } from './sockaddr.js';
 

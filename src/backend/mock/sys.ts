@@ -8,7 +8,7 @@ import type { SyscallBackend } from '../backend.js';
 import { E } from './errno.js';
 import type { FdTable } from './fds.js';
 import type { MockModels } from './models.js';
-import type { MockSocket } from './net.js';
+import type { MockSocket } from './socket.js';
 import { bytesOf } from './request.js';
 import { addrOf, bytesOfAddr, decodeSockaddr, encodeSockaddr } from './sockaddr.js';
 
