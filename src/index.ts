@@ -44,12 +44,6 @@ export type {
   WorkerMain, Workers, WorkerStats, OffloadPoolOptions, OffloadRunOptions, OffloadTask, WaitSignalOptions,
 } from './thread/index.js';
 export { sendFile, sendFilePoolSize, drainSendFilePipes, SENDFILE_PIPE_SIZE, SENDFILE_POOL_MAX } from './net/sendfile.js';
-export { MockBackend, withMock, MOCK_OP_NAMES } from './backend/mock/index.js';
-export type {
-  MockBackendOptions, MockUnhandled, MockClock, MockTimer, Fault, FaultPlan, FaultSpec, MockFdKind, MockOpenFd, MockFs,
-  MockFsOptions, MockFsStat, MockInodeType, MockHandler, MockLogEntry, MockOpName, MockReply, MockRequest, MockResult,
-  MockStatInit, MockTestContext, WithMockOptions,
-} from './backend/mock/index.js';
 export { connect, DEFAULT_ATTEMPT_DELAY } from './net/connect.js';
 export type { HostConnectOptions, LookupFunction, LookupAddress } from './net/connect.js';
 export { socketStream, SocketStream } from './net/stream.js';

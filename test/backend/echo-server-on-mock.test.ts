@@ -12,7 +12,7 @@ import { describe, test } from 'node:test';
 
 import { startEchoServer } from '../../examples/echo-server.js';
 import { Ring, Socket, SocketAddress } from '../../src/index.js';
-import { MockBackend, withMock } from '../../src/backend/mock/index.js';
+import { MockBackend, withMock } from '../../src/testing.js';
 
 interface ClientResult {
   /** Bytes echoed back, in order. */

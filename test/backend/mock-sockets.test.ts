@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import {
   AbortError, Ring, Socket, SocketAddress, SystemError, TcpListener, TimeoutError, UdpSocket, UnixListener,
 } from '../../src/index.js';
-import { MockBackend, withMock, type WithMockOptions } from '../../src/backend/mock/index.js';
+import { MockBackend, withMock, type WithMockOptions } from '../../src/testing.js';
 import { decodeSockaddr, encodeSockaddr } from '../../src/backend/mock/sockaddr.js';
 
 function run(fn: (mock: MockBackend, ring: Ring) => Promise<void>, options: WithMockOptions = {}): Promise<void> {

@@ -11,12 +11,12 @@ import { describe, test } from 'node:test';
 import {
   AbortError, copyFile, File, POLL, readFile, Ring, SystemError, TimeoutError, writeFile,
 } from '../../src/index.js';
-import { MockBackend, withMock, type MockRequest } from '../../src/backend/mock/index.js';
+import { MockBackend, withMock, type MockRequest } from '../../src/testing.js';
 import { describeChild, runModule } from '../helpers/child.js';
 import { turns } from '../helpers/loop.js';
 import { SettleLog } from '../helpers/settle.js';
 
-const MOCK_URL = new URL('../../src/backend/mock/index.js', import.meta.url).href;
+const MOCK_URL = new URL('../../src/testing.js', import.meta.url).href;
 
 type Outcome<T> = { ok: true; value: T } | { ok: false; error: Error & Record<string, unknown> };
 

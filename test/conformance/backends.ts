@@ -13,7 +13,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 import { POLL, Ring, type RingOptions } from '../../src/index.js';
-import { MockBackend } from '../../src/backend/mock/index.js';
+import { MockBackend } from '../../src/testing.js';
 import { makeFifo, type Fifo } from '../helpers/fifo.js';
 
 /** An fd that is not readable until makeReadable() is called. */

@@ -11,7 +11,8 @@ import path from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import { after, before, describe, test } from 'node:test';
 
-import { BufferPool, File, MockBackend, Ring } from '../../src/index.js';
+import { BufferPool, File, Ring } from '../../src/index.js';
+import { MockBackend } from '../../src/testing.js';
 import { directIoDir, fdCount, FORMS, pattern, RANGE, TYPE, VALUE, assertThrowsCoded, rejection, tmpDir, type TmpDir }
   from '../helpers/fs-util.js';
 import { makeFifo } from '../helpers/fifo.js';

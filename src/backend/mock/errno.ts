@@ -4,6 +4,9 @@ import util from 'node:util';
 
 export const E = os.constants.errno;
 
+/** EBADFD (77): a ring id no live ring has (not in os.constants.errno). */
+export const EBADFD = 77;
+
 const errnoMap = util.getSystemErrorMap();
 
 /** 'EIO' | 5 | -5 → 5 (positive). Throws a TypeError for an unknown name. */

@@ -24,7 +24,7 @@ export interface FaultSpec {
   /** Count a completion-queue overflow (stats.cqOverflows) when it completes; it is still delivered. */
   overflow?: boolean;
   /**
-   * Refuse the submission once (stage[2] = -EBUSY, as a kernel with a full CQ
+   * Refuse the submission once (StageHeader.REFUSED = -EBUSY, as a kernel with a full CQ
    * does): the record stays staged and the ring retries on a later turn.
    * `times` defaults to 1 for such a rule.
    */

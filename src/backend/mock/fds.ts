@@ -9,7 +9,7 @@
  * changes update the entry's `ready` mask).
  */
 import type { Inode } from './fs.js';
-import type { MockSocket } from './net.js';
+import type { MockSocket } from './socket.js';
 
 export type MockFdKind = 'file' | 'directory' | 'pollable' | 'socket' | 'pipe';
 

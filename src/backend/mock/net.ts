@@ -19,156 +19,14 @@
  * (no doubling of buffer sizes), a Unix path is free again once its socket
  * is closed (no file is created in mock.fs).
  */
+import { AddressTable } from './addresses.js';
 import { E } from './errno.js';
-import { AF_INET, AF_INET6, AF_UNIX, canonicalIP, formatAddr, type MockAddr } from './sockaddr.js';
-
-export const SOCK_STREAM = 1;
-export const SOCK_DGRAM = 2;
-const SOL_SOCKET = 1;
-const IPPROTO_TCP = 6;
-const SO_TYPE = 3;
-const SO_ERROR = 4;
-const SO_REUSEADDR = 2;
-const SO_SNDBUF = 7;
-const SO_RCVBUF = 8;
-const SO_REUSEPORT = 15;
-const SO_ACCEPTCONN = 30;
-const SO_DOMAIN = 39;
-const SO_LINGER = 13;
-const MSG_PEEK = 0x2;
-const MSG_DONTWAIT = 0x40;
-
-const POLLIN = 0x001;
-const POLLOUT = 0x004;
-const POLLERR = 0x008;
-const POLLHUP = 0x010;
-const POLLRDNORM = 0x040;
-const POLLWRNORM = 0x100;
-const POLLRDHUP = 0x2000;
-
-/** Default SO_RCVBUF / SO_SNDBUF (Linux's defaults). */
-export const DEFAULT_RCVBUF = 131072;
-export const DEFAULT_SNDBUF = 16384;
-const EPHEMERAL_LOW = 30000;
-const EPHEMERAL_HIGH = 60999;
-
-export const PENDING = Symbol('pending');
-
-/** An operation waiting on a socket. */
-export interface NetWaiter {
-  /** The bytes to send or the window to receive into. */
-  readonly view: Uint8Array;
-  readonly flags: number;
-  /** recvmsg: where the sender's sockaddr goes (>= 128 bytes). */
-  readonly addrOut?: Uint8Array | undefined;
-  /** sendmsg: the destination. */
-  readonly dest?: MockAddr | undefined;
-  readonly multishot: boolean;
-  /** The operation's final result. */
-  finish(res: number): void;
-  /** A multishot operation's intermediate result. */
-  more(res: number): void;
-}
-
-type SockType = 'stream' | 'dgram' | 'pipe';
-
-interface Datagram {
-  data: Buffer;
-  from: MockAddr | undefined;
-}
-
-interface ConnectWaiter {
-  sock: MockSocket;
-  target: MockAddr;
-  w: NetWaiter;
-}
-
-/** One in-memory socket (or pipe end). */
-export class MockSocket {
-  fd = -1;
-  state: 'idle' | 'listening' | 'connected' | 'closed' = 'idle';
-  readonly opts = new Map<string, number>();
-  linger: [on: number, seconds: number] = [0, 0];
-  local: MockAddr | undefined;
-  remote: MockAddr | undefined;
-  /** Registered in the address table (explicit bind, listen or an ephemeral port). */
-  registered = false;
-  // listener
-  readonly backlog: MockSocket[] = [];
-  backlogMax = 0;
-  readonly acceptWaiters: NetWaiter[] = [];
-  readonly connectWaiters: ConnectWaiter[] = [];
-  // stream
-  peer: MockSocket | undefined;
-  connecting = false;
-  readonly rx: Buffer[] = [];
-  rxBytes = 0;
-  /** The peer will send nothing more (shutdown write or close): recv returns 0 once drained. */
-  eof = false;
-  /** The peer reset the connection: the next recv/send fails with ECONNRESET. */
-  resetPending = false;
-  rdShut = false;
-  wrShut = false;
-  readonly recvWaiters: NetWaiter[] = [];
-  readonly sendWaiters: NetWaiter[] = [];
-  // dgram
-  readonly dq: Datagram[] = [];
-  /** pipe: 'r' or 'w'. */
-  pipeEnd: 'r' | 'w' | undefined;
-  pipeSize = 65536;
-
-  constructor(readonly domain: number, readonly type: SockType) {}
-
-  opt(level: number, name: number): number | undefined {
-    return this.opts.get(`${level}:${name}`);
-  }
-
-  get rcvbuf(): number {
-    if (this.type === 'pipe') return this.pipeSize;
-    return Math.max(1, this.opt(SOL_SOCKET, SO_RCVBUF) ?? DEFAULT_RCVBUF);
-  }
-
-  get proto(): string {
-    return this.type === 'dgram' ? 'udp' : 'tcp';
-  }
-
-  /** 'tcp', 'udp', 'unix stream', 'unix dgram', 'pipe'. */
-  get kindName(): string {
-    if (this.type === 'pipe') return `pipe (${this.pipeEnd === 'r' ? 'read' : 'write'} end)`;
-    if (this.domain === AF_UNIX) return `unix ${this.type}`;
-    return `${this.proto}${this.domain === AF_INET6 ? '6' : ''}`;
-  }
-
-  describe(): string {
-    if (this.type === 'pipe') return this.kindName;
-    const parts = [this.kindName, this.state];
-    if (this.local !== undefined) parts.push(formatAddr(this.local));
-    if (this.remote !== undefined) parts.push(`-> ${formatAddr(this.remote)}`);
-    return parts.join(' ');
-  }
-}
-
-function isAny(a: MockAddr): boolean {
-  return a.family !== AF_UNIX && (a.address === '0.0.0.0' || a.address === '::');
-}
-
-function sameAddr(a: MockAddr, b: MockAddr): boolean {
-  return a.family === b.family && a.address === b.address && a.port === b.port;
-}
-
-/** Where a connection to a wildcard lands: loopback. */
-function concrete(a: MockAddr): MockAddr {
-  if (a.address === '0.0.0.0') return { ...a, address: '127.0.0.1' };
-  if (a.address === '::') return { ...a, address: '::1' };
-  return { ...a };
-}
-
-function remove<T>(list: T[], item: T): boolean {
-  const i = list.indexOf(item);
-  if (i < 0) return false;
-  list.splice(i, 1);
-  return true;
-}
+import { AF_INET, AF_INET6, AF_UNIX, canonicalIP, type MockAddr } from './sockaddr.js';
+import {
+  concrete, DEFAULT_RCVBUF, isAny, DEFAULT_SNDBUF, IPPROTO_TCP, MockSocket, MSG_DONTWAIT, MSG_PEEK, PENDING, POLLERR, POLLHUP,
+  POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM, remove, sameAddr, SO_ACCEPTCONN, SO_DOMAIN, SO_ERROR, SO_LINGER,
+  SO_RCVBUF, SO_SNDBUF, SO_TYPE, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET, type NetWaiter,
+} from './socket.js';
 
 /** Hooks into the backend. */
 export interface NetHost {
@@ -179,11 +37,7 @@ export interface NetHost {
 }
 
 export class MockNet {
-  /** IP sockets holding a port (bound, listening or ephemeral for a connection). */
-  readonly #bound = new Set<MockSocket>();
-  readonly #unix = new Map<string, MockSocket>();
-  readonly #nextPort = new Map<string, number>();
-  readonly #rr = new Map<string, number>();
+  readonly #addrs = new AddressTable();
 
   constructor(readonly host: NetHost) {}
 
@@ -285,32 +139,7 @@ export class MockNet {
   }
 
   bind(s: MockSocket, a: MockAddr): number {
-    if (s.type === 'pipe') return -E.ENOTSOCK;
-    if (s.state === 'closed') return -E.EBADF;
-    if (s.local !== undefined) return -E.EINVAL;
-    if (a.family !== s.domain) return s.domain === AF_UNIX ? -E.EINVAL : -E.EAFNOSUPPORT;
-    if (a.family === AF_UNIX) {
-      if (a.address === '') return -E.EINVAL;
-      if (this.#unix.has(a.address)) return -E.EADDRINUSE;
-      this.#unix.set(a.address, s);
-      s.local = { ...a };
-      s.registered = true;
-      return 0;
-    }
-    const address = canonicalIP(a.family, a.address);
-    if (address === undefined) return -E.EINVAL;
-    const want: MockAddr = { ...a, address };
-    if (want.port === 0) {
-      const port = this.#ephemeral(s, want);
-      if (port < 0) return port;
-      want.port = port;
-    } else if (this.#conflict(s, want, false)) {
-      return -E.EADDRINUSE;
-    }
-    s.local = want;
-    s.registered = true;
-    this.#bound.add(s);
-    return 0;
+    return this.#addrs.bind(s, a);
   }
 
   listen(s: MockSocket, backlog: number): number {
@@ -322,97 +151,12 @@ export class MockNet {
       const any: MockAddr = { family: s.domain, address: s.domain === AF_INET ? '0.0.0.0' : '::', port: 0, flowinfo: 0, scopeId: 0 };
       const r = this.bind(s, any);
       if (r < 0) return r;
-    } else if (s.domain !== AF_UNIX && s.state !== 'listening' && this.#conflict(s, s.local, true)) {
+    } else if (s.domain !== AF_UNIX && s.state !== 'listening' && this.#addrs.conflict(s, s.local, true)) {
       return -E.EADDRINUSE;
     }
     s.state = 'listening';
     s.backlogMax = Math.max(0, Math.min(backlog | 0, 65535)) + 1;
     this.#admitConnects(s);
-    return 0;
-  }
-
-  #reuse(s: MockSocket, name: number): boolean {
-    return (s.opt(SOL_SOCKET, name) ?? 0) !== 0;
-  }
-
-  /** Whether `s` may not hold `a` (bind: `listening` false; listen: true). */
-  #conflict(s: MockSocket, a: MockAddr, listening: boolean): boolean {
-    for (const o of this.#bound) {
-      if (o === s || o.proto !== s.proto || o.local === undefined) continue;
-      const l = o.local;
-      if (l.family !== a.family || l.port !== a.port) continue;
-      if (!(l.address === a.address || isAny(l) || isAny(a))) continue;
-      if (this.#reuse(s, SO_REUSEPORT) && this.#reuse(o, SO_REUSEPORT)) continue;
-      if (listening ? o.state !== 'listening'
-        : this.#reuse(s, SO_REUSEADDR) && this.#reuse(o, SO_REUSEADDR) && o.state !== 'listening') continue;
-      return true;
-    }
-    return false;
-  }
-
-  #ephemeral(s: MockSocket, a: MockAddr): number {
-    const key = `${s.proto}${a.family}`;
-    let port = this.#nextPort.get(key) ?? EPHEMERAL_LOW;
-    for (let i = 0; i <= EPHEMERAL_HIGH - EPHEMERAL_LOW; i++) {
-      if (port > EPHEMERAL_HIGH) port = EPHEMERAL_LOW;
-      let used = false;
-      for (const o of this.#bound) {
-        if (o.proto === s.proto && o.local !== undefined && o.local.family === a.family && o.local.port === port) {
-          used = true;
-          break;
-        }
-      }
-      if (!used) {
-        this.#nextPort.set(key, port + 1);
-        return port;
-      }
-      port++;
-    }
-    return -E.EADDRINUSE;
-  }
-
-  /** A bound socket at `a` (exact address first, then the wildcard); round robin among SO_REUSEPORT peers. */
-  #lookup(proto: string, a: MockAddr, listening: boolean): MockSocket | undefined {
-    if (a.family === AF_UNIX) {
-      const s = this.#unix.get(a.address);
-      if (s === undefined || s.proto !== proto) return undefined;
-      if (listening && s.state !== 'listening') return undefined;
-      return s;
-    }
-    const exact: MockSocket[] = [];
-    const wild: MockSocket[] = [];
-    for (const o of this.#bound) {
-      const l = o.local!;
-      if (o.proto !== proto || l.family !== a.family || l.port !== a.port) continue;
-      if (listening && o.state !== 'listening') continue;
-      if (!listening && o.type !== 'dgram') continue;
-      if (l.address === a.address) exact.push(o);
-      else if (isAny(l)) wild.push(o);
-    }
-    const list = exact.length > 0 ? exact : wild;
-    if (list.length <= 1) return list[0];
-    const key = `${proto}${a.family}:${a.port}`;
-    const n = this.#rr.get(key) ?? 0;
-    this.#rr.set(key, n + 1);
-    return list[n % list.length];
-  }
-
-  /** Gives an unbound IP socket an ephemeral port on `toward`'s address (what the connection uses). */
-  #autobind(s: MockSocket, toward: MockAddr): number {
-    if (s.domain === AF_UNIX) return 0;
-    if (s.local !== undefined && !isAny(s.local)) return 0;
-    const address = concrete(toward).address;
-    if (s.local !== undefined) {
-      s.local = { ...s.local, address };
-      return 0;
-    }
-    const a: MockAddr = { family: s.domain, address, port: 0, flowinfo: 0, scopeId: 0 };
-    const port = this.#ephemeral(s, a);
-    if (port < 0) return port;
-    a.port = port;
-    s.local = a;
-    s.registered = true;
-    this.#bound.add(s);
     return 0;
   }
 
@@ -475,7 +219,7 @@ export class MockNet {
       t = concrete({ ...t, address });
     }
     if (s.type === 'dgram') {
-      const r = this.#autobind(s, t);
+      const r = this.#addrs.autobind(s, t);
       if (r < 0) return r;
       s.remote = t;
       return 0;
@@ -483,9 +227,9 @@ export class MockNet {
     if (s.state === 'connected') return -E.EISCONN;
     if (s.state === 'listening') return -E.EINVAL;
     if (s.connecting) return -E.EALREADY;
-    const l = this.#lookup('tcp', t, true);
+    const l = this.#addrs.lookup('tcp', t, true);
     if (l === undefined) {
-      return t.family === AF_UNIX && !this.#unix.has(t.address) ? -E.ENOENT : -E.ECONNREFUSED;
+      return t.family === AF_UNIX && !this.#addrs.hasUnix(t.address) ? -E.ENOENT : -E.ECONNREFUSED;
     }
     if (l.backlog.length >= l.backlogMax) {
       s.connecting = true;
@@ -499,7 +243,7 @@ export class MockNet {
   forget(s: MockSocket, w: NetWaiter): void {
     if (remove(s.recvWaiters, w) || remove(s.sendWaiters, w) || remove(s.acceptWaiters, w)) return;
     // A connect waits on the listener's queue.
-    for (const l of [...this.#bound, ...this.#unix.values()]) {
+    for (const l of this.#addrs.holders()) {
       const i = l.connectWaiters.findIndex((c) => c.w === w);
       if (i >= 0) {
         l.connectWaiters.splice(i, 1);
@@ -510,7 +254,7 @@ export class MockNet {
   }
 
   #establish(s: MockSocket, l: MockSocket, target: MockAddr): number {
-    const r = this.#autobind(s, target);
+    const r = this.#addrs.autobind(s, target);
     if (r < 0) return r;
     const c = new MockSocket(s.domain, 'stream');
     for (const [k, v] of l.opts) c.opts.set(k, v);
@@ -646,12 +390,12 @@ export class MockNet {
       if (address === undefined) return -E.EINVAL;
       dest = concrete({ ...dest, address });
     }
-    const r = this.#autobind(s, dest);
+    const r = this.#addrs.autobind(s, dest);
     if (r < 0) return r;
     const len = w.view.length;
-    const t = this.#lookup('udp', dest, false);
+    const t = this.#addrs.lookup('udp', dest, false);
     if (t === undefined) {
-      if (dest.family === AF_UNIX) return this.#unix.has(dest.address) ? -E.ECONNREFUSED : -E.ENOENT;
+      if (dest.family === AF_UNIX) return this.#addrs.hasUnix(dest.address) ? -E.ECONNREFUSED : -E.ENOENT;
       return len; // UDP: nobody bound there, the datagram is lost
     }
     let from: MockAddr | undefined = s.local;
@@ -749,18 +493,12 @@ export class MockNet {
   #teardown(s: MockSocket, rst: boolean): void {
     const wasConnected = s.state === 'connected';
     s.state = 'closed';
-    if (s.registered) {
-      this.#bound.delete(s);
-      if (s.local !== undefined && s.local.family === AF_UNIX && this.#unix.get(s.local.address) === s) {
-        this.#unix.delete(s.local.address);
-      }
-      s.registered = false;
-    }
+    this.#addrs.release(s);
     for (const w of s.recvWaiters.splice(0)) w.finish(-E.EBADF);
     for (const w of s.sendWaiters.splice(0)) w.finish(-E.EBADF);
     for (const w of s.acceptWaiters.splice(0)) w.finish(-E.EBADF);
     if (s.connecting) {
-      for (const l of [...this.#bound, ...this.#unix.values()]) {
+      for (const l of this.#addrs.holders()) {
         for (const c of l.connectWaiters.filter((x) => x.sock === s)) {
           remove(l.connectWaiters, c);
           c.w.finish(-E.EBADF);

@@ -1,0 +1,18 @@
+/**
+ * uringkit/testing: the mock backend, for unit tests of code built on
+ * uringkit (docs/guides/testing-with-mock.md).
+ *
+ * ```ts
+ * import { Ring } from 'uringkit';
+ * import { MockBackend, withMock } from 'uringkit/testing';
+ * ```
+ *
+ * Nothing here loads with `import 'uringkit'`: the root entry carries no
+ * mock code (test/backend/testing-entry.test.ts checks it).
+ */
+export { MockBackend, withMock, MOCK_OP_NAMES } from './backend/mock/index.js';
+export type {
+  MockBackendOptions, MockUnhandled, MockClock, MockTimer, Fault, FaultPlan, FaultSpec, MockFdKind, MockOpenFd, MockFs,
+  MockFsOptions, MockFsStat, MockInodeType, MockHandler, MockLogEntry, MockOpName, MockReply, MockRequest, MockResult,
+  MockStatInit, MockTestContext, WithMockOptions,
+} from './backend/mock/index.js';
