@@ -40,6 +40,8 @@ export interface ReceiveOptions {
 export const DEFAULT_CHUNK_SIZE = 256 * 1024;
 const FIRST_CHUNK = 64 * 1024;
 const HIGH_WATER = 1 << 20;
+/** One-shot receives in a row that fill less than a quarter of their buffer before multishot resumes. */
+const SMALL_READS = 4;
 
 /** Checks a `chunkSize` option (undefined: the default). */
 export function checkChunkSize(v: unknown, name = 'options.chunkSize'): number {
@@ -87,8 +89,13 @@ export class Receiver {
   #waiter: Waiter | undefined;
   /** The armed multishot's handle. */
   #op: { cancel(): void } | undefined;
-  /** The armed one-shot receive's canceller (close() ends it; the user's signal is forwarded to it). */
+  /**
+   * The canceller of one-shot receives (close() ends the armed one; the
+   * user's signal is forwarded to it). Reused until it fires.
+   */
   #ctl: AbortController | undefined;
+  /** Consecutive one-shot receives that came back small: a few in a row return to multishot. */
+  #small = 0;
   /** Options of one-shot receives: `ref` and the canceller's signal. */
   readonly #oneShotOpts: OpOptions = {};
   /** A receive is in the kernel (until its final CQE). */
@@ -209,7 +216,8 @@ export class Receiver {
       if (this.#opts.signal?.aborted) throw new AbortError('The operation was aborted', { cause: this.#opts.signal.reason });
       const buf = this.#spare ?? Buffer.allocUnsafe(this.#size);
       this.#spare = undefined;
-      const ctl = (this.#ctl = new AbortController());
+      let ctl = this.#ctl;
+      if (ctl === undefined || ctl.signal.aborted) ctl = this.#ctl = new AbortController();
       const o = this.#oneShotOpts;
       o.signal = ctl.signal;
       o.ref = this.#opts.ref ?? true;
@@ -223,7 +231,6 @@ export class Receiver {
   /** A one-shot receive completed into `buf`. */
   #onRecv(buf: Buffer, err: Error | null, n?: number): void {
     this.#armed = false;
-    this.#ctl = undefined;
     if (this.#finished) {
       this.#release();
       return;
@@ -237,6 +244,7 @@ export class Receiver {
       this.#end();
       return;
     }
+    if (n! >= buf.length / 4) this.#small = 0;
     if (n! >= buf.length) {
       chunk = buf;
       if (this.#size < this.#maxChunk) this.#size = Math.min(this.#size * 2, this.#maxChunk);
@@ -245,7 +253,11 @@ export class Receiver {
       chunk = Buffer.allocUnsafe(n!);
       buf.copy(chunk, 0, 0, n);
       if (buf.length === this.#size) this.#spare = buf;
-      if (this.#poolSize > 0) this.#bulk = false; // traffic is light again: back to multishot
+      // Traffic is light again: back to multishot (no memory committed while idle).
+      if (this.#poolSize > 0 && ++this.#small >= SMALL_READS) {
+        this.#bulk = false;
+        this.#small = 0;
+      }
     } else {
       chunk = buf.subarray(0, n);
     }
