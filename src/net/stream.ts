@@ -8,15 +8,13 @@
  * afterwards. Reading starts at the first `_read()` (a 'data' listener,
  * `read()`, `pipe()`), not at creation.
  *
- * Reading: multishot recv into the ring's provided buffers (one-shot recv on
- * kernels without them, or with `multishot: false`). Data is received only
- * while the readable side wants it: when `push()` returns false the multishot
- * is stopped in the kernel (what it already received is kept and delivered
+ * Reading: the socket's one receive pump (receive.ts: multishot recv into
+ * the ring's provided buffers, one-shot receives into big buffers while bulk
+ * data flows; one-shot only with `multishot: false`). Data is received only
+ * while the readable side wants it: when `push()` returns false the pump is
+ * paused in the kernel (what it already received is kept and delivered
  * first), so unread data stays in the kernel's socket buffer and TCP flow
- * control slows the peer down. It is re-armed on the next `_read()`. (Not
- * through `Socket.chunks()`: its multishot keeps receiving into memory while
- * the consumer is suspended at a `yield`, so a paused reader would buffer
- * without bound.)
+ * control slows the peer down. It resumes on the next `_read()`.
  *
  * Writing: `_write`/`_writev` complete when `Socket.write` resolves (the bytes
  * are in the kernel), so `write()` returns false past `writableHighWaterMark`
@@ -34,9 +32,10 @@
 import { Duplex, type DuplexOptions } from 'node:stream';
 
 import { invalidArgType, outOfRange } from '../errors.js';
-import type { MultishotIterator } from '../ring/multishot.js';
 import { AF_UNIX, type SocketAddress } from './address.js';
-import { Socket } from './socket.js';
+import { openReceiver, Receiver } from './receive.js';
+// Type only: socket.ts imports this module (Socket.stream()); this one never loads socket.ts.
+import type { Socket } from './socket.js';
 
 export interface SocketStreamOptions {
   /** Keep the writable side open after the peer ended its side. Default true (false: end it, as net.Socket). */
@@ -50,12 +49,12 @@ export interface SocketStreamOptions {
   timeout?: number;
   /**
    * Use multishot recv where the kernel supports it (default true). false:
-   * one recv at a time into 64 KiB buffers.
+   * one recv at a time into the stream's own buffers.
    */
   multishot?: boolean;
+  /** Largest chunk of a one-shot receive, in bytes (default 256 KiB). */
+  chunkSize?: number;
 }
-
-const RECV_SIZE = 64 * 1024;
 /** Writev: consecutive chunks smaller than this are coalesced into one send. */
 const COALESCE = 64 * 1024;
 
@@ -76,27 +75,28 @@ function info(a: SocketAddress): AddressInfo | undefined {
  */
 export class SocketStream extends Duplex {
   readonly #socket: Socket;
-  readonly #multishot: boolean;
-  #it: MultishotIterator<Buffer> | undefined;
+  readonly #rx: Receiver;
   #pumping = false;
-  #ref = true;
   #timeoutMs = 0;
   #timer: NodeJS.Timeout | undefined;
   #peer: AddressInfo | undefined;
   #local: AddressInfo | undefined;
   #bytesRead = 0;
   #bytesWritten = 0;
-  #spare: Buffer | undefined;
-  #noMultishot = false;
 
   /** Always false: the socket is connected before it is wrapped (node:http reads this). */
   readonly connecting = false;
   readonly pending = false;
 
   constructor(socket: Socket, options: SocketStreamOptions = {}) {
-    if (!(socket instanceof Socket)) throw invalidArgType('socket', 'an instance of Socket', socket);
     if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
-    if (socket.closed) throw Object.assign(new Error('the socket is closed'), { code: 'ERR_SOCKET_CLOSED' });
+    if (options.multishot !== undefined && typeof options.multishot !== 'boolean') {
+      throw invalidArgType('options.multishot', 'of type boolean', options.multishot);
+    }
+    // Takes the socket's read side (checks that it is a Socket, open, and not being read).
+    const rx = openReceiver(socket, { ref: true }, { multishot: options.multishot, chunkSize: options.chunkSize });
+    if (rx === undefined) throw invalidArgType('socket', 'an instance of Socket', socket);
+    if (!(rx instanceof Receiver)) throw rx;
     const o: DuplexOptions = {
       allowHalfOpen: options.allowHalfOpen ?? true,
       emitClose: true,
@@ -109,7 +109,7 @@ export class SocketStream extends Duplex {
     if (options.signal !== undefined) o.signal = options.signal;
     super(o);
     this.#socket = socket;
-    this.#multishot = options.multishot ?? true;
+    this.#rx = rx;
     try {
       this.#peer = info(socket.remoteAddress());
     } catch {
@@ -131,46 +131,11 @@ export class SocketStream extends Duplex {
 
   async #pump(): Promise<void> {
     this.#pumping = true;
-    const sock = this.#socket;
     try {
       while (!this.destroyed) {
-        let chunk: Buffer;
-        if (this.#it === undefined && this.#multishot && !this.#noMultishot && !sock.closed) {
-          const it = sock.ring.recvMultishot(sock.fd, { ref: this.#ref });
-          if (it === null) this.#noMultishot = true; // no buffer rings (kernel before 6.0)
-          else this.#it = it;
-        }
-        const it = this.#it;
-        if (it !== undefined) {
-          let r: IteratorResult<Buffer>;
-          try {
-            r = await it.next();
-          } catch (err) {
-            if (this.#it === it) this.#it = undefined;
-            if ((err as { code?: string }).code === 'ENOBUFS') continue; // pool ran dry: all data is queued; re-arm
-            throw err;
-          }
-          if (this.destroyed) return;
-          if (r.done) {
-            // stopped for backpressure, or ended by the kernel without EOF: re-arm
-            if (this.#it === it) this.#it = undefined;
-            continue;
-          }
-          chunk = r.value;
-        } else {
-          if (sock.closed) throw Object.assign(new Error('the socket was closed under the stream'), { code: 'ERR_SOCKET_CLOSED' });
-          let buf = this.#spare ?? Buffer.allocUnsafe(RECV_SIZE);
-          this.#spare = undefined;
-          const n = await sock.recv(buf, { ref: this.#ref });
-          if (this.destroyed) return;
-          if (n < RECV_SIZE / 4) {
-            this.#spare = buf; // small read: copy out, keep the big buffer
-            buf = Buffer.from(buf.subarray(0, n));
-          }
-          chunk = buf.subarray(0, n);
-        }
-        if (chunk.length === 0) {
-          this.#it = undefined;
+        const chunk = await this.#rx.read();
+        if (this.destroyed) return;
+        if (chunk === null) {
           this.push(null);
           return;
         }
@@ -178,7 +143,7 @@ export class SocketStream extends Duplex {
         this.#timer?.refresh();
         if (!this.push(chunk)) {
           // Backpressure: stop receiving in the kernel; keep what already arrived.
-          this.#it?.stop();
+          this.#rx.pause();
           return;
         }
       }
@@ -264,9 +229,7 @@ export class SocketStream extends Duplex {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
-    const it = this.#it;
-    this.#it = undefined;
-    void it?.return();
+    void this.#rx.close();
     const sock = this.#socket;
     // A clean end (both sides finished, nothing in flight) closes; anything else shuts down first.
     if (!(err === null && this.readableEnded && this.writableFinished)) sock.destroy();
@@ -338,14 +301,12 @@ export class SocketStream extends Duplex {
 
   /** Pending and future receives stop keeping the event loop alive (as net.Socket#unref). */
   unref(): this {
-    this.#ref = false;
-    this.#it?.unref();
+    this.#rx.unref();
     return this;
   }
 
   ref(): this {
-    this.#ref = true;
-    this.#it?.ref();
+    this.#rx.ref();
     return this;
   }
 
@@ -408,7 +369,7 @@ export class SocketStream extends Duplex {
 
   /** True if multishot receives are in use (false: one recv at a time). */
   get multishot(): boolean {
-    return this.#multishot && !this.#noMultishot;
+    return this.#rx.multishot;
   }
 }
 
@@ -416,3 +377,4 @@ export class SocketStream extends Duplex {
 export function socketStream(socket: Socket, options?: SocketStreamOptions): SocketStream {
   return new SocketStream(socket, options);
 }
+

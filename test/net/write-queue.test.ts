@@ -98,7 +98,8 @@ describe('Socket write queue', () => {
       assert.equal(await deadline(cbErr, SOON, 'callback'), 'EPIPE');
       assert.equal(await deadline(second, SOON, 'second'), 'EPIPE');
       assert.notEqual(await deadline(first, SOON, 'first'), 'ok', 'the blocked write fails too');
-      assert.throws(() => c.write('y', undefined, () => {}), { code: 'EBADF' });
+      // Issue 16 item 13: a write on a closed Socket is ERR_SOCKET_CLOSED (was the raw EBADF).
+      assert.throws(() => c.write('y', undefined, () => {}), { code: 'ERR_SOCKET_CLOSED' });
       await s.close();
     } finally {
       await l.close();

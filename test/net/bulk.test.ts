@@ -1,0 +1,381 @@
+/**
+ * Bulk data (issue 15): 1 GiB received byte-exact through iteration (the
+ * one receive pump switching between multishot and one-shot receives) and
+ * through recv() into a caller-owned buffer; 1 GiB through a Socket.pipeTo
+ * proxy; bounded memory with a slow consumer; a peer reset on either side
+ * of a pipe; the provided-buffer pool running dry under many connections.
+ *
+ * The 1 GiB sender is a child process (node:net) that hashes what it sends,
+ * so every byte is checked against an independent implementation; memory
+ * stays bounded on both sides (streaming SHA-256, 1 MiB blocks).
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { after, describe, test } from 'node:test';
+
+import { Ring, Socket, TcpListener } from '../../src/index.js';
+import { fdCount } from '../helpers/fds.js';
+import { waitUntil } from '../helpers/loop.js';
+import { deadline, rejectionOf, sleep } from '../helpers/net-util.js';
+
+const GiB = 1 << 30;
+/** Bound for a 1 GiB transfer on a loaded 2-core machine: against hangs only. */
+const BULK_BOUND = 240_000;
+const SOON = 10_000;
+
+/**
+ * A child process that connects to 127.0.0.1:`port`, sends `bytes` bytes
+ * (1 MiB random blocks, each stamped with its index), ends its side, and
+ * prints the SHA-256 of what it sent once the peer closed. Resolves with
+ * that hash.
+ */
+function sendFromChild(port: number, bytes: number): Promise<string> {
+  const code = `
+    const net = require('node:net'); const crypto = require('node:crypto');
+    const block = crypto.randomBytes(1 << 20); const h = crypto.createHash('sha256');
+    let left = ${bytes}; let index = 0;
+    const s = net.connect(${port}, '127.0.0.1');
+    s.on('error', (e) => { console.error(e.message); process.exit(1); });
+    s.resume();
+    s.on('close', () => console.log(h.digest('hex')));
+    function pump() {
+      while (left > 0) {
+        const n = Math.min(left, block.length);
+        const b = Buffer.from(block.subarray(0, n)); b.writeUInt32LE(index++, 0);
+        h.update(b); left -= n;
+        if (!s.write(b)) { s.once('drain', pump); return; }
+      }
+      s.end();
+    }
+    s.on('connect', pump);`;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const hex = out.trim();
+      if (code === 0 && /^[0-9a-f]{64}$/.test(hex)) resolve(hex);
+      else reject(new Error(`sender exited ${code}: ${err.trim()} ${hex}`));
+    });
+  });
+}
+
+after(() => Ring.current().close());
+
+describe('bulk receive: 1 GiB byte-exact', () => {
+  test('for await over a Socket: every byte arrives in order (SHA-256), chunks never empty', async () => {
+    const l = TcpListener.bind();
+    try {
+      const sent = sendFromChild(l.address().port, GiB);
+      const s = await deadline(l.accept(), SOON, 'accept');
+      const h = createHash('sha256');
+      let bytes = 0;
+      let largest = 0;
+      await deadline((async () => {
+        for await (const chunk of s) {
+          assert.ok(chunk.length > 0);
+          largest = Math.max(largest, chunk.length);
+          h.update(chunk);
+          bytes += chunk.length;
+        }
+      })(), BULK_BOUND, 'receive 1 GiB');
+      await s.close();
+      assert.equal(bytes, GiB);
+      assert.equal(h.digest('hex'), await deadline(sent, SOON, 'sender'));
+      assert.ok(largest <= 256 * 1024, `no chunk beyond the default chunkSize (largest ${largest})`);
+    } finally {
+      await l.close();
+    }
+  });
+
+  test('recv() into one caller-owned buffer, reused: every byte arrives in order (SHA-256)', async () => {
+    const l = TcpListener.bind();
+    try {
+      const sent = sendFromChild(l.address().port, GiB);
+      const s = await deadline(l.accept(), SOON, 'accept');
+      const h = createHash('sha256');
+      const buf = Buffer.allocUnsafe(256 * 1024);
+      let bytes = 0;
+      await deadline((async () => {
+        for (;;) {
+          const n = await s.recv(buf);
+          if (n === 0) break;
+          h.update(buf.subarray(0, n));
+          bytes += n;
+        }
+      })(), BULK_BOUND, 'receive 1 GiB');
+      await s.close();
+      assert.equal(bytes, GiB);
+      assert.equal(h.digest('hex'), await deadline(sent, SOON, 'sender'));
+    } finally {
+      await l.close();
+    }
+  });
+
+  test('chunkSize bounds the chunks; a bad chunkSize is refused with a code', async () => {
+    const l = TcpListener.bind();
+    try {
+      const sent = sendFromChild(l.address().port, 32 << 20);
+      const s = await deadline(l.accept(), SOON, 'accept');
+      assert.throws(() => s.chunks({ chunkSize: 10 }), { code: 'ERR_OUT_OF_RANGE' });
+      assert.throws(() => s.chunks({ chunkSize: '4k' as unknown as number }), { code: 'ERR_INVALID_ARG_TYPE' });
+      const h = createHash('sha256');
+      let bytes = 0;
+      for await (const chunk of s.chunks({ chunkSize: 8192 })) {
+        assert.ok(chunk.length > 0 && chunk.length <= 16 * 1024, `chunk of ${chunk.length}`);
+        h.update(chunk);
+        bytes += chunk.length;
+      }
+      await s.close();
+      assert.equal(bytes, 32 << 20);
+      assert.equal(h.digest('hex'), await deadline(sent, SOON, 'sender'));
+    } finally {
+      await l.close();
+    }
+  });
+});
+
+/** A listener whose connections are piped both ways to `target` (the proxy); resolves each pipe's outcome. */
+function proxy(listener: TcpListener, targetPort: number, outcomes: Promise<unknown>[]): Promise<void> {
+  return (async () => {
+    for await (const a of listener) {
+      outcomes.push((async () => {
+        const b = await Socket.connect(`127.0.0.1:${targetPort}`);
+        try {
+          return await Promise.all([a.pipeTo(b), b.pipeTo(a)]);
+        } finally {
+          await Promise.all([a.close(), b.close()]);
+        }
+      })());
+    }
+  })();
+}
+
+describe('Socket.pipeTo', () => {
+  test('client -> proxy -> sink: 1 GiB byte-exact (SHA-256); the half-close travels; nothing left open', async () => {
+    const base = fdCount();
+    const sink = TcpListener.bind();
+    const front = TcpListener.bind();
+    const outcomes: Promise<unknown>[] = [];
+    const loop = proxy(front, sink.address().port, outcomes);
+    try {
+      const sent = sendFromChild(front.address().port, GiB);
+      const s = await deadline(sink.accept(), SOON, 'sink accept');
+      const h = createHash('sha256');
+      let bytes = 0;
+      await deadline((async () => {
+        for await (const chunk of s) {
+          h.update(chunk);
+          bytes += chunk.length;
+        }
+      })(), BULK_BOUND, 'proxy 1 GiB');
+      await s.close(); // the sink's EOF travels back: the proxy ends the client side, the sender finishes
+      assert.equal(bytes, GiB);
+      assert.equal(h.digest('hex'), await deadline(sent, SOON, 'sender'));
+      const [results] = await deadline(Promise.all(outcomes), SOON, 'proxy pipes') as [[{ bytes: number }, { bytes: number }]];
+      assert.equal(results[0].bytes, GiB);
+      assert.equal(results[1].bytes, 0);
+    } finally {
+      await front.close();
+      await loop;
+      await sink.close();
+    }
+    assert.ok(await waitUntil(() => fdCount() <= base, SOON), `fds: ${fdCount()} vs ${base}`);
+  });
+
+  test('the source peer resets mid-transfer: the pipe rejects, both proxy sockets are closed, no fd is left', async () => {
+    const base = fdCount();
+    const l = TcpListener.bind();
+    try {
+      // client -> [a  b] -> sink; the client resets while the sink reads.
+      const aP = l.accept();
+      const client = await Socket.connect(l.address(), { linger: 0 });
+      const a = await aP;
+      const bP = l.accept();
+      const b = await Socket.connect(l.address());
+      const sinkSide = await bP;
+      const piping = a.pipeTo(b);
+      const block = Buffer.alloc(1 << 20, 7);
+      for (let i = 0; i < 4; i++) await client.write(block);
+      const got = sinkSide.recv(Buffer.alloc(65536));
+      assert.ok((await deadline(got, SOON, 'first bytes')) > 0);
+      client.destroy(); // linger 0: RST
+      const e = await deadline(rejectionOf(piping, 'pipeTo'), SOON, 'pipe end');
+      assert.equal(e.code, 'ECONNRESET');
+      assert.equal(a.closed, true);
+      assert.equal(b.closed, true);
+      // The sink sees the destination closed (EOF or reset), never a hang.
+      const end = await deadline((async () => {
+        try {
+          for await (const _ of sinkSide) { /* drain */ }
+          return 'eof';
+        } catch (err) {
+          return (err as { code?: string }).code;
+        }
+      })(), SOON, 'sink end');
+      assert.ok(end === 'eof' || end === 'ECONNRESET', String(end));
+      await sinkSide.close();
+    } finally {
+      await l.close();
+    }
+    assert.ok(await waitUntil(() => fdCount() <= base, SOON), `fds: ${fdCount()} vs ${base}`);
+  });
+
+  test('the destination peer resets mid-transfer: the pipe rejects, both proxy sockets are closed, the source peer sees it', async () => {
+    const base = fdCount();
+    const l = TcpListener.bind();
+    try {
+      const aP = l.accept();
+      const client = await Socket.connect(l.address());
+      const a = await aP;
+      const bP = l.accept();
+      const b = await Socket.connect(l.address());
+      const sinkSide = await bP;
+      sinkSide.setOptions({ linger: 0 });
+      const piping = a.pipeTo(b, { chunkSize: 64 * 1024 });
+      // The client keeps sending until the pipe breaks.
+      const block = Buffer.alloc(256 * 1024, 3);
+      const sending = (async () => {
+        try {
+          for (;;) await client.write(block);
+        } catch (err) {
+          return (err as { code?: string }).code;
+        }
+      })();
+      assert.ok((await deadline(sinkSide.recv(Buffer.alloc(65536)), SOON, 'first bytes')) > 0);
+      sinkSide.destroy(); // linger 0: RST to b
+      const e = await deadline(rejectionOf(piping, 'pipeTo'), SOON, 'pipe end');
+      assert.ok(['ECONNRESET', 'EPIPE'].includes(String(e.code)), `pipe error ${String(e.code)}`);
+      assert.equal(a.closed, true);
+      assert.equal(b.closed, true);
+      const code = await deadline(sending, SOON, 'client writes end');
+      assert.ok(['ECONNRESET', 'EPIPE'].includes(String(code)), `client write error ${String(code)}`);
+      client.destroy();
+    } finally {
+      await l.close();
+    }
+    assert.ok(await waitUntil(() => fdCount() <= base, SOON), `fds: ${fdCount()} vs ${base}`);
+  });
+
+  test('bad arguments are refused with a code; an abort destroys both sides', async () => {
+    const l = TcpListener.bind();
+    try {
+      const aP = l.accept();
+      const client = await Socket.connect(l.address());
+      const a = await aP;
+      await assert.rejects(a.pipeTo({} as Socket), { code: 'ERR_INVALID_ARG_TYPE' });
+      await assert.rejects(a.pipeTo(a), { code: 'ERR_INVALID_ARG_VALUE' });
+      await assert.rejects(a.pipeTo(client, { chunkSize: 1 }), { code: 'ERR_OUT_OF_RANGE' });
+      await assert.rejects(a.pipeTo(client, { end: 1 as unknown as boolean }), { code: 'ERR_INVALID_ARG_TYPE' });
+      await assert.rejects(a.pipeTo(client, null as unknown as undefined), { code: 'ERR_INVALID_ARG_TYPE' });
+      const ac = new AbortController();
+      const piping = a.pipeTo(client, { signal: ac.signal });
+      await assert.rejects(a.recv(Buffer.alloc(1)), { code: 'ERR_SOCKET_RECV_PENDING' });
+      ac.abort();
+      const e = await deadline(rejectionOf(piping, 'pipeTo'), SOON, 'aborted pipe');
+      assert.equal(e.name, 'AbortError');
+      assert.equal(a.closed, true);
+      assert.equal(client.closed, true);
+    } finally {
+      await l.close();
+    }
+  });
+});
+
+describe('backpressure and the provided-buffer pool', () => {
+  test('a consumer that stops reading holds a bounded amount: the sender is stopped by TCP', async () => {
+    const l = TcpListener.bind();
+    try {
+      const aP = l.accept();
+      const client = await Socket.connect(l.address(), { sendBuffer: 64 * 1024 });
+      const s = await aP;
+      s.setOptions({ recvBuffer: 64 * 1024 });
+      const sndbuf = client.getOption(1, 7);
+      const rcvbuf = s.getOption(1, 8);
+      let sent = 0;
+      let stop = false;
+      const block = Buffer.alloc(64 * 1024, 1);
+      const sending = (async () => {
+        while (!stop && sent < (256 << 20)) {
+          await client.write(block);
+          sent += block.length;
+        }
+      })();
+      const it = s[Symbol.asyncIterator]();
+      const first = await deadline(it.next(), SOON, 'first chunk');
+      let consumed = first.value!.length;
+      // The consumer now stalls. Wait until the sender makes no more progress (bounded wait).
+      let last = -1;
+      for (let i = 0; i < 400 && sent !== last; i++) {
+        last = sent;
+        await sleep(50);
+      }
+      assert.equal(sent, last, 'the sender was stopped while the consumer stalled');
+      // In flight at most: the receiver's high-water mark (1 MiB) plus one chunk, both kernel buffers, one block.
+      const bound = (1 << 20) + 256 * 1024 + 2 * (sndbuf + rcvbuf) + block.length;
+      assert.ok(sent - consumed <= bound, `held ${sent - consumed} bytes, bound ${bound}`);
+      stop = true;
+      // Reading resumes: everything sent arrives, then the end.
+      const ended = sending.then(() => client.shutdown('write'));
+      for (;;) {
+        const r = await deadline(it.next(), SOON, 'resumed chunk');
+        if (r.done) break;
+        consumed += r.value.length;
+      }
+      await ended;
+      assert.equal(consumed, sent);
+      client.destroy();
+      await s.close();
+    } finally {
+      await l.close();
+    }
+  });
+
+  test('64 connections that each arrive with more than the pool can hold all deliver every byte', async () => {
+    const l = TcpListener.bind();
+    const N = 64;
+    const PER = 512 * 1024; // 64 x 512 KiB = 32 MiB queued at once, the pool holds 8 MiB
+    try {
+      const accepted: Socket[] = [];
+      const acc = (async () => {
+        for (let i = 0; i < N; i++) accepted.push(await l.accept());
+      })();
+      const clients: Socket[] = [];
+      const hashes: string[] = [];
+      for (let i = 0; i < N; i++) {
+        const c = await Socket.connect(l.address());
+        const data = Buffer.alloc(PER, i + 1);
+        data.writeUInt32LE(i, 0);
+        hashes.push(createHash('sha256').update(data).digest('hex'));
+        clients.push(c);
+        void c.write(data).then(() => c.shutdown('write'));
+      }
+      await deadline(acc, SOON, 'accepts');
+      await sleep(100); // let the data sit in the kernel, then read everything at once
+      const got = await deadline(Promise.all(accepted.map(async (s) => {
+        const h = createHash('sha256');
+        let bytes = 0;
+        let first: number | undefined;
+        for await (const chunk of s) {
+          if (first === undefined) first = chunk.readUInt32LE(0);
+          h.update(chunk);
+          bytes += chunk.length;
+        }
+        await s.close();
+        return { first: first!, bytes, hash: h.digest('hex') };
+      })), 60_000, 'all receives');
+      for (const g of got) {
+        assert.equal(g.bytes, PER);
+        assert.equal(g.hash, hashes[g.first], `connection ${g.first}`);
+      }
+      assert.deepEqual(got.map((g) => g.first).sort((a, b) => a - b), [...Array(N).keys()]);
+      await Promise.all(clients.map((c) => c.close()));
+    } finally {
+      await l.close();
+    }
+  });
+});
