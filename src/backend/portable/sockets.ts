@@ -330,6 +330,11 @@ class StreamHandle extends Handle {
     if (this.server !== undefined) return op.complete(-E.EINVAL);
     if (this.connecting !== undefined) return op.complete(-E.EALREADY);
     if (this.sock !== undefined) return op.complete(-E.EISCONN);
+    if (this.boundHandle !== undefined) {
+      // The port was held by the bound handle; connect from it now.
+      this.boundHandle.close();
+      this.boundHandle = undefined;
+    }
     const sock = new net.Socket({ allowHalfOpen: true });
     this.connecting = op;
     const onError = (err: Error): void => {
@@ -367,10 +372,43 @@ class StreamHandle extends Handle {
     sock.unref();
   }
 
+  /**
+   * bind(2) for TCP: binds a libuv TCP handle at once (so EADDRINUSE and the
+   * port are known now); listen() listens on it, connect() releases it and
+   * connects from the same address and port.
+   */
+  bindTcp(address: string, port: number): number {
+    const tb = uvBinding<TcpBinding>('tcp_wrap');
+    if (tb === undefined) {
+      this.bound = { address, port };
+      return 0;
+    }
+    const th = new tb.TCP(tb.constants.SERVER);
+    let err = this.domain === AF_INET6
+      ? th.bind6(address, port, this.opts.v6Only === true ? tb.constants.UV_TCP_IPV6ONLY : 0)
+      : th.bind(address, port);
+    const out: Record<string, unknown> = {};
+    if (err === 0) err = th.getsockname!(out);
+    if (err !== 0) {
+      th.close();
+      return uvErrno(err);
+    }
+    th.unref();
+    this.bound = { address, port: Number(out.port) };
+    this.boundHandle = th;
+    return 0;
+  }
+
+  boundHandle: (UvHandle & { bind6?: unknown }) | undefined;
+
   listen(backlog: number): number {
     if (this.sock !== undefined || this.connecting !== undefined) return -E.EINVAL;
     if (this.server !== undefined) return 0;
-    const b = this.bound ?? { address: this.domain === AF_INET6 ? '::' : '0.0.0.0', port: 0 };
+    if (this.domain !== AF_UNIX && this.bound === undefined) {
+      const err = this.bindTcp(this.domain === AF_INET6 ? '::' : '0.0.0.0', 0);
+      if (err !== 0) return err;
+    }
+    const b = this.bound ?? { address: '', port: 0 };
     let h: UvHandle;
     if (this.domain === AF_UNIX) {
       const pb = uvBinding<PipeBinding>('pipe_wrap');
@@ -386,21 +424,13 @@ class StreamHandle extends Handle {
       h = ph;
       this.local = b;
     } else {
-      const tb = uvBinding<TcpBinding>('tcp_wrap');
-      if (tb === undefined) return -E.EOPNOTSUPP;
-      const th = new tb.TCP(tb.constants.SERVER);
-      let err = this.domain === AF_INET6
-        ? th.bind6(b.address, b.port, this.opts.v6Only === true ? tb.constants.UV_TCP_IPV6ONLY : 0)
-        : th.bind(b.address, b.port);
-      if (err === 0) err = th.listen(Math.max(1, backlog));
-      const out: Record<string, unknown> = {};
-      if (err === 0) err = th.getsockname!(out);
-      if (err !== 0) {
-        th.close();
-        return uvErrno(err);
-      }
+      const th = this.boundHandle;
+      if (th === undefined) return -E.EOPNOTSUPP;
+      const err = th.listen(Math.max(1, backlog));
+      if (err !== 0) return uvErrno(err);
+      this.boundHandle = undefined;
       h = th;
-      this.local = { address: String(out.address), port: Number(out.port) };
+      this.local = b;
     }
     h.onconnection = (status, client) => {
       if (status !== 0 || client === undefined) return;
@@ -453,6 +483,8 @@ class StreamHandle extends Handle {
   }
 
   close(): void {
+    this.boundHandle?.close();
+    this.boundHandle = undefined;
     if (this.server !== undefined) {
       this.server.onconnection = null;
       this.server.close();
@@ -623,7 +655,8 @@ export function makeSys(table: HandleTable): SyscallBackend {
       if (typeof a === 'number') return a;
       if (a[0] !== s.domain) return -E.EINVAL;
       if (s.bound !== undefined || s.server !== undefined) return -E.EINVAL;
-      if (a[0] === AF_UNIX && !a[1].startsWith('@') && fs.existsSync(a[1])) return -E.EADDRINUSE;
+      if (a[0] !== AF_UNIX) return s.bindTcp(a[1], a[2]);
+      if (!a[1].startsWith('@') && fs.existsSync(a[1])) return -E.EADDRINUSE;
       s.bound = { address: a[1], port: a[2] };
       return 0;
     },
