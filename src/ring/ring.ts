@@ -27,7 +27,7 @@ import {
   UnsupportedOperationError, UringUnavailableError, type SystemErrorContext,
 } from '../errors.js';
 import type { Backend, BackendHandle } from '../backend/backend.js';
-import { nativeBinding } from '../native/binding.js';
+import { fallBackAfterSetup, selectBackend, type BackendChoice, type BackendName } from '../backend/select.js';
 import {
   checkCallback, checkFd, checkMs, checkOptions, checkUint32, type Callback, type OpOptions,
 } from '../ops/validate.js';
@@ -72,10 +72,13 @@ export interface RingOptions {
   /** Logger for ring lifecycle events and anomalies (pino or compatible); default: silent. */
   logger?: RingLogger;
   /**
-   * The backend: the io_uring addon (default), a mock (`new MockBackend()`),
-   * or another build of the addon.
+   * The backend: chosen automatically by default (io_uring where it works,
+   * else the portable backend over Node's own I/O; see src/backend/select.ts),
+   * 'io_uring' or 'portable' to force one (forcing io_uring where it cannot run
+   * throws UringUnavailableError), or a Backend object (a mock, another build
+   * of the addon).
    */
-  backend?: Backend;
+  backend?: BackendChoice;
   /**
    * IORING_SETUP_ATTACH_WQ: set the ring up attached to another live ring of
    * this process (a Ring, or its `handle` from another thread). The target
@@ -133,6 +136,8 @@ export const RESERVED_TAG = 0xff00;
 
 /** How the ring was set up on this kernel. */
 export interface RingInfo {
+  /** Which backend runs this ring: 'io_uring', 'portable' (Node's own I/O), 'mock' or 'custom'. */
+  backend: BackendName;
   sqEntries: number;
   cqEntries: number;
   setupFlags: number;
@@ -485,9 +490,14 @@ export class Ring {
     const busyPollUs = options.busyPollUs ?? 0;
     checkBusyPoll(busyPollUs, 'options.busyPollUs');
 
-    const native = options.backend ?? nativeBinding();
+    const choice = options.backend;
+    if (choice !== undefined && choice !== 'io_uring' && choice !== 'portable' &&
+      (choice === null || typeof choice !== 'object')) {
+      throw invalidArgType('options.backend', "'io_uring', 'portable' or a Backend object", choice);
+    }
+    let selection = selectBackend(choice);
+    let native = selection.backend;
     const attachWqId = attachTarget(options.attachWq, native);
-    this.#native = native;
     this.#descWords = native.DESC_WORDS;
     this.#hdrWords = native.STAGE_HEADER_WORDS;
     // The stage holds one SQ's worth of records; the out buffer at least as many CQEs.
@@ -516,12 +526,26 @@ export class Ring {
         for (const op of ops) allow[op] = 1;
       }
     }
-    const h = native.create(Math.max(entries, 2), Math.max(cqEntries, 2), want, this.#stage, this.#out, this.#nstats, this.#turn,
-      () => this.#drive(), allow, attachWqId);
+    const create = (b: Backend): BackendHandle | number => {
+      if (allow !== undefined && selection.name === 'portable') {
+        throw invalidArgValue('options.allow', options.allow,
+          'needs the io_uring backend (the kernel enforces restrictions; this ring runs on the portable backend)');
+      }
+      return b.create(Math.max(entries, 2), Math.max(cqEntries, 2), want, this.#stage, this.#out, this.#nstats,
+        this.#turn, () => this.#drive(), allow, attachWqId);
+    };
+    let h = create(native);
+    if (typeof h === 'number' && attachWqId === 0 && !selection.forced) {
+      // io_uring_setup failed (seccomp, sysctl, memlock): the portable backend takes over.
+      selection = fallBackAfterSetup(h);
+      native = selection.backend;
+      h = create(native);
+    }
     if (typeof h === 'number') {
       if (attachWqId !== 0) throw attachError(h);
       throw new UringUnavailableError(h);
     }
+    this.#native = native;
     this.#h = h;
     const [setupFlags, features, sqEntries, cq, fd] = native.info(h);
     const names: string[] = [];
@@ -529,7 +553,7 @@ export class Ring {
     if (setupFlags & IORING_SETUP_COOP_TASKRUN) names.push('COOP_TASKRUN');
     if (setupFlags & IORING_SETUP_TASKRUN_FLAG) names.push('TASKRUN_FLAG');
     if (setupFlags & IORING_SETUP_SUBMIT_ALL) names.push('SUBMIT_ALL');
-    this.#info = { sqEntries, cqEntries: cq, setupFlags, features, fd, flags: names };
+    this.#info = { backend: selection.name, sqEntries, cqEntries: cq, setupFlags, features, fd, flags: names };
     const probe = native.probe(h);
     this.#probe = typeof probe === 'number' ? undefined : probe;
     this.#logger = options.logger;

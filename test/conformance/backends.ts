@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 
 import { POLL, Ring, type RingOptions } from '../../src/index.js';
 import { MockBackend } from '../../src/testing.js';
+import { PortableBackend, portableBackend } from '../../src/backend/portable/index.js';
 import { makeFifo, type Fifo } from '../helpers/fifo.js';
 
 /** An fd that is not readable until makeReadable() is called. */
@@ -23,7 +24,7 @@ export interface IdleFd {
 }
 
 export interface BackendFixture {
-  readonly name: 'io_uring' | 'mock';
+  readonly name: 'io_uring' | 'portable' | 'mock';
   /** Why the backend cannot run here (its suite is skipped), or undefined. */
   readonly skip: string | undefined;
   /** A ring on this backend; closed by teardown() unless the test closed it. */
@@ -51,7 +52,7 @@ let uringSkip: string | undefined | null = null;
 function probeUring(): string | undefined {
   if (uringSkip === null) {
     try {
-      void new Ring({ entries: 2 }).close();
+      void new Ring({ entries: 2, backend: 'io_uring' }).close();
       uringSkip = undefined;
     } catch (e) {
       uringSkip = `io_uring unavailable: ${(e as Error).message}`;
@@ -79,7 +80,7 @@ abstract class Base {
 }
 
 class UringFixture extends Base implements BackendFixture {
-  readonly name = 'io_uring' as const;
+  readonly name: BackendFixture['name'] = 'io_uring';
   readonly mock = undefined;
   #dirs: string[] = [];
   #fifos: Fifo[] = [];
@@ -89,7 +90,7 @@ class UringFixture extends Base implements BackendFixture {
   }
 
   protected backend(): RingOptions['backend'] {
-    return undefined;
+    return 'io_uring';
   }
 
   dir(): string {
@@ -128,6 +129,47 @@ class UringFixture extends Base implements BackendFixture {
     await this.closeRings();
     for (const f of this.#fifos.splice(0)) f.close();
     for (const d of this.#dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The portable backend (Node's own I/O): real temp directories, real time;
+ * "never ready" is the read end of one of its own in-memory pipes (poll on an
+ * arbitrary fd is refused on this backend), made readable by writing into the
+ * write end through the ring.
+ */
+class PortableFixture extends UringFixture {
+  override readonly name: BackendFixture['name'] = 'portable';
+  #pipes: number[] = [];
+  #backend: PortableBackend = portableBackend();
+
+  override get skip(): string | undefined {
+    return undefined;
+  }
+
+  protected override backend(): RingOptions['backend'] {
+    return this.#backend;
+  }
+
+  override idleFd(): IdleFd {
+    const p = this.#backend.sys.pipe(0);
+    if (typeof p === 'number') throw new Error(`portable pipe(): ${p}`);
+    this.#pipes.push(p[0], p[1]);
+    const ring = this.rings[0] ?? this.makeRing();
+    return { fd: p[0], makeReadable: () => void ring.write(p[1], Buffer.from('x')) };
+  }
+
+  override async teardown(): Promise<void> {
+    const pipes = this.#pipes.splice(0);
+    if (pipes.length > 0) {
+      const r = this.makeRing();
+      await Promise.all(pipes.map((fd) => r.closeFd(fd).catch(() => {})));
+    }
+    await super.teardown();
+    const left = this.#backend.openHandles();
+    if (left.length > 0) {
+      throw new Error(`PortableBackend: ${left.length} handle(s) leaked: ${JSON.stringify(left)}`);
+    }
   }
 }
 
@@ -200,9 +242,9 @@ class MockFixture extends Base implements BackendFixture {
   }
 }
 
-/** One fixture per backend: io_uring first, then the mock. */
+/** One fixture per backend: io_uring first, then the portable backend, then the mock. */
 export function backends(): BackendFixture[] {
-  return [new UringFixture(), new MockFixture()];
+  return [new UringFixture(), new PortableFixture(), new MockFixture()];
 }
 
 /** Settles a promise into a record, for asserting on rejections. */

@@ -1,0 +1,238 @@
+/**
+ * The portable backend's completion engine: one PortableRing per Ring, the
+ * in-flight operation table, the completion queue JavaScript reaps, linked
+ * and separate deadline timers, cancellation and liveness.
+ *
+ * Completion rules (the same as io_uring's, which Ring relies on):
+ *  - exactly one final CQE per operation (multishot ones post F_MORE CQEs
+ *    before it);
+ *  - one LINK_TIMEOUT CQE per operation staged with a linked deadline:
+ *    -ETIME when it fired (the operation then ends with -ECANCELED), -ECANCELED
+ *    when the operation ended first, -EALREADY when the operation could not
+ *    be stopped (work already running in libuv's thread pool);
+ *  - a separate deadline timer (DescFlag.SEPARATE_TIMER) posts -ETIME when it
+ *    fires and -ECANCELED when a kind-1 CANCEL removes it;
+ *  - one CQE per CANCEL: 0 (cancelled), -ENOENT (not found), -EALREADY
+ *    (running, cannot be stopped).
+ *
+ * Completions posted while the backend is inside flush() are returned by that
+ * flush; others are delivered by one microtask per batch that calls Ring's
+ * onWake (never re-entrantly: Ring's drive is synchronous).
+ */
+import os from 'node:os';
+
+import { NativeStat } from '../../ring/constants.js';
+import { Cqe, Kind } from '../protocol.js';
+
+export const E = os.constants.errno;
+export const IORING_CQE_F_MORE = 1 << 1;
+const RESOLVED = Promise.resolve();
+
+/** Node/libuv error → negative Linux-style errno (by name: libuv's numbers differ off Linux). */
+export function errnoOf(err: unknown): number {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') {
+    const n = (E as Record<string, number | undefined>)[code];
+    if (typeof n === 'number') return -n;
+  }
+  const errno = (err as { errno?: unknown } | null)?.errno;
+  if (typeof errno === 'number' && errno < 0) return errno;
+  return -E.EIO;
+}
+
+/** One operation in flight. */
+export class Op {
+  done = false;
+  /** Whether a cancel (or a linked deadline) can still stop it. */
+  cancellable = true;
+  /** 0: no deadline, 1: linked timeout, 2: separate timer. */
+  link = 0;
+  linkTimer: NodeJS.Timeout | undefined = undefined;
+  /** Stops whatever the operation waits on (a timer, a socket queue); called once, on completion. */
+  detach: (() => void) | undefined = undefined;
+
+  constructor(readonly r: PortableRing, readonly slot: number, readonly hi: number, readonly code: number,
+    readonly fd: number, readonly multishot: boolean) {}
+
+  /** The final CQE (idempotent). */
+  complete(res: number, linkRes = -E.ECANCELED): void {
+    if (this.done) return;
+    this.done = true;
+    const r = this.r;
+    if (r.pending.get(this.slot) === this) r.pending.delete(this.slot);
+    const d = this.detach;
+    if (d !== undefined) {
+      this.detach = undefined;
+      d();
+    }
+    if (r.destroyed) return;
+    r.post(this.slot, this.hi, res, 0);
+    if (this.link === 1) {
+      if (this.linkTimer !== undefined) clearTimeout(this.linkTimer);
+      this.linkTimer = undefined;
+      r.post(this.slot, (this.hi & ~3) | Kind.LINK_TIMEOUT, linkRes, 0);
+    }
+  }
+
+  /** A multishot operation's intermediate CQE (IORING_CQE_F_MORE). */
+  more(res: number): void {
+    if (this.done || this.r.destroyed) return;
+    this.r.post(this.slot, this.hi, res, IORING_CQE_F_MORE);
+  }
+}
+
+/** A ring created on the portable backend (the handle Ring holds). */
+export class PortableRing {
+  readonly outCap: number;
+  readonly stageCap: number;
+  /** Completions posted, not yet copied out: flat [slot, hi, res, flags]. */
+  ready: number[] = [];
+  readyHead = 0;
+  readonly pending = new Map<number, Op>();
+  /** Armed separate deadline timers, by slot: they outlive their operation. */
+  readonly timers = new Map<number, { hi: number; timer: NodeJS.Timeout }>();
+  flushing = false;
+  destroyed = false;
+  #wakeQueued = false;
+  /** Keeps the event loop alive while Ring wants it (turn[1]); ref'd only then. */
+  readonly #keepalive: NodeJS.Timeout;
+  /** Ring-to-ring message id (0: not registered). */
+  id = 0;
+  detachMessages: (() => void) | undefined;
+
+  constructor(readonly stage: Int32Array, readonly out: Int32Array, readonly stats: Float64Array,
+    readonly turn: Int32Array, readonly onWake: () => void, readonly sqEntries: number,
+    readonly cqEntries: number, readonly setupFlags: number) {
+    this.outCap = Math.floor(out.length / Cqe.WORDS);
+    this.stageCap = Math.floor((stage.length - 16) / 16);
+    // The un-ref is lazy (as the addon's uv_prepare hook): checked here and after each wake.
+    this.#keepalive = setInterval(() => this.checkRef(), 50);
+    this.#keepalive.unref();
+  }
+
+  get queued(): number {
+    return (this.ready.length - this.readyHead) >> 2;
+  }
+
+  post(slot: number, hi: number, res: number, flags: number): void {
+    this.ready.push(slot, hi, res | 0, flags);
+    if (!this.flushing && !this.#wakeQueued) {
+      this.#wakeQueued = true;
+      void RESOLVED.then(this.#wake);
+    }
+  }
+
+  readonly #wake = (): void => {
+    this.#wakeQueued = false;
+    if (this.destroyed) return;
+    // A wake from I/O is a new event-loop callback: count it as a turn for Ring's fairness budget.
+    this.turn[0] = (this.turn[0]! + 1) | 0;
+    if (this.queued > 0) this.onWake();
+    this.checkRef();
+  };
+
+  /** Copies ready completions into `out`; returns how many. */
+  deliver(): number {
+    const avail = this.queued;
+    const n = avail < this.outCap ? avail : this.outCap;
+    if (n > 0) {
+      const out = this.out;
+      const ready = this.ready;
+      let h = this.readyHead;
+      const words = n << 2;
+      for (let k = 0; k < words; k++) out[k] = ready[h++]!;
+      if (h === ready.length) {
+        ready.length = 0;
+        this.readyHead = 0;
+      } else {
+        this.readyHead = h;
+        if (h > 4096) {
+          this.ready = ready.slice(h);
+          this.readyHead = 0;
+        }
+      }
+      this.stats[NativeStat.REAP_BATCHES]! += 1;
+    }
+    return n;
+  }
+
+  setRef(on: boolean): void {
+    this.turn[2] = on ? 1 : 0;
+    if (on) this.#keepalive.ref();
+    else this.#keepalive.unref();
+  }
+
+  checkRef(): void {
+    if (this.turn[2] === 1 && this.turn[1] === 0) this.setRef(false);
+  }
+
+  /** Arms a linked (1) or separate (2) deadline for `op`. */
+  arm(op: Op, kind: number, ms: number): void {
+    op.link = kind;
+    if (kind === 2) {
+      const timer = setTimeout(() => this.#separateFired(op.slot, op.hi), ms);
+      timer.unref();
+      this.timers.set(op.slot, { hi: op.hi, timer });
+      return;
+    }
+    op.linkTimer = setTimeout(() => {
+      op.linkTimer = undefined;
+      if (op.done) return;
+      if (!op.cancellable) {
+        // The deadline could not stop it: say so; the operation completes on its own.
+        op.link = 0;
+        this.post(op.slot, (op.hi & ~3) | Kind.LINK_TIMEOUT, -E.EALREADY, 0);
+        return;
+      }
+      op.complete(-E.ECANCELED, -E.ETIME);
+    }, ms);
+    op.linkTimer.unref();
+  }
+
+  #separateFired(slot: number, hi: number): void {
+    const t = this.timers.get(slot);
+    if (t === undefined || t.hi !== hi) return;
+    this.timers.delete(slot);
+    this.post(slot, (hi & ~3) | Kind.LINK_TIMEOUT, -E.ETIME, 0);
+  }
+
+  /** ASYNC_CANCEL aimed at (targetSlot, targetHi); posts the cancel's own CQE. */
+  cancel(slot: number, hi: number, targetSlot: number, targetHi: number): void {
+    let res: number;
+    if ((targetHi & 3) === Kind.LINK_TIMEOUT) {
+      const t = this.timers.get(targetSlot);
+      if (t !== undefined && ((t.hi & ~3) | Kind.LINK_TIMEOUT) === targetHi) {
+        clearTimeout(t.timer);
+        this.timers.delete(targetSlot);
+        this.post(targetSlot, targetHi, -E.ECANCELED, 0);
+        res = 0;
+      } else res = -E.ENOENT;
+    } else {
+      const op = this.pending.get(targetSlot);
+      if (op === undefined || op.hi !== targetHi || op.done) res = -E.ENOENT;
+      else if (!op.cancellable) res = -E.EALREADY;
+      else {
+        op.complete(-E.ECANCELED);
+        res = 0;
+      }
+    }
+    this.post(slot, (hi & ~3) | Kind.CANCEL, res, 0);
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+    clearInterval(this.#keepalive);
+    this.turn[2] = 0;
+    for (const op of [...this.pending.values()]) {
+      op.done = true;
+      if (op.linkTimer !== undefined) clearTimeout(op.linkTimer);
+      const d = op.detach;
+      op.detach = undefined;
+      d?.();
+    }
+    this.pending.clear();
+    for (const t of this.timers.values()) clearTimeout(t.timer);
+    this.timers.clear();
+    this.detachMessages?.();
+  }
+}

@@ -1,0 +1,761 @@
+/**
+ * Sockets of the portable backend: node:net objects behind the backend's
+ * own handles. A socket gets a virtual fd (>= 2^30, never a real fd number:
+ * Linux hands out the lowest free fd, bounded far below by RLIMIT_NOFILE) that
+ * maps to a handle here; Ring, Socket and TcpListener use the number as they
+ * use a kernel fd.
+ *
+ *  - socket/bind/setsockopt record what the kernel would hold; listen binds
+ *    and listens synchronously on libuv's own TCP / Pipe handles (so bind
+ *    errors and the ephemeral port are known at once, as with the syscalls);
+ *  - CONNECT, ACCEPT (one-shot and multishot), SEND, RECV, SHUTDOWN, CLOSE map
+ *    to net.Socket; received bytes wait in the handle's inbox and the socket is
+ *    paused while more than INBOX_HIGH bytes wait unread (resumed by recv);
+ *  - a SEND completes when libuv has handed the bytes to the kernel (the
+ *    write callback): the slot pins the buffer until then;
+ *  - pipe() makes an in-memory pipe (virtual fds too), used by sendFile's
+ *    splice path: SPLICE moves file → pipe by fs.read and pipe → socket by write;
+ *  - POLL works on these handles (readiness is known here); on real fds it is
+ *    refused with EOPNOTSUPP.
+ *
+ * Every net object is unref'd: the loop is kept alive by the ring (only while
+ * operations are in flight), as on io_uring.
+ */
+import fs from 'node:fs';
+import net from 'node:net';
+import util from 'node:util';
+
+import type { SyscallBackend } from '../backend.js';
+import { AF_INET, AF_INET6, AF_UNIX, decodeSockaddr, encodeSockaddr } from '../mock/sockaddr.js';
+import { E, errnoOf, type Op } from './engine.js';
+
+/** The first virtual fd. */
+export const FD_BASE = 0x40000000;
+/** Bytes received and not yet read past which the socket is paused. */
+export const INBOX_HIGH = 1 << 20;
+
+const SOCK_STREAM = 1;
+const SOCK_DGRAM = 2;
+const SOCK_TYPE_MASK = 0xf;
+const SOL_SOCKET = 1;
+const SO_REUSEADDR = 2;
+const SO_ERROR = 4;
+const SO_SNDBUF = 7;
+const SO_RCVBUF = 8;
+const SO_KEEPALIVE = 9;
+const SO_REUSEPORT = 15;
+const SO_TYPE = 3;
+const IPPROTO_TCP = 6;
+const IPPROTO_IPV6 = 41;
+const TCP_NODELAY = 1;
+const TCP_KEEPIDLE = 4;
+const TCP_KEEPINTVL = 5;
+const TCP_KEEPCNT = 6;
+const IPV6_V6ONLY = 26;
+const MSG_PEEK = 2;
+const SHUT_RD = 0;
+const SHUT_WR = 1;
+export const POLLIN = 0x001;
+export const POLLOUT = 0x004;
+const POLLERR = 0x008;
+const POLLHUP = 0x010;
+const POLLRDHUP = 0x2000;
+
+interface UvHandle {
+  close(cb?: () => void): void;
+  unref(): void;
+  listen(backlog: number): number;
+  onconnection: ((status: number, client: unknown) => void) | null;
+  getsockname?(out: Record<string, unknown>): number;
+}
+
+interface TcpBinding {
+  TCP: new (type: number) => UvHandle & { bind(a: string, p: number): number; bind6(a: string, p: number, f: number): number };
+  constants: { SERVER: number; UV_TCP_IPV6ONLY: number };
+}
+interface PipeBinding {
+  Pipe: new (type: number) => UvHandle & { bind(path: string): number };
+  constants: { SERVER: number };
+}
+
+/** libuv's own handles (the ones net.Server wraps): the only synchronous bind + listen Node has. */
+function uvBinding<T>(name: string): T | undefined {
+  try {
+    return (process as unknown as { binding(n: string): T }).binding(name);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A libuv status (negative, libuv's numbering) → negative Linux-style errno. */
+function uvErrno(status: number): number {
+  try {
+    const n = (E as Record<string, number | undefined>)[util.getSystemErrorName(status)];
+    return n !== undefined ? -n : status;
+  } catch {
+    return -E.EIO;
+  }
+}
+
+/** What waits on a handle's readiness (a poll, a splice or pipe write waiting for room or bytes). */
+export interface Poller {
+  readonly events: number;
+  /** Stays registered after firing (multishot poll). */
+  readonly multishot: boolean;
+  fire(mask: number): void;
+  /** The handle was closed. */
+  fail(res: number): void;
+}
+
+/** The poller of a POLL / POLL_MULTI operation. */
+export function pollerOf(op: Op, events: number): Poller {
+  return {
+    events, multishot: op.multishot,
+    fire: (m) => (op.multishot ? op.more(m) : op.complete(m)),
+    fail: (res) => op.complete(res),
+  };
+}
+
+/** Received bytes not yet read, end-of-stream, a pending error, and the recvs waiting. */
+class Inbox {
+  chunks: Buffer[] = [];
+  bytes = 0;
+  eof = false;
+  error = 0;
+  readonly readers: { op: Op; view: Uint8Array; peek: boolean }[] = [];
+
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.bytes += chunk.length;
+  }
+
+  /** Copies up to view.length bytes out (consuming them unless peek). */
+  take(view: Uint8Array, peek: boolean): number {
+    let n = 0;
+    let i = 0;
+    while (n < view.length && i < this.chunks.length) {
+      const c = this.chunks[i]!;
+      const k = Math.min(c.length, view.length - n);
+      view.set(c.subarray(0, k), n);
+      n += k;
+      if (peek) {
+        i++;
+        continue;
+      }
+      if (k === c.length) this.chunks.shift();
+      else this.chunks[0] = c.subarray(k);
+    }
+    if (!peek) this.bytes -= n;
+    return n;
+  }
+}
+
+abstract class Handle {
+  fd = -1;
+  readonly pollers = new Set<Poller>();
+  abstract readonly kindName: string;
+  abstract readiness(): number;
+  /** Releases the handle's resources (the fd is already unmapped). */
+  abstract close(): void;
+
+  /** Completes the polls whose events are now ready. */
+  changed(): void {
+    if (this.pollers.size === 0) return;
+    const mask = this.readiness();
+    for (const p of [...this.pollers]) {
+      const m = mask & (p.events | POLLERR | POLLHUP);
+      if (m === 0) continue;
+      if (!p.multishot) this.pollers.delete(p);
+      p.fire(m);
+    }
+  }
+}
+
+/** Options recorded by setsockopt, applied when the net.Socket exists. */
+interface StreamOptions {
+  noDelay?: boolean;
+  keepAlive?: boolean;
+  keepIdle?: number;
+  reuseAddr?: boolean;
+  reusePort?: boolean;
+  v6Only?: boolean;
+  sndbuf?: number;
+  rcvbuf?: number;
+}
+
+/** A stream socket (TCP or Unix): new, connecting, connected, or listening. */
+class StreamHandle extends Handle {
+  readonly kindName = 'stream socket';
+  sock: net.Socket | undefined;
+  connecting: Op | undefined;
+  bound: { address: string; port: number } | undefined;
+  readonly opts: StreamOptions = {};
+  readonly inbox = new Inbox();
+  paused = false;
+  writeEnded = false;
+  readShut = false;
+  /** A listener: the libuv server handle and accepted connections not yet taken. */
+  server: UvHandle | undefined;
+  readonly backlog: net.Socket[] = [];
+  readonly acceptors: Op[] = [];
+  /** Sockname of a listener. */
+  local: { address: string; port: number } | undefined;
+
+  constructor(readonly domain: number) {
+    super();
+  }
+
+  readiness(): number {
+    if (this.server !== undefined) return this.backlog.length > 0 ? POLLIN : 0;
+    const ib = this.inbox;
+    let m = 0;
+    if (ib.bytes > 0 || ib.eof || this.readShut) m |= POLLIN;
+    if (ib.eof) m |= POLLRDHUP;
+    if (ib.error !== 0) m |= POLLERR;
+    if (this.sock !== undefined && this.connecting === undefined && !this.writeEnded &&
+      !this.sock.writableNeedDrain) m |= POLLOUT;
+    if (ib.eof && this.writeEnded) m |= POLLHUP;
+    return m;
+  }
+
+  /** Wires a connected net.Socket (connect or accept) to this handle. */
+  attach(sock: net.Socket): void {
+    this.sock = sock;
+    sock.unref();
+    const ib = this.inbox;
+    sock.on('data', (chunk: Buffer) => {
+      ib.push(chunk);
+      this.#feed();
+      if (ib.bytes > INBOX_HIGH && !this.paused) {
+        this.paused = true;
+        sock.pause();
+      }
+      this.changed();
+    });
+    sock.on('end', () => {
+      ib.eof = true;
+      this.#feed();
+      this.changed();
+    });
+    sock.on('error', (err) => {
+      if (ib.error === 0) ib.error = errnoOf(err);
+      this.#feed();
+      this.changed();
+    });
+    sock.on('drain', () => this.changed());
+    sock.on('close', () => {
+      ib.eof = true;
+      this.#feed();
+      this.changed();
+    });
+    this.applyOptions();
+  }
+
+  applyOptions(): void {
+    const s = this.sock;
+    if (s === undefined) return;
+    if (this.opts.noDelay !== undefined) s.setNoDelay(this.opts.noDelay);
+    if (this.opts.keepAlive !== undefined) s.setKeepAlive(this.opts.keepAlive, (this.opts.keepIdle ?? 0) * 1000);
+  }
+
+  /** Hands waiting bytes (or EOF / the error) to waiting recvs, in order. */
+  #feed(): void {
+    const ib = this.inbox;
+    while (ib.readers.length > 0 && (ib.bytes > 0 || ib.eof || ib.error !== 0 || this.readShut)) {
+      const w = ib.readers.shift()!;
+      if (ib.bytes > 0) w.op.complete(ib.take(w.view, w.peek));
+      else if (ib.error !== 0) w.op.complete(ib.error);
+      else w.op.complete(0);
+    }
+    this.maybeResume();
+  }
+
+  maybeResume(): void {
+    if (this.paused && this.inbox.bytes <= INBOX_HIGH >> 1) {
+      this.paused = false;
+      this.sock?.resume();
+    }
+  }
+
+  recv(op: Op, view: Uint8Array, flags: number): void {
+    const ib = this.inbox;
+    if (this.server !== undefined || (this.sock === undefined && !this.readShut)) return op.complete(-E.ENOTCONN);
+    if (ib.readers.length === 0) {
+      if (ib.bytes > 0) {
+        const n = ib.take(view, (flags & MSG_PEEK) !== 0);
+        this.maybeResume();
+        return op.complete(n);
+      }
+      if (ib.error !== 0) return op.complete(ib.error);
+      if (ib.eof || this.readShut) return op.complete(0);
+    }
+    if (view.length === 0) return op.complete(0);
+    const w = { op, view, peek: (flags & MSG_PEEK) !== 0 };
+    ib.readers.push(w);
+    op.detach = () => {
+      const i = ib.readers.indexOf(w);
+      if (i >= 0) ib.readers.splice(i, 1);
+    };
+  }
+
+  send(op: Op, view: Uint8Array): void {
+    const s = this.sock;
+    if (s === undefined || this.connecting !== undefined) return op.complete(-E.ENOTCONN);
+    if (this.writeEnded || s.destroyed) return op.complete(-E.EPIPE);
+    if (this.inbox.error !== 0) return op.complete(this.inbox.error);
+    if (view.length === 0) return op.complete(0);
+    op.cancellable = false;
+    const n = view.length;
+    s.write(view, (err) => op.complete(err ? errnoOf(err) : n));
+  }
+
+  shutdown(op: Op, how: number): void {
+    const s = this.sock;
+    if (s === undefined || this.connecting !== undefined) return op.complete(-E.ENOTCONN);
+    if (how !== SHUT_RD) {
+      if (!this.writeEnded) {
+        this.writeEnded = true;
+        s.end();
+      }
+    }
+    if (how !== SHUT_WR) {
+      this.readShut = true;
+      this.#feed();
+    }
+    this.changed();
+    op.complete(0);
+  }
+
+  connect(op: Op, address: string, port: number): void {
+    if (this.server !== undefined) return op.complete(-E.EINVAL);
+    if (this.connecting !== undefined) return op.complete(-E.EALREADY);
+    if (this.sock !== undefined) return op.complete(-E.EISCONN);
+    if (this.boundHandle !== undefined) {
+      // The port was held by the bound handle; connect from it now.
+      this.boundHandle.close();
+      this.boundHandle = undefined;
+    }
+    const sock = new net.Socket({ allowHalfOpen: true });
+    this.connecting = op;
+    const onError = (err: Error): void => {
+      if (this.connecting !== op) return;
+      this.connecting = undefined;
+      sock.destroy();
+      op.complete(errnoOf(err));
+    };
+    sock.once('error', onError);
+    sock.once('connect', () => {
+      if (this.connecting !== op) return;
+      this.connecting = undefined;
+      sock.removeListener('error', onError);
+      this.attach(sock);
+      op.complete(0);
+      this.changed();
+    });
+    op.detach = () => {
+      // Cancelled or timed out while connecting: the socket returns to its unconnected state.
+      if (this.connecting === op) {
+        this.connecting = undefined;
+        sock.destroy();
+      }
+    };
+    if (this.domain === AF_UNIX) {
+      sock.connect({ path: address.startsWith('@') ? `\0${address.slice(1)}` : address });
+    } else {
+      const o: net.TcpSocketConnectOpts = { host: address, port, family: this.domain === AF_INET6 ? 6 : 4 };
+      if (this.bound !== undefined) {
+        o.localAddress = this.bound.address;
+        if (this.bound.port !== 0) o.localPort = this.bound.port;
+      }
+      sock.connect(o);
+    }
+    sock.unref();
+  }
+
+  /**
+   * bind(2) for TCP: binds a libuv TCP handle at once (so EADDRINUSE and the
+   * port are known now); listen() listens on it, connect() releases it and
+   * connects from the same address and port.
+   */
+  bindTcp(address: string, port: number): number {
+    const tb = uvBinding<TcpBinding>('tcp_wrap');
+    if (tb === undefined) {
+      this.bound = { address, port };
+      return 0;
+    }
+    const th = new tb.TCP(tb.constants.SERVER);
+    let err = this.domain === AF_INET6
+      ? th.bind6(address, port, this.opts.v6Only === true ? tb.constants.UV_TCP_IPV6ONLY : 0)
+      : th.bind(address, port);
+    const out: Record<string, unknown> = {};
+    if (err === 0) err = th.getsockname!(out);
+    if (err !== 0) {
+      th.close();
+      return uvErrno(err);
+    }
+    th.unref();
+    this.bound = { address, port: Number(out.port) };
+    this.boundHandle = th;
+    return 0;
+  }
+
+  boundHandle: (UvHandle & { bind6?: unknown }) | undefined;
+
+  listen(backlog: number): number {
+    if (this.sock !== undefined || this.connecting !== undefined) return -E.EINVAL;
+    if (this.server !== undefined) return 0;
+    if (this.domain !== AF_UNIX && this.bound === undefined) {
+      const err = this.bindTcp(this.domain === AF_INET6 ? '::' : '0.0.0.0', 0);
+      if (err !== 0) return err;
+    }
+    const b = this.bound ?? { address: '', port: 0 };
+    let h: UvHandle;
+    if (this.domain === AF_UNIX) {
+      const pb = uvBinding<PipeBinding>('pipe_wrap');
+      if (pb === undefined || this.bound === undefined) return -E.EOPNOTSUPP;
+      const ph = new pb.Pipe(pb.constants.SERVER);
+      const p = b.address.startsWith('@') ? `\0${b.address.slice(1)}` : b.address;
+      let err = ph.bind(p);
+      if (err === 0) err = ph.listen(Math.max(1, backlog));
+      if (err !== 0) {
+        ph.close();
+        return uvErrno(err);
+      }
+      h = ph;
+      this.local = b;
+    } else {
+      const th = this.boundHandle;
+      if (th === undefined) return -E.EOPNOTSUPP;
+      const err = th.listen(Math.max(1, backlog));
+      if (err !== 0) return uvErrno(err);
+      this.boundHandle = undefined;
+      h = th;
+      this.local = b;
+    }
+    h.onconnection = (status, client) => {
+      if (status !== 0 || client === undefined) return;
+      const sock = new net.Socket({ handle: client, allowHalfOpen: true } as net.SocketConstructorOpts);
+      sock.unref();
+      // Bytes may arrive before accept: buffer them as the kernel would (the inbox applies backpressure).
+      const pre = new StreamHandle(this.domain);
+      pre.attach(sock);
+      this.#queueConnection(pre);
+    };
+    h.unref();
+    this.server = h;
+    this.changed();
+    return 0;
+  }
+
+  readonly #accepted: StreamHandle[] = [];
+
+  #queueConnection(conn: StreamHandle): void {
+    this.#accepted.push(conn);
+    this.backlog.push(conn.sock!);
+    this.serveAcceptors();
+    this.changed();
+  }
+
+  serveAcceptors(): void {
+    while (this.acceptors.length > 0 && this.#accepted.length > 0) {
+      const op = this.acceptors[0]!;
+      const conn = this.#accepted.shift()!;
+      this.backlog.shift();
+      const fd = this.table!.add(conn);
+      if (op.multishot) op.more(fd);
+      else {
+        this.acceptors.shift();
+        op.complete(fd);
+      }
+    }
+  }
+
+  table: HandleTable | undefined;
+
+  accept(op: Op): void {
+    if (this.server === undefined) return op.complete(-E.EINVAL);
+    this.acceptors.push(op);
+    op.detach = () => {
+      const i = this.acceptors.indexOf(op);
+      if (i >= 0) this.acceptors.splice(i, 1);
+    };
+    this.serveAcceptors();
+  }
+
+  close(): void {
+    this.boundHandle?.close();
+    this.boundHandle = undefined;
+    if (this.server !== undefined) {
+      this.server.onconnection = null;
+      this.server.close();
+      this.server = undefined;
+      for (const c of this.#accepted.splice(0)) c.close();
+      this.backlog.length = 0;
+      for (const op of this.acceptors.splice(0)) op.complete(-E.ECANCELED);
+    }
+    const s = this.sock;
+    if (s !== undefined) {
+      s.destroy();
+    }
+    this.connecting?.complete(-E.ECANCELED);
+    this.inbox.eof = true;
+    for (const w of this.inbox.readers.splice(0)) w.op.complete(-E.ECANCELED);
+    const pollers = [...this.pollers];
+    this.pollers.clear();
+    for (const p of pollers) p.fail(-E.ECANCELED);
+  }
+}
+
+/** One end of an in-memory pipe (pipe()): read end holds the inbox, write end feeds it. */
+class PipeEnd extends Handle {
+  readonly kindName = 'pipe';
+  peer: PipeEnd | undefined;
+  readonly inbox = new Inbox();
+  closed = false;
+
+  constructor(readonly reader: boolean, readonly capacity: number) {
+    super();
+  }
+
+  readiness(): number {
+    if (this.reader) {
+      let m = this.inbox.bytes > 0 ? POLLIN : 0;
+      if (this.peer === undefined || this.peer.closed) m |= POLLHUP;
+      return m;
+    }
+    const r = this.peer;
+    if (r === undefined || r.closed) return POLLERR;
+    return r.inbox.bytes < this.capacity ? POLLOUT : 0;
+  }
+
+  /** Bytes the pipe can still take. */
+  room(): number {
+    const r = this.peer;
+    return r === undefined || r.closed ? 0 : Math.max(0, this.capacity - r.inbox.bytes);
+  }
+
+  write(bytes: Uint8Array): number {
+    const r = this.peer;
+    if (r === undefined || r.closed) return -E.EPIPE;
+    const n = Math.min(bytes.length, this.room());
+    if (n === 0) return 0;
+    r.inbox.push(Buffer.from(bytes.subarray(0, n)));
+    r.feed();
+    r.changed();
+    return n;
+  }
+
+  feed(): void {
+    const ib = this.inbox;
+    while (ib.readers.length > 0 && (ib.bytes > 0 || this.peer === undefined || this.peer.closed)) {
+      const w = ib.readers.shift()!;
+      w.op.complete(ib.bytes > 0 ? ib.take(w.view, w.peek) : 0);
+    }
+    this.peer?.changed();
+  }
+
+  recv(op: Op, view: Uint8Array): void {
+    if (!this.reader) return op.complete(-E.EBADF);
+    const ib = this.inbox;
+    if (ib.bytes > 0 || this.peer === undefined || this.peer.closed) {
+      const n = ib.take(view, false);
+      this.peer?.changed();
+      return op.complete(n);
+    }
+    const w = { op, view, peek: false };
+    ib.readers.push(w);
+    op.detach = () => {
+      const i = ib.readers.indexOf(w);
+      if (i >= 0) ib.readers.splice(i, 1);
+    };
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const w of this.inbox.readers.splice(0)) w.op.complete(-E.ECANCELED);
+    const pollers = [...this.pollers];
+    this.pollers.clear();
+    for (const p of pollers) p.fail(-E.ECANCELED);
+    const peer = this.peer;
+    this.peer = undefined;
+    if (peer !== undefined) {
+      if (peer.reader) peer.feed();
+      peer.changed();
+    }
+  }
+}
+
+/** Virtual fd → handle. */
+export class HandleTable {
+  readonly #map = new Map<number, Handle>();
+  #next = FD_BASE;
+
+  add(h: Handle): number {
+    while (this.#map.has(this.#next)) this.#next = this.#next >= 0x7ffffffe ? FD_BASE : this.#next + 1;
+    const fd = this.#next++;
+    h.fd = fd;
+    if (h instanceof StreamHandle) h.table = this;
+    this.#map.set(fd, h);
+    return fd;
+  }
+
+  get(fd: number): Handle | undefined {
+    return this.#map.get(fd);
+  }
+
+  /** Unmaps and releases; false when `fd` is not a handle of this table. */
+  close(fd: number): boolean {
+    const h = this.#map.get(fd);
+    if (h === undefined) return false;
+    this.#map.delete(fd);
+    h.close();
+    return true;
+  }
+
+  get size(): number {
+    return this.#map.size;
+  }
+
+  /** Open virtual fds (for leak checks). */
+  list(): { fd: number; kind: string }[] {
+    return [...this.#map].map(([fd, h]) => ({ fd, kind: h.kindName }));
+  }
+
+  static isVirtual(fd: number): boolean {
+    return fd >= FD_BASE;
+  }
+}
+
+function int(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v);
+}
+
+/** The SyscallBackend over the handle table. */
+export function makeSys(table: HandleTable): SyscallBackend {
+  const stream = (fd: number): StreamHandle | number => {
+    const h = table.get(fd);
+    if (h === undefined) return HandleTable.isVirtual(fd) ? -E.EBADF : -E.ENOTSOCK;
+    return h instanceof StreamHandle ? h : -E.ENOTSOCK;
+  };
+  return {
+    socket: (domain, type) => {
+      if (!int(domain) || !int(type)) return -E.EINVAL;
+      if (domain !== AF_INET && domain !== AF_INET6 && domain !== AF_UNIX) return -E.EAFNOSUPPORT;
+      const t = type & SOCK_TYPE_MASK;
+      // Datagram sockets need node:dgram's asynchronous bind: not emulated (see docs/guides/portable.md).
+      if (t === SOCK_DGRAM) return -E.EPROTONOSUPPORT;
+      if (t !== SOCK_STREAM) return -E.EPROTONOSUPPORT;
+      return table.add(new StreamHandle(domain));
+    },
+    bind: (fd, sockaddr, len) => {
+      const s = stream(fd);
+      if (typeof s === 'number') return s;
+      if (!ArrayBuffer.isView(sockaddr) || !int(len)) return -E.EINVAL;
+      const a = decodeSockaddr(new Uint8Array(sockaddr.buffer, sockaddr.byteOffset, sockaddr.byteLength), len);
+      if (typeof a === 'number') return a;
+      if (a[0] !== s.domain) return -E.EINVAL;
+      if (s.bound !== undefined || s.server !== undefined) return -E.EINVAL;
+      if (a[0] !== AF_UNIX) return s.bindTcp(a[1], a[2]);
+      if (!a[1].startsWith('@') && fs.existsSync(a[1])) return -E.EADDRINUSE;
+      s.bound = { address: a[1], port: a[2] };
+      return 0;
+    },
+    listen: (fd, backlog) => {
+      const s = stream(fd);
+      return typeof s === 'number' ? s : s.listen(backlog);
+    },
+    setsockopt: (fd, level, name, value) => {
+      const s = stream(fd);
+      if (typeof s === 'number') return s;
+      const on = value !== 0;
+      if (level === SOL_SOCKET) {
+        switch (name) {
+          case SO_REUSEADDR: s.opts.reuseAddr = on; return 0; // libuv always sets it on TCP listeners
+          case SO_KEEPALIVE: s.opts.keepAlive = on; s.applyOptions(); return 0;
+          case SO_SNDBUF: s.opts.sndbuf = value; return 0;
+          case SO_RCVBUF: s.opts.rcvbuf = value; return 0;
+          case SO_REUSEPORT: return on ? -E.ENOPROTOOPT : 0; // Node's listen has no SO_REUSEPORT (before 22.12)
+          default: return -E.ENOPROTOOPT;
+        }
+      }
+      if (level === IPPROTO_TCP) {
+        switch (name) {
+          case TCP_NODELAY: s.opts.noDelay = on; s.applyOptions(); return 0;
+          case TCP_KEEPIDLE: s.opts.keepIdle = value; s.applyOptions(); return 0;
+          case TCP_KEEPINTVL: case TCP_KEEPCNT: return 0; // libuv fixes these itself
+          default: return -E.ENOPROTOOPT;
+        }
+      }
+      if (level === IPPROTO_IPV6 && name === IPV6_V6ONLY) {
+        s.opts.v6Only = on;
+        return 0;
+      }
+      return -E.ENOPROTOOPT;
+    },
+    setlinger: (fd) => {
+      const s = stream(fd);
+      return typeof s === 'number' ? s : 0;
+    },
+    getsockopt: (fd, level, name) => {
+      const s = stream(fd);
+      if (typeof s === 'number') return [s, false];
+      if (level === SOL_SOCKET) {
+        switch (name) {
+          case SO_ERROR: return [s.inbox.error < 0 ? -s.inbox.error : 0, true];
+          case SO_TYPE: return [SOCK_STREAM, true];
+          case SO_KEEPALIVE: return [s.opts.keepAlive ? 1 : 0, true];
+          case SO_REUSEADDR: return [s.opts.reuseAddr === false ? 0 : 1, true];
+          case SO_REUSEPORT: return [0, true];
+          case SO_SNDBUF: return [s.opts.sndbuf ?? 0, s.opts.sndbuf !== undefined];
+          case SO_RCVBUF: return [s.opts.rcvbuf ?? 0, s.opts.rcvbuf !== undefined];
+          default: return [-E.ENOPROTOOPT, false];
+        }
+      }
+      if (level === IPPROTO_TCP && name === TCP_NODELAY) return [s.opts.noDelay ? 1 : 0, true];
+      return [-E.ENOPROTOOPT, false];
+    },
+    sockname: (fd, peer) => {
+      const s = stream(fd);
+      if (typeof s === 'number') return s;
+      let address: string;
+      let port: number;
+      if (peer) {
+        if (s.sock === undefined || s.connecting !== undefined) return -E.ENOTCONN;
+        if (s.domain === AF_UNIX) {
+          address = '';
+          port = 0;
+        } else {
+          if (s.sock.remoteAddress === undefined) return -E.ENOTCONN;
+          address = s.sock.remoteAddress;
+          port = s.sock.remotePort ?? 0;
+        }
+      } else if (s.local !== undefined) {
+        ({ address, port } = s.local);
+      } else if (s.sock !== undefined && s.domain !== AF_UNIX && s.sock.localAddress !== undefined) {
+        address = s.sock.localAddress;
+        port = s.sock.localPort ?? 0;
+      } else if (s.bound !== undefined) {
+        ({ address, port } = s.bound);
+      } else {
+        address = s.domain === AF_UNIX ? '' : s.domain === AF_INET6 ? '::' : '0.0.0.0';
+        port = 0;
+      }
+      const r = encodeSockaddr(s.domain, address.startsWith('::ffff:') && s.domain === AF_INET
+        ? address.slice(7) : address, port, 0, 0);
+      return typeof r === 'number' ? r : r.subarray(0, 128);
+    },
+    sockaddrEncode: encodeSockaddr,
+    sockaddrDecode: decodeSockaddr,
+    pipe: (size) => {
+      const cap = int(size) && size > 0 ? Math.min(size, 1 << 20) : 65536;
+      const r = new PipeEnd(true, cap);
+      const w = new PipeEnd(false, cap);
+      r.peer = w;
+      w.peer = r;
+      return [table.add(r), table.add(w)];
+    },
+    setAffinity: () => -E.ENOSYS,
+  };
+}
+
+export { Handle, StreamHandle, PipeEnd };
