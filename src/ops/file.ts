@@ -81,7 +81,8 @@ export const OP = {
   fsync: registerOp({ name: 'fsync', syscall: 'fsync', forceAsync: true }),
   fdatasync: registerOp({ name: 'fdatasync', syscall: 'fdatasync', forceAsync: true }),
   fallocate: registerOp({ name: 'fallocate', syscall: 'fallocate', forceAsync: true }),
-  fadvise: registerOp({ name: 'fadvise', syscall: 'fadvise' }),
+  // WILLNEED/DONTNEED/NOREUSE are forced onto io-wq by the kernel.
+  fadvise: registerOp({ name: 'fadvise', syscall: 'fadvise', forceAsync: true }),
   ftruncate: registerOp({ name: 'ftruncate', syscall: 'ftruncate', forceAsync: true }),
   stat: registerOp({ name: 'statx', syscall: 'stat', shape: (_res, pin) => shapeStat(pin), forceAsync: true }),
   fstat: registerOp({ name: 'fstat', syscall: 'fstat', shape: (_res, pin) => shapeStat(pin), forceAsync: true }),
@@ -92,7 +93,8 @@ export const OP = {
   rename: registerOp({ name: 'rename', syscall: 'rename', forceAsync: true }),
   symlink: registerOp({ name: 'symlink', syscall: 'symlink', forceAsync: true }),
   link: registerOp({ name: 'link', syscall: 'link', forceAsync: true }),
-  splice: registerOp({ name: 'splice', syscall: 'splice', shape: (res) => res }),
+  // Always on io-wq, where it may block indefinitely (a full socket, an empty pipe).
+  splice: registerOp({ name: 'splice', syscall: 'splice', shape: (res) => res, forceAsync: true }),
 } as const;
 
 /** The statx pin: [path, out buffer, bigint?]. */
