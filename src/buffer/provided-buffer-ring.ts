@@ -1,23 +1,25 @@
 /**
  * The provided-buffer ring (IORING_REGISTER_PBUF_RING) that multishot recv
- * fills: one per ring, registered lazily. Moved verbatim from src/ops/socket.ts.
+ * fills: one per ring, registered lazily. Not the registered-buffer pool
+ * (`BufferPool`, src/fs/registered.ts: READ_FIXED/WRITE_FIXED memory): here
+ * the kernel picks a buffer per completion and the CQE names it.
  */
 import { DescOp } from '../backend/protocol.js';
 import { IORING_OP } from '../ring/constants.js';
 import { Ring, ringInternals } from '../ring/ring.js';
 
-// Provided-buffer pools are per ring, registered lazily.
-export interface BufferPool {
+/** A ring's provided buffers: group id, buffer size and count, and the memory they live in. */
+export interface ProvidedBufferRing {
   readonly bgid: number;
   readonly size: number;
   readonly count: number;
   readonly memory: ArrayBuffer;
 }
 
-const pools = new WeakMap<Ring, BufferPool | null>();
+const pools = new WeakMap<Ring, ProvidedBufferRing | null>();
 let nextBgid = 1;
 
-/** Default pool: 512 buffers of 16 KiB (8 MiB) per ring. */
+/** Default: 512 buffers of 16 KiB (8 MiB) per ring. */
 export const DEFAULT_POOL = { count: 512, size: 16 * 1024 };
 
 /**
@@ -25,7 +27,7 @@ export const DEFAULT_POOL = { count: 512, size: 16 * 1024 };
  * null where the kernel has no buffer rings (before 5.19) or registration failed
  * (then sockets receive with one-shot recv).
  */
-export function bufferPool(ring: Ring): BufferPool | null {
+export function providedBufferRing(ring: Ring): ProvidedBufferRing | null {
   let pool = pools.get(ring);
   if (pool !== undefined) return pool;
   pool = null;
@@ -43,6 +45,6 @@ export function bufferPool(ring: Ring): BufferPool | null {
 }
 
 /** Hands buffer `bid` back to the kernel (a record that takes no SQE). */
-export function recycle(ring: Ring, pool: BufferPool, bid: number): void {
+export function recycle(ring: Ring, pool: ProvidedBufferRing, bid: number): void {
   ringInternals().stageRaw(ring, DescOp.PBUF_RECYCLE, pool.bgid, bid);
 }

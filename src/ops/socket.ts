@@ -12,7 +12,7 @@ import { registerOp } from '../ring/registry.js';
 import { Ring, ringInternals } from '../ring/ring.js';
 import type { SyscallBackend } from '../backend/backend.js';
 import { checkView } from './file.js';
-import { bufferPool, recycle, type BufferPool } from '../buffer/provided-buffer-ring.js';
+import { providedBufferRing, recycle, type ProvidedBufferRing } from '../buffer/provided-buffer-ring.js';
 import { checkCallback, checkFd, checkOptions, checkUint32, type Callback, type OpOptions } from './validate.js';
 
 export interface SendOptions extends OpOptions {
@@ -41,7 +41,11 @@ export type RecvChunk = Buffer;
 const MAX_IO = 0x7ffff000;
 const IORING_CQE_BUFFER_SHIFT = 16;
 
-export { bufferPool, DEFAULT_POOL, type BufferPool } from '../buffer/provided-buffer-ring.js';
+export {
+  DEFAULT_POOL, providedBufferRing, type ProvidedBufferRing,
+  /** @deprecated the old name (src/net still imports it): providedBufferRing. */
+  providedBufferRing as bufferPool,
+} from '../buffer/provided-buffer-ring.js';
 
 /** The syscall helpers of the ring's backend. */
 export function sysOf(ring: Ring): SyscallBackend {
@@ -61,7 +65,7 @@ const OP = {
     name: 'recvMultishot', syscall: 'recv',
     // pin = [ring, pool]: copy the bytes out, hand the buffer back to the kernel.
     shapeMore: (res, flags, pin) => {
-      const [ring, pool] = pin as [Ring, BufferPool];
+      const [ring, pool] = pin as [Ring, ProvidedBufferRing];
       if ((flags & 1) === 0) return Buffer.alloc(0); // IORING_CQE_F_BUFFER unset: no data (EOF)
       const bid = flags >>> IORING_CQE_BUFFER_SHIFT;
       const out = Buffer.allocUnsafe(res);
@@ -224,7 +228,7 @@ proto.recvMultishot = function recvMultishot(this: Ring, fd: number, options?: R
   if (callback !== undefined) checkCallback(callback);
   const opts = checkOptions(options) as RecvOptions | undefined;
   if (opts?.timeout !== undefined) throw invalidArgType('options.timeout', 'undefined for a multishot operation', opts.timeout);
-  const pool = bufferPool(this);
+  const pool = providedBufferRing(this);
   if (pool === null) return null;
   // Backpressure at the source: past ~1 MiB unread the multishot is stopped
   // (the kernel keeps the rest in the socket buffer) until the reader drains.
