@@ -12,6 +12,7 @@ import { registerOp } from '../ring/registry.js';
 import { Ring, ringInternals } from '../ring/ring.js';
 import type { SyscallBackend } from '../backend/backend.js';
 import { checkView } from './file.js';
+import { providedBufferRing, recycle, type ProvidedBufferRing } from '../buffer/provided-buffer-ring.js';
 import { checkCallback, checkFd, checkOptions, checkUint32, type Callback, type OpOptions } from './validate.js';
 
 export interface SendOptions extends OpOptions {
@@ -40,51 +41,17 @@ export type RecvChunk = Buffer;
 const MAX_IO = 0x7ffff000;
 const IORING_CQE_BUFFER_SHIFT = 16;
 
-// Provided-buffer pools are per ring, registered lazily.
-export interface BufferPool {
-  readonly bgid: number;
-  readonly size: number;
-  readonly count: number;
-  readonly memory: ArrayBuffer;
-}
-
-const pools = new WeakMap<Ring, BufferPool | null>();
-let nextBgid = 1;
-
-/** Default pool: 512 buffers of 16 KiB (8 MiB) per ring. */
-export const DEFAULT_POOL = { count: 512, size: 16 * 1024 };
-
-/**
- * The ring's provided-buffer pool for multishot recv, registered on first use;
- * null where the kernel has no buffer rings (before 5.19) or registration failed
- * (then sockets receive with one-shot recv).
- */
-export function bufferPool(ring: Ring): BufferPool | null {
-  let pool = pools.get(ring);
-  if (pool !== undefined) return pool;
-  pool = null;
-  const backend = ringInternals().backend(ring);
-  const h = ringInternals().handle(ring);
-  // Buffer rings came in 5.19 and multishot recv in 6.0, with SEND_ZC: probe for that.
-  if (backend.registerBufRing !== undefined && h !== undefined && ring.supports(IORING_OP.SEND_ZC)) {
-    const memory = new ArrayBuffer(DEFAULT_POOL.count * DEFAULT_POOL.size);
-    const bgid = nextBgid++ & 0xffff;
-    const r = backend.registerBufRing(h, bgid, DEFAULT_POOL.count, DEFAULT_POOL.size, memory);
-    if (r === 0) pool = { bgid, size: DEFAULT_POOL.size, count: DEFAULT_POOL.count, memory };
-  }
-  pools.set(ring, pool);
-  return pool;
-}
+export {
+  DEFAULT_POOL, providedBufferRing, type ProvidedBufferRing,
+  /** @deprecated the old name (src/net still imports it): providedBufferRing. */
+  providedBufferRing as bufferPool,
+} from '../buffer/provided-buffer-ring.js';
 
 /** The syscall helpers of the ring's backend. */
 export function sysOf(ring: Ring): SyscallBackend {
   const sys = ringInternals().backend(ring).sys;
   if (sys === undefined) throw new Error('this backend has no socket syscalls');
   return sys;
-}
-
-function recycle(ring: Ring, pool: BufferPool, bid: number): void {
-  ringInternals().stageRaw(ring, DescOp.PBUF_RECYCLE, pool.bgid, bid);
 }
 
 const OP = {
@@ -98,7 +65,7 @@ const OP = {
     name: 'recvMultishot', syscall: 'recv',
     // pin = [ring, pool]: copy the bytes out, hand the buffer back to the kernel.
     shapeMore: (res, flags, pin) => {
-      const [ring, pool] = pin as [Ring, BufferPool];
+      const [ring, pool] = pin as [Ring, ProvidedBufferRing];
       if ((flags & 1) === 0) return Buffer.alloc(0); // IORING_CQE_F_BUFFER unset: no data (EOF)
       const bid = flags >>> IORING_CQE_BUFFER_SHIFT;
       const out = Buffer.allocUnsafe(res);
@@ -261,7 +228,7 @@ proto.recvMultishot = function recvMultishot(this: Ring, fd: number, options?: R
   if (callback !== undefined) checkCallback(callback);
   const opts = checkOptions(options) as RecvOptions | undefined;
   if (opts?.timeout !== undefined) throw invalidArgType('options.timeout', 'undefined for a multishot operation', opts.timeout);
-  const pool = bufferPool(this);
+  const pool = providedBufferRing(this);
   if (pool === null) return null;
   // Backpressure at the source: past ~1 MiB unread the multishot is stopped
   // (the kernel keeps the rest in the socket buffer) until the reader drains.
