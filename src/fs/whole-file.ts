@@ -34,9 +34,8 @@ function helperOpen<T extends FileOpenOptions>(options: T | undefined): T {
   return { ...options, register: options?.register ?? false } as T;
 }
 
-/** First read of readFile: files up to this size take one read, issued together with the statx. */
+/** First read of readFile: files up to this size need no statx. */
 const FIRST_READ = 64 * 1024;
-
 /** Reads a whole file (any size, including files whose stat size is 0, as in /proc). Bad arguments throw. */
 export function readFile(path: PathLike, options: ReadFileOptions & { encoding: BufferEncoding }): Promise<string>;
 export function readFile(path: PathLike, options?: ReadFileOptions): Promise<Buffer>;
@@ -62,32 +61,27 @@ async function readFileAsync(path: PathLike, options: ReadFileOptions | undefine
 }
 
 /**
- * The rest of an open file from position 0 (reads are positioned). The
- * statx and the first read are issued in the same turn (one submission):
- * a regular file no larger than the first read costs one round trip. A
- * regular file is read up to the size statx reported (as node:fs does);
- * anything else (size 0, /proc, devices) until a read returns 0.
+ * The whole of an open file, with positioned reads from 0. No statx for
+ * files that fit the first 64 KiB read (statx always runs on an io-wq
+ * thread, a page-cache read completes inline): the first read, then one
+ * more that returns 0 at the end. A file that fills the first read is sized
+ * with statx; a regular file is read up to that size (node:fs's rule),
+ * anything else (size 0: /proc, devices) until a read returns 0. The result
+ * is trimmed to its length when that saves more than 4 KiB.
  */
 export async function readOpenFile(file: File, options: ReadFileOptions | undefined): Promise<Buffer> {
   let buf = Buffer.allocUnsafe(FIRST_READ);
-  const statP = file.stat(options);
-  const firstP = file.read(buf, { ...options, position: 0 });
-  // Both promises settle (the read's rejection is taken below if statx succeeded).
-  firstP.catch(() => undefined);
-  const st = await statP;
-  let len = await firstP;
-  const regular = st.isFile() && st.size > 0;
-  if (regular && len === st.size) return buf.subarray(0, len);
-  let size = regular ? Math.max(st.size, FIRST_READ) : FIRST_READ * 2;
-  if (len > 0 || regular) {
-    const bigger = Buffer.allocUnsafe(size);
-    buf.copy(bigger, 0, 0, len);
-    buf = bigger;
-  }
-  while (len > 0 && !(regular && len >= st.size)) {
+  let len = 0;
+  /** -1: not asked yet; -2: not a regular file with a size. */
+  let size = -1;
+  for (;;) {
     if (len === buf.length) {
-      size *= 2;
-      const bigger = Buffer.allocUnsafe(size);
+      if (size === -1) {
+        const st = await file.stat(options);
+        size = st.isFile() && st.size > 0 ? st.size : -2;
+      }
+      if (size >= 0 && len >= size) break;
+      const bigger = Buffer.allocUnsafe(size > len ? size : buf.length * 2);
       buf.copy(bigger, 0, 0, len);
       buf = bigger;
     }
@@ -95,7 +89,8 @@ export async function readOpenFile(file: File, options: ReadFileOptions | undefi
     if (n === 0) break;
     len += n;
   }
-  return buf.subarray(0, len);
+  if (len === buf.length) return buf;
+  return buf.length - len > 4096 ? Buffer.from(buf.subarray(0, len)) : buf.subarray(0, len);
 }
 
 /** Writes a whole file (created or truncated by default). Bad arguments throw before the file is touched. */

@@ -22,7 +22,7 @@ export {
 } from './functions.js';
 export { FileHandle } from './handle.js';
 export type { ReadResult, WriteResult, WriteFileData } from './handle.js';
-export { ReadStream, WriteStream, createReadStream, createWriteStream, READ_AHEAD } from './streams.js';
+export { ReadStream, WriteStream, createReadStream, createWriteStream, READ_AHEAD, WRITE_BEHIND } from './streams.js';
 export type { ReadStreamOptions, WriteStreamOptions } from './streams.js';
 
 // ---- delegated to node:fs/promises (no io_uring operation, or node's own semantics) ----------------------

@@ -23,9 +23,12 @@ import { File } from '../file.js';
 import { Ring } from '../../ring/ring.js';
 import { FileHandle, handleFile } from './handle.js';
 import { plainFlags, plainMode, plainPath } from './shape.js';
+import { parseOpenFlags } from '../../ops/file.js';
 
 /** Chunk reads kept in flight by a read stream on a regular file. */
 export const READ_AHEAD = 4;
+/** Writes kept in flight by a write stream that knows its position. */
+export const WRITE_BEHIND = 4;
 const DEFAULT_HWM = 64 * 1024;
 
 export interface StreamCommonOptions {
@@ -301,8 +304,12 @@ export class WriteStream extends Writable {
   readonly #autoClose: boolean;
   readonly #flush: boolean;
   #pos: number;
-  #busy = false;
-  #afterIo: (() => void) | undefined;
+  /** Writes allowed in flight: WRITE_BEHIND at a known position, else 1. */
+  #depth = 1;
+  #inflight = 0;
+  #held: ((error?: Error | null) => void) | undefined;
+  #error: Error | null = null;
+  #idle: (() => void)[] = [];
 
   constructor(path: fs.PathLike | undefined, options: WriteStreamOptions = {}) {
     const [start] = checkStartEnd(options.start, undefined);
@@ -328,6 +335,7 @@ export class WriteStream extends Writable {
     this.mode = mode;
     this.start = start;
     this.#pos = start ?? -1;
+    if (start !== undefined) this.#depth = WRITE_BEHIND;
     this.#autoClose = options.autoClose ?? true;
     this.#flush = options.flush === true;
     if (this.#src.file === undefined && typeof this.path !== 'string' && !Buffer.isBuffer(this.path)) {
@@ -348,36 +356,67 @@ export class WriteStream extends Writable {
     ring.open(this.path as string | Buffer, this.flags, this.mode).then((fd) => {
       this.#src = { file: new File(fd, ring) };
       this.fd = fd;
+      // Opened here without O_APPEND: the position is 0, so writes can carry explicit positions and overlap.
+      if (this.#pos === -1 && (parseOpenFlags(this.flags) & fs.constants.O_APPEND) === 0) {
+        this.#pos = 0;
+        this.#depth = WRITE_BEHIND;
+      }
       this.emit('open', fd);
       this.emit('ready');
       callback();
     }, (err: Error) => callback(err));
   }
 
-  #io(run: (file: File) => Promise<number>, callback: (error?: Error | null) => void): void {
+  /**
+   * Issues one write of `bufs` at the stream's position. With a known
+   * position (depth > 1) the chunks are copied and the callback is called at
+   * once while fewer than WRITE_BEHIND writes are in flight, so the next chunk
+   * is issued before this one completes (the kernel sends buffered writes of
+   * ext4 to io-wq: a queue keeps its worker busy instead of waking it per
+   * chunk). A failed write errors the stream; _final and _destroy wait until
+   * nothing is in flight.
+   */
+  #submit(bufs: Buffer[], callback: (error?: Error | null) => void): void {
     const file = this.#src.file!;
-    this.#busy = true;
+    const early = this.#depth > 1 && this.#inflight + 1 < this.#depth;
+    const data = early ? bufs.map((b) => Buffer.from(b)) : bufs;
+    const pos = this.#pos;
+    const total = data.reduce((n, b) => n + b.byteLength, 0);
+    if (this.#pos !== -1) this.#pos += total;
+    this.#inflight++;
     let p: Promise<number>;
     try {
-      p = run(file);
+      p = data.length === 1 ? file.writeAll(data[0]!, { position: pos }) : writeBuffers(file, data, pos);
     } catch (e) {
       p = Promise.reject(e as Error);
     }
     p.then((n) => {
       this.bytesWritten += n;
-      if (this.#pos !== -1) this.#pos += n;
       return null;
     }, (e: Error) => e).then((err) => {
-      this.#busy = false;
-      const after = this.#afterIo;
-      this.#afterIo = undefined;
-      callback(err);
-      after?.();
+      this.#inflight--;
+      if (err !== null) this.#error ??= err;
+      const held = this.#held;
+      this.#held = undefined;
+      if (held !== undefined) held(err ?? this.#error);
+      else if (err !== null && !this.destroyed) this.destroy(err);
+      if (this.#inflight === 0) {
+        const idle = this.#idle;
+        this.#idle = [];
+        for (const f of idle) f();
+      }
     });
+    if (early) callback();
+    else this.#held = callback;
+  }
+
+  #whenIdle(f: () => void): void {
+    if (this.#inflight === 0) f();
+    else this.#idle.push(f);
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.#io((f) => f.writeAll(chunk, { position: this.#pos }), callback);
+    this.#submit([chunk], callback);
   }
 
   override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
@@ -386,39 +425,19 @@ export class WriteStream extends Writable {
       callback();
       return;
     }
-    this.#io(async (f) => {
-      const total = bufs.reduce((s, b) => s + b.byteLength, 0);
-      let pos = this.#pos;
-      let done = 0;
-      for (let i = 0; i < bufs.length; i += 1024) {
-        const batch = bufs.slice(i, i + 1024);
-        const want = batch.reduce((s, b) => s + b.byteLength, 0);
-        const n = await f.writev(batch, { position: pos });
-        done += n;
-        if (pos !== -1) pos += n;
-        if (n < want) {
-          // A short vectored write: the rest goes as one buffer, continued until all is written.
-          const rest = Buffer.concat(bufs.slice(i)).subarray(n);
-          const m = await f.writeAll(rest, { position: pos });
-          done += m;
-          if (pos !== -1) pos += m;
-        }
-      }
-      if (done !== total) throw new Error(`writev wrote ${done} of ${total} bytes`);
-      return done;
-    }, callback);
+    this.#submit(bufs, callback);
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    if (!this.#flush || this.#src.file === undefined) {
-      callback();
-      return;
-    }
-    this.#src.file.sync().then(() => callback(), (e: Error) => callback(e));
+    this.#whenIdle(() => {
+      if (this.#error !== null) callback(this.#error);
+      else if (!this.#flush || this.#src.file === undefined) callback();
+      else this.#src.file.sync().then(() => callback(), (e: Error) => callback(e));
+    });
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
-    const finish = (): void => {
+    this.#whenIdle(() => {
       if (!this.#autoClose) {
         callback(err);
         return;
@@ -427,9 +446,7 @@ export class WriteStream extends Writable {
         this.fd = null;
         callback(err ?? closeErr ?? null);
       });
-    };
-    if (this.#busy) this.#afterIo = finish;
-    else finish();
+    });
   }
 
   /** node's WriteStream.close(cb): end, then cb on 'close'. */
@@ -457,4 +474,23 @@ export function createWriteStream(path: fs.PathLike | undefined, options?: Write
   const o: WriteStreamOptions | undefined = typeof options === 'string' ? { encoding: options } : options ?? undefined;
   if (delegated(o)) return fs.createWriteStream(path as fs.PathLike, o as never) as unknown as WriteStream;
   return new WriteStream(path, o);
+}
+
+/** writev of `bufs` at `pos` (-1: current position), 1024 iovecs per call, short writes continued. */
+async function writeBuffers(f: File, bufs: Buffer[], pos: number): Promise<number> {
+  let done = 0;
+  for (let i = 0; i < bufs.length; i += 1024) {
+    const batch = bufs.slice(i, i + 1024);
+    const want = batch.reduce((s, b) => s + b.byteLength, 0);
+    const n = await f.writev(batch, { position: pos });
+    done += n;
+    if (pos !== -1) pos += n;
+    if (n < want) {
+      // Short: everything from here on goes as one buffer, continued until written.
+      const rest = Buffer.concat(bufs.slice(i)).subarray(n);
+      done += await f.writeAll(rest, { position: pos });
+      break;
+    }
+  }
+  return done;
 }
