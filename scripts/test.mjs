@@ -89,7 +89,9 @@ function fileTimeoutS(file) {
   return m ? Number(m[1]) : DEFAULT_FILE_TIMEOUT_S;
 }
 
-const forceExit = process.allowedNodeEnvironmentFlags.has('--test-force-exit') ? ['--test-force-exit'] : [];
+// --test-force-exit: Node 20.14+ and 22+.
+const [major, minor] = process.versions.node.split('.').map(Number);
+const forceExit = major > 20 || (major === 20 && minor >= 14) ? ['--test-force-exit'] : [];
 
 function runFile(file, env) {
   return new Promise((resolve) => {

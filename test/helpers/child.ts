@@ -35,20 +35,33 @@ export function runModule(code: string, timeoutMs = 30_000, execArgv: string[] =
 export interface ProcessOptions {
   cwd?: string;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Run the command in its own process group and SIGKILL the whole group at
+   * the deadline and once the command has exited (nothing it started outlives it).
+   */
+  group?: boolean;
 }
 
 /** Runs a command, collecting its output; SIGKILLed after `timeoutMs` (then killed = true). */
 export function runProcess(cmd: string, args: string[], timeoutMs: number, options: ProcessOptions = {}): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: options.cwd, env: options.env });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: options.cwd, env: options.env, detached: options.group });
     let stdout = '';
     let stderr = '';
     let killed = false;
+    const kill = () => {
+      try {
+        if (options.group && child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+        else child.kill('SIGKILL');
+      } catch {
+        // gone already
+      }
+    };
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const timer = setTimeout(() => {
       killed = true;
-      child.kill('SIGKILL');
+      kill();
     }, timeoutMs);
     child.on('error', (e) => {
       clearTimeout(timer);
@@ -56,6 +69,7 @@ export function runProcess(cmd: string, args: string[], timeoutMs: number, optio
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      if (options.group) kill(); // what the command left running
       resolve({ code, signal, stdout, stderr, killed });
     });
   });

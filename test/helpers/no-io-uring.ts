@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { REPO_ROOT, type ChildResult, type ProcessOptions } from './child.js';
+import { REPO_ROOT, runProcess, type ChildResult, type ProcessOptions } from './child.js';
 
 const SOURCE = path.join(REPO_ROOT, 'test', 'helpers', 'no-io-uring.c');
 
@@ -47,37 +47,7 @@ export function noIoUringWrapper(): string {
  */
 export function runWithoutIoUring(cmd: string, args: string[], timeoutMs: number, options: ProcessOptions = {}):
   Promise<ChildResult> {
-  const wrapper = noIoUringWrapper();
-  return new Promise((resolve, reject) => {
-    const child = spawn(wrapper, [cmd, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'], cwd: options.cwd, env: options.env, detached: true,
-    });
-    let stdout = '';
-    let stderr = '';
-    let killed = false;
-    const killGroup = () => {
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // the group is gone already
-      }
-    };
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      killed = true;
-      killGroup();
-    }, timeoutMs);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      killGroup(); // grandchildren left behind by the command
-      resolve({ code, signal, stdout, stderr, killed });
-    });
-  });
+  return runProcess(noIoUringWrapper(), [cmd, ...args], timeoutMs, { ...options, group: true });
 }
 
 /**

@@ -1,0 +1,48 @@
+/**
+ * Which backend this test process's rings run on, for tests whose subject only
+ * exists on io_uring (registered buffers and files, `allow` restrictions, busy
+ * poll, attachWq, MSG_RING, ...). Decided once per process in a child process,
+ * so asking never creates a ring here.
+ */
+import { spawnSync } from 'node:child_process';
+
+import { LIB_URL } from './child.js';
+
+let cached: { reason: string | undefined } | undefined;
+
+const PROBE = `
+  const { Ring } = await import(${JSON.stringify(LIB_URL)});
+  try {
+    const ring = new Ring();
+    const backend = ring.info.backend ?? 'io_uring';
+    await ring.close();
+    console.log(JSON.stringify({ backend }));
+  } catch (e) {
+    console.log(JSON.stringify({ error: String(e.message), code: e.code }));
+  }
+`;
+
+/**
+ * Undefined when rings run on io_uring here; otherwise the reason, for
+ * `test(name, { skip: ioUringSkipReason() }, ...)`: io_uring is unavailable on
+ * this machine (seccomp, sysctl, old kernel) and the backend would be io_uring,
+ * or the rings run on another backend (UK_BACKEND=node, automatic fallback).
+ */
+export function ioUringSkipReason(): string | undefined {
+  if (cached) return cached.reason;
+  if (process.env.UK_BACKEND === 'node') {
+    cached = { reason: 'needs the io_uring backend; this run forces the portable one (UK_BACKEND=node)' };
+    return cached.reason;
+  }
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', PROBE], { encoding: 'utf8', timeout: 60_000 });
+  let answer: { backend?: string; error?: string; code?: string } = {};
+  try {
+    answer = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as typeof answer;
+  } catch {
+    answer = { error: `the backend probe failed (status ${r.status ?? r.signal}): ${r.stderr.slice(0, 500)}` };
+  }
+  if (answer.backend === 'io_uring') cached = { reason: undefined };
+  else if (answer.backend !== undefined) cached = { reason: `needs the io_uring backend; rings here run on "${answer.backend}"` };
+  else cached = { reason: `needs io_uring, unavailable on this machine: ${answer.code ?? ''} ${answer.error ?? ''}`.trim() };
+  return cached.reason;
+}
