@@ -18,6 +18,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 
+import { afterEach, describe } from 'node:test';
+
 import { POLL, Ring, setDefaultBackend, type RingOptions } from '../../src/index.js';
 import { MockBackend } from '../../src/testing.js';
 import { makeFifo, type Fifo } from '../helpers/fifo.js';
@@ -282,3 +284,14 @@ export function shape(e: unknown): Record<string, unknown> {
 }
 
 export { MOCK_SEED };
+
+/**
+ * `describe('conformance: <area> [<backend>]')` for one fixture: skipped
+ * with the fixture's reason, torn down after every test.
+ */
+export function describeBackend(b: BackendFixture, area: string, fn: () => void): void {
+  describe(`conformance: ${area} [${b.name}${b.name === 'mock' ? ` seed=${MOCK_SEED}` : ''}]`, { skip: b.skip }, () => {
+    afterEach(() => b.teardown());
+    fn();
+  });
+}

@@ -10,19 +10,16 @@
  * it and gets ERR_RING_CLOSED, as for a ring that is gone.
  */
 import assert from 'node:assert/strict';
-import { afterEach, describe, test } from 'node:test';
+import { test } from 'node:test';
 
 import { Channel, Notifier, type RingMessage, startWorkers } from '../../src/index.js';
-import { backends, DIFF_WORKER_MESSAGES, MOCK_SEED, outcome } from './backends.js';
+import { backends, describeBackend, DIFF_WORKER_MESSAGES, outcome } from './backends.js';
 import { MESSAGE_TAG, type MessageWorkerData } from './fixtures/message-worker.js';
 
 const WORKER_URL = new URL('./fixtures/message-worker.js', import.meta.url);
 
 for (const b of backends()) {
-  describe(`conformance: ring messages [${b.name}${b.name === 'mock' ? ` seed=${MOCK_SEED}` : ''}]`, {
-    skip: b.skip,
-  }, () => {
-    afterEach(() => b.teardown());
+  describeBackend(b, 'ring messages', () => {
 
     test('send / messages(): in order, with tag and value; the sender resolves once delivered', async () => {
       const a = b.makeRing();

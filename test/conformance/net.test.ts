@@ -16,30 +16,15 @@
 import assert from 'node:assert/strict';
 import { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { afterEach, beforeEach, describe, test } from 'node:test';
+import { beforeEach, test } from 'node:test';
 import tls from 'node:tls';
 
 import {
   connectTls, File, type Ring, sendFile, Socket, SocketAddress, TcpListener, UdpSocket, UnixListener,
 } from '../../src/index.js';
-import { backends, DIFF_SENDFILE, MOCK_SEED, outcome, shape } from './backends.js';
+import { backends, describeBackend, DIFF_SENDFILE, outcome, shape } from './backends.js';
+import { bytes, readAll } from './data.js';
 import { TEST_CERT, TEST_KEY } from './fixtures/tls-cert.js';
-
-function bytes(n: number, seed = 1): Buffer {
-  const b = Buffer.alloc(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    b[i] = x >>> 24;
-  }
-  return b;
-}
-
-async function readAll(s: Socket): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const chunk of s) parts.push(Buffer.from(chunk));
-  return Buffer.concat(parts);
-}
 
 async function collect(stream: Duplex): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -48,14 +33,11 @@ async function collect(stream: Duplex): Promise<Buffer> {
 }
 
 for (const b of backends()) {
-  describe(`conformance: networking [${b.name}${b.name === 'mock' ? ` seed=${MOCK_SEED}` : ''}]`, {
-    skip: b.skip,
-  }, () => {
+  describeBackend(b, 'networking', () => {
     let ring: Ring;
     beforeEach(() => {
       ring = b.makeRing();
     });
-    afterEach(() => b.teardown());
 
     /** A TCP listener on 127.0.0.1 and a connected (client, server) pair. */
     async function tcpPair(): Promise<{ listener: TcpListener; client: Socket; server: Socket }> {
