@@ -9,6 +9,7 @@ import {
   AbortError, Ring, Socket, SocketAddress, SystemError, TcpListener, TimeoutError, UdpSocket, UnixListener,
 } from '../../src/index.js';
 import { MockBackend, withMock, type WithMockOptions } from '../../src/testing.js';
+import { bytes, readAll } from '../conformance/data.js';
 import { decodeSockaddr, encodeSockaddr } from '../../src/backend/mock/sockaddr.js';
 
 function run(fn: (mock: MockBackend, ring: Ring) => Promise<void>, options: WithMockOptions = {}): Promise<void> {
@@ -30,22 +31,6 @@ async function pair(ring: Ring, options: { recvBuffer?: number } = {}): Promise<
       await Promise.all([client.close(), server.close(), listener.close()]);
     },
   };
-}
-
-async function readAll(s: Socket): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const chunk of s) parts.push(Buffer.from(chunk));
-  return Buffer.concat(parts);
-}
-
-function bytes(n: number, seed = 1): Buffer {
-  const b = Buffer.alloc(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    b[i] = x >>> 24;
-  }
-  return b;
 }
 
 describe('mock sockets: TCP', () => {

@@ -5,14 +5,22 @@
  * in-memory file system, a pollable fd, the virtual clock with autoAdvance so
  * that sleeps and deadlines take no real time). Bodies reach the file system
  * and time only through the fixture, so they cannot tell which backend runs
- * them except where a documented difference is asserted via `name`.
+ * them except where a documented difference is asserted: a fixture names the
+ * cases it handles differently (`differs(name)`, the DIFF_* names below,
+ * each a row of the table in docs/guides/testing-with-mock.md), and the body
+ * asserts the documented behaviour instead of skipping.
+ *
+ * A new backend adds a fixture class here (its `name` is in the union) and
+ * lists its own documented differences.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 
-import { POLL, Ring, type RingOptions } from '../../src/index.js';
+import { afterEach, describe } from 'node:test';
+
+import { POLL, Ring, setDefaultBackend, type RingOptions } from '../../src/index.js';
 import { MockBackend } from '../../src/testing.js';
 import { PortableBackend, portableBackend } from '../../src/backend/portable/index.js';
 import { makeFifo, type Fifo } from '../helpers/fifo.js';
@@ -23,8 +31,26 @@ export interface IdleFd {
   makeReadable(): void;
 }
 
+/** Cases a backend may handle differently; a fixture's `differs()` returns its documented behaviour. */
+export const DIFF_SENDFILE = 'sendFile';
+export const DIFF_WORKER_MESSAGES = 'messages from a worker thread';
+
+export type BackendName = 'io_uring' | 'portable' | 'mock';
+
 export interface BackendFixture {
-  readonly name: 'io_uring' | 'portable' | 'mock';
+  readonly name: BackendName;
+  /**
+   * The documented difference of case `name` on this backend (a short
+   * statement, as in the docs table), or undefined when it behaves as
+   * io_uring does.
+   */
+  differs(name: string): string | undefined;
+  /**
+   * Makes a ring of this backend the thread's `Ring.current()` for the rest
+   * of the test (Notifier and Channel send from Ring.current()) and returns it.
+   * Teardown closes it and restores the default backend.
+   */
+  currentRing(): Promise<Ring>;
   /** Why the backend cannot run here (its suite is skipped), or undefined. */
   readonly skip: string | undefined;
   /** A ring on this backend; closed by teardown() unless the test closed it. */
@@ -63,6 +89,11 @@ function probeUring(): string | undefined {
 
 abstract class Base {
   protected rings: Ring[] = [];
+  protected differences = new Map<string, string>();
+
+  differs(name: string): string | undefined {
+    return this.differences.get(name);
+  }
 
   makeRing(options: Omit<RingOptions, 'backend'> = {}): Ring {
     const r = new Ring({ entries: 64, ...options, backend: this.backend() });
@@ -72,10 +103,24 @@ abstract class Base {
 
   protected abstract backend(): RingOptions['backend'];
 
+  async currentRing(): Promise<Ring> {
+    const b = this.backend();
+    setDefaultBackend(typeof b === 'string' ? undefined : b);
+    let r = Ring.current();
+    if (r.info.backend !== this.name) {
+      // A ring of another backend is current on this thread: replace it for the test.
+      await r.close();
+      r = Ring.current();
+    }
+    this.rings.push(r);
+    return r;
+  }
+
   protected async closeRings(): Promise<void> {
     const rings = this.rings;
     this.rings = [];
     await Promise.all(rings.map((r) => r.close()));
+    setDefaultBackend(undefined);
   }
 }
 
@@ -174,6 +219,7 @@ class PortableFixture extends UringFixture {
 }
 
 const MOCK_SEED = Number(process.env.URINGKIT_MOCK_SEED ?? 0x5eed);
+const MOCK_FD_BASE = 1 << 21;
 
 class MockFixture extends Base implements BackendFixture {
   readonly name = 'mock' as const;
@@ -182,8 +228,21 @@ class MockFixture extends Base implements BackendFixture {
   #dirs = 0;
   #idle: number[] = [];
 
+  constructor() {
+    super();
+    this.differences.set(DIFF_SENDFILE,
+      'no splice model: sendFile rejects with ENOSYS (syscall splice) unless a splice handler is installed');
+    this.differences.set(DIFF_WORKER_MESSAGES,
+      'a mock ring lives in one thread: a worker (another backend) sending to it gets ERR_RING_CLOSED');
+  }
+
+  /**
+   * fdBase far above any real fd (fs.nr_open is at most 2^20): code that
+   * closes a mock fd with node:fs (sendFile's pipe pool does) then gets EBADF
+   * instead of closing one of this process's real fds.
+   */
   static #fresh(): MockBackend {
-    return new MockBackend({ seed: MOCK_SEED, autoAdvance: true });
+    return new MockBackend({ seed: MOCK_SEED, autoAdvance: true, fdBase: MOCK_FD_BASE });
   }
 
   get mock(): MockBackend {
@@ -263,3 +322,14 @@ export function shape(e: unknown): Record<string, unknown> {
 }
 
 export { MOCK_SEED };
+
+/**
+ * `describe('conformance: <area> [<backend>]')` for one fixture: skipped
+ * with the fixture's reason, torn down after every test.
+ */
+export function describeBackend(b: BackendFixture, area: string, fn: () => void): void {
+  describe(`conformance: ${area} [${b.name}${b.name === 'mock' ? ` seed=${MOCK_SEED}` : ''}]`, { skip: b.skip }, () => {
+    afterEach(() => b.teardown());
+    fn();
+  });
+}

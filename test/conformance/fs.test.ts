@@ -22,22 +22,19 @@
  *  - splice has no built-in model in the mock (it needs a handler).
  */
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, test } from 'node:test';
+import { beforeEach, test } from 'node:test';
 
 import { copyFile, File, readFile, type Ring, writeFile } from '../../src/index.js';
-import { backends, MOCK_SEED, outcome, shape } from './backends.js';
+import { backends, describeBackend, outcome, shape } from './backends.js';
 
 for (const b of backends()) {
-  describe(`conformance: file operations [${b.name}${b.name === 'mock' ? ` seed=${MOCK_SEED}` : ''}]`, {
-    skip: b.skip,
-  }, () => {
+  describeBackend(b, 'file operations', () => {
     let ring: Ring;
     let dir: string;
     beforeEach(() => {
       ring = b.makeRing();
       dir = b.dir();
     });
-    afterEach(() => b.teardown());
 
     /** Rejection of `p`, as a shape. */
     async function failure(p: Promise<unknown>): Promise<Record<string, unknown>> {

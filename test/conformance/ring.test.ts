@@ -17,20 +17,17 @@
  *  - "never ready" fds: a FIFO for io_uring, `mock.openPollable()` for the mock.
  */
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, test } from 'node:test';
+import { beforeEach, test } from 'node:test';
 
 import { AbortError, POLL, type Ring, TimeoutError } from '../../src/index.js';
-import { backends, MOCK_SEED, outcome, shape } from './backends.js';
+import { backends, describeBackend, outcome, shape } from './backends.js';
 
 for (const b of backends()) {
-  describe(`conformance: ring operations [${b.name}${b.name === 'mock' ? ` seed=${MOCK_SEED}` : ''}]`, {
-    skip: b.skip,
-  }, () => {
+  describeBackend(b, 'ring operations', () => {
     let ring: Ring;
     beforeEach(() => {
       ring = b.makeRing();
     });
-    afterEach(() => b.teardown());
 
     test('nop: promise and callback forms', async () => {
       assert.equal(await ring.nop(), undefined);
