@@ -8,18 +8,17 @@
  *   http-hello-c50: examples/http-hello vs node:http, Bun.serve and nginx,
  *     under `wrk -t1 -c50 -d5s`.
  */
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { buildC, buildDir, repoRoot } from '../lib/cbuild.js';
+import { alive, freePort, HOST, pinned, stopAll, tryStart as startPeer, type Server } from '../lib/server.js';
 import { startSuite } from '../lib/suite.js';
 import {
   Case, cpusAllowed, emit, interleave, median, progress, type BenchOptions, type CaseResult, type Sampler,
 } from '../lib/report.js';
 
-const HOST = '127.0.0.1';
 const MSG = 64;
 const WRK_CONNS = 50;
 const WRK_SECONDS = 5;
@@ -45,11 +44,6 @@ function cpus(notes: string[]): { server: string; load: string; taskset: boolean
     notes.push(`note: server and load generator share CPU ${server} (fewer than 2 CPUs)`);
   }
   return { server, load, taskset };
-}
-
-/** [command, args] pinned to `cpu` with taskset (or as is when there is no taskset). */
-function pinned(cpu: string, cmd: string, args: readonly string[]): [string, string[]] {
-  return cpu === '' ? [cmd, [...args]] : ['taskset', ['-c', cpu, cmd, ...args]];
 }
 
 // ---- tools: wrk, nginx, bun ------------------------------------------------------------
@@ -113,117 +107,12 @@ function bunBinary(): string | { missing: string } {
   return why === undefined ? bin : { missing: `the npm package bun installed but its binary does not run: ${why}` };
 }
 
-// ---- servers ------------------------------------------------------------------------------
-
-interface Server {
-  name: string;
-  port: number;
-  child: ChildProcess;
-  stderr: () => string;
-}
-
-/** A free loopback port (for servers that take a fixed port: nginx). */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, HOST, () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = net.connect(port, HOST);
-    c.once('connect', () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once('error', () => resolve(false));
-  });
-}
-
-/**
- * Starts a server process (pinned) and waits until it listens: either it
- * prints `listening on HOST:PORT` (port 0 servers), or `port` is given and
- * accepts a connection. Rejects with the server's stderr on failure.
- */
-async function startServer(name: string, cpu: string, cmd: string, args: readonly string[], port?: number,
-  cwd?: string): Promise<Server> {
-  const [c, a] = pinned(cpu, cmd, args);
-  const child = spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'], cwd });
-  let err = '';
-  let out = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-    if (err.length < 8192) err += d;
-  });
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    if (out.length < 8192) out += d;
-  });
-  const srv = (p: number): Server => ({ name, port: p, child, stderr: () => err.trim() });
-  const deadline = Date.now() + 15_000;
-  let exited: string | undefined;
-  child.once('exit', (code, sig) => {
-    exited = `exited (${sig ?? `code ${code}`})`;
-  });
-  child.once('error', (e) => {
-    exited = `could not start: ${e.message}`;
-  });
-  while (Date.now() < deadline) {
-    if (exited !== undefined) break;
-    if (port === undefined) {
-      const m = /listening on \S+:(\d+)/.exec(out);
-      if (m) return srv(Number(m[1]));
-    } else if (await canConnect(port)) {
-      return srv(port);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  child.kill('SIGKILL');
-  throw new Error(`${name} server ${exited ?? 'did not start listening within 15 s'}: ${err.trim().slice(0, 1000)}`);
-}
-
-async function stopServer(s: Server): Promise<void> {
-  if (s.child.exitCode !== null || s.child.signalCode !== null) return;
-  const gone = new Promise<void>((r) => s.child.once('exit', () => r()));
-  s.child.kill('SIGTERM');
-  const t = setTimeout(() => s.child.kill('SIGKILL'), 3000);
-  await gone;
-  clearTimeout(t);
-}
-
-const running = new Set<Server>();
-process.once('exit', () => {
-  for (const s of running) s.child.kill('SIGKILL');
-});
-
-/** Starts a server or returns why it could not start. */
+/** Starts a server (or returns why not) and says so. */
 async function tryStart(name: string, cpu: string, cmd: string, args: readonly string[], port?: number,
   cwd?: string): Promise<Server | string> {
-  try {
-    const s = await startServer(name, cpu, cmd, args, port, cwd);
-    running.add(s);
-    progress(`${name}: listening on ${HOST}:${s.port} (pid ${s.child.pid})`);
-    return s;
-  } catch (e) {
-    return (e as Error).message;
-  }
-}
-
-async function stopAll(servers: Array<Server | string>): Promise<void> {
-  for (const s of servers) {
-    if (typeof s === 'string') continue;
-    await stopServer(s);
-    running.delete(s);
-  }
-}
-
-function alive(s: Server): void {
-  if (s.child.exitCode !== null || s.child.signalCode !== null) {
-    throw new Error(`${s.name} server died (${s.child.signalCode ?? `exit ${s.child.exitCode}`}): ${s.stderr().slice(0, 1000)}`);
-  }
+  const s = await startPeer(name, cpu, cmd, args, { port, cwd });
+  if (typeof s !== 'string') progress(`${name}: listening on ${HOST}:${s.port} (pid ${s.child.pid})`);
+  return s;
 }
 
 // ---- server CPU time ------------------------------------------------------------------------
