@@ -7,6 +7,9 @@
  *     under bench/net/loadgen.c (N connections, 64-byte ping-pong).
  *   http-hello-c50: examples/http-hello vs node:http, Bun.serve and nginx,
  *     under `wrk -t1 -c50 -d5s`.
+ *   bulk-recv-64m, bulk-recv-64m-iter, proxy-64m: 64 MiB over one connection
+ *     from bench/net/sender.c into a uringkit receiver / proxy vs node:net
+ *     (see bulkCases).
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -446,7 +449,88 @@ async function zcCases(o: BenchOptions, cpu: ReturnType<typeof cpus>, notes: str
   return out;
 }
 
-/** UK_NET_ONLY: a comma-separated list of case groups to run (echo, http, send-zc); all by default. */
+const BULK_BYTES = 64 << 20;
+
+/**
+ * bulk-recv-64m / bulk-recv-64m-iter / proxy-64m: MB/s of 64 MiB over one
+ * loopback TCP connection from bench/net/sender.c (on the load CPU), timed
+ * from connect to the receiver's close, so every byte was read.
+ *   bulk-recv-64m: a uringkit receiver using Socket.recv() into one reused
+ *     buffer (the caller-owned-buffer path) vs a node:net 'data' receiver;
+ *   bulk-recv-64m-iter: the same with `for await (const chunk of socket)`;
+ *   proxy-64m: sender -> proxy (alone on the server CPU) -> bench/net/sink.c,
+ *     examples/proxy.ts (Socket.pipeTo) vs a node:net pipe() proxy.
+ */
+async function bulkCases(o: BenchOptions, cpu: ReturnType<typeof cpus>, notes: string[]): Promise<CaseResult[]> {
+  const names = ['bulk-recv-64m', 'bulk-recv-64m-iter', 'proxy-64m'];
+  const sender = buildC('bench/net/sender.c', 'net-sender');
+  const sink = buildC('bench/net/sink.c', 'net-sink');
+  if (!sender.ok || !sink.ok) {
+    const why = !sender.ok ? sender.reason : (sink as { reason: string }).reason;
+    return names.map((n) => {
+      const r = new Case(n, 'MB/s').uringkit(NaN).missingPeer('node-net', why).build();
+      r.info = `not measured: ${why}`;
+      return r;
+    });
+  }
+  notes.push(`bulk: bench/net/sender.c (blocking send of 1 MiB blocks) pinned to CPU ${cpu.load || '(any)'}, ` +
+    `64 MiB per sample, timed from connect to the receiver's close; receivers and proxies pinned to CPU ${cpu.server || '(any)'}; ` +
+    `the proxy sink (bench/net/sink.c) shares the sender's CPU`);
+  const peer = path.join(dist, 'bench', 'net', 'bulk-peer.js');
+  const sample = (s: Server): Sampler => async () => {
+    alive(s);
+    const [c, a] = pinned(cpu.load, sender.path, [HOST, String(s.port), String(BULK_BYTES), '1']);
+    const r = await run(c, a, 120_000);
+    const m = /seconds=([\d.]+)/.exec(r.stdout);
+    if (!m) throw new Error(`net-sender against ${s.name}: no result: ${r.stdout} ${r.stderr}`);
+    return BULK_BYTES / 1e6 / Number(m[1]);
+  };
+  const out: CaseResult[] = [];
+  const measure = async (name: string, uk: Server | string, nn: Server | string, ukInfo: string, nnInfo: string,
+    extra: ReadonlyArray<Server | string> = []): Promise<void> => {
+    try {
+      const samplers: Record<string, Sampler> = {};
+      if (typeof uk !== 'string') samplers['uringkit'] = sample(uk);
+      if (typeof nn !== 'string') samplers['node-net'] = sample(nn);
+      progress(`${name}: ${o.warmup} warm-up + ${o.repeats} measured rounds of ${Object.keys(samplers).join(', ')}`);
+      const v = await interleave(samplers, o);
+      const c = new Case(name, 'MB/s').uringkit(v['uringkit'] ?? NaN).target('node-net', 1.5);
+      if (typeof nn === 'string') c.missingPeer('node-net', nn);
+      else c.peer('node-net', v['node-net']!, nnInfo);
+      const r = c.build();
+      r.info = typeof uk === 'string' ? `uringkit failed: ${uk}` : ukInfo;
+      out.push(r);
+    } finally {
+      await stopAll([uk, nn, ...extra]);
+    }
+  };
+  for (const [name, mode, info] of [
+    ['bulk-recv-64m', 'recv', 'Socket.recv() into one reused 256 KiB buffer (bench/net/bulk-peer.ts recv)'],
+    ['bulk-recv-64m-iter', 'iter', 'for await over the Socket: fresh Buffers, adaptive chunks (bench/net/bulk-peer.ts iter)'],
+  ] as const) {
+    progress(`${name}: starting receivers`);
+    const uk = await tryStart(`uringkit-${mode}`, cpu.server, process.execPath, [peer, mode]);
+    const nn = await tryStart('node-net', cpu.server, process.execPath, [peer, 'node']);
+    await measure(name, uk, nn, `${info}, node ${process.version}`,
+      `node:net receiver counting 'data' chunks (bench/net/bulk-peer.ts node), node ${process.version}`);
+  }
+  progress('proxy-64m: starting the sink and the proxies');
+  const sinkSrv = await tryStart('sink', cpu.load, sink.path, [HOST]);
+  if (typeof sinkSrv === 'string') {
+    const r = new Case('proxy-64m', 'MB/s').uringkit(NaN).missingPeer('node-net', sinkSrv).build();
+    r.info = `not measured: ${sinkSrv}`;
+    out.push(r);
+    return out;
+  }
+  const uk = await tryStart('uringkit-proxy', cpu.server, process.execPath,
+    [path.join(dist, 'examples', 'proxy.js'), String(sinkSrv.port)]);
+  const nn = await tryStart('node-net-proxy', cpu.server, process.execPath, [peer, 'node-proxy', String(sinkSrv.port)]);
+  await measure('proxy-64m', uk, nn, `examples/proxy.ts (Socket.pipeTo both ways), node ${process.version}`,
+    `node:net proxy, a.pipe(b) and b.pipe(a) (bench/net/bulk-peer.ts node-proxy), node ${process.version}`, [sinkSrv]);
+  return out;
+}
+
+/** UK_NET_ONLY: a comma-separated list of case groups to run (echo, http, send-zc, bulk); all by default. */
 function only(group: string): boolean {
   const v = process.env['UK_NET_ONLY'];
   return v === undefined || v === '' || v.split(',').map((x) => x.trim()).includes(group);
@@ -463,6 +547,7 @@ export async function main(argv: string[]): Promise<void> {
   if (only('echo')) cases.push(...await echoCases(o, cpu, notes));
   if (only('http')) cases.push(await httpCase(o, cpu, notes));
   if (only('send-zc')) cases.push(...await zcCases(o, cpu, notes));
+  if (only('bulk')) cases.push(...await bulkCases(o, cpu, notes));
   emit({ suite: 'net', env, options: { repeats: o.repeats, repeatMs: o.repeatMs, warmup: o.warmup }, cases, notes }, o.json);
 }
 
