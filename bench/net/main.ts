@@ -7,19 +7,21 @@
  *     under bench/net/loadgen.c (N connections, 64-byte ping-pong).
  *   http-hello-c50: examples/http-hello vs node:http, Bun.serve and nginx,
  *     under `wrk -t1 -c50 -d5s`.
+ *   bulk-recv-64m, bulk-recv-64m-iter, proxy-64m: 64 MiB over one connection
+ *     from bench/net/sender.c into a uringkit receiver / proxy vs node:net
+ *     (see bulkCases).
  */
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { buildC, buildDir, repoRoot } from '../lib/cbuild.js';
+import { alive, freePort, HOST, pinned, stopAll, tryStart as startPeer, type Server } from '../lib/server.js';
 import { startSuite } from '../lib/suite.js';
 import {
   Case, cpusAllowed, emit, interleave, median, progress, type BenchOptions, type CaseResult, type Sampler,
 } from '../lib/report.js';
 
-const HOST = '127.0.0.1';
 const MSG = 64;
 const WRK_CONNS = 50;
 const WRK_SECONDS = 5;
@@ -45,11 +47,6 @@ function cpus(notes: string[]): { server: string; load: string; taskset: boolean
     notes.push(`note: server and load generator share CPU ${server} (fewer than 2 CPUs)`);
   }
   return { server, load, taskset };
-}
-
-/** [command, args] pinned to `cpu` with taskset (or as is when there is no taskset). */
-function pinned(cpu: string, cmd: string, args: readonly string[]): [string, string[]] {
-  return cpu === '' ? [cmd, [...args]] : ['taskset', ['-c', cpu, cmd, ...args]];
 }
 
 // ---- tools: wrk, nginx, bun ------------------------------------------------------------
@@ -113,117 +110,12 @@ function bunBinary(): string | { missing: string } {
   return why === undefined ? bin : { missing: `the npm package bun installed but its binary does not run: ${why}` };
 }
 
-// ---- servers ------------------------------------------------------------------------------
-
-interface Server {
-  name: string;
-  port: number;
-  child: ChildProcess;
-  stderr: () => string;
-}
-
-/** A free loopback port (for servers that take a fixed port: nginx). */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, HOST, () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = net.connect(port, HOST);
-    c.once('connect', () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once('error', () => resolve(false));
-  });
-}
-
-/**
- * Starts a server process (pinned) and waits until it listens: either it
- * prints `listening on HOST:PORT` (port 0 servers), or `port` is given and
- * accepts a connection. Rejects with the server's stderr on failure.
- */
-async function startServer(name: string, cpu: string, cmd: string, args: readonly string[], port?: number,
-  cwd?: string): Promise<Server> {
-  const [c, a] = pinned(cpu, cmd, args);
-  const child = spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'], cwd });
-  let err = '';
-  let out = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-    if (err.length < 8192) err += d;
-  });
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    if (out.length < 8192) out += d;
-  });
-  const srv = (p: number): Server => ({ name, port: p, child, stderr: () => err.trim() });
-  const deadline = Date.now() + 15_000;
-  let exited: string | undefined;
-  child.once('exit', (code, sig) => {
-    exited = `exited (${sig ?? `code ${code}`})`;
-  });
-  child.once('error', (e) => {
-    exited = `could not start: ${e.message}`;
-  });
-  while (Date.now() < deadline) {
-    if (exited !== undefined) break;
-    if (port === undefined) {
-      const m = /listening on \S+:(\d+)/.exec(out);
-      if (m) return srv(Number(m[1]));
-    } else if (await canConnect(port)) {
-      return srv(port);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  child.kill('SIGKILL');
-  throw new Error(`${name} server ${exited ?? 'did not start listening within 15 s'}: ${err.trim().slice(0, 1000)}`);
-}
-
-async function stopServer(s: Server): Promise<void> {
-  if (s.child.exitCode !== null || s.child.signalCode !== null) return;
-  const gone = new Promise<void>((r) => s.child.once('exit', () => r()));
-  s.child.kill('SIGTERM');
-  const t = setTimeout(() => s.child.kill('SIGKILL'), 3000);
-  await gone;
-  clearTimeout(t);
-}
-
-const running = new Set<Server>();
-process.once('exit', () => {
-  for (const s of running) s.child.kill('SIGKILL');
-});
-
-/** Starts a server or returns why it could not start. */
+/** Starts a server (or returns why not) and says so. */
 async function tryStart(name: string, cpu: string, cmd: string, args: readonly string[], port?: number,
   cwd?: string): Promise<Server | string> {
-  try {
-    const s = await startServer(name, cpu, cmd, args, port, cwd);
-    running.add(s);
-    progress(`${name}: listening on ${HOST}:${s.port} (pid ${s.child.pid})`);
-    return s;
-  } catch (e) {
-    return (e as Error).message;
-  }
-}
-
-async function stopAll(servers: Array<Server | string>): Promise<void> {
-  for (const s of servers) {
-    if (typeof s === 'string') continue;
-    await stopServer(s);
-    running.delete(s);
-  }
-}
-
-function alive(s: Server): void {
-  if (s.child.exitCode !== null || s.child.signalCode !== null) {
-    throw new Error(`${s.name} server died (${s.child.signalCode ?? `exit ${s.child.exitCode}`}): ${s.stderr().slice(0, 1000)}`);
-  }
+  const s = await startPeer(name, cpu, cmd, args, { port, cwd });
+  if (typeof s !== 'string') progress(`${name}: listening on ${HOST}:${s.port} (pid ${s.child.pid})`);
+  return s;
 }
 
 // ---- server CPU time ------------------------------------------------------------------------
@@ -557,7 +449,88 @@ async function zcCases(o: BenchOptions, cpu: ReturnType<typeof cpus>, notes: str
   return out;
 }
 
-/** UK_NET_ONLY: a comma-separated list of case groups to run (echo, http, send-zc); all by default. */
+const BULK_BYTES = 64 << 20;
+
+/**
+ * bulk-recv-64m / bulk-recv-64m-iter / proxy-64m: MB/s of 64 MiB over one
+ * loopback TCP connection from bench/net/sender.c (on the load CPU), timed
+ * from connect to the receiver's close, so every byte was read.
+ *   bulk-recv-64m: a uringkit receiver using Socket.recv() into one reused
+ *     buffer (the caller-owned-buffer path) vs a node:net 'data' receiver;
+ *   bulk-recv-64m-iter: the same with `for await (const chunk of socket)`;
+ *   proxy-64m: sender -> proxy (alone on the server CPU) -> bench/net/sink.c,
+ *     examples/proxy.ts (Socket.pipeTo) vs a node:net pipe() proxy.
+ */
+async function bulkCases(o: BenchOptions, cpu: ReturnType<typeof cpus>, notes: string[]): Promise<CaseResult[]> {
+  const names = ['bulk-recv-64m', 'bulk-recv-64m-iter', 'proxy-64m'];
+  const sender = buildC('bench/net/sender.c', 'net-sender');
+  const sink = buildC('bench/net/sink.c', 'net-sink');
+  if (!sender.ok || !sink.ok) {
+    const why = !sender.ok ? sender.reason : (sink as { reason: string }).reason;
+    return names.map((n) => {
+      const r = new Case(n, 'MB/s').uringkit(NaN).missingPeer('node-net', why).build();
+      r.info = `not measured: ${why}`;
+      return r;
+    });
+  }
+  notes.push(`bulk: bench/net/sender.c (blocking send of 1 MiB blocks) pinned to CPU ${cpu.load || '(any)'}, ` +
+    `64 MiB per sample, timed from connect to the receiver's close; receivers and proxies pinned to CPU ${cpu.server || '(any)'}; ` +
+    `the proxy sink (bench/net/sink.c) shares the sender's CPU`);
+  const peer = path.join(dist, 'bench', 'net', 'bulk-peer.js');
+  const sample = (s: Server): Sampler => async () => {
+    alive(s);
+    const [c, a] = pinned(cpu.load, sender.path, [HOST, String(s.port), String(BULK_BYTES), '1']);
+    const r = await run(c, a, 120_000);
+    const m = /seconds=([\d.]+)/.exec(r.stdout);
+    if (!m) throw new Error(`net-sender against ${s.name}: no result: ${r.stdout} ${r.stderr}`);
+    return BULK_BYTES / 1e6 / Number(m[1]);
+  };
+  const out: CaseResult[] = [];
+  const measure = async (name: string, uk: Server | string, nn: Server | string, ukInfo: string, nnInfo: string,
+    extra: ReadonlyArray<Server | string> = []): Promise<void> => {
+    try {
+      const samplers: Record<string, Sampler> = {};
+      if (typeof uk !== 'string') samplers['uringkit'] = sample(uk);
+      if (typeof nn !== 'string') samplers['node-net'] = sample(nn);
+      progress(`${name}: ${o.warmup} warm-up + ${o.repeats} measured rounds of ${Object.keys(samplers).join(', ')}`);
+      const v = await interleave(samplers, o);
+      const c = new Case(name, 'MB/s').uringkit(v['uringkit'] ?? NaN).target('node-net', 1.5);
+      if (typeof nn === 'string') c.missingPeer('node-net', nn);
+      else c.peer('node-net', v['node-net']!, nnInfo);
+      const r = c.build();
+      r.info = typeof uk === 'string' ? `uringkit failed: ${uk}` : ukInfo;
+      out.push(r);
+    } finally {
+      await stopAll([uk, nn, ...extra]);
+    }
+  };
+  for (const [name, mode, info] of [
+    ['bulk-recv-64m', 'recv', 'Socket.recv() into one reused 256 KiB buffer (bench/net/bulk-peer.ts recv)'],
+    ['bulk-recv-64m-iter', 'iter', 'for await over the Socket: fresh Buffers, adaptive chunks (bench/net/bulk-peer.ts iter)'],
+  ] as const) {
+    progress(`${name}: starting receivers`);
+    const uk = await tryStart(`uringkit-${mode}`, cpu.server, process.execPath, [peer, mode]);
+    const nn = await tryStart('node-net', cpu.server, process.execPath, [peer, 'node']);
+    await measure(name, uk, nn, `${info}, node ${process.version}`,
+      `node:net receiver counting 'data' chunks (bench/net/bulk-peer.ts node), node ${process.version}`);
+  }
+  progress('proxy-64m: starting the sink and the proxies');
+  const sinkSrv = await tryStart('sink', cpu.load, sink.path, [HOST]);
+  if (typeof sinkSrv === 'string') {
+    const r = new Case('proxy-64m', 'MB/s').uringkit(NaN).missingPeer('node-net', sinkSrv).build();
+    r.info = `not measured: ${sinkSrv}`;
+    out.push(r);
+    return out;
+  }
+  const uk = await tryStart('uringkit-proxy', cpu.server, process.execPath,
+    [path.join(dist, 'examples', 'proxy.js'), String(sinkSrv.port)]);
+  const nn = await tryStart('node-net-proxy', cpu.server, process.execPath, [peer, 'node-proxy', String(sinkSrv.port)]);
+  await measure('proxy-64m', uk, nn, `examples/proxy.ts (Socket.pipeTo both ways), node ${process.version}`,
+    `node:net proxy, a.pipe(b) and b.pipe(a) (bench/net/bulk-peer.ts node-proxy), node ${process.version}`, [sinkSrv]);
+  return out;
+}
+
+/** UK_NET_ONLY: a comma-separated list of case groups to run (echo, http, send-zc, bulk); all by default. */
 function only(group: string): boolean {
   const v = process.env['UK_NET_ONLY'];
   return v === undefined || v === '' || v.split(',').map((x) => x.trim()).includes(group);
@@ -574,6 +547,7 @@ export async function main(argv: string[]): Promise<void> {
   if (only('echo')) cases.push(...await echoCases(o, cpu, notes));
   if (only('http')) cases.push(await httpCase(o, cpu, notes));
   if (only('send-zc')) cases.push(...await zcCases(o, cpu, notes));
+  if (only('bulk')) cases.push(...await bulkCases(o, cpu, notes));
   emit({ suite: 'net', env, options: { repeats: o.repeats, repeatMs: o.repeatMs, warmup: o.warmup }, cases, notes }, o.json);
 }
 

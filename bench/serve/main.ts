@@ -9,14 +9,15 @@
  * cannot run is reported missing with the reason; without wrk nothing can be
  * measured and the suite fails.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { buildDir, repoRoot } from '../lib/cbuild.js';
+import { freePort, startServer as startPeer, stopServer, type Server } from '../lib/server.js';
 import { startSuite } from '../lib/suite.js';
 import {
   Case, cpusAllowed, emit, interleave, progress, type CaseResult, type Sampler,
@@ -77,24 +78,6 @@ function ensureBun(): { path: string; version: string } | { reason: string } {
 
 // ---- servers --------------------------------------------------------------------------
 
-interface Server {
-  name: string;
-  port: number;
-  child: ChildProcess;
-  log: string;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
 /** One GET /1k.bin; resolves with the status (rejects when nothing answers). */
 function probe(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -110,41 +93,14 @@ function probe(port: number): Promise<number> {
 }
 
 /** Starts `cmd args` pinned to the server CPU; resolves once it answers GET /1k.bin with 200. */
-async function startServer(name: string, port: number, cmd: string, args: string[]): Promise<Server> {
-  const log = path.join(work, `${name}.log`);
-  const out = createWriteStream(log);
-  await new Promise((r) => out.on('open', r));
-  const child = spawn('taskset', ['-c', SERVER_CPU, cmd, ...args], { stdio: ['ignore', out, out] });
-  let exited: string | undefined;
-  child.on('exit', (code, sig) => (exited = `exited (code ${code}, signal ${sig})`));
-  for (let i = 0; i < 300; i++) {
-    if (exited !== undefined) break;
-    try {
-      const status = await probe(port);
-      if (status === 200) return { name, port, child, log };
-      throw new Error(`${name} answered ${status} to GET /1k.bin`);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ECONNREFUSED') {
-        child.kill('SIGKILL');
-        throw e;
-      }
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  child.kill('SIGKILL');
-  const tail = existsSync(log) ? readFileSync(log, 'utf8').slice(-600) : '';
-  throw new Error(`${name} did not start (${exited ?? 'no answer within 15 s'}): ${tail}`);
-}
-
-function stopServer(s: Server): Promise<void> {
-  return new Promise((resolve) => {
-    if (s.child.exitCode !== null || s.child.signalCode !== null) return resolve();
-    const t = setTimeout(() => s.child.kill('SIGKILL'), 5000);
-    s.child.once('exit', () => {
-      clearTimeout(t);
-      resolve();
-    });
-    s.child.kill('SIGTERM');
+function startServer(name: string, port: number, cmd: string, args: string[]): Promise<Server> {
+  return startPeer(name, SERVER_CPU, cmd, args, {
+    port,
+    ready: async (p) => {
+      const status = await probe(p).catch(() => 0);
+      if (status !== 0 && status !== 200) throw new Error(`${name} answered ${status} to GET /1k.bin`);
+      return status === 200;
+    },
   });
 }
 

@@ -20,11 +20,13 @@
 import dns from 'node:dns';
 import net from 'node:net';
 
-import { AbortError, invalidArgType, invalidArgValue, outOfRange, TimeoutError } from '../errors.js';
+import { invalidArgType, invalidArgValue, outOfRange } from '../errors.js';
 import { checkMs } from '../ops/validate.js';
 import { Ring } from '../ring/ring.js';
 import { SocketAddress } from './address.js';
-import { Socket, type ConnectOptions, type SocketOptions } from './socket.js';
+import { guard } from './guard.js';
+import type { SocketOptions } from './options.js';
+import { Socket, type ConnectOptions } from './socket.js';
 
 /** One resolved address, as dns.lookup reports it with `all: true`. */
 export interface LookupAddress {
@@ -171,15 +173,13 @@ export function connect(host: string, port: number, options: HostConnectOptions 
     const attempts = new AbortController();
     socketOptions.signal = attempts.signal;
     let done = false;
-    let deadline: NodeJS.Timeout | undefined;
     let stagger: NodeJS.Timeout | undefined;
-    const onAbort = (): void => fail(new AbortError('The operation was aborted', { cause: signal!.reason }));
+    let release: (() => void) | undefined;
 
     const finish = (): void => {
       done = true;
-      if (deadline !== undefined) clearTimeout(deadline);
+      release?.();
       if (stagger !== undefined) clearTimeout(stagger);
-      signal?.removeEventListener('abort', onAbort);
       attempts.abort();
     };
     function fail(err: unknown): void {
@@ -188,15 +188,8 @@ export function connect(host: string, port: number, options: HostConnectOptions 
       reject(err);
     }
 
-    if (signal?.aborted) {
-      onAbort();
-      return;
-    }
-    signal?.addEventListener('abort', onAbort, { once: true });
-    if (options.timeout !== undefined) {
-      const ms = options.timeout;
-      deadline = setTimeout(() => fail(new TimeoutError('connect', ms, { address: host, port })), ms);
-    }
+    release = guard(fail, { signal, timeout: options.timeout, address: host, port });
+    if (done) return;
 
     resolve(host, port, family, options.lookup).then((found) => {
       if (done) return;

@@ -18,9 +18,9 @@ import { IORING_OP } from '../ring/constants.js';
 import { Ring } from '../ring/ring.js';
 import { AF_UNIX, SocketAddress } from './address.js';
 import {
-  applyOptions, check, IPPROTO_IPV6, IPV6_V6ONLY, Socket, SOCK_STREAM, SO_REUSEADDR, SO_REUSEPORT, SOL_SOCKET,
-  type SocketOptions,
-} from './socket.js';
+  applyOptions, check, IPPROTO_IPV6, IPV6_V6ONLY, SOCK_STREAM, SO_REUSEADDR, SO_REUSEPORT, SOL_SOCKET, type SocketOptions,
+} from './options.js';
+import { Socket } from './socket.js';
 
 export interface ListenOptions {
   host?: string;

@@ -14,9 +14,10 @@
 import net from 'node:net';
 import tls from 'node:tls';
 
-import { AbortError, invalidArgType, TimeoutError } from '../errors.js';
+import { invalidArgType } from '../errors.js';
 import { checkMs } from '../ops/validate.js';
 import { connect, type HostConnectOptions } from './connect.js';
+import { guard } from './guard.js';
 import { socketStream, type SocketStream, type SocketStreamOptions } from './stream.js';
 
 export type TlsConnectOptions = Omit<tls.ConnectionOptions, 'timeout' | 'lookup' | 'socket' | 'host' | 'port' | 'path'>
@@ -48,12 +49,10 @@ export async function connectTls(host: string, port: number, options: TlsConnect
   // TLS needs the half-open semantics: it may still write after the peer's FIN.
   const stream = socketStream(sock, { ...options.stream, allowHalfOpen: true });
   const t = tlsOverStream(stream, host, tlsOptions as tls.ConnectionOptions);
-  const signal = options.signal;
   return new Promise<tls.TLSSocket>((resolve, reject) => {
-    let timer: NodeJS.Timeout | undefined;
+    let release: (() => void) | undefined;
     const cleanup = (): void => {
-      if (timer !== undefined) clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
+      release?.();
       t.removeListener('secureConnect', onSecure);
       t.removeListener('error', onError);
       t.removeListener('close', onClose);
@@ -72,21 +71,10 @@ export async function connectTls(host: string, port: number, options: TlsConnect
     const onClose = (): void => failWith(Object.assign(new Error(`Client network socket disconnected before secure TLS connection was established`), {
       code: 'ECONNRESET', host, port,
     }));
-    function onAbort(): void {
-      failWith(new AbortError('The operation was aborted', { cause: signal!.reason }));
-    }
     t.once('secureConnect', onSecure);
     t.once('error', onError);
     t.once('close', onClose);
-    if (signal?.aborted) {
-      onAbort();
-      return;
-    }
-    signal?.addEventListener('abort', onAbort, { once: true });
-    if (options.timeout !== undefined) {
-      const ms = options.timeout;
-      timer = setTimeout(() => failWith(new TimeoutError('connect', ms, { address: host, port })),
-        Math.max(0, ms - (Date.now() - start)));
-    }
+    // The deadline covers connect() and the handshake: what connect() took is deducted.
+    release = guard(failWith, { signal: options.signal, timeout: options.timeout, elapsed: Date.now() - start, address: host, port });
   });
 }

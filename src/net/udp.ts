@@ -12,7 +12,7 @@ import { SocketAddress, type AddressFamily } from './address.js';
 import {
   applyOptions, check, IPPROTO_IPV6, IPV6_V6ONLY, SOCK_DGRAM, SO_REUSEADDR, SO_REUSEPORT, SOL_SOCKET,
   type SocketOptions,
-} from './socket.js';
+} from './options.js';
 
 export interface UdpBindOptions {
   /** Address to bind: 'host:port', '[::1]:0', a Unix path, or a SocketAddress. Default '127.0.0.1:0'. */

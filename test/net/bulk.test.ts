@@ -203,7 +203,7 @@ describe('Socket.pipeTo', () => {
       for (let i = 0; i < 4; i++) await client.write(block);
       const got = sinkSide.recv(Buffer.alloc(65536));
       assert.ok((await deadline(got, SOON, 'first bytes')) > 0);
-      client.destroy(); // linger 0: RST
+      void client.close(); // linger 0: close(2) sends RST (destroy() would shut down, FIN, first)
       const e = await deadline(rejectionOf(piping, 'pipeTo'), SOON, 'pipe end');
       assert.equal(e.code, 'ECONNRESET');
       assert.equal(a.closed, true);
@@ -247,7 +247,7 @@ describe('Socket.pipeTo', () => {
         }
       })();
       assert.ok((await deadline(sinkSide.recv(Buffer.alloc(65536)), SOON, 'first bytes')) > 0);
-      sinkSide.destroy(); // linger 0: RST to b
+      void sinkSide.close(); // linger 0: RST to b
       const e = await deadline(rejectionOf(piping, 'pipeTo'), SOON, 'pipe end');
       assert.ok(['ECONNRESET', 'EPIPE'].includes(String(e.code)), `pipe error ${String(e.code)}`);
       assert.equal(a.closed, true);
