@@ -28,6 +28,8 @@ import util from 'node:util';
 import type { SyscallBackend } from '../backend.js';
 import { AF_INET, AF_INET6, AF_UNIX, decodeSockaddr, encodeSockaddr } from '../mock/sockaddr.js';
 import { E, errnoOf, type Op } from './engine.js';
+import { DgramHandle } from './datagrams.js';
+import { Handle, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP } from './handle.js';
 
 /** The first virtual fd. */
 export const FD_BASE = 0x40000000;
@@ -56,12 +58,6 @@ const IPV6_V6ONLY = 26;
 const MSG_PEEK = 2;
 const SHUT_RD = 0;
 const SHUT_WR = 1;
-export const POLLIN = 0x001;
-export const POLLOUT = 0x004;
-const POLLERR = 0x008;
-const POLLHUP = 0x010;
-const POLLRDHUP = 0x2000;
-
 interface UvHandle {
   close(cb?: () => void): void;
   unref(): void;
@@ -98,25 +94,6 @@ function uvErrno(status: number): number {
   }
 }
 
-/** What waits on a handle's readiness (a poll, a splice or pipe write waiting for room or bytes). */
-export interface Poller {
-  readonly events: number;
-  /** Stays registered after firing (multishot poll). */
-  readonly multishot: boolean;
-  fire(mask: number): void;
-  /** The handle was closed. */
-  fail(res: number): void;
-}
-
-/** The poller of a POLL / POLL_MULTI operation. */
-export function pollerOf(op: Op, events: number): Poller {
-  return {
-    events, multishot: op.multishot,
-    fire: (m) => (op.multishot ? op.more(m) : op.complete(m)),
-    fail: (res) => op.complete(res),
-  };
-}
-
 /** Received bytes not yet read, end-of-stream, a pending error, and the recvs waiting. */
 class Inbox {
   chunks: Buffer[] = [];
@@ -148,27 +125,6 @@ class Inbox {
     }
     if (!peek) this.bytes -= n;
     return n;
-  }
-}
-
-abstract class Handle {
-  fd = -1;
-  readonly pollers = new Set<Poller>();
-  abstract readonly kindName: string;
-  abstract readiness(): number;
-  /** Releases the handle's resources (the fd is already unmapped). */
-  abstract close(): void;
-
-  /** Completes the polls whose events are now ready. */
-  changed(): void {
-    if (this.pollers.size === 0) return;
-    const mask = this.readiness();
-    for (const p of [...this.pollers]) {
-      const m = mask & (p.events | POLLERR | POLLHUP);
-      if (m === 0) continue;
-      if (!p.multishot) this.pollers.delete(p);
-      p.fire(m);
-    }
   }
 }
 
@@ -705,16 +661,24 @@ export function makeSys(table: HandleTable): SyscallBackend {
       if (!int(domain) || !int(type)) return -E.EINVAL;
       if (domain !== AF_INET && domain !== AF_INET6 && domain !== AF_UNIX) return -E.EAFNOSUPPORT;
       const t = type & SOCK_TYPE_MASK;
-      // Datagram sockets need node:dgram's asynchronous bind: not emulated (see docs/guides/portable.md).
-      if (t === SOCK_DGRAM) return -E.EPROTONOSUPPORT;
+      if (t === SOCK_DGRAM) {
+        // UDP over libuv's UDP handle; Unix datagram sockets have no Node API.
+        if (domain === AF_UNIX || !DgramHandle.supported()) return -E.EPROTONOSUPPORT;
+        return table.add(new DgramHandle(domain));
+      }
       if (t !== SOCK_STREAM) return -E.EPROTONOSUPPORT;
       return table.add(new StreamHandle(domain));
     },
     bind: (fd, sockaddr, len) => {
-      const s = stream(fd);
-      if (typeof s === 'number') return s;
       if (!ArrayBuffer.isView(sockaddr) || !int(len)) return -E.EINVAL;
       const a = decodeSockaddr(new Uint8Array(sockaddr.buffer, sockaddr.byteOffset, sockaddr.byteLength), len);
+      const d = table.get(fd);
+      if (d instanceof DgramHandle) {
+        if (typeof a === 'number') return a;
+        return a[0] !== d.domain ? -E.EINVAL : d.bind(a[1], a[2]);
+      }
+      const s = stream(fd);
+      if (typeof s === 'number') return s;
       if (typeof a === 'number') return a;
       if (a[0] !== s.domain) return -E.EINVAL;
       if (s.bound !== undefined || s.server !== undefined) return -E.EINVAL;
@@ -728,6 +692,17 @@ export function makeSys(table: HandleTable): SyscallBackend {
       return typeof s === 'number' ? s : s.listen(backlog);
     },
     setsockopt: (fd, level, name, value) => {
+      const d = table.get(fd);
+      if (d instanceof DgramHandle) {
+        if (level === SOL_SOCKET && name === SO_REUSEADDR) d.reuseAddr = value !== 0;
+        else if (level === IPPROTO_IPV6 && name === IPV6_V6ONLY) d.v6Only = value !== 0;
+        else if (level === SOL_SOCKET && name === SO_REUSEPORT && value !== 0) return -E.ENOPROTOOPT;
+        else if (level === SOL_SOCKET && name === SO_SNDBUF) d.sndbuf = value;
+        else if (level === SOL_SOCKET && name === SO_RCVBUF) d.rcvbuf = value;
+        else if (!(level === SOL_SOCKET && name === SO_REUSEPORT)) return -E.ENOPROTOOPT;
+        d.applyBuffers();
+        return 0;
+      }
       const s = stream(fd);
       if (typeof s === 'number') return s;
       if (!int(level) || !int(name) || !int(value)) return -E.EINVAL;
@@ -756,6 +731,9 @@ export function makeSys(table: HandleTable): SyscallBackend {
       return 0;
     },
     getsockopt: (fd, level, name) => {
+      if (table.get(fd) instanceof DgramHandle) {
+        return level === SOL_SOCKET && name === SO_TYPE ? [SOCK_DGRAM, true] : [-E.ENOPROTOOPT, false];
+      }
       const s = stream(fd);
       if (typeof s === 'number') return [s, false];
       if (level === SOL_SOCKET && name === SO_ERROR) return [s.inbox.error < 0 ? -s.inbox.error : 0, true];
@@ -767,6 +745,14 @@ export function makeSys(table: HandleTable): SyscallBackend {
       return [s.optValues.get(key) ?? dflt(), true];
     },
     sockname: (fd, peer) => {
+      const d = table.get(fd);
+      if (d instanceof DgramHandle) {
+        const a = peer ? d.peer : d.local;
+        if (a === undefined) return -E.ENOTCONN;
+        const r = encodeSockaddr(d.domain, a.address === '' ? (d.domain === AF_INET6 ? '::' : '0.0.0.0') : a.address,
+          a.port, 0, 0);
+        return typeof r === 'number' ? r : r.subarray(0, 128);
+      }
       const s = stream(fd);
       if (typeof s === 'number') return s;
       let address: string;
@@ -810,4 +796,4 @@ export function makeSys(table: HandleTable): SyscallBackend {
   };
 }
 
-export { Handle, StreamHandle, PipeEnd };
+export { StreamHandle, PipeEnd };
