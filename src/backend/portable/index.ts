@@ -408,7 +408,33 @@ export class PortableBackend implements Backend {
       };
       return take();
     }
+    if (hin === undefined && hout === undefined) return this.#spliceReal(op, fdOut, offIn, offOut, len);
     return op.complete(-E.EINVAL);
+  }
+
+  /** splice between two real fds, one of them a pipe (FIFO): one bounded read, then its write. */
+  #spliceReal(op: Op, fdOut: number, offIn: number, offOut: number, len: number): void {
+    op.cancellable = false;
+    fs.fstat(op.fd, (e1, s1) => {
+      if (e1) return op.complete(errnoOf(e1));
+      fs.fstat(fdOut, (e2, s2) => {
+        if (e2) return op.complete(errnoOf(e2));
+        const pin = s1.isFIFO();
+        const pout = s2.isFIFO();
+        if (!pin && !pout) return op.complete(-E.EINVAL);
+        if ((pin && offIn !== -1) || (pout && offOut !== -1)) return op.complete(-E.ESPIPE);
+        const n = Math.min(len, SPLICE_CHUNK);
+        if (n === 0) return op.complete(0);
+        const buf = Buffer.allocUnsafe(n);
+        fs.read(op.fd, buf, 0, n, offIn === -1 ? null : offIn, (e3, got) => {
+          if (e3) return op.complete(errnoOf(e3));
+          if (got === 0) return op.complete(0);
+          fs.write(fdOut, buf, 0, got, offOut === -1 ? null : offOut, (e4, put) => {
+            op.complete(e4 ? errnoOf(e4) : put);
+          });
+        });
+      });
+    });
   }
 }
 
