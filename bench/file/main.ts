@@ -435,6 +435,25 @@ export async function main(argv: string[]): Promise<void> {
     checkResidency('read4k-qd1');
   }
 
+  // -- read4k-qd1-await-portable: the same subject forced onto the portable backend -----------
+  {
+    progress('read4k-qd1-await-portable');
+    warmPageCache(file);
+    const pring = new Ring({ backend: 'portable' });
+    const qf = await File.open(file, 'r', 0o666, { ring: pring });
+    const s = await interleave(rewarmAll({
+      uk: await sampler('uringkit-portable', ukQd1(qf), o, { scale: US }),
+      fsp: await sampler('fs-promises', fspQd1(fh), o, { scale: US }),
+    }), o);
+    const r = new Case('read4k-qd1-await-portable', 'µs/op').uringkit(s['uk']!)
+      .peer('fs-promises', s['fsp']!, 'FileHandle.read(buf, 0, 4096, pos), sequential await')
+      .target('fs-promises', 0.9).build();
+    r.info = `await file.read(buf, { position }) on a File of a Ring({ backend: 'portable' }) (node:fs callbacks underneath)`;
+    cases.push(r);
+    await qf.close();
+    await pring.close();
+  }
+
   // -- read4k-qd1-await-fixed: a registered File and a registered pool buffer ----------------
   {
     progress('read4k-qd1-await-fixed');
@@ -573,6 +592,26 @@ export async function main(argv: string[]): Promise<void> {
       .target('fs-promises', 5).build();
     r.info = `await ring.closeFd(await ring.open(path, 'r')); one op = open + close, path on ${wfs}; ${entersInfo(uk)}`;
     cases.push(r);
+  }
+
+  // -- open-close-portable: the same loop on a ring forced onto the portable backend ------------
+  {
+    progress('open-close-portable');
+    const pring = new Ring({ backend: 'portable' });
+    const s = await interleave({
+      uk: await sampler('uringkit-portable', async (n) => {
+        for (let i = 0; i < n; i++) await pring.closeFd(await pring.open(wfile, 'r'));
+      }, o, { scale: US }),
+      fsp: await sampler('fs-promises', async (n) => {
+        for (let i = 0; i < n; i++) await (await fsp.open(wfile, 'r')).close();
+      }, o, { scale: US }),
+    }, o);
+    const r = new Case('open-close-portable', 'µs/op').uringkit(s['uk']!)
+      .peer('fs-promises', s['fsp']!, 'await (await fsp.open(path, "r")).close(), sequential')
+      .target('fs-promises', 0.9).build();
+    r.info = `await ring.closeFd(await ring.open(path, 'r')) on a Ring({ backend: 'portable' }), path on ${wfs}`;
+    cases.push(r);
+    await pring.close();
   }
 
   // -- write4k-datasync -----------------------------------------------------------------------------

@@ -132,7 +132,10 @@ export function startFileOp(op: Op, stage: Int32Array, f64: Float64Array, base: 
     case DescOp.FADVISE: {
       // Advice only: accepted with no effect once the fd is known to be open.
       op.cancellable = false;
-      fs.fstat(fd, (err) => op.complete(err ? errnoOf(err) : 0));
+      fs.fstat(fd, (err, st) => {
+        if (err) return op.complete(errnoOf(err));
+        op.complete(st.isFIFO() || st.isSocket() ? -E.ESPIPE : 0);
+      });
       return;
     }
     case DescOp.FALLOCATE: {

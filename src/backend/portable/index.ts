@@ -21,10 +21,12 @@ import fs from 'node:fs';
 
 import { E, errnoOf, Op, PortableRing } from './engine.js';
 import { startFileOp, windowOf } from './files.js';
+import { DgramHandle } from './datagrams.js';
 import * as messages from './messages.js';
 import {
-  FD_BASE, HandleTable, makeSys, PipeEnd, pollerOf, POLLIN, POLLOUT, StreamHandle, type Handle, type Poller,
+  FD_BASE, HandleTable, makeSys, PipeEnd, StreamHandle,
 } from './sockets.js';
+import { pollerOf, POLLIN, POLLOUT, type Handle, type Poller } from './handle.js';
 
 const STAGE_HEADER_WORDS = 16;
 const DESC_WORDS = 16;
@@ -34,7 +36,7 @@ const SUPPORTED = [
   0 /* NOP */, 1 /* READV */, 2 /* WRITEV */, 3 /* FSYNC */, 6 /* POLL_ADD */, 11 /* TIMEOUT */, 13 /* ACCEPT */,
   14 /* ASYNC_CANCEL */, 15 /* LINK_TIMEOUT */, 16 /* CONNECT */, 17 /* FALLOCATE */, 18 /* OPENAT */,
   19 /* CLOSE */, 21 /* STATX */, 22 /* READ */, 23 /* WRITE */, 24 /* FADVISE */, 26 /* SEND */, 27 /* RECV */,
-  30 /* SPLICE */, 34 /* SHUTDOWN */, 35 /* RENAMEAT */, 36 /* UNLINKAT */, 37 /* MKDIRAT */, 38 /* SYMLINKAT */,
+  9 /* SENDMSG */, 10 /* RECVMSG */, 30 /* SPLICE */, 34 /* SHUTDOWN */, 35 /* RENAMEAT */, 36 /* UNLINKAT */, 37 /* MKDIRAT */, 38 /* SYMLINKAT */,
   39 /* LINKAT */, 40 /* MSG_RING */, 55 /* FTRUNCATE */,
 ];
 /** Most bytes one emulated splice moves (its bounce buffer). */
@@ -218,9 +220,7 @@ export class PortableBackend implements Backend {
       case DescOp.FILES_UPDATE:
       case DescOp.SEND_ZC:
       case DescOp.RECV_MULTI:
-      case DescOp.SENDMSG:
-      case DescOp.RECVMSG:
-        // Registered files, zero-copy sends, buffer rings and datagrams: see docs/guides/portable.md.
+        // Registered files, zero-copy sends and buffer rings: see docs/guides/portable.md.
         return op.complete(-E.EOPNOTSUPP);
       case DescOp.SPLICE:
         return this.#splice(op, stage, f64, base);
@@ -246,6 +246,15 @@ export class PortableBackend implements Backend {
 
   #socketOp(op: Op, h: Handle, stage: Int32Array, f64: Float64Array, base: number, pin: unknown): void {
     const code = op.code;
+    if (h instanceof DgramHandle) return this.#dgramOp(op, h, stage, f64, base, pin);
+    if (code === DescOp.SENDMSG || code === DescOp.RECVMSG) {
+      // On a stream socket without an address: a send / recv of the first view.
+      const view = Array.isArray(pin) ? windowOf(pin[0], f64[(base + Rec.OFFSET) >> 1]!, stage[base + Rec.LENGTH]! >>> 0)
+        : undefined;
+      if (view === undefined) return op.complete(-E.EFAULT);
+      if (!(h instanceof StreamHandle)) return op.complete(-E.ENOTSOCK);
+      return code === DescOp.RECVMSG ? h.recv(op, view, stage[base + Rec.ARG0]!) : h.send(op, view);
+    }
     if (code === DescOp.RECV || code === DescOp.SEND || code === DescOp.READ || code === DescOp.WRITE) {
       const view = windowOf(pin, f64[(base + Rec.OFFSET) >> 1]!, stage[base + Rec.LENGTH]! >>> 0);
       if (view === undefined) return op.complete(-E.EFAULT);
@@ -273,6 +282,57 @@ export class PortableBackend implements Backend {
       }
       case DescOp.SHUTDOWN:
         return h.shutdown(op, stage[base + Rec.ARG0]!);
+      default:
+        return op.complete(-E.EOPNOTSUPP);
+    }
+  }
+
+  #dgramOp(op: Op, h: DgramHandle, stage: Int32Array, f64: Float64Array, base: number, pin: unknown): void {
+    const code = op.code;
+    const offset = f64[(base + Rec.OFFSET) >> 1]!;
+    const length = stage[base + Rec.LENGTH]! >>> 0;
+    switch (code) {
+      case DescOp.CONNECT: {
+        if (!ArrayBuffer.isView(pin)) return op.complete(-E.EINVAL);
+        const a = decodeSockaddr(new Uint8Array(pin.buffer, pin.byteOffset, pin.byteLength), stage[base + Rec.ARG0]! >>> 0);
+        if (typeof a === 'number') return op.complete(a);
+        if (a[0] !== h.domain) return op.complete(-E.EAFNOSUPPORT);
+        return op.complete(h.connect(a[1], a[2]));
+      }
+      case DescOp.SENDMSG:
+      case DescOp.SEND:
+      case DescOp.WRITE: {
+        const msg = code === DescOp.SENDMSG;
+        const view = windowOf(msg ? (Array.isArray(pin) ? pin[0] : undefined) : pin, offset, length);
+        if (view === undefined) return op.complete(-E.EFAULT);
+        let to: { address: string; port: number } | undefined;
+        const sa: unknown = msg ? (pin as unknown[])[1] : undefined;
+        const saLen = stage[base + Rec.ARG1]!;
+        if (sa !== null && sa !== undefined && saLen > 0) {
+          if (!ArrayBuffer.isView(sa)) return op.complete(-E.EINVAL);
+          const a = decodeSockaddr(new Uint8Array(sa.buffer, sa.byteOffset, sa.byteLength), saLen >>> 0);
+          if (typeof a === 'number') return op.complete(a);
+          if (a[0] !== h.domain) return op.complete(-E.EAFNOSUPPORT);
+          to = { address: a[1], port: a[2] };
+        }
+        return h.sendmsg(op, view, to);
+      }
+      case DescOp.RECVMSG:
+      case DescOp.RECV:
+      case DescOp.READ: {
+        const msg = code === DescOp.RECVMSG;
+        const view = windowOf(msg ? (Array.isArray(pin) ? pin[0] : undefined) : pin, offset, length);
+        if (view === undefined) return op.complete(-E.EFAULT);
+        let addrOut: Uint8Array | undefined;
+        if (msg) {
+          const sa: unknown = (pin as unknown[])[1];
+          if (!ArrayBuffer.isView(sa) || sa.byteLength < 128) return op.complete(-E.EINVAL);
+          addrOut = new Uint8Array(sa.buffer, sa.byteOffset, sa.byteLength);
+        }
+        return h.recvmsg(op, view, addrOut);
+      }
+      case DescOp.SHUTDOWN:
+        return op.complete(h.shutdown());
       default:
         return op.complete(-E.EOPNOTSUPP);
     }
@@ -348,7 +408,33 @@ export class PortableBackend implements Backend {
       };
       return take();
     }
+    if (hin === undefined && hout === undefined) return this.#spliceReal(op, fdOut, offIn, offOut, len);
     return op.complete(-E.EINVAL);
+  }
+
+  /** splice between two real fds, one of them a pipe (FIFO): one bounded read, then its write. */
+  #spliceReal(op: Op, fdOut: number, offIn: number, offOut: number, len: number): void {
+    op.cancellable = false;
+    fs.fstat(op.fd, (e1, s1) => {
+      if (e1) return op.complete(errnoOf(e1));
+      fs.fstat(fdOut, (e2, s2) => {
+        if (e2) return op.complete(errnoOf(e2));
+        const pin = s1.isFIFO();
+        const pout = s2.isFIFO();
+        if (!pin && !pout) return op.complete(-E.EINVAL);
+        if ((pin && offIn !== -1) || (pout && offOut !== -1)) return op.complete(-E.ESPIPE);
+        const n = Math.min(len, SPLICE_CHUNK);
+        if (n === 0) return op.complete(0);
+        const buf = Buffer.allocUnsafe(n);
+        fs.read(op.fd, buf, 0, n, offIn === -1 ? null : offIn, (e3, got) => {
+          if (e3) return op.complete(errnoOf(e3));
+          if (got === 0) return op.complete(0);
+          fs.write(fdOut, buf, 0, got, offOut === -1 ? null : offOut, (e4, put) => {
+            op.complete(e4 ? errnoOf(e4) : put);
+          });
+        });
+      });
+    });
   }
 }
 

@@ -28,6 +28,8 @@ import util from 'node:util';
 import type { SyscallBackend } from '../backend.js';
 import { AF_INET, AF_INET6, AF_UNIX, decodeSockaddr, encodeSockaddr } from '../mock/sockaddr.js';
 import { E, errnoOf, type Op } from './engine.js';
+import { DgramHandle } from './datagrams.js';
+import { Handle, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP } from './handle.js';
 
 /** The first virtual fd. */
 export const FD_BASE = 0x40000000;
@@ -45,6 +47,7 @@ const SO_RCVBUF = 8;
 const SO_KEEPALIVE = 9;
 const SO_REUSEPORT = 15;
 const SO_TYPE = 3;
+const SO_LINGER = 13;
 const IPPROTO_TCP = 6;
 const IPPROTO_IPV6 = 41;
 const TCP_NODELAY = 1;
@@ -55,12 +58,6 @@ const IPV6_V6ONLY = 26;
 const MSG_PEEK = 2;
 const SHUT_RD = 0;
 const SHUT_WR = 1;
-export const POLLIN = 0x001;
-export const POLLOUT = 0x004;
-const POLLERR = 0x008;
-const POLLHUP = 0x010;
-const POLLRDHUP = 0x2000;
-
 interface UvHandle {
   close(cb?: () => void): void;
   unref(): void;
@@ -97,25 +94,6 @@ function uvErrno(status: number): number {
   }
 }
 
-/** What waits on a handle's readiness (a poll, a splice or pipe write waiting for room or bytes). */
-export interface Poller {
-  readonly events: number;
-  /** Stays registered after firing (multishot poll). */
-  readonly multishot: boolean;
-  fire(mask: number): void;
-  /** The handle was closed. */
-  fail(res: number): void;
-}
-
-/** The poller of a POLL / POLL_MULTI operation. */
-export function pollerOf(op: Op, events: number): Poller {
-  return {
-    events, multishot: op.multishot,
-    fire: (m) => (op.multishot ? op.more(m) : op.complete(m)),
-    fail: (res) => op.complete(res),
-  };
-}
-
 /** Received bytes not yet read, end-of-stream, a pending error, and the recvs waiting. */
 class Inbox {
   chunks: Buffer[] = [];
@@ -150,27 +128,6 @@ class Inbox {
   }
 }
 
-abstract class Handle {
-  fd = -1;
-  readonly pollers = new Set<Poller>();
-  abstract readonly kindName: string;
-  abstract readiness(): number;
-  /** Releases the handle's resources (the fd is already unmapped). */
-  abstract close(): void;
-
-  /** Completes the polls whose events are now ready. */
-  changed(): void {
-    if (this.pollers.size === 0) return;
-    const mask = this.readiness();
-    for (const p of [...this.pollers]) {
-      const m = mask & (p.events | POLLERR | POLLHUP);
-      if (m === 0) continue;
-      if (!p.multishot) this.pollers.delete(p);
-      p.fire(m);
-    }
-  }
-}
-
 /** Options recorded by setsockopt, applied when the net.Socket exists. */
 interface StreamOptions {
   noDelay?: boolean;
@@ -190,6 +147,12 @@ class StreamHandle extends Handle {
   connecting: Op | undefined;
   bound: { address: string; port: number } | undefined;
   readonly opts: StreamOptions = {};
+  /** setsockopt values as the kernel would report them. */
+  readonly optValues = new Map<string, number>();
+  /** SO_LINGER seconds, -1 when off; 0 makes close() reset the connection (RST). */
+  linger = -1;
+  /** Unix sockets: the path connected to (getpeername). */
+  peerPath = '';
   readonly inbox = new Inbox();
   paused = false;
   writeEnded = false;
@@ -306,8 +269,24 @@ class StreamHandle extends Handle {
     if (view.length === 0) return op.complete(0);
     op.cancellable = false;
     const n = view.length;
-    s.write(view, (err) => op.complete(err ? errnoOf(err) : n));
+    s.write(view, (err) => {
+      if (err) return op.complete(errnoOf(err));
+      // Node calls back without an error for writes it dropped because the socket was destroyed
+      // (reset by the peer, or closed here): those bytes never reached the kernel.
+      if (s.destroyed && s.writableLength > 0 || (s.destroyed && this.#dropped(s))) {
+        return op.complete(s.errored ? errnoOf(s.errored) : this.inbox.error !== 0 ? this.inbox.error : -E.EPIPE);
+      }
+      op.complete(n);
+    });
   }
+
+  /** Whether a write callback that ran after destroy() was for bytes libuv dropped. */
+  #dropped(s: net.Socket): boolean {
+    return s.errored !== null || this.destroying;
+  }
+
+  /** close() has destroyed the socket: writes still pending were dropped. */
+  destroying = false;
 
   shutdown(op: Op, how: number): void {
     const s = this.sock;
@@ -360,6 +339,7 @@ class StreamHandle extends Handle {
       }
     };
     if (this.domain === AF_UNIX) {
+      this.peerPath = address;
       sock.connect({ path: address.startsWith('@') ? `\0${address.slice(1)}` : address });
     } else {
       const o: net.TcpSocketConnectOpts = { host: address, port, family: this.domain === AF_INET6 ? 6 : 4 };
@@ -438,6 +418,7 @@ class StreamHandle extends Handle {
       sock.unref();
       // Bytes may arrive before accept: buffer them as the kernel would (the inbox applies backpressure).
       const pre = new StreamHandle(this.domain);
+      if (this.domain === AF_UNIX) pre.local = this.local;
       pre.attach(sock);
       this.#queueConnection(pre);
     };
@@ -495,7 +476,9 @@ class StreamHandle extends Handle {
     }
     const s = this.sock;
     if (s !== undefined) {
-      s.destroy();
+      this.destroying = true;
+      if (this.linger === 0 && !s.destroyed && typeof s.resetAndDestroy === 'function') s.resetAndDestroy();
+      else s.destroy();
     }
     this.connecting?.complete(-E.ECANCELED);
     this.inbox.eof = true;
@@ -626,6 +609,42 @@ export class HandleTable {
   }
 }
 
+function sysctl(name: string): number | undefined {
+  try {
+    const v = Number(fs.readFileSync(`/proc/sys/${name}`, 'utf8').trim().split(/\s+/)[0]);
+    return Number.isFinite(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function sysctlMiddle(name: string, fallback: number): number {
+  try {
+    const v = Number(fs.readFileSync(`/proc/sys/${name}`, 'utf8').trim().split(/\s+/)[1]);
+    return Number.isFinite(v) ? v : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+function optKey(level: number, name: number): string {
+  return `${level}:${name}`;
+}
+
+/** The options a stream socket takes, with what the kernel reports before they are set. */
+const OPTION_DEFAULTS: Record<string, () => number> = {
+  [optKey(SOL_SOCKET, SO_REUSEADDR)]: () => 0,
+  [optKey(SOL_SOCKET, SO_REUSEPORT)]: () => 0,
+  [optKey(SOL_SOCKET, SO_KEEPALIVE)]: () => 0,
+  [optKey(SOL_SOCKET, SO_SNDBUF)]: () => sysctlMiddle('net/ipv4/tcp_wmem', 16384),
+  [optKey(SOL_SOCKET, SO_RCVBUF)]: () => sysctlMiddle('net/ipv4/tcp_rmem', 131072),
+  [optKey(IPPROTO_TCP, TCP_NODELAY)]: () => 0,
+  [optKey(IPPROTO_TCP, TCP_KEEPIDLE)]: () => sysctl('net/ipv4/tcp_keepalive_time') ?? 7200,
+  [optKey(IPPROTO_TCP, TCP_KEEPINTVL)]: () => sysctl('net/ipv4/tcp_keepalive_intvl') ?? 75,
+  [optKey(IPPROTO_TCP, TCP_KEEPCNT)]: () => sysctl('net/ipv4/tcp_keepalive_probes') ?? 9,
+  [optKey(IPPROTO_IPV6, IPV6_V6ONLY)]: () => 0,
+};
+
 function int(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v);
 }
@@ -642,16 +661,24 @@ export function makeSys(table: HandleTable): SyscallBackend {
       if (!int(domain) || !int(type)) return -E.EINVAL;
       if (domain !== AF_INET && domain !== AF_INET6 && domain !== AF_UNIX) return -E.EAFNOSUPPORT;
       const t = type & SOCK_TYPE_MASK;
-      // Datagram sockets need node:dgram's asynchronous bind: not emulated (see docs/guides/portable.md).
-      if (t === SOCK_DGRAM) return -E.EPROTONOSUPPORT;
+      if (t === SOCK_DGRAM) {
+        // UDP over libuv's UDP handle; Unix datagram sockets have no Node API.
+        if (domain === AF_UNIX || !DgramHandle.supported()) return -E.EPROTONOSUPPORT;
+        return table.add(new DgramHandle(domain));
+      }
       if (t !== SOCK_STREAM) return -E.EPROTONOSUPPORT;
       return table.add(new StreamHandle(domain));
     },
     bind: (fd, sockaddr, len) => {
-      const s = stream(fd);
-      if (typeof s === 'number') return s;
       if (!ArrayBuffer.isView(sockaddr) || !int(len)) return -E.EINVAL;
       const a = decodeSockaddr(new Uint8Array(sockaddr.buffer, sockaddr.byteOffset, sockaddr.byteLength), len);
+      const d = table.get(fd);
+      if (d instanceof DgramHandle) {
+        if (typeof a === 'number') return a;
+        return a[0] !== d.domain ? -E.EINVAL : d.bind(a[1], a[2]);
+      }
+      const s = stream(fd);
+      if (typeof s === 'number') return s;
       if (typeof a === 'number') return a;
       if (a[0] !== s.domain) return -E.EINVAL;
       if (s.bound !== undefined || s.server !== undefined) return -E.EINVAL;
@@ -665,56 +692,67 @@ export function makeSys(table: HandleTable): SyscallBackend {
       return typeof s === 'number' ? s : s.listen(backlog);
     },
     setsockopt: (fd, level, name, value) => {
-      const s = stream(fd);
-      if (typeof s === 'number') return s;
-      const on = value !== 0;
-      if (level === SOL_SOCKET) {
-        switch (name) {
-          case SO_REUSEADDR: s.opts.reuseAddr = on; return 0; // libuv always sets it on TCP listeners
-          case SO_KEEPALIVE: s.opts.keepAlive = on; s.applyOptions(); return 0;
-          case SO_SNDBUF: s.opts.sndbuf = value; return 0;
-          case SO_RCVBUF: s.opts.rcvbuf = value; return 0;
-          case SO_REUSEPORT: return on ? -E.ENOPROTOOPT : 0; // Node's listen has no SO_REUSEPORT (before 22.12)
-          default: return -E.ENOPROTOOPT;
-        }
-      }
-      if (level === IPPROTO_TCP) {
-        switch (name) {
-          case TCP_NODELAY: s.opts.noDelay = on; s.applyOptions(); return 0;
-          case TCP_KEEPIDLE: s.opts.keepIdle = value; s.applyOptions(); return 0;
-          case TCP_KEEPINTVL: case TCP_KEEPCNT: return 0; // libuv fixes these itself
-          default: return -E.ENOPROTOOPT;
-        }
-      }
-      if (level === IPPROTO_IPV6 && name === IPV6_V6ONLY) {
-        s.opts.v6Only = on;
+      const d = table.get(fd);
+      if (d instanceof DgramHandle) {
+        if (level === SOL_SOCKET && name === SO_REUSEADDR) d.reuseAddr = value !== 0;
+        else if (level === IPPROTO_IPV6 && name === IPV6_V6ONLY) d.v6Only = value !== 0;
+        else if (level === SOL_SOCKET && name === SO_REUSEPORT && value !== 0) return -E.ENOPROTOOPT;
+        else if (level === SOL_SOCKET && name === SO_SNDBUF) d.sndbuf = value;
+        else if (level === SOL_SOCKET && name === SO_RCVBUF) d.rcvbuf = value;
+        else if (!(level === SOL_SOCKET && name === SO_REUSEPORT)) return -E.ENOPROTOOPT;
+        d.applyBuffers();
         return 0;
       }
-      return -E.ENOPROTOOPT;
-    },
-    setlinger: (fd) => {
       const s = stream(fd);
-      return typeof s === 'number' ? s : 0;
+      if (typeof s === 'number') return s;
+      if (!int(level) || !int(name) || !int(value)) return -E.EINVAL;
+      const key = optKey(level, name);
+      if (!(key in OPTION_DEFAULTS)) return -E.ENOPROTOOPT;
+      const on = value !== 0;
+      if (level === SOL_SOCKET && name === SO_REUSEPORT && on) return -E.ENOPROTOOPT; // no SO_REUSEPORT in Node's listen
+      if (level === SOL_SOCKET && (name === SO_SNDBUF || name === SO_RCVBUF)) {
+        // As Linux: the size is doubled (bookkeeping overhead), capped by the sysctl maximum.
+        const max = sysctl(name === SO_SNDBUF ? 'net/core/wmem_max' : 'net/core/rmem_max') ?? value;
+        s.optValues.set(key, 2 * Math.min(value, max));
+        return 0;
+      }
+      s.optValues.set(key, value);
+      if (level === SOL_SOCKET && name === SO_KEEPALIVE) s.opts.keepAlive = on;
+      else if (level === IPPROTO_TCP && name === TCP_NODELAY) s.opts.noDelay = on;
+      else if (level === IPPROTO_TCP && name === TCP_KEEPIDLE) s.opts.keepIdle = value;
+      else if (level === IPPROTO_IPV6 && name === IPV6_V6ONLY) s.opts.v6Only = on;
+      s.applyOptions();
+      return 0;
+    },
+    setlinger: (fd, on, seconds) => {
+      const s = stream(fd);
+      if (typeof s === 'number') return s;
+      s.linger = on !== 0 ? seconds : -1;
+      return 0;
     },
     getsockopt: (fd, level, name) => {
+      if (table.get(fd) instanceof DgramHandle) {
+        return level === SOL_SOCKET && name === SO_TYPE ? [SOCK_DGRAM, true] : [-E.ENOPROTOOPT, false];
+      }
       const s = stream(fd);
       if (typeof s === 'number') return [s, false];
-      if (level === SOL_SOCKET) {
-        switch (name) {
-          case SO_ERROR: return [s.inbox.error < 0 ? -s.inbox.error : 0, true];
-          case SO_TYPE: return [SOCK_STREAM, true];
-          case SO_KEEPALIVE: return [s.opts.keepAlive ? 1 : 0, true];
-          case SO_REUSEADDR: return [s.opts.reuseAddr === false ? 0 : 1, true];
-          case SO_REUSEPORT: return [0, true];
-          case SO_SNDBUF: return [s.opts.sndbuf ?? 0, s.opts.sndbuf !== undefined];
-          case SO_RCVBUF: return [s.opts.rcvbuf ?? 0, s.opts.rcvbuf !== undefined];
-          default: return [-E.ENOPROTOOPT, false];
-        }
-      }
-      if (level === IPPROTO_TCP && name === TCP_NODELAY) return [s.opts.noDelay ? 1 : 0, true];
-      return [-E.ENOPROTOOPT, false];
+      if (level === SOL_SOCKET && name === SO_ERROR) return [s.inbox.error < 0 ? -s.inbox.error : 0, true];
+      if (level === SOL_SOCKET && name === SO_TYPE) return [SOCK_STREAM, true];
+      if (level === SOL_SOCKET && name === SO_LINGER) return [s.linger >= 0 ? 1 : 0, true];
+      const key = optKey(level, name);
+      const dflt = OPTION_DEFAULTS[key];
+      if (dflt === undefined) return [-E.ENOPROTOOPT, false];
+      return [s.optValues.get(key) ?? dflt(), true];
     },
     sockname: (fd, peer) => {
+      const d = table.get(fd);
+      if (d instanceof DgramHandle) {
+        const a = peer ? d.peer : d.local;
+        if (a === undefined) return -E.ENOTCONN;
+        const r = encodeSockaddr(d.domain, a.address === '' ? (d.domain === AF_INET6 ? '::' : '0.0.0.0') : a.address,
+          a.port, 0, 0);
+        return typeof r === 'number' ? r : r.subarray(0, 128);
+      }
       const s = stream(fd);
       if (typeof s === 'number') return s;
       let address: string;
@@ -722,7 +760,7 @@ export function makeSys(table: HandleTable): SyscallBackend {
       if (peer) {
         if (s.sock === undefined || s.connecting !== undefined) return -E.ENOTCONN;
         if (s.domain === AF_UNIX) {
-          address = '';
+          address = s.peerPath;
           port = 0;
         } else {
           if (s.sock.remoteAddress === undefined) return -E.ENOTCONN;
@@ -758,4 +796,4 @@ export function makeSys(table: HandleTable): SyscallBackend {
   };
 }
 
-export { Handle, StreamHandle, PipeEnd };
+export { StreamHandle, PipeEnd };
