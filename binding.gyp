@@ -7,7 +7,9 @@
         "native/ring.c",
         "native/prep.c",
         "native/net.c",
-        "native/register.c"
+        "native/register.c",
+        "native/fdtrack.c",
+        "native/iowq.c"
       ],
       "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],
       "defines": ["NAPI_VERSION=8"],

@@ -19,6 +19,7 @@
  */
 #define _GNU_SOURCE
 #include "uk.h"
+#include "hardening.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -653,6 +654,8 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "CQE_WORDS", v);
   uk_net_init(env, exports);
   uk_register_init(env, exports);
+  uk_fdtrack_init(env, exports); /* after uk_net_init: wraps its socket/pipe */
+  uk_iowq_init(env, exports);
   return exports;
 }
 

@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "uk.h"
+#include "hardening.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -143,7 +144,8 @@ int uk_ring_init(uk_ring *r, unsigned entries, unsigned cq_entries, unsigned wan
       }
     res[n].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
     res[n++].sqe_flags = IOSQE_IO_LINK | IOSQE_BUFFER_SELECT;
-    static const uint8_t reg_ops[] = { IORING_REGISTER_PBUF_RING, IORING_UNREGISTER_PBUF_RING, IORING_REGISTER_PROBE };
+    static const uint8_t reg_ops[] = { IORING_REGISTER_PBUF_RING, IORING_UNREGISTER_PBUF_RING, IORING_REGISTER_PROBE,
+                                       UK_REGISTER_IOWQ_MAX_WORKERS };
     for (size_t k = 0; k < sizeof reg_ops; k++) {
       res[n].opcode = IORING_RESTRICTION_REGISTER_OP;
       res[n++].register_op = reg_ops[k];
@@ -178,6 +180,7 @@ void uk_ring_unmap(uk_ring *r) {
   if (r->sq_map) munmap(r->sq_map, r->sq_map_len);
   r->sqes = NULL;
   r->cq_map = r->sq_map = NULL;
+  uk_fdtrack_forget_ring(r);
   if (r->enter_flags & IORING_ENTER_REGISTERED_RING) {
     /* The registration holds a reference to the ring: drop it, from the
      * thread that owns it (another thread's table index could name another
@@ -235,6 +238,7 @@ int uk_ring_enter(uk_ring *r, unsigned to_submit, unsigned min_complete, unsigne
  * (-EBUSY/-EAGAIN: nothing could be submitted now; retry after reaping). */
 int uk_ring_submit(uk_ring *r, unsigned min_complete) {
   unsigned pending = r->sqe_tail - *r->sq_ktail;
+  uk_fdtrack_submit(r, *r->sq_ktail, r->sqe_tail);
   store_release(r->sq_ktail, r->sqe_tail);
   unsigned flags = 0;
   unsigned kflags = load_acquire(r->sq_kflags);
@@ -263,6 +267,7 @@ void uk_eventfd_enable(uk_ring *r, bool on) {
 }
 
 static inline void account_cqe(uk_ring *r, const struct io_uring_cqe *cqe) {
+  uk_fdtrack_cqe(r, cqe);
   uint32_t slot = (uint32_t)cqe->user_data;
   if (slot == UK_SLOT_MESSAGE) return;
   if (cqe->flags & IORING_CQE_F_MORE) return;

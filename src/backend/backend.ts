@@ -52,6 +52,15 @@ export interface Backend {
   /** [busy polls started, busy polls that saw a completion]. Optional. */
   busyPollStats?(h: BackendHandle): [spins: number, hits: number];
   /**
+   * IORING_REGISTER_IOWQ_MAX_WORKERS: caps the ring's io-wq workers (0 leaves
+   * a count unchanged); returns the caps now in effect, or a negative errno. Optional.
+   */
+  setMaxIoWorkers?(h: BackendHandle, bounded: number, unbounded: number): [bounded: number, unbounded: number] | number;
+  /** The fds this thread opened through the backend and would close at its teardown. Optional (diagnostics). */
+  trackedFds?(): number[];
+  /** Stops tracking `fd` (it was closed without IORING_OP_CLOSE, e.g. by node:fs). Optional. */
+  forgetFd?(fd: number): void;
+  /**
    * Non-blocking socket set-up syscalls (sockets, names, options, pipes).
    * The io_uring backend makes them directly; a mock simulates them.
    */

@@ -38,10 +38,12 @@ import {
 } from './constants.js';
 import { MultishotIterator } from './multishot.js';
 import { OPS } from './registry.js';
+import { applyMaxIoWorkers, checkMaxIoWorkers, createRing, type MaxIoWorkers } from './setup.js';
 
 export type { Callback, OpOptions } from '../ops/validate.js';
 export { MultishotIterator } from './multishot.js';
 export { registerOp, type OpInfo } from './registry.js';
+export { DEFAULT_MAX_IO_WORKERS, MIN_RETRY_ENTRIES, type MaxIoWorkers } from './setup.js';
 
 const { errno: E } = os.constants;
 const NEG_ECANCELED = -E.ECANCELED;
@@ -95,6 +97,18 @@ export interface RingOptions {
    * latency, like SO_BUSY_POLL. 0..1000000; also settable as `ring.busyPollUs`.
    */
   busyPollUs?: number;
+  /**
+   * Caps on the kernel's io-wq worker threads serving this ring
+   * (IORING_REGISTER_IOWQ_MAX_WORKERS, Linux 5.15+): `bounded` for regular
+   * files and block devices, `unbounded` for the rest (splice to sockets and
+   * pipes, files that cannot be polled). Each an integer 1..65536; omitted:
+   * `bounded` keeps the kernel's default (min(SQ entries, 4 x CPUs)),
+   * `unbounded` is 64. Work over the cap waits in the kernel's queue, where
+   * a deadline or an abort still cancels it. io-wq belongs to the submitting
+   * thread, so with one ring per thread this is per ring (a second ring on
+   * the same thread sets the same pool: the last one set wins).
+   */
+  maxIoWorkers?: MaxIoWorkers;
 }
 
 /** What `ring.stats()` returns. All counters are cumulative except inFlight. */
@@ -144,6 +158,8 @@ export interface RingInfo {
   features: number;
   fd: number;
   flags: string[];
+  /** The io-wq worker caps in effect (RingOptions.maxIoWorkers); null when the backend cannot cap io-wq. */
+  maxIoWorkers: { bounded: number; unbounded: number } | null;
 }
 
 // ---- per-slot state ------------------------------------------------------
@@ -500,14 +516,7 @@ export class Ring {
     const attachWqId = attachTarget(options.attachWq, native);
     this.#descWords = native.DESC_WORDS;
     this.#hdrWords = native.STAGE_HEADER_WORDS;
-    // The stage holds one SQ's worth of records; the out buffer at least as many CQEs.
-    const sqSize = 2 ** Math.ceil(Math.log2(Math.max(entries, 2)));
-    this.#stageCap = sqSize;
-    const stageBuf = new ArrayBuffer((this.#hdrWords + sqSize * this.#descWords) * 4);
-    this.#stage = new Int32Array(stageBuf);
-    this.#stageF64 = new Float64Array(stageBuf);
-    this.#outCap = Math.max(2 * sqSize, 256); // room for two synthetic completions per staged record
-    this.#out = new Int32Array(this.#outCap * native.CQE_WORDS);
+    const ioWorkers = checkMaxIoWorkers(options.maxIoWorkers, 'options.maxIoWorkers');
     this.#nstats = new Float64Array(NativeStat.COUNT);
     this.#turn = new Int32Array(4); // [loop turn, wantRef, isRefed, -]
     const want = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
@@ -526,21 +535,30 @@ export class Ring {
         for (const op of ops) allow[op] = 1;
       }
     }
-    const create = (b: Backend): BackendHandle | number => {
+    // The stage holds one SQ's worth of records; the out buffer at least as many CQEs.
+    const create = (b: Backend): ReturnType<typeof createRing> => {
       if (allow !== undefined && selection.name === 'portable') {
         throw invalidArgValue('options.allow', options.allow,
           'needs the io_uring backend (the kernel enforces restrictions; this ring runs on the portable backend)');
       }
-      return b.create(Math.max(entries, 2), Math.max(cqEntries, 2), want, this.#stage, this.#out, this.#nstats,
-        this.#turn, () => this.#drive(), allow, attachWqId);
+      return createRing(b, {
+        entries, cqEntries, wantFlags: want, stats: this.#nstats, turn: this.#turn, onWake: () => this.#drive(), allow,
+        attachWqId,
+      });
     };
-    let h = create(native);
-    if (typeof h === 'number' && attachWqId === 0 && !selection.forced) {
+    let made = create(native);
+    if (typeof made.handle === 'number' && attachWqId === 0 && !selection.forced) {
       // io_uring_setup failed (seccomp, sysctl, memlock): the portable backend takes over.
-      selection = fallBackAfterSetup(h);
+      selection = fallBackAfterSetup(made.handle);
       native = selection.backend;
-      h = create(native);
+      made = create(native);
     }
+    const { handle: h, memory } = made;
+    this.#stage = memory.stage;
+    this.#stageF64 = memory.stageF64;
+    this.#stageCap = memory.stageCap;
+    this.#out = memory.out;
+    this.#outCap = memory.outCap;
     if (typeof h === 'number') {
       if (attachWqId !== 0) throw attachError(h);
       throw new UringUnavailableError(h);
@@ -553,7 +571,8 @@ export class Ring {
     if (setupFlags & IORING_SETUP_COOP_TASKRUN) names.push('COOP_TASKRUN');
     if (setupFlags & IORING_SETUP_TASKRUN_FLAG) names.push('TASKRUN_FLAG');
     if (setupFlags & IORING_SETUP_SUBMIT_ALL) names.push('SUBMIT_ALL');
-    this.#info = { backend: selection.name, sqEntries, cqEntries: cq, setupFlags, features, fd, flags: names };
+    this.#info = { backend: selection.name, sqEntries, cqEntries: cq, setupFlags, features, fd, flags: names,
+      maxIoWorkers: applyMaxIoWorkers(native, h, ioWorkers) };
     const probe = native.probe(h);
     this.#probe = typeof probe === 'number' ? undefined : probe;
     this.#logger = options.logger;
@@ -572,7 +591,8 @@ export class Ring {
 
   /** How this ring was set up on the running kernel. */
   get info(): RingInfo {
-    return { ...this.#info, flags: [...this.#info.flags] };
+    const w = this.#info.maxIoWorkers;
+    return { ...this.#info, flags: [...this.#info.flags], maxIoWorkers: w === null ? null : { ...w } };
   }
 
   /** Busy-poll microseconds (see RingOptions.busyPollUs); 0 = off. */

@@ -22,7 +22,7 @@ export interface EntryData {
   /** CPU to pin to, or -1. */
   cpu: number;
   /** Options for this worker's ring (validated by startWorkers). */
-  ring: { attachWq: boolean; busyPollUs: number };
+  ring: { attachWq: boolean; busyPollUs: number; maxIoWorkers: { bounded?: number; unbounded?: number } | undefined };
 }
 
 /** Control messages (internal protocol). */
@@ -55,6 +55,7 @@ if (input.cpu >= 0) {
 const ring = Ring.current({
   ...(input.ring.attachWq && input.parentRing !== null ? { attachWq: input.parentRing } : {}),
   ...(input.ring.busyPollUs !== 0 ? { busyPollUs: input.ring.busyPollUs } : {}),
+  ...(input.ring.maxIoWorkers !== undefined ? { maxIoWorkers: input.ring.maxIoWorkers } : {}),
 });
 
 const onMessage = (m: ToWorker): void => {

@@ -18,6 +18,7 @@ import { Worker, type ResourceLimits } from 'node:worker_threads';
 
 import { AbortError, invalidArgType, invalidArgValue, outOfRange } from '../errors.js';
 import { checkBusyPoll, Ring, type RingHandle, type RingStats } from '../ring/ring.js';
+import { checkMaxIoWorkers, type MaxIoWorkers } from '../ring/setup.js';
 import type { EntryData, FromWorker, ToWorker } from './worker-entry.js';
 
 /** What a worker module's default export receives. */
@@ -70,6 +71,11 @@ export interface WorkerRingOptions {
   attachWq?: boolean;
   /** RingOptions.busyPollUs for each worker's ring (default 0: no busy poll). */
   busyPollUs?: number;
+  /**
+   * RingOptions.maxIoWorkers for each worker's ring: caps on the kernel's
+   * io-wq threads per worker (default: bounded = the kernel's, unbounded = 64).
+   */
+  maxIoWorkers?: MaxIoWorkers;
 }
 
 export interface WorkerInfo {
@@ -146,13 +152,14 @@ export function allowedCpus(): number[] {
   return Array.from({ length: os.availableParallelism() }, (_, i) => i);
 }
 
-function workerRingOptions(o: unknown): Required<WorkerRingOptions> {
-  if (o === undefined) return { attachWq: false, busyPollUs: 0 };
+function workerRingOptions(o: unknown): EntryData['ring'] {
+  if (o === undefined) return { attachWq: false, busyPollUs: 0, maxIoWorkers: undefined };
   if (o === null || typeof o !== 'object') throw invalidArgType('options.ring', 'of type object', o);
-  const { attachWq = false, busyPollUs = 0 } = o as WorkerRingOptions;
+  const { attachWq = false, busyPollUs = 0, maxIoWorkers } = o as WorkerRingOptions;
   if (typeof attachWq !== 'boolean') throw invalidArgType('options.ring.attachWq', 'of type boolean', attachWq);
   checkBusyPoll(busyPollUs, 'options.ring.busyPollUs');
-  return { attachWq, busyPollUs };
+  if (maxIoWorkers !== undefined) checkMaxIoWorkers(maxIoWorkers, 'options.ring.maxIoWorkers');
+  return { attachWq, busyPollUs, maxIoWorkers: maxIoWorkers === undefined ? undefined : { ...maxIoWorkers } };
 }
 
 function moduleUrl(m: unknown): string {

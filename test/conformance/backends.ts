@@ -88,6 +88,7 @@ function probeUring(): string | undefined {
 }
 
 abstract class Base {
+  abstract readonly name: BackendName;
   protected rings: Ring[] = [];
   protected differences = new Map<string, string>();
 

@@ -1,0 +1,36 @@
+/*
+ * Thread-teardown fd tracking (fdtrack.c) and io-wq worker caps (iowq.c).
+ * Declarations shared with addon.c (init) and ring.c (submit/reap hooks).
+ */
+#ifndef UK_HARDENING_H
+#define UK_HARDENING_H
+
+#include "uk.h"
+
+/* ---- fdtrack.c --------------------------------------------------------- */
+
+/* Wraps the addon's `socket` and `pipe` exports so their fds are tracked,
+ * and registers the env cleanup hook that closes this env's tracked fds. */
+void uk_fdtrack_init(napi_env env, napi_value exports);
+/* Records `fd` (with its st_dev/st_ino) as opened through uringkit by `env`. */
+void uk_fdtrack_add(napi_env env, int fd);
+/* Forgets `fd` (closed through uringkit). */
+void uk_fdtrack_remove(int fd);
+/* Submission hook: the SQEs [from, to) are about to be published. Notes the
+ * activations whose result is a new fd (OPENAT, OPENAT2, ACCEPT) and
+ * forgets the fds an IORING_OP_CLOSE closes. */
+void uk_fdtrack_submit(uk_ring *r, unsigned from, unsigned to);
+/* Reap hook, for every CQE: a new fd from a noted activation is tracked. */
+void uk_fdtrack_cqe(uk_ring *r, const struct io_uring_cqe *cqe);
+/* The ring is being unmapped: drop its per-ring state. */
+void uk_fdtrack_forget_ring(uk_ring *r);
+
+/* ---- iowq.c ------------------------------------------------------------ */
+
+/* Exports setMaxIoWorkers(h, bounded, unbounded). */
+void uk_iowq_init(napi_env env, napi_value exports);
+
+/* IORING_REGISTER_IOWQ_MAX_WORKERS (5.15); an enum in newer headers, absent in older ones. */
+#define UK_REGISTER_IOWQ_MAX_WORKERS 19u
+
+#endif
