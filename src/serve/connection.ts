@@ -46,8 +46,13 @@ export interface ConnectionHost {
 const SHUT_WR = 1;
 const SHUT_RDWR = 2;
 const INITIAL_BUFFER = 4096;
-/** Output queued beyond this stops the parsing of pipelined requests until it drains. */
-const OUT_HIGH_WATER = 1 << 20;
+/**
+ * Output queued beyond this stops the parsing of pipelined requests until it
+ * drains: what a client that sends requests but never reads costs us.
+ */
+const OUT_HIGH_WATER = 256 * 1024;
+/** Queued buffers are copied into one send up to this many bytes (see #flush). */
+const SEND_BATCH = 64 * 1024;
 /** After a response with Connection: close, unread input is drained this long before the close (no RST). */
 export const LINGER_MS = 2000;
 
@@ -169,6 +174,13 @@ export class Connection {
         if (this.#skip > 0) break;
         this.#requestStart = 0; // the body is done
       }
+      if (this.#scanned === 0) {
+        // Empty lines (CRLF) before a request line are ignored (RFC 9112 2.2; some clients send one
+        // after a body). They do not extend the head's deadline: #requestStart stays where it was.
+        const buf = this.#buf;
+        while (this.#end - this.#start >= 2 && buf[this.#start] === 13 && buf[this.#start + 1] === 10) this.#start += 2;
+        if (this.#end - this.#start === 1 && buf[this.#start] === 13) break; // its LF is still to come
+      }
       if (this.#start === this.#end) break;
       if (this.#requestStart === 0) this.#requestStart = this.#host.clock.now;
       const he = scanHead(this.#buf, this.#start, this.#scanned, this.#end);
@@ -255,9 +267,15 @@ export class Connection {
 
   #flush(): void {
     if (this.#sending || this.#out.length === 0 || this.#dead) return;
+    // One send per batch of queued buffers. Buffers are often shared (a cached response), so
+    // they are copied together only while the batch stays within SEND_BATCH: a first buffer
+    // bigger than that goes out as it is, and a non-reading client holds at most one batch copy.
     const out = this.#out;
-    const data = out.length === 1 ? out[0]! : Buffer.concat(out);
-    out.length = 0;
+    let n = 1;
+    let bytes = out[0]!.length;
+    while (n < out.length && bytes + out[n]!.length <= SEND_BATCH) bytes += out[n++]!.length;
+    const data = n === 1 ? out[0]! : Buffer.concat(out.slice(0, n), bytes);
+    out.splice(0, n);
     this.#sending = true;
     this.#progressAt = this.#host.clock.now;
     this.#sendBuf = data;

@@ -68,6 +68,14 @@ export function scanHead(buf: Buffer, start: number, scanned: number, end: numbe
   const view = end === buf.length ? buf : buf.subarray(0, end); // indexOf must not look past `end`
   for (let lf = view.indexOf(10, start + scanned); lf >= 0; lf = view.indexOf(10, lf + 1)) {
     if (lf === start || buf[lf - 1] !== 13) return HEAD_MALFORMED;
+    // The first line is complete (no LF between start and it; the backward search stops at the
+    // previous line, so all of them together cost one pass): it needs a second space (method SP
+    // target SP version). An HTTP/0.9-style "GET /path" line is refused now, not after the header timeout.
+    if (buf.lastIndexOf(10, lf - 1) < start) {
+      const sp1 = view.indexOf(32, start);
+      const sp2 = sp1 < 0 || sp1 >= lf ? -1 : view.indexOf(32, sp1 + 1);
+      if (sp2 < 0 || sp2 >= lf) return HEAD_MALFORMED;
+    }
     if (lf - 3 >= start && buf[lf - 2] === 10) return lf + 1; // CR LF CR LF (the LF before was checked)
   }
   return HEAD_INCOMPLETE;
@@ -106,6 +114,22 @@ function decimal(s: string, from: number, to: number): number {
     v = v * 10 + c;
   }
   return v;
+}
+
+/** Characters of a Host value (RFC 3986 reg-name / IP-literal, then ':' port): unreserved, sub-delims, ':', '[', ']', '%'. */
+const HOST_CHAR = new Uint8Array(128);
+for (const c of "-._~!$&'()*+,;=:[]%") HOST_CHAR[c.charCodeAt(0)] = 1;
+for (let c = 48; c <= 57; c++) HOST_CHAR[c] = 1;
+for (let c = 65; c <= 90; c++) HOST_CHAR[c] = 1;
+for (let c = 97; c <= 122; c++) HOST_CHAR[c] = 1;
+
+/** A Host value is empty (allowed by RFC 9112 3.2) or made of HOST_CHAR only (spaces, '/', '@', controls: 400, as nginx). */
+function validHost(v: string): boolean {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c >= 128 || HOST_CHAR[c] === 0) return false;
+  }
+  return true;
 }
 
 const CONN_CLOSE = 1;
@@ -187,6 +211,7 @@ export function parseRequest(buf: Buffer, start: number, hend: number): Request 
         if (nameIs(s, pos, 'host')) {
           hosts++;
           req.host = trimOws(s, colon + 1, eol);
+          if (!validHost(req.host)) return 400;
         }
         break;
       case 5:

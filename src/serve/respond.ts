@@ -256,7 +256,8 @@ export class Responder {
         return;
       }
       const h = this.#head(c, req, e, r.status, r.start, r.len);
-      c.queue(isHead || r.len === 0 ? h : Buffer.concat([h, body!.subarray(r.start, r.start + r.len)]));
+      c.queue(h);
+      if (!isHead && r.len > 0) c.queue(body!.subarray(r.start, r.start + r.len)); // a view: no copy per request
       this.#host.log(c, req, r.status, isHead ? 0 : r.len);
       return;
     }
@@ -333,7 +334,8 @@ export class Responder {
       if (c.dead) return;
       // Shrank between fstat and read: it is being rewritten; the client may retry.
       if (body === undefined) return this.#error(c, req, 503, isHead);
-      c.queue(Buffer.concat([h, body.subarray(r.start, r.start + r.len)]));
+      c.queue(h);
+      c.queue(body.subarray(r.start, r.start + r.len));
       this.#host.log(c, req, r.status, r.len);
     } catch (err) {
       if (!isResourceError(err)) throw err;

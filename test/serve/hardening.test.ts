@@ -165,6 +165,20 @@ describe('item 2: clients that never read', () => {
       }
     });
   });
+  test('a non-reading client of pipelined small (in-memory) responses is disconnected after the send deadline', async () => {
+    await withServer({ sendTimeoutMs: 1000 }, async (s) => {
+      const c = await RawClient.connect(s.port);
+      try {
+        c.sock.pause();
+        // ~20 MB of responses from memory: far more than the socket buffers hold.
+        c.write(requestText('GET', '/data.bin').repeat(2000));
+        await until(() => s.stats().requests > 0, 20_000, 'the requests to arrive');
+        await until(() => s.stats().connections === 0, 60_000, 'the stalled connection to be closed');
+      } finally {
+        c.destroy();
+      }
+    });
+  });
 });
 
 describe('item 3: symbolic links swapped while cached', () => {
