@@ -5,10 +5,12 @@
  * node:fs/promises, so its own validation and errors apply unchanged).
  */
 import fs from 'node:fs';
+import { debuglog } from 'node:util';
 import { fileURLToPath } from 'node:url';
 
 import { AbortError, outOfRange } from '../../errors.js';
 import type { BigIntStats as UkBigIntStats, Stats as UkStats } from '../stats.js';
+import { Ring } from '../../ring/ring.js';
 
 // node:fs's own prototypes (fs.BigIntStats is not exported): results pass `instanceof fs.Stats`.
 const STATS_PROTO = Object.getPrototypeOf(fs.statSync('/')) as object;
@@ -134,4 +136,24 @@ function receivedNumber(v: number | bigint): string {
     s = `${neg}${digits.slice(0, i)}${out}`;
   }
   return big ? `${s}n` : s;
+}
+
+const debug = debuglog('uringkit');
+let unavailable = false;
+
+/**
+ * The calling thread's ring, or undefined when io_uring cannot be used in
+ * this process (seccomp, sysctl, memlock...): every call then goes to
+ * node:fs/promises, said once under NODE_DEBUG=uringkit.
+ */
+export function currentRing(): Ring | undefined {
+  if (unavailable) return undefined;
+  try {
+    return Ring.current();
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ERR_IO_URING_UNAVAILABLE') throw e;
+    unavailable = true;
+    debug('uringkit/fs: %s; every call goes to node:fs/promises', (e as Error).message);
+    return undefined;
+  }
 }

@@ -22,7 +22,7 @@ import { invalidArgType, outOfRange } from '../../errors.js';
 import { File } from '../file.js';
 import { Ring } from '../../ring/ring.js';
 import { FileHandle, handleFile } from './handle.js';
-import { plainFlags, plainMode, plainPath } from './shape.js';
+import { currentRing, plainFlags, plainMode, plainPath } from './shape.js';
 import { parseOpenFlags } from '../../ops/file.js';
 
 /** Chunk reads kept in flight by a read stream on a regular file. */
@@ -84,6 +84,7 @@ function sourceOf(fd: unknown): Source {
 
 /** Whether node:fs must build this stream (what the ring version does not model). */
 function delegated(options: StreamCommonOptions | undefined): boolean {
+  if (currentRing() === undefined) return true;
   if (options === undefined) return false;
   return options.fs !== undefined || (options.fd !== undefined && typeof options.fd === 'object' &&
     !(options.fd instanceof FileHandle));
