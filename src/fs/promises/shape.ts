@@ -5,10 +5,10 @@
  * node:fs/promises, so its own validation and errors apply unchanged).
  */
 import fs from 'node:fs';
-import { debuglog } from 'node:util';
+import { debuglog, inspect } from 'node:util';
 import { fileURLToPath } from 'node:url';
 
-import { AbortError, outOfRange } from '../../errors.js';
+import { AbortError, invalidArgValue, outOfRange } from '../../errors.js';
 import type { BigIntStats as UkBigIntStats, Stats as UkStats } from '../stats.js';
 import { Ring } from '../../ring/ring.js';
 
@@ -157,3 +157,15 @@ export function currentRing(): Ring | undefined {
     return undefined;
   }
 }
+
+/** invalidArgValue with node's rendering of the received value (util.inspect, 128 characters at most). */
+export function argValueError(name: string, value: unknown, reason: string): TypeError & { code: string } {
+  const err = invalidArgValue(name, value, reason);
+  let shown = inspect(value);
+  if (shown.length > 128) shown = `${shown.slice(0, 128)}...`;
+  err.message = err.message.replace(/Received .*$/s, `Received ${shown}`);
+  return err;
+}
+
+/** The running Node's major version: node:fs/promises' argument rules changed in 21 and 24. */
+export const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
