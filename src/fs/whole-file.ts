@@ -90,7 +90,10 @@ export async function readOpenFile(file: File, options: ReadFileOptions | undefi
     len += n;
   }
   if (len === buf.length) return buf;
-  return buf.length - len > 4096 ? Buffer.from(buf.subarray(0, len)) : buf.subarray(0, len);
+  if (buf.length - len <= 4096) return buf.subarray(0, len);
+  const exact = Buffer.allocUnsafeSlow(len);
+  buf.copy(exact, 0, 0, len);
+  return exact;
 }
 
 /** Writes a whole file (created or truncated by default). Bad arguments throw before the file is touched. */
