@@ -380,7 +380,9 @@ export class WriteStream extends Writable {
   #submit(bufs: Buffer[], callback: (error?: Error | null) => void): void {
     const file = this.#src.file!;
     const early = this.#depth > 1 && this.#inflight + 1 < this.#depth;
-    const data = early ? bufs.map((b) => Buffer.from(b)) : bufs;
+    // Copied whenever more than one write may be in flight: a held callback is released by whichever
+    // write completes first, so no caller buffer may stay in use after its callback.
+    const data = this.#depth > 1 ? bufs.map((b) => Buffer.from(b)) : bufs;
     const pos = this.#pos;
     const total = data.reduce((n, b) => n + b.byteLength, 0);
     if (this.#pos !== -1) this.#pos += total;
