@@ -355,6 +355,17 @@ const entersInfo = (x: { perOp: () => number }): string => `io_uring_enter per o
 
 // ---- the suite -------------------------------------------------------------------------------
 
+/**
+ * UK_BENCH_FILE_CASES=a,b runs only the case groups named (the progress
+ * labels: read4k-qd1-await, read4k-qd1-await-fixed, read4k-qd32, seqread-1m,
+ * stat, open-close, write4k-datasync, write-64k, writefile-200m,
+ * copyfile-200m); unset: all of them.
+ */
+function selected(name: string): boolean {
+  const only = process.env['UK_BENCH_FILE_CASES'];
+  return only === undefined || only === '' || only.split(',').map((x) => x.trim()).includes(name);
+}
+
 export async function main(argv: string[]): Promise<void> {
   const { o, env, cases, notes } = startSuite('file', argv);
   const fioCpu = env.pinned ? env.cpusAllowed : undefined;
@@ -407,7 +418,7 @@ export async function main(argv: string[]): Promise<void> {
     `µs/op = 1 / IOPS (last run: ${r.iops.toFixed(0)} IOPS, mean completion latency ${(r.clatMeanNs / US).toFixed(2)} µs)`;
 
   // -- read4k-qd1-await --------------------------------------------------------------------
-  {
+  if (selected('read4k-qd1-await')) {
     progress('read4k-qd1-await');
     warmPageCache(file);
     const fio = fioRand(1);
@@ -455,7 +466,7 @@ export async function main(argv: string[]): Promise<void> {
   }
 
   // -- read4k-qd1-await-fixed: a registered File and a registered pool buffer ----------------
-  {
+  if (selected('read4k-qd1-await-fixed')) {
     progress('read4k-qd1-await-fixed');
     warmPageCache(file);
     const fio = fioRand(1);
@@ -495,7 +506,7 @@ export async function main(argv: string[]): Promise<void> {
   }
 
   // -- read4k-qd32-await / read4k-qd32-callback --------------------------------------------------
-  {
+  if (selected('read4k-qd32')) {
     progress('read4k-qd32');
     warmPageCache(file);
     const fio = fioRand(QD);
@@ -529,7 +540,7 @@ export async function main(argv: string[]): Promise<void> {
   }
 
   // -- seqread-1m ---------------------------------------------------------------------------
-  {
+  if (selected('seqread-1m')) {
     progress('seqread-1m');
     warmPageCache(file);
     const fio = fioPeer(file, ['--rw=read', '--bs=1m', `--iodepth=${SEQ_INFLIGHT}`], fioMs, fioCpu,
@@ -557,7 +568,7 @@ export async function main(argv: string[]): Promise<void> {
   }
 
   // -- stat -----------------------------------------------------------------------------------
-  {
+  if (selected('stat')) {
     progress('stat');
     const uk = countEnters(ring, await sampler('uringkit', async (n) => {
       for (let i = 0; i < n; i++) await ring.statx(wfile);
@@ -576,7 +587,7 @@ export async function main(argv: string[]): Promise<void> {
   }
 
   // -- open-close -------------------------------------------------------------------------------
-  {
+  if (selected('open-close')) {
     progress('open-close');
     const uk = countEnters(ring, await sampler('uringkit', async (n) => {
       for (let i = 0; i < n; i++) await ring.closeFd(await ring.open(wfile, 'r'));
@@ -615,7 +626,7 @@ export async function main(argv: string[]): Promise<void> {
   }
 
   // -- write4k-datasync -----------------------------------------------------------------------------
-  {
+  if (selected('write4k-datasync')) {
     progress('write4k-datasync');
     const wfd = await ring.open(wfile, 'r+');
     const wfh = await fsp.open(wfile, 'r+');
@@ -649,7 +660,7 @@ export async function main(argv: string[]): Promise<void> {
   }
 
   // -- write-64k -------------------------------------------------------------------------------------
-  {
+  if (selected('write-64k')) {
     progress('write-64k');
     const target = path.join(wdir, 'write-64k.bin');
     const span = 64 * MiB; // writes cycle over 64 MiB of one file (page cache; written back in the background)
@@ -684,7 +695,7 @@ export async function main(argv: string[]): Promise<void> {
   }
 
   // -- writefile-200m ------------------------------------------------------------------------------------
-  {
+  if (selected('writefile-200m')) {
     progress('writefile-200m');
     const target = path.join(wdir, 'writefile-200m.bin');
     const size = 200 * MiB;
@@ -711,7 +722,7 @@ export async function main(argv: string[]): Promise<void> {
   }
 
   // -- copyfile-200m -------------------------------------------------------------------------------------
-  {
+  if (selected('copyfile-200m')) {
     progress('copyfile-200m');
     const src = path.join(wdir, 'copy-src-200m.bin');
     const dst = path.join(wdir, 'copy-dst-200m.bin');

@@ -90,7 +90,10 @@ export async function readOpenFile(file: File, options: ReadFileOptions | undefi
     len += n;
   }
   if (len === buf.length) return buf;
-  return buf.length - len > 4096 ? Buffer.from(buf.subarray(0, len)) : buf.subarray(0, len);
+  if (buf.length - len <= 4096) return buf.subarray(0, len);
+  const exact = Buffer.allocUnsafeSlow(len);
+  buf.copy(exact, 0, 0, len);
+  return exact;
 }
 
 /** Writes a whole file (created or truncated by default). Bad arguments throw before the file is touched. */
@@ -123,27 +126,30 @@ async function writeFileAsync(path: PathLike, view: ArrayBufferView, flags: numb
 const COPY_CHUNK = 1 << 20;
 const COPY_DEPTH = 4;
 /**
- * From this size on, a copy between real files with no `signal` / `timeout`
- * is libuv's copyfile (copy_file_range: the kernel copies page to page, no
- * user-space buffer, one thread-pool hop for the whole file). Below it the
- * ring's read/write chain wins (no thread hop at all). bench/file
- * copyfile-200m measures the large case.
+ * From this size on (on the io_uring backend, without signal/timeout) the
+ * data is copied inside the kernel: copy_file_range through libuv's
+ * copyfile, no user-space buffer. Smaller copies stay on the ring (no
+ * thread-pool hop).
  */
 export const COPY_IN_KERNEL_MIN = 8 << 20;
 
 /** How copyFile picks its path (for reports). */
-export const copyFileStrategy = `copyFile: files of ${COPY_IN_KERNEL_MIN >> 20} MiB and more on the io_uring backend, ` +
-  'without signal/timeout: copy_file_range through libuv (in-kernel copy); otherwise 1 MiB ring reads and writes, ' +
-  `${COPY_DEPTH} chunks in flight`;
+export const copyFileStrategy = `copyFile: opens on the ring; then ${COPY_IN_KERNEL_MIN >> 20} MiB and more on the ` +
+  'io_uring backend without signal/timeout: copy_file_range through libuv (in-kernel copy), otherwise 1 MiB ring ' +
+  `reads and writes, ${COPY_DEPTH} chunks in flight`;
 
 /**
  * Copies `src` to `dest` (created or truncated; with `exclusive`, fails if
- * dest exists); the destination gets the source's mode. Small files (and any
- * copy with `signal` or `timeout`, or on a non-kernel backend) move through
- * 1 MiB buffers on the ring, up to four chunks in flight; large ones are
- * copied inside the kernel (copy_file_range via libuv's copyfile; its errors
- * then carry syscall 'copyfile', as node:fs's). Bad arguments throw before
- * anything is opened.
+ * dest exists); the destination gets the source's mode. Bad arguments throw
+ * before anything is opened.
+ *
+ * Both files are opened on the ring (so open errors have one shape: syscall
+ * 'open', the path that failed). Then the data: a file of COPY_IN_KERNEL_MIN
+ * or more, on the io_uring backend, without `signal` / `timeout`, is copied
+ * by the kernel (copy_file_range through libuv's copyfile on the two paths,
+ * after our fds are closed; its rare errors are node:fs's, syscall
+ * 'copyfile'); anything else moves through 1 MiB buffers on the ring, four
+ * chunks in flight (cancellable between chunks).
  */
 export function copyFile(src: PathLike, dest: PathLike, options?: FileOpenOptions & { exclusive?: boolean }):
   Promise<void> {
@@ -172,22 +178,21 @@ async function copyFileAsync(src: PathLike, dest: PathLike, options?: FileOpenOp
   let inKernel = false;
   try {
     const st = await input.stat(options);
-    inKernel = st.isFile() && st.size >= COPY_IN_KERNEL_MIN && options?.signal === undefined &&
-      options?.timeout === undefined && kernelBacked(input.ring);
-    if (!inKernel) {
-      const output = await File.open(dest, options?.exclusive ? 'wx' : 'w', st.mode & 0o7777, helperOpen(options));
-      try {
-        await copyChunks(input, output, options);
-      } finally {
-        await output.close();
-      }
+    const output = await File.open(dest, options?.exclusive ? 'wx' : 'w', st.mode & 0o7777, helperOpen(options));
+    try {
+      inKernel = st.isFile() && st.size >= COPY_IN_KERNEL_MIN && options?.signal === undefined &&
+        options?.timeout === undefined && kernelBacked(input.ring);
+      if (!inKernel) await copyChunks(input, output, options);
+    } finally {
+      await output.close();
     }
   } finally {
     await input.close();
   }
   if (inKernel) {
+    // dest exists now (created, or truncated, with src's mode): a plain copy onto it.
     await new Promise<void>((resolve, reject) => {
-      fs.copyFile(src, dest, options?.exclusive ? fsc.COPYFILE_EXCL : 0, (err) => (err ? reject(err) : resolve()));
+      fs.copyFile(src, dest, (err) => (err ? reject(err) : resolve()));
     });
   }
 }

@@ -11,9 +11,10 @@ import fsp from 'node:fs/promises';
 
 import { File } from '../file.js';
 import { readOpenFile } from '../whole-file.js';
-import { Ring } from '../../ring/ring.js';
 import { FileHandle, writeAllData, type WriteFileData } from './handle.js';
-import { checkAborted, optionsObject, plainFlags, plainMode, plainPath, plainSignal, toNodeStats } from './shape.js';
+import {
+  checkAborted, currentRing, optionsObject, plainFlags, plainMode, plainPath, plainSignal, toNodeStats,
+} from './shape.js';
 
 type Opts = Record<string, unknown> | undefined;
 
@@ -31,10 +32,10 @@ export async function open(path: fs.PathLike, flags?: string | number, mode?: fs
   const p = plainPath(path);
   const f = plainFlags(flags, 'r');
   const m = plainMode(mode, 0o666);
-  if (p === undefined || f === undefined || m === undefined) {
+  const ring = currentRing();
+  if (p === undefined || f === undefined || m === undefined || ring === undefined) {
     return fsp.open(path, flags, mode) as unknown as Promise<FileHandle>;
   }
-  const ring = Ring.current();
   const fd = await ring.open(p, f, m);
   return new FileHandle(new File(fd, ring));
 }
@@ -56,25 +57,31 @@ export async function lstat(path: fs.PathLike, options?: fs.StatOptions): Promis
 async function statOn(path: fs.PathLike, options: unknown, follow: boolean): Promise<fs.Stats | fs.BigIntStats> {
   const p = plainPath(path);
   const o = optionsObject(options);
-  if (p === undefined || o === null || (o?.['bigint'] !== undefined && typeof o['bigint'] !== 'boolean')) {
+  const ring = currentRing();
+  if (p === undefined || o === null || (o?.['bigint'] !== undefined && typeof o['bigint'] !== 'boolean') ||
+    ring === undefined) {
     return follow ? fsp.stat(path, options as fs.StatOptions) : fsp.lstat(path, options as fs.StatOptions);
   }
-  const st = await Ring.current().statx(p, { bigint: o?.['bigint'] === true, followSymlinks: follow });
+  const st = await ring.statx(p, { bigint: o?.['bigint'] === true, followSymlinks: follow });
   return toNodeStats(st);
 }
 
 export async function unlink(path: fs.PathLike): Promise<void> {
   const p = plainPath(path);
-  if (p === undefined) return fsp.unlink(path);
-  await Ring.current().unlink(p);
+  const ring = currentRing();
+  if (p === undefined || ring === undefined) return fsp.unlink(path);
+  await ring.unlink(p);
 }
 
 export async function rmdir(path: fs.PathLike, options?: fs.RmDirOptions): Promise<void> {
   const p = plainPath(path);
   const o = optionsObject(options);
   // Options (recursive, maxRetries...) are node's: only the plain call is a ring unlinkat.
-  if (p === undefined || o === null || (o !== undefined && Object.keys(o).length > 0)) return fsp.rmdir(path, options);
-  await Ring.current().rmdir(p);
+  const ring = currentRing();
+  if (p === undefined || o === null || (o !== undefined && Object.keys(o).length > 0) || ring === undefined) {
+    return fsp.rmdir(path, options);
+  }
+  await ring.rmdir(p);
 }
 
 export async function mkdir(path: fs.PathLike, options?: fs.Mode | fs.MakeDirectoryOptions | null):
@@ -82,40 +89,47 @@ export async function mkdir(path: fs.PathLike, options?: fs.Mode | fs.MakeDirect
   const p = plainPath(path);
   const o = typeof options === 'number' || typeof options === 'string' ? { mode: options } : optionsObject(options);
   const m = plainMode(o?.['mode'], 0o777);
-  if (p === undefined || o === null || m === undefined || (o?.['recursive'] !== undefined && o['recursive'] !== false)) {
+  const ring = currentRing();
+  if (p === undefined || o === null || m === undefined || (o?.['recursive'] !== undefined && o['recursive'] !== false) ||
+    ring === undefined) {
     return fsp.mkdir(path, options as fs.MakeDirectoryOptions);
   }
-  await Ring.current().mkdir(p, { mode: m });
+  await ring.mkdir(p, { mode: m });
   return undefined;
 }
 
 export async function rename(oldPath: fs.PathLike, newPath: fs.PathLike): Promise<void> {
   const a = plainPath(oldPath);
   const b = plainPath(newPath);
-  if (a === undefined || b === undefined) return fsp.rename(oldPath, newPath);
-  await Ring.current().rename(a, b);
+  const ring = currentRing();
+  if (a === undefined || b === undefined || ring === undefined) return fsp.rename(oldPath, newPath);
+  await ring.rename(a, b);
 }
 
 export async function symlink(target: fs.PathLike, path: fs.PathLike, type?: string | null): Promise<void> {
   const a = plainPath(target);
   const b = plainPath(path);
   const typeOk = type === undefined || type === null || type === 'dir' || type === 'file' || type === 'junction';
-  if (a === undefined || b === undefined || !typeOk) return fsp.symlink(target, path, type);
-  await Ring.current().symlink(a, b);
+  const ring = currentRing();
+  if (a === undefined || b === undefined || !typeOk || ring === undefined) return fsp.symlink(target, path, type);
+  await ring.symlink(a, b);
 }
 
 export async function link(existingPath: fs.PathLike, newPath: fs.PathLike): Promise<void> {
   const a = plainPath(existingPath);
   const b = plainPath(newPath);
-  if (a === undefined || b === undefined) return fsp.link(existingPath, newPath);
-  await Ring.current().link(a, b);
+  const ring = currentRing();
+  if (a === undefined || b === undefined || ring === undefined) return fsp.link(existingPath, newPath);
+  await ring.link(a, b);
 }
 
 /** As node's: open 'r+', ftruncate (a negative length is 0), close. */
 export async function truncate(path: fs.PathLike, len?: number): Promise<void> {
   const p = plainPath(path);
-  if (p === undefined || (len !== undefined && !Number.isSafeInteger(len))) return fsp.truncate(path, len);
-  const ring = Ring.current();
+  const ring = currentRing();
+  if (p === undefined || (len !== undefined && !Number.isSafeInteger(len)) || ring === undefined) {
+    return fsp.truncate(path, len);
+  }
   const file = new File(await ring.open(p, 'r+'), ring);
   try {
     await file.truncate(Math.max(0, len ?? 0));
@@ -139,11 +153,12 @@ export async function readFile(path: fs.PathLike | FileHandle, options?: ReadFil
   }
   const p = plainPath(path);
   const flag = plainFlags(o?.['flag'], 'r');
-  if (p === undefined || o === null || signal === null || flag === undefined || !plainEncoding(o?.['encoding'])) {
+  const ring = currentRing();
+  if (p === undefined || o === null || signal === null || flag === undefined || !plainEncoding(o?.['encoding']) ||
+    ring === undefined) {
     return fsp.readFile(path as fs.PathLike, options as never);
   }
   checkAborted(signal);
-  const ring = Ring.current();
   const file = new File(await ring.open(p, flag), ring);
   let out: Buffer;
   try {
@@ -194,9 +209,9 @@ async function writeOrAppend(target: fs.PathLike | FileHandle, data: unknown, op
   const mode = plainMode(o?.['mode'], 0o666);
   // appendFile takes strings and buffers only; node judges anything else.
   const dataOk = defFlag === 'w' || typeof data === 'string' || ArrayBuffer.isView(data);
-  if (!plain || !dataOk || p === undefined || flag === undefined || mode === undefined) return node();
+  const ring = currentRing();
+  if (!plain || !dataOk || p === undefined || flag === undefined || mode === undefined || ring === undefined) return node();
   checkAborted(signal);
-  const ring = Ring.current();
   const file = new File(await ring.open(p, flag, mode), ring);
   try {
     // At the current position, as node's (the end with O_APPEND).

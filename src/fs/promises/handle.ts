@@ -17,9 +17,13 @@ import readline from 'node:readline';
 import { ReadableStream } from 'node:stream/web';
 import { promisify } from 'node:util';
 
-import { invalidArgType, invalidArgValue } from '../../errors.js';
+import os from 'node:os';
+
+import { invalidArgType, SystemError } from '../../errors.js';
 import type { File } from '../file.js';
-import { checkAborted, closedError, rangeError as outOfRange, toNodeStats } from './shape.js';
+import {
+  argValueError, checkAborted, closedError, NODE_MAJOR, rangeError as outOfRange, toNodeStats,
+} from './shape.js';
 import { createReadStream, createWriteStream, type ReadStream, type ReadStreamOptions, type WriteStream,
   type WriteStreamOptions } from './streams.js';
 
@@ -72,16 +76,28 @@ function checkInteger(v: unknown, name: string, min: number, max = Number.MAX_SA
   return v;
 }
 
-/** A read/write position: null/undefined/-1 (or anything not a number for writes) → -1 = current position. */
-function readPosition(p: unknown): number | bigint {
+/**
+ * FileHandle.read's position as the running Node takes it: from Node 21
+ * (nodejs/node#42835) a safe integer >= -1 or a bigint, else an error; before,
+ * anything but a safe integer, and any negative one, meant the current
+ * position. -1 = the current position.
+ */
+function readPosition(p: unknown, length: number): number | bigint {
   if (p === null || p === undefined) return -1;
+  if (NODE_MAJOR < 21) return typeof p === 'number' && Number.isSafeInteger(p) && p >= 0 ? p : -1;
   if (typeof p === 'bigint') {
-    if (p < -1n || p > BigInt(Number.MAX_SAFE_INTEGER)) {
-      throw outOfRange('position', `>= -1 && <= ${Number.MAX_SAFE_INTEGER}`, p);
-    }
+    const max = 2n ** 63n - 1n - BigInt(length);
+    if (!(p >= -1n && p <= max)) throw outOfRange('position', `>= -1 && <= ${max}`, p);
     return p;
   }
+  if (typeof p !== 'number') throw invalidArgType('position', 'of type bigint or integer', p);
   return checkInteger(p, 'position', -1);
+}
+
+/** A write position (write, readv, writev): a number (truncated; negative = current), anything else = current. */
+function writePosition(p: unknown): number {
+  if (typeof p !== 'number' || !(p >= 0)) return -1;
+  return Math.min(Math.trunc(p), Number.MAX_SAFE_INTEGER);
 }
 
 function isView(v: unknown): v is NodeJS.ArrayBufferView {
@@ -90,7 +106,7 @@ function isView(v: unknown): v is NodeJS.ArrayBufferView {
 
 function checkBufferArray(buffers: unknown): readonly NodeJS.ArrayBufferView[] {
   if (!Array.isArray(buffers) || !buffers.every(isView)) {
-    throw invalidArgType('buffers', 'an instance of ArrayBufferView[]', buffers);
+    throw invalidArgType('buffers', 'an ArrayBufferView[]', buffers);
   }
   return buffers as NodeJS.ArrayBufferView[];
 }
@@ -192,12 +208,15 @@ export class FileHandle extends EventEmitter {
       position = o.position ?? null;
     }
     const off = offset === null || offset === undefined ? 0 : checkInteger(offset, 'offset', 0);
-    const len = length === null || length === undefined ? buf.byteLength - off : checkInteger(length, 'length', 0);
+    const len = (length ?? buf.byteLength - off) as number;
+    // Node 24 validates the position before the zero-length early return (nodejs/node#62674).
+    let pos: number | bigint = NODE_MAJOR >= 24 ? readPosition(position, len) : -1;
     if (len === 0) return { __proto__: null, bytesRead: 0, buffer: buf } as ReadResult<NodeJS.ArrayBufferView>;
-    if (buf.byteLength === 0) throw invalidArgValue('buffer', buf, 'is empty and cannot be written');
-    if (off > buf.byteLength) throw outOfRange('offset', `<= ${buf.byteLength}`, off);
+    if (buf.byteLength === 0) throw argValueError('buffer', buf, 'is empty and cannot be written');
+    if (off < 0) throw outOfRange('offset', '>= 0', off);
+    if (len < 0) throw outOfRange('length', '>= 0', len);
     if (off + len > buf.byteLength) throw outOfRange('length', `<= ${buf.byteLength - off}`, len);
-    const pos = readPosition(position);
+    if (NODE_MAJOR < 24) pos = readPosition(position, len);
     const bytesRead = await this.#call('read', (f) => f.read(buf, { offset: off, length: len, position: pos }));
     return { __proto__: null, bytesRead, buffer: buf } as ReadResult<NodeJS.ArrayBufferView>;
   }
@@ -225,23 +244,23 @@ export class FileHandle extends EventEmitter {
       }
       const off = offset === null || offset === undefined ? 0 : checkInteger(offset, 'offset', 0);
       const len = typeof length === 'number' ? length : data.byteLength - off;
-      const pos = typeof position === 'number' ? position : -1;
+      const pos = writePosition(position);
       if (off > data.byteLength) throw outOfRange('offset', `<= ${data.byteLength}`, off);
       if (len > data.byteLength - off) throw outOfRange('length', `<= ${data.byteLength - off}`, len);
       if (len < 0) throw outOfRange('length', '>= 0', len);
       checkInteger(len, 'length', 0, 2 ** 31 - 1);
-      if (pos < -1 || !Number.isSafeInteger(pos)) checkInteger(pos, 'position', -1);
       const bytesWritten = await this.#call('write', (f) => f.write(data, { offset: off, length: len, position: pos }));
       return { __proto__: null, bytesWritten, buffer: data } as WriteResult<unknown>;
     }
     if (typeof data !== 'string') {
       throw invalidArgType('buffer', 'of type string or an instance of Buffer, TypedArray, or DataView', data);
     }
-    const encoding = lengthArg ?? 'utf8';
-    if (typeof encoding !== 'string' || !Buffer.isEncoding(encoding)) {
-      throw invalidArgValue('encoding', encoding, 'is invalid encoding');
+    // As node: an unknown encoding writes utf8; hex must have an even length.
+    const encoding = typeof lengthArg === 'string' && Buffer.isEncoding(lengthArg) ? lengthArg : 'utf8';
+    if (encoding.toLowerCase() === 'hex' && data.length % 2 !== 0) {
+      throw argValueError('encoding', lengthArg, `is invalid for data of length ${data.length}`);
     }
-    const pos = typeof offsetOrOptions === 'number' && offsetOrOptions >= 0 ? offsetOrOptions : -1;
+    const pos = writePosition(offsetOrOptions);
     const bytes = Buffer.from(data, encoding);
     const bytesWritten = await this.#call('write', (f) => f.write(bytes, { position: pos }));
     return { __proto__: null, bytesWritten, buffer: data } as WriteResult<unknown>;
@@ -251,7 +270,9 @@ export class FileHandle extends EventEmitter {
     Promise<{ bytesRead: number; buffers: T }> {
     if (this.#fd === -1) throw closedError('readv');
     checkBufferArray(buffers);
-    let pos = typeof position === 'number' ? position : -1;
+    // As node's: readv(2) with no buffers fails.
+    if (buffers.length === 0) throw new SystemError(os.constants.errno.EINVAL, 'read');
+    let pos = writePosition(position);
     const bytesRead = await this.#call('readv', async (f) => {
       let total = 0;
       for (let i = 0; i < buffers.length; i += IOV_MAX) {
@@ -272,7 +293,8 @@ export class FileHandle extends EventEmitter {
     Promise<{ bytesWritten: number; buffers: T }> {
     if (this.#fd === -1) throw closedError('writev');
     checkBufferArray(buffers);
-    let pos = typeof position === 'number' ? position : -1;
+    if (buffers.length === 0) return { __proto__: null, bytesWritten: 0, buffers } as unknown as { bytesWritten: number; buffers: T };
+    let pos = writePosition(position);
     const bytesWritten = await this.#call('writev', async (f) => {
       let total = 0;
       for (let i = 0; i < buffers.length; i += IOV_MAX) {
@@ -414,7 +436,7 @@ function invalidState(message: string): Error & { code: string } {
 async function readFromCurrent(f: File, o: HandleReadFileOptions): Promise<string | Buffer> {
   const encoding = o.encoding ?? undefined;
   if (encoding !== undefined && !Buffer.isEncoding(encoding)) {
-    throw invalidArgValue('encoding', encoding, 'is invalid encoding');
+    throw argValueError('encoding', encoding, 'is invalid encoding');
   }
   checkAborted(o.signal);
   const st = await f.stat();
@@ -450,7 +472,7 @@ function isIterable(v: unknown): v is Iterable<unknown> | AsyncIterable<unknown>
  */
 export async function writeAllData(f: File, data: unknown, o: HandleWriteFileOptions, position: number): Promise<void> {
   const encoding = o.encoding ?? 'utf8';
-  if (!Buffer.isEncoding(encoding)) throw invalidArgValue('encoding', encoding, 'is invalid encoding');
+  if (!Buffer.isEncoding(encoding)) throw argValueError('encoding', encoding, 'is invalid encoding');
   let pos = position;
   const put = async (chunk: unknown): Promise<void> => {
     checkAborted(o.signal);
@@ -467,7 +489,7 @@ export async function writeAllData(f: File, data: unknown, o: HandleWriteFileOpt
     return;
   }
   if (!isIterable(data)) {
-    throw invalidArgType('data', 'of type string or an instance of Buffer, TypedArray, DataView, or Iterable', data);
+    throw invalidArgType('data', 'of type string or an instance of Buffer, TypedArray, or DataView', data);
   }
   checkAborted(o.signal);
   for await (const chunk of data as AsyncIterable<unknown>) await put(chunk);

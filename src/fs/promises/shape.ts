@@ -5,10 +5,12 @@
  * node:fs/promises, so its own validation and errors apply unchanged).
  */
 import fs from 'node:fs';
+import { debuglog, inspect } from 'node:util';
 import { fileURLToPath } from 'node:url';
 
-import { AbortError, outOfRange } from '../../errors.js';
+import { AbortError, invalidArgValue, outOfRange } from '../../errors.js';
 import type { BigIntStats as UkBigIntStats, Stats as UkStats } from '../stats.js';
+import { Ring } from '../../ring/ring.js';
 
 // node:fs's own prototypes (fs.BigIntStats is not exported): results pass `instanceof fs.Stats`.
 const STATS_PROTO = Object.getPrototypeOf(fs.statSync('/')) as object;
@@ -135,3 +137,35 @@ function receivedNumber(v: number | bigint): string {
   }
   return big ? `${s}n` : s;
 }
+
+const debug = debuglog('uringkit');
+let unavailable = false;
+
+/**
+ * The calling thread's ring, or undefined when io_uring cannot be used in
+ * this process (seccomp, sysctl, memlock...): every call then goes to
+ * node:fs/promises, said once under NODE_DEBUG=uringkit.
+ */
+export function currentRing(): Ring | undefined {
+  if (unavailable) return undefined;
+  try {
+    return Ring.current();
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ERR_IO_URING_UNAVAILABLE') throw e;
+    unavailable = true;
+    debug('uringkit/fs: %s; every call goes to node:fs/promises', (e as Error).message);
+    return undefined;
+  }
+}
+
+/** invalidArgValue with node's rendering of the received value (util.inspect, 128 characters at most). */
+export function argValueError(name: string, value: unknown, reason: string): TypeError & { code: string } {
+  const err = invalidArgValue(name, value, reason);
+  let shown = inspect(value);
+  if (shown.length > 128) shown = `${shown.slice(0, 128)}...`;
+  err.message = err.message.replace(/Received .*$/s, `Received ${shown}`);
+  return err;
+}
+
+/** The running Node's major version: node:fs/promises' argument rules changed in 21 and 24. */
+export const NODE_MAJOR = Number(process.versions.node.split('.')[0]);

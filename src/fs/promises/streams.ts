@@ -22,7 +22,7 @@ import { invalidArgType, outOfRange } from '../../errors.js';
 import { File } from '../file.js';
 import { Ring } from '../../ring/ring.js';
 import { FileHandle, handleFile } from './handle.js';
-import { plainFlags, plainMode, plainPath } from './shape.js';
+import { currentRing, plainFlags, plainMode, plainPath } from './shape.js';
 import { parseOpenFlags } from '../../ops/file.js';
 
 /** Chunk reads kept in flight by a read stream on a regular file. */
@@ -84,6 +84,7 @@ function sourceOf(fd: unknown): Source {
 
 /** Whether node:fs must build this stream (what the ring version does not model). */
 function delegated(options: StreamCommonOptions | undefined): boolean {
+  if (currentRing() === undefined) return true;
   if (options === undefined) return false;
   return options.fs !== undefined || (options.fd !== undefined && typeof options.fd === 'object' &&
     !(options.fd instanceof FileHandle));
@@ -379,7 +380,9 @@ export class WriteStream extends Writable {
   #submit(bufs: Buffer[], callback: (error?: Error | null) => void): void {
     const file = this.#src.file!;
     const early = this.#depth > 1 && this.#inflight + 1 < this.#depth;
-    const data = early ? bufs.map((b) => Buffer.from(b)) : bufs;
+    // Copied whenever more than one write may be in flight: a held callback is released by whichever
+    // write completes first, so no caller buffer may stay in use after its callback.
+    const data = this.#depth > 1 ? bufs.map((b) => Buffer.from(b)) : bufs;
     const pos = this.#pos;
     const total = data.reduce((n, b) => n + b.byteLength, 0);
     if (this.#pos !== -1) this.#pos += total;
