@@ -52,6 +52,22 @@ test('npm install --ignore-scripts → the example runs on each Node', { timeout
   }
 });
 
+test('npm install with scripts: the install script uses the matching prebuild and builds nothing', { timeout: 600_000 }, async () => {
+  const tgz = await packedTarball();
+  const app = makeTempDir('uk-app-scripts-');
+  try {
+    writeFileSync(path.join(app.dir, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true, type: 'module' }));
+    runOk('npm', ['install', '--foreground-scripts', '--no-audit', '--no-fund', tgz], app.dir);
+    const pkgDir = path.join(app.dir, 'node_modules', 'uringkit');
+    assert.ok(!existsSync(path.join(pkgDir, 'build')), 'the install script compiled although a prebuild matches');
+    const out = runOk(process.execPath, ['--input-type=module', '-e',
+      "import { Ring } from 'uringkit'; const r = Ring.current(); await r.nop(); console.log('ok'); await r.close();"], app.dir);
+    assert.equal(out.trim(), 'ok');
+  } finally {
+    app.remove();
+  }
+});
+
 test('the install script never fails an install: without a C compiler or a usable prebuild it says so and exits 0',
   { timeout: 300_000 }, () => {
     // A copy of the package without prebuilds, and a compiler that does not exist.
