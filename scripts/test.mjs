@@ -25,7 +25,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } 
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { PEERS, provide } from './peers.mjs';
 
@@ -147,6 +147,12 @@ if (files.length === 0) {
 }
 checkAddon();
 const peerEnv = providePeers(files);
+// One line when rings here cannot run on io_uring (seccomp, sysctl, old kernel, UK_BACKEND=node).
+const backendHelper = path.join(testRoot, 'helpers', 'backend.js');
+if (existsSync(backendHelper)) {
+  const reason = (await import(pathToFileURL(backendHelper).href)).ioUringSkipReason();
+  if (reason) console.log(`uringkit tests: io_uring is not used in this run: ${reason.replace(/^needs [^;:]*[;:] /, '')}`);
+}
 
 // Shared by every file of this run (e.g. the packed package, made once: test/helpers/pack.ts).
 const shared = mkdtempSync(path.join(os.tmpdir(), 'uringkit-run-'));
