@@ -96,6 +96,7 @@ const forceExit = major > 20 || (major === 20 && minor >= 14) ? ['--test-force-e
 function runFile(file, env) {
   return new Promise((resolve) => {
     const limitS = fileTimeoutS(file);
+    const started = Date.now();
     const tmp = mkdtempSync(path.join(os.tmpdir(), 'uringkit-test-'));
     const childEnv = { ...process.env, ...env, TMPDIR: tmp };
     delete childEnv.NODE_TEST_CONTEXT;
@@ -126,7 +127,7 @@ function runFile(file, env) {
         // removed by the test itself
       }
       rmSync(tmp, { recursive: true, force: true });
-      resolve({ file, code, signal, out, timedOut, limitS, left });
+      resolve({ file, code, signal, out, timedOut, limitS, left, seconds: (Date.now() - started) / 1000 });
     });
   });
 }
@@ -166,7 +167,7 @@ async function worker() {
   for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
     const r = await runFile(file, peerEnv);
     const rel = path.relative(root, r.file);
-    process.stdout.write(`# ---- ${rel}\n${r.out}`);
+    process.stdout.write(`# ---- ${rel} (${r.seconds.toFixed(1)} s)\n${r.out}`);
     for (const k of Object.keys(totals)) totals[k] += count(r.out, k);
     if (r.timedOut) {
       console.log(`# ${rel}: still running after ${r.limitS} s: killed with its process group (counted as failed)`);
