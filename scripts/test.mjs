@@ -14,8 +14,8 @@
 // Each file runs in its own `node --test` process, two at a time (this is a
 // 2-core machine), in its own process group and with its own TMPDIR:
 //  - a file still running after its time limit is killed with its whole group
-//    and counted as failed (default 240 s; a file may ask for more with a
-//    `@file-timeout <seconds>` line in its header comment);
+//    and counted as failed (default 240 s, or UK_TEST_FILE_TIMEOUT; a file may
+//    ask for more with a `@file-timeout <seconds>` line in its header comment);
 //  - --test-force-exit: a handle left open cannot keep a finished file alive;
 //  - the file's TMPDIR is removed afterwards, and what the file left there is
 //    reported (a test must clean up after itself).
@@ -33,7 +33,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const testRoot = path.join(root, 'dist', 'test');
 const filters = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const concurrency = Math.max(1, Number(process.env.UK_TEST_CONCURRENCY) || 2);
-const DEFAULT_FILE_TIMEOUT_S = 240;
+// UK_TEST_FILE_TIMEOUT (seconds) changes the default, e.g. for the slower sanitizer build.
+const DEFAULT_FILE_TIMEOUT_S = Number(process.env.UK_TEST_FILE_TIMEOUT) || 240;
 
 function walk(dir) {
   const out = [];
