@@ -30,7 +30,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PEERS, provide } from './peers.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const testRoot = path.join(root, 'dist', 'test');
+// UK_TEST_ROOT: another directory of compiled test files (the runner's own test uses it).
+const testRoot = process.env.UK_TEST_ROOT ? path.resolve(process.env.UK_TEST_ROOT) : path.join(root, 'dist', 'test');
 const filters = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const concurrency = Math.max(1, Number(process.env.UK_TEST_CONCURRENCY) || 2);
 // UK_TEST_FILE_TIMEOUT (seconds) changes the default, e.g. for the slower sanitizer build.
@@ -84,9 +85,14 @@ function providePeers(files) {
 }
 
 // --- 3. one file -------------------------------------------------------------
+/** The `@file-timeout <seconds>` of the file's leading comment (before its first line of code), or the default. */
 function fileTimeoutS(file) {
-  const head = readFileSync(file, 'utf8').slice(0, 4000);
-  const m = /@file-timeout\s+(\d+)/.exec(head);
+  const lead = [];
+  for (const line of readFileSync(file, 'utf8').slice(0, 8000).split('\n')) {
+    if (!/^\s*(\/\*|\*|\/\/|$)/.test(line)) break;
+    lead.push(line);
+  }
+  const m = /@file-timeout\s+(\d+)/.exec(lead.join('\n'));
   return m ? Number(m[1]) : DEFAULT_FILE_TIMEOUT_S;
 }
 
@@ -167,7 +173,7 @@ const queue = [...files];
 async function worker() {
   for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
     const r = await runFile(file, peerEnv);
-    const rel = path.relative(root, r.file);
+    const rel = path.relative(r.file.startsWith(root + path.sep) ? root : testRoot, r.file);
     process.stdout.write(`# ---- ${rel} (${r.seconds.toFixed(1)} s)\n${r.out}`);
     for (const k of Object.keys(totals)) totals[k] += count(r.out, k);
     if (r.timedOut) {
