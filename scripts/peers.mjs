@@ -29,9 +29,9 @@ export const PEERS = {
     env: 'UK_QEMU_AARCH64', commands: ['qemu-aarch64-static'], paths: [], apt: 'qemu-user-static', tests: ['package/arm64'],
   },
   'aarch64-linux-gnu-gcc': {
-    env: 'UK_AARCH64_CC', commands: ['aarch64-linux-gnu-gcc'], paths: [], apt: 'gcc-aarch64-linux-gnu', tests: [],
+    env: 'UK_AARCH64_CC', commands: ['aarch64-linux-gnu-gcc'], paths: [], apt: 'gcc-aarch64-linux-gnu', tests: ['package/'],
   },
-  'musl-gcc': { env: 'UK_MUSL_CC', commands: ['musl-gcc'], paths: [], apt: 'musl-tools', tests: [] },
+  'musl-gcc': { env: 'UK_MUSL_CC', commands: ['musl-gcc'], paths: [], apt: 'musl-tools', tests: ['package/'] },
   // The arm64 C and C++ runtime for running arm64 Node under qemu-user (qemu-aarch64-static -L /usr/aarch64-linux-gnu).
   'aarch64-runtime': {
     env: 'UK_AARCH64_SYSROOT', commands: [], paths: ['/usr/aarch64-linux-gnu'], apt: 'libstdc++6-arm64-cross',

@@ -22,6 +22,8 @@ const env = {
   ASAN_OPTIONS: 'detect_leaks=0:abort_on_error=1:halt_on_error=1:allocator_may_return_null=1:detect_stack_use_after_return=0',
   UBSAN_OPTIONS: 'halt_on_error=1:print_stacktrace=1',
   UK_ADDON_PATH: addon,
+  // The sanitized addon is slower: a longer per-file limit (scripts/test.mjs).
+  UK_TEST_FILE_TIMEOUT: process.env.UK_TEST_FILE_TIMEOUT ?? '600',
 };
 const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'test.mjs'), ...process.argv.slice(2)], { stdio: 'inherit', env });
 process.exit(r.status ?? 1);

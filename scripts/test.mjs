@@ -14,8 +14,8 @@
 // Each file runs in its own `node --test` process, two at a time (this is a
 // 2-core machine), in its own process group and with its own TMPDIR:
 //  - a file still running after its time limit is killed with its whole group
-//    and counted as failed (default 240 s; a file may ask for more with a
-//    `@file-timeout <seconds>` line in its header comment);
+//    and counted as failed (default 240 s, or UK_TEST_FILE_TIMEOUT; a file may
+//    ask for more with a `@file-timeout <seconds>` line in its header comment);
 //  - --test-force-exit: a handle left open cannot keep a finished file alive;
 //  - the file's TMPDIR is removed afterwards, and what the file left there is
 //    reported (a test must clean up after itself).
@@ -25,15 +25,17 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } 
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { PEERS, provide } from './peers.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const testRoot = path.join(root, 'dist', 'test');
+// UK_TEST_ROOT: another directory of compiled test files (the runner's own test uses it).
+const testRoot = process.env.UK_TEST_ROOT ? path.resolve(process.env.UK_TEST_ROOT) : path.join(root, 'dist', 'test');
 const filters = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const concurrency = Math.max(1, Number(process.env.UK_TEST_CONCURRENCY) || 2);
-const DEFAULT_FILE_TIMEOUT_S = 240;
+// UK_TEST_FILE_TIMEOUT (seconds) changes the default, e.g. for the slower sanitizer build.
+const DEFAULT_FILE_TIMEOUT_S = Number(process.env.UK_TEST_FILE_TIMEOUT) || 240;
 
 function walk(dir) {
   const out = [];
@@ -83,9 +85,14 @@ function providePeers(files) {
 }
 
 // --- 3. one file -------------------------------------------------------------
+/** The `@file-timeout <seconds>` of the file's leading comment (before its first line of code), or the default. */
 function fileTimeoutS(file) {
-  const head = readFileSync(file, 'utf8').slice(0, 4000);
-  const m = /@file-timeout\s+(\d+)/.exec(head);
+  const lead = [];
+  for (const line of readFileSync(file, 'utf8').slice(0, 8000).split('\n')) {
+    if (!/^\s*(\/\*|\*|\/\/|$)/.test(line)) break;
+    lead.push(line);
+  }
+  const m = /@file-timeout\s+(\d+)/.exec(lead.join('\n'));
   return m ? Number(m[1]) : DEFAULT_FILE_TIMEOUT_S;
 }
 
@@ -96,6 +103,7 @@ const forceExit = major > 20 || (major === 20 && minor >= 14) ? ['--test-force-e
 function runFile(file, env) {
   return new Promise((resolve) => {
     const limitS = fileTimeoutS(file);
+    const started = Date.now();
     const tmp = mkdtempSync(path.join(os.tmpdir(), 'uringkit-test-'));
     const childEnv = { ...process.env, ...env, TMPDIR: tmp };
     delete childEnv.NODE_TEST_CONTEXT;
@@ -126,7 +134,7 @@ function runFile(file, env) {
         // removed by the test itself
       }
       rmSync(tmp, { recursive: true, force: true });
-      resolve({ file, code, signal, out, timedOut, limitS, left });
+      resolve({ file, code, signal, out, timedOut, limitS, left, seconds: (Date.now() - started) / 1000 });
     });
   });
 }
@@ -147,6 +155,12 @@ if (files.length === 0) {
 }
 checkAddon();
 const peerEnv = providePeers(files);
+// One line when rings here cannot run on io_uring (seccomp, sysctl, old kernel, UK_BACKEND=node).
+const backendHelper = path.join(testRoot, 'helpers', 'backend.js');
+if (existsSync(backendHelper)) {
+  const reason = (await import(pathToFileURL(backendHelper).href)).ioUringSkipReason();
+  if (reason) console.log(`uringkit tests: io_uring is not used in this run: ${reason.replace(/^needs [^;:]*[;:] /, '')}`);
+}
 
 // Shared by every file of this run (e.g. the packed package, made once: test/helpers/pack.ts).
 const shared = mkdtempSync(path.join(os.tmpdir(), 'uringkit-run-'));
@@ -159,8 +173,8 @@ const queue = [...files];
 async function worker() {
   for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
     const r = await runFile(file, peerEnv);
-    const rel = path.relative(root, r.file);
-    process.stdout.write(`# ---- ${rel}\n${r.out}`);
+    const rel = path.relative(r.file.startsWith(root + path.sep) ? root : testRoot, r.file);
+    process.stdout.write(`# ---- ${rel} (${r.seconds.toFixed(1)} s)\n${r.out}`);
     for (const k of Object.keys(totals)) totals[k] += count(r.out, k);
     if (r.timedOut) {
       console.log(`# ${rel}: still running after ${r.limitS} s: killed with its process group (counted as failed)`);

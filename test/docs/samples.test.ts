@@ -71,7 +71,10 @@ for (const page of pages) {
       test(`${s.source}:${s.line} (${s.kind === 'exits' ? 'runs and exits' : `${s.kind} server answers`})`, { timeout: 120_000 },
         async () => {
           const dir = pageDir(s.source);
-          await runSample(s, { cwd: dir, file: path.join(dir, runnableName(s)), timeoutMs: 90_000 });
+          // The sample's own temporary files (some guides mkdtemp) go inside the project, removed with it.
+          const tmp = path.join(project.dir, 'tmp');
+          fs.mkdirSync(tmp, { recursive: true });
+          await runSample(s, { cwd: dir, file: path.join(dir, runnableName(s)), timeoutMs: 90_000, env: { TMPDIR: tmp } });
         });
     }
   });

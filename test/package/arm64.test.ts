@@ -54,7 +54,9 @@ function arm64Node(): string {
 }
 
 function underQemu(args: string[], timeoutMs: number) {
-  return runProcess(qemu, ['-L', sysroot, armNode, ...args], timeoutMs, { cwd: app.dir });
+  // Without LD_PRELOAD (the x86-64 sanitizer runtime under `npm run test:asan` means nothing to arm64 code).
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'LD_PRELOAD' && k !== 'UK_ADDON_PATH'));
+  return runProcess(qemu, ['-L', sysroot, armNode, ...args], timeoutMs, { cwd: app.dir, env });
 }
 
 before(async () => {

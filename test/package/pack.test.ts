@@ -14,7 +14,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 
 import { npmEnv, packedTarball, projectWithPackage, runOk } from '../helpers/pack.js';
-import { REPO_ROOT } from '../helpers/child.js';
+import { describeChild, REPO_ROOT, runProcess } from '../helpers/child.js';
+import { requirePeer } from '../helpers/peers.js';
 import { makeTempDir } from '../helpers/tmp.js';
 
 const PREBUILDS = ['linux-x64/uringkit.glibc.node', 'linux-x64/uringkit.musl.node', 'linux-arm64/uringkit.glibc.node'];
@@ -27,6 +28,37 @@ test('the tarball carries the library, the three tagged prebuilds and no tests',
   assert.ok(!listing.some((f) => f.startsWith('package/dist/test/')), 'no compiled tests in the package');
   const pkg = JSON.parse(runOk('tar', ['xzOf', tgz, 'package/package.json'], path.dirname(tgz))) as Record<string, unknown>;
   assert.equal(pkg.os, undefined, 'no "os" restriction: the package installs everywhere Node runs');
+});
+
+/** dlopen()s an addon with musl's dynamic linker; napi_module_register is stubbed (the addon only needs it at load). */
+const MUSL_DLOPEN_C = `
+#include <dlfcn.h>
+#include <stdio.h>
+void napi_module_register(void *mod) { (void)mod; }
+int main(int argc, char **argv) {
+  void *h = dlopen(argv[1], RTLD_LAZY | RTLD_LOCAL);
+  if (!h) { printf("dlopen failed: %s\\n", dlerror()); return 1; }
+  printf("loaded, napi_register_module_v1 %s\\n", dlsym(h, "napi_register_module_v1") ? "present" : "absent");
+  return 0;
+}
+`;
+
+test('the musl prebuild loads with musl\'s dynamic linker (Alpine\'s libc); the glibc one does not', { timeout: 1_200_000 }, async () => {
+  const musl = await requirePeer('musl-gcc');
+  const tgz = await packedTarball();
+  const work = makeTempDir('uk-musl-');
+  try {
+    writeFileSync(path.join(work.dir, 'probe.c'), MUSL_DLOPEN_C);
+    runOk(musl, ['-rdynamic', '-o', 'probe', 'probe.c'], work.dir);
+    runOk('tar', ['xzf', tgz, 'package/prebuilds/linux-x64'], work.dir);
+    const dir = path.join(work.dir, 'package', 'prebuilds', 'linux-x64');
+    const ok = await runProcess(path.join(work.dir, 'probe'), [path.join(dir, 'uringkit.musl.node')], 60_000);
+    assert.equal(ok.stdout.trim(), 'loaded, napi_register_module_v1 present', describeChild(ok));
+    const wrong = await runProcess(path.join(work.dir, 'probe'), [path.join(dir, 'uringkit.glibc.node')], 60_000);
+    assert.match(wrong.stdout, /dlopen failed: .*ld-linux-x86-64\.so\.2/, describeChild(wrong));
+  } finally {
+    work.remove();
+  }
 });
 
 test('npm install --ignore-scripts → the example runs on each Node', { timeout: 1_200_000 }, async () => {
@@ -49,6 +81,22 @@ test('npm install --ignore-scripts → the example runs on each Node', { timeout
     } finally {
       app.remove();
     }
+  }
+});
+
+test('npm install with scripts: the install script uses the matching prebuild and builds nothing', { timeout: 600_000 }, async () => {
+  const tgz = await packedTarball();
+  const app = makeTempDir('uk-app-scripts-');
+  try {
+    writeFileSync(path.join(app.dir, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true, type: 'module' }));
+    runOk('npm', ['install', '--foreground-scripts', '--no-audit', '--no-fund', tgz], app.dir);
+    const pkgDir = path.join(app.dir, 'node_modules', 'uringkit');
+    assert.ok(!existsSync(path.join(pkgDir, 'build')), 'the install script compiled although a prebuild matches');
+    const out = runOk(process.execPath, ['--input-type=module', '-e',
+      "import { Ring } from 'uringkit'; const r = Ring.current(); await r.nop(); console.log('ok'); await r.close();"], app.dir);
+    assert.equal(out.trim(), 'ok');
+  } finally {
+    app.remove();
   }
 });
 
