@@ -10,9 +10,11 @@
  * Nothing here loads with `import 'uringkit'`: the root entry carries no
  * mock code (test/backend/testing-entry.test.ts checks it).
  */
-export { MockBackend, withMock, MOCK_OP_NAMES } from './backend/mock/index.js';
+export { MockBackend, MOCK_OP_NAMES } from './backend/mock/index.js';
 export type {
   MockBackendOptions, MockUnhandled, MockClock, MockTimer, Fault, FaultPlan, FaultSpec, MockFdKind, MockOpenFd, MockFs,
   MockFsOptions, MockFsStat, MockInodeType, MockHandler, MockLogEntry, MockOpName, MockReply, MockRequest, MockResult,
-  MockStatInit, MockTestContext, WithMockOptions,
+  MockStatInit,
 } from './backend/mock/index.js';
+export { withMock } from './testing/with-mock.js';
+export type { MockTestContext, WithMockOptions } from './testing/with-mock.js';

@@ -52,7 +52,7 @@ function runChild(code: string): { stdout: string; loaded: string[] } {
   }
 }
 
-const isMock = (url: string): boolean => /\/dist\/src\/(backend\/mock\/|testing\.js)/.test(url);
+const isMock = (url: string): boolean => /\/dist\/src\/(backend\/mock\/|testing\.js|testing\/)/.test(url);
 
 describe('uringkit/testing subpath', () => {
   test("import 'uringkit' loads no module of the mock", () => {

@@ -34,6 +34,11 @@ export interface IdleFd {
 /** Cases a backend may handle differently; a fixture's `differs()` returns its documented behaviour. */
 export const DIFF_SENDFILE = 'sendFile';
 export const DIFF_WORKER_MESSAGES = 'messages from a worker thread';
+export const DIFF_FOREIGN_FD = 'an fd the backend did not open';
+export const DIFF_PERMISSIONS = 'permission checks';
+export const DIFF_STAT_IDENTITY = 'stat dev, uid and gid';
+export const DIFF_UMASK = 'umask';
+export const DIFF_RING_INFO = 'ring.info.fd';
 
 export type BackendName = 'io_uring' | 'portable' | 'mock';
 
@@ -235,6 +240,11 @@ class MockFixture extends Base implements BackendFixture {
       'no splice model: sendFile rejects with ENOSYS (syscall splice) unless a splice handler is installed');
     this.differences.set(DIFF_WORKER_MESSAGES,
       'a mock ring lives in one thread: a worker (another backend) sending to it gets ERR_RING_CLOSED');
+    this.differences.set(DIFF_FOREIGN_FD, 'its own fd table: a real fd of the process is EBADF');
+    this.differences.set(DIFF_PERMISSIONS, 'no permission model: everything runs as root');
+    this.differences.set(DIFF_STAT_IDENTITY, 'dev 0:0x4d, uid and gid 0');
+    this.differences.set(DIFF_UMASK, 'umask 0o022 (option fs.umask), not the process umask');
+    this.differences.set(DIFF_RING_INFO, 'a mock ring has no fd: info.fd is -1');
   }
 
   /**

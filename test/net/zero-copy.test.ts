@@ -12,7 +12,7 @@ import { describe, test } from 'node:test';
 
 import { IORING_OP } from '../../src/ring/constants.js';
 import { Ring, Socket, TcpListener } from '../../src/index.js';
-import { withMock } from '../../src/backend/mock/index.js';
+import { withMock } from '../../src/testing.js';
 import { deadline, recvExactly } from '../helpers/net-util.js';
 
 const SOON = 10_000;

@@ -13,6 +13,7 @@ import { constants as fsc } from 'node:fs';
 import path from 'node:path';
 
 import { E, fsError } from './errno.js';
+import { Statx } from './statx.js';
 
 export type InodeType = 'file' | 'directory' | 'symlink';
 
@@ -446,29 +447,29 @@ export class MockFs {
 
   /** @internal Fills a `struct statx` (little-endian) for `node`. */
   fillStatx(node: Inode, out: Uint8Array): void {
-    const b = Buffer.from(out.buffer, out.byteOffset, Math.min(out.byteLength, 256));
+    const b = Buffer.from(out.buffer, out.byteOffset, Math.min(out.byteLength, Statx.BYTES));
     b.fill(0);
     const size = node.statSize;
-    b.writeUInt32LE(0xfff, 0); // STATX_BASIC_STATS | STATX_BTIME
-    b.writeUInt32LE(4096, 4); // blksize
-    b.writeUInt32LE(node.nlink, 16);
-    b.writeUInt32LE(node.uid, 20);
-    b.writeUInt32LE(node.gid, 24);
-    b.writeUInt16LE(node.mode, 28);
-    b.writeBigUInt64LE(BigInt(node.ino), 32);
-    b.writeBigUInt64LE(BigInt(size), 40);
+    b.writeUInt32LE(0xfff, Statx.MASK); // STATX_BASIC_STATS | STATX_BTIME
+    b.writeUInt32LE(4096, Statx.BLKSIZE);
+    b.writeUInt32LE(node.nlink, Statx.NLINK);
+    b.writeUInt32LE(node.uid, Statx.UID);
+    b.writeUInt32LE(node.gid, Statx.GID);
+    b.writeUInt16LE(node.mode, Statx.MODE);
+    b.writeBigUInt64LE(BigInt(node.ino), Statx.INO);
+    b.writeBigUInt64LE(BigInt(size), Statx.SIZE);
     const stored = node.type === 'file' ? Math.min(node.size, node.data.length) : node.type === 'directory' ? 4096 : 0;
-    b.writeBigUInt64LE(BigInt(Math.ceil(stored / 4096) * 8), 48); // 512-byte blocks
+    b.writeBigUInt64LE(BigInt(Math.ceil(stored / 4096) * 8), Statx.BLOCKS); // 512-byte blocks
     const ts = (off: number, ns: bigint): void => {
-      b.writeBigInt64LE(ns / 1_000_000_000n, off);
-      b.writeUInt32LE(Number(ns % 1_000_000_000n), off + 8);
+      b.writeBigInt64LE(ns / 1_000_000_000n, off + Statx.TV_SEC);
+      b.writeUInt32LE(Number(ns % 1_000_000_000n), off + Statx.TV_NSEC);
     };
-    ts(64, node.atimeNs);
-    ts(80, node.btimeNs);
-    ts(96, node.ctimeNs);
-    ts(112, node.mtimeNs);
-    b.writeUInt32LE(0, 136); // dev major
-    b.writeUInt32LE(DEV_MINOR, 140); // dev minor
+    ts(Statx.ATIME, node.atimeNs);
+    ts(Statx.BTIME, node.btimeNs);
+    ts(Statx.CTIME, node.ctimeNs);
+    ts(Statx.MTIME, node.mtimeNs);
+    b.writeUInt32LE(0, Statx.DEV_MAJOR);
+    b.writeUInt32LE(DEV_MINOR, Statx.DEV_MINOR);
   }
 
   // ---- internals ----------------------------------------------------------------------------------

@@ -5,8 +5,8 @@
  */
 import type { MockClockImpl } from './clock.js';
 import { E, errnoNumber } from './errno.js';
-import type { MockFs } from './fs.js';
-import { Inode } from './fs.js';
+import { Inode, type MockFs } from './fs.js';
+import { Statx } from './statx.js';
 import type { MockLog } from './log.js';
 import type { Op } from './ring.js';
 import { opName, type MockHandler, type MockOpName, type MockReply, type MockResult, type MockStatInit } from './types.js';
@@ -19,10 +19,6 @@ export interface HandlerHost {
   complete(op: Op, res: number, by: string): void;
   touch(): void;
 }
-
-/** Byte offset of stx_size in a struct statx. */
-const STATX_SIZE_OFFSET = 40;
-const STATX_BYTES = 256;
 
 export class MockHandlers {
   readonly #table = new Map<MockOpName, MockHandler>();
@@ -131,7 +127,7 @@ export class MockHandlers {
     if (init.nlink !== undefined) node.nlink = init.nlink;
     this.#host.fs.fillStatx(node, out);
     if (init.size !== undefined) {
-      new DataView(out.buffer, out.byteOffset, STATX_BYTES).setBigUint64(STATX_SIZE_OFFSET, BigInt(init.size), true);
+      new DataView(out.buffer, out.byteOffset, Statx.BYTES).setBigUint64(Statx.SIZE, BigInt(init.size), true);
     }
   }
 }

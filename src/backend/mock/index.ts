@@ -1,6 +1,7 @@
 /**
  * The mock backend: Ring's Backend protocol in JavaScript with no system
- * calls, for unit tests (docs/guides/testing-with-mock.md).
+ * calls, for unit tests (docs/guides/testing-with-mock.md). Public through
+ * `uringkit/testing` (src/testing.ts), which adds withMock().
  */
 export { MockBackend } from './backend.js';
 export type { MockBackendOptions, MockUnhandled } from './backend.js';
@@ -10,5 +11,3 @@ export type { MockFdKind, MockOpenFd } from './fds.js';
 export type { MockFs, MockFsOptions, MockFsStat, InodeType as MockInodeType } from './fs.js';
 export { MOCK_OP_NAMES } from './types.js';
 export type { MockHandler, MockLogEntry, MockOpName, MockReply, MockRequest, MockResult, MockStatInit } from './types.js';
-export { withMock } from './node-test.js';
-export type { MockTestContext, WithMockOptions } from './node-test.js';

@@ -6,6 +6,7 @@
  */
 import { DescOp, type DecodedRecord } from '../protocol.js';
 import { E } from './errno.js';
+import { Statx } from './statx.js';
 import { addrOf, formatAddr, type MockAddr } from './sockaddr.js';
 import type { MockOpName, MockRequest } from './types.js';
 
@@ -217,7 +218,7 @@ export function decodeRequest(req: Req, rec: DecodedRecord, pin: unknown): numbe
       if (!Array.isArray(pin)) return -E.EINVAL;
       const p = pathOf(pin[0]);
       const out: unknown = pin[1];
-      if (p === undefined || !ArrayBuffer.isView(out) || out.byteLength < 256) return -E.EINVAL;
+      if (p === undefined || !ArrayBuffer.isView(out) || out.byteLength < Statx.BYTES) return -E.EINVAL;
       req.path = p;
       req.flags = arg0;
       req.mode = arg1; // the STATX_* mask

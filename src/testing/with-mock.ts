@@ -4,10 +4,13 @@
  * handler errors. When anything fails, the mock's seed and state are
  * reported (t.diagnostic and appended to the error), so the run can be
  * replayed with `new MockBackend({ seed })` or URINGKIT_MOCK_SEED.
+ *
+ * It sits above the runtime (it creates Rings, as the user's code does), so
+ * it lives beside the `uringkit/testing` entry, not in the mock backend,
+ * which depends on nothing above src/backend.
  */
-import '../../ops/file.js';
-import { Ring, setDefaultBackend, type RingOptions } from '../../ring/ring.js';
-import { MockBackend, type MockBackendOptions } from './backend.js';
+import { Ring, setDefaultBackend, type RingOptions } from '../index.js';
+import { MockBackend, type MockBackendOptions } from '../backend/mock/backend.js';
 
 /** What withMock needs from node:test's TestContext (any object with diagnostic() will do). */
 export interface MockTestContext {
