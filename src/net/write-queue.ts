@@ -210,7 +210,7 @@ export class WriteQueue {
       } else if (req.task !== undefined) {
         let p: Promise<unknown>;
         try {
-          p = req.task();
+          p = Promise.resolve(req.task()); // a task that returns a plain value settles with it
         } catch (e) {
           p = Promise.reject(e);
         }

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { after, describe, test } from 'node:test';
 
-import { Ring, Socket, SocketAddress, TcpListener } from '../../src/index.js';
+import { Ring, Socket, SocketAddress, TcpListener, UdpSocket } from '../../src/index.js';
 import { collectGarbage, waitUntil } from '../helpers/loop.js';
 import { deadline, rejectionOf } from '../helpers/net-util.js';
 
@@ -210,6 +210,29 @@ describe('errors (item 13)', () => {
     assert.throws(() => new Socket('3' as unknown as number), { code: 'ERR_INVALID_ARG_TYPE' });
     assert.throws(() => new Socket(3, {} as Ring), { code: 'ERR_INVALID_ARG_TYPE' });
     assert.throws(() => new Socket(3, Ring.current(), 99), { code: 'ERR_INVALID_ARG_VALUE' });
+  });
+
+  test('UdpSocket.connect and receive, Socket.enqueue: bad arguments carry codes; a task may return a plain value', async () => {
+    const u = UdpSocket.bind();
+    try {
+      await assert.rejects(u.connect(null as unknown as string), { code: 'ERR_INVALID_ARG_TYPE' });
+      await assert.rejects(u.connect({} as SocketAddress), { code: 'ERR_INVALID_ARG_TYPE' });
+      await assert.rejects(u.receive('x' as unknown as number), { code: 'ERR_INVALID_ARG_TYPE' });
+      await assert.rejects(u.receive(0), { code: 'ERR_OUT_OF_RANGE' });
+      await assert.rejects(u.receive(1.5), { code: 'ERR_OUT_OF_RANGE' });
+    } finally {
+      await u.close();
+    }
+    const l = TcpListener.bind();
+    try {
+      const [c, s] = await pair(l);
+      assert.throws(() => c.enqueue(null as unknown as () => Promise<number>), { code: 'ERR_INVALID_ARG_TYPE' });
+      assert.equal(await c.enqueue((() => 7) as unknown as () => Promise<number>), 7);
+      await c.close();
+      await s.close();
+    } finally {
+      await l.close();
+    }
   });
 
   test("a refused connect reads as Node's: 'connect ECONNREFUSED 127.0.0.1:<port>'", async () => {
