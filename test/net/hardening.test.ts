@@ -248,7 +248,7 @@ describe('errors (item 13)', () => {
     assert.equal(e.message, nodeErr.message);
   });
 
-  test('a closed Socket: write, recv, chunks, stream, pipeTo and shutdown fail with ERR_SOCKET_CLOSED', async () => {
+  test('a closed Socket: write, recv, chunks, stream, pipeTo, sendFile and shutdown fail with ERR_SOCKET_CLOSED', async () => {
     const l = TcpListener.bind();
     try {
       const [c, s] = await pair(l);
@@ -261,6 +261,7 @@ describe('errors (item 13)', () => {
       await assert.rejects(c.pipeTo(s), { code: 'ERR_SOCKET_CLOSED' });
       await assert.rejects(s.pipeTo(c), { code: 'ERR_SOCKET_CLOSED' });
       assert.throws(() => c.stream(), { code: 'ERR_SOCKET_CLOSED' });
+      await assert.rejects(c.sendFile(0, 0, 1), { code: 'ERR_SOCKET_CLOSED' });
       const e = (() => {
         try {
           c.write('x');
