@@ -477,12 +477,23 @@ async function bulkCases(o: BenchOptions, cpu: ReturnType<typeof cpus>, notes: s
     `64 MiB per sample, timed from connect to the receiver's close; receivers and proxies pinned to CPU ${cpu.server || '(any)'}; ` +
     `the proxy sink (bench/net/sink.c) shares the sender's CPU`);
   const peer = path.join(dist, 'bench', 'net', 'bulk-peer.js');
+  /** CPU µs per MiB moved, per server name (receiver or proxy process, kernel work on its behalf included). */
+  const cpuPerMiB = new Map<string, number[]>();
+  const cpuInfo = (s: Server | string): string => {
+    const v = typeof s === 'string' ? undefined : cpuPerMiB.get(s.name);
+    return v === undefined || v.length === 0 ? '' : `; its CPU ${median(v).toFixed(0)} µs/MiB (median)`;
+  };
   const sample = (s: Server): Sampler => async () => {
     alive(s);
     const [c, a] = pinned(cpu.load, sender.path, [HOST, String(s.port), String(BULK_BYTES), '1']);
+    const cpu0 = treeCpuSeconds(s.child.pid!);
     const r = await run(c, a, 120_000);
+    const cpu1 = treeCpuSeconds(s.child.pid!);
     const m = /seconds=([\d.]+)/.exec(r.stdout);
     if (!m) throw new Error(`net-sender against ${s.name}: no result: ${r.stdout} ${r.stderr}`);
+    const list = cpuPerMiB.get(s.name) ?? [];
+    list.push(((cpu1 - cpu0) * 1e6) / (BULK_BYTES / (1 << 20)));
+    cpuPerMiB.set(s.name, list);
     return BULK_BYTES / 1e6 / Number(m[1]);
   };
   const out: CaseResult[] = [];
@@ -496,11 +507,12 @@ async function bulkCases(o: BenchOptions, cpu: ReturnType<typeof cpus>, notes: s
       const v = await interleave(samplers, o);
       const c = new Case(name, 'MB/s').uringkit(v['uringkit'] ?? NaN).target('node-net', 1.5);
       if (typeof nn === 'string') c.missingPeer('node-net', nn);
-      else c.peer('node-net', v['node-net']!, nnInfo);
+      else c.peer('node-net', v['node-net']!, nnInfo + cpuInfo(nn));
       const r = c.build();
-      r.info = typeof uk === 'string' ? `uringkit failed: ${uk}` : ukInfo;
+      r.info = typeof uk === 'string' ? `uringkit failed: ${uk}` : ukInfo + cpuInfo(uk);
       out.push(r);
     } finally {
+      cpuPerMiB.clear();
       await stopAll([uk, nn, ...extra]);
     }
   };

@@ -17,7 +17,10 @@ import '../ops/file.js';
 import { sysOf } from '../ops/socket.js';
 import { checkOptions, type OpOptions } from '../ops/validate.js';
 import type { Ring } from '../ring/ring.js';
-import { Socket } from './socket.js';
+import { isSocket } from './brand.js';
+import { socketClosed } from './options.js';
+// Type only: socket.ts imports this module (Socket.sendFile); this one never loads socket.ts.
+import type { Socket } from './socket.js';
 
 /** Pipe capacity asked for with F_SETPIPE_SZ (the kernel may round it, or refuse and keep 64 KiB). */
 export const SENDFILE_PIPE_SIZE = 1 << 20;
@@ -112,7 +115,7 @@ function checkCount(v: unknown, name: string): number {
  */
 export async function sendFile(socket: Socket, file: File | number, offset = 0, length?: number,
   options?: OpOptions): Promise<number> {
-  if (!(socket instanceof Socket)) throw invalidArgType('socket', 'an instance of Socket', socket);
+  if (!isSocket(socket)) throw invalidArgType('socket', 'an instance of Socket', socket);
   let fdIn: number;
   if (file instanceof File) fdIn = file.fd;
   else if (typeof file === 'number') fdIn = file;
@@ -138,7 +141,7 @@ export async function sendFile(socket: Socket, file: File | number, offset = 0, 
 async function transfer(socket: Socket, ring: Ring, fdIn: number, offset: number, length: number,
   options: OpOptions | undefined): Promise<number> {
   if (length === 0) return 0;
-  if (socket.closed) throw new SystemError(os.constants.errno.EBADF, 'sendfile (the Socket is closed)');
+  if (socket.closed) throw socketClosed('sendfile');
   const fdOut = socket.fd;
 
   const pipe = acquire(ring);
@@ -167,15 +170,3 @@ async function transfer(socket: Socket, ring: Ring, fdIn: number, offset: number
   release(ring, pipe);
   return sent;
 }
-
-declare module './socket.js' {
-  interface Socket {
-    /** Zero-copy: `length` bytes of `file` from `offset` (see sendFile). */
-    sendFile(file: File | number, offset?: number, length?: number, options?: OpOptions): Promise<number>;
-  }
-}
-
-Socket.prototype.sendFile = function (this: Socket, file: File | number, offset?: number, length?: number,
-  options?: OpOptions): Promise<number> {
-  return sendFile(this, file, offset, length, options);
-};

@@ -15,6 +15,7 @@
 import os from 'node:os';
 
 import { invalidArgType, invalidArgValue, outOfRange, SystemError } from '../errors.js';
+import type { File } from '../fs/file.js';
 import { sysOf, type RecvOptions, type SendOptions } from '../ops/socket.js';
 import { checkOptions, type Callback, type OpOptions } from '../ops/validate.js';
 import { Ring } from '../ring/ring.js';
@@ -22,7 +23,9 @@ import { AF_INET, AF_INET6, AF_UNIX, SocketAddress } from './address.js';
 import {
   applyOptions, check, int, socketClosed, SOCK_STREAM, withAddress, type SocketOptions,
 } from './options.js';
+import { markSocket } from './brand.js';
 import { pipeSockets, type PipeOptions, type PipeResult } from './pipe.js';
+import { sendFile } from './sendfile.js';
 import { ChunkIterator, provideReceiverAccess, Receiver, type ReceiveOptions } from './receive.js';
 import { SocketStream, type SocketStreamOptions } from './stream.js';
 import { WriteQueue } from './write-queue.js';
@@ -136,6 +139,7 @@ export class Socket {
       peerOnThisHost: () => this.#peerOnThisHost(),
     });
     leaked.register(this, { ring, fd }, this);
+    markSocket(this);
   }
 
   get fd(): number {
@@ -245,6 +249,11 @@ export class Socket {
   /** The zero-copy policy: { mode, threshold }. */
   get zeroCopy(): { mode: boolean | 'auto'; threshold: number } {
     return this.#writes.zeroCopy;
+  }
+
+  /** Zero-copy: `length` bytes of `file` from `offset`, in write order (see sendFile in sendfile.ts). */
+  sendFile(file: File | number, offset?: number, length?: number, options?: OpOptions): Promise<number> {
+    return sendFile(this, file, offset, length, options);
   }
 
   // ---- reading ---------------------------------------------------------------

@@ -4,7 +4,7 @@
  */
 import os from 'node:os';
 
-import { invalidArgType, SystemError } from '../errors.js';
+import { invalidArgType, outOfRange, SystemError } from '../errors.js';
 import { sysOf, type RecvOptions, type SendOptions } from '../ops/socket.js';
 import type { OpOptions } from '../ops/validate.js';
 import { Ring } from '../ring/ring.js';
@@ -97,6 +97,7 @@ export class UdpSocket {
   /** Fixes the default destination (connect(2) on a datagram socket). */
   async connect(to: SocketAddress | string, options?: OpOptions): Promise<void> {
     const addr = typeof to === 'string' ? SocketAddress.parse(to) : to;
+    if (!(addr instanceof SocketAddress)) throw invalidArgType('to', 'a SocketAddress or string', to);
     const [sa, len] = addr.toSockaddr(sysOf(this.#ring));
     await this.#ring.connect(this.#open('connect'), sa, len, options);
     this.#connected = addr;
@@ -118,6 +119,10 @@ export class UdpSocket {
 
   /** Receives one datagram (up to `maxSize` bytes, default 64 KiB) with its sender's address. */
   async receive(maxSize = 65536, options?: RecvOptions): Promise<Datagram> {
+    if (typeof maxSize !== 'number') throw invalidArgType('maxSize', 'of type number', maxSize);
+    if (!Number.isInteger(maxSize) || maxSize < 1 || maxSize > 0x7ffff000) {
+      throw outOfRange('maxSize', 'an integer >= 1 && <= 2147479552', maxSize);
+    }
     const buf = Buffer.allocUnsafe(maxSize);
     const from = Buffer.alloc(132);
     const n = await this.#ring.recvmsg(this.#open('recvmsg'), buf, from, options);

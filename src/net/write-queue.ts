@@ -49,6 +49,10 @@ class WriteRequest {
   /** All bytes sent (or failed): settle once zcPending is 0. */
   sent = false;
   error: Error | null = null;
+  /** Settled by its signal while still queued: skipped when it reaches the head. */
+  dropped = false;
+  /** Removes the abort listener of a queued write (set while one is attached). */
+  unlisten: (() => void) | undefined;
   resolve: ((v: unknown) => void) | undefined;
   reject: ((e: unknown) => void) | undefined;
   callback: Callback<number> | undefined;
@@ -168,20 +172,45 @@ export class WriteQueue {
   #push(req: WriteRequest): void {
     this.#wq.push(req);
     if (this.#wq.length - this.#wqHead === 1) this.#next();
+    else this.#watchQueued(req);
+  }
+
+  /**
+   * A write waiting behind others whose signal fires is settled at once
+   * with an AbortError (`bytesWritten` 0) and never sent; once it is at the
+   * head, the send itself carries the signal.
+   */
+  #watchQueued(req: WriteRequest): void {
+    const signal = req.options?.signal;
+    if (signal === undefined || signal.aborted) return;
+    const onAbort = (): void => {
+      req.unlisten = undefined;
+      req.dropped = true;
+      const e = Object.assign(new AbortError('The operation was aborted', { cause: signal.reason }), { bytesWritten: 0 });
+      this.#finish(req, e, 0);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    req.unlisten = () => signal.removeEventListener('abort', onAbort);
   }
 
   /** Starts the request at the head of the queue (queue not empty). */
   #next(): void {
     for (;;) {
       const req = this.#wq[this.#wqHead]!;
-      if (this.#broken !== undefined) {
+      if (req.unlisten !== undefined) {
+        req.unlisten();
+        req.unlisten = undefined;
+      }
+      if (req.dropped) {
+        // settled by its signal while queued
+      } else if (this.#broken !== undefined) {
         this.#finish(req, this.#broken, 0);
       } else if (this.#destroyed) {
         this.#finish(req, new SystemError(os.constants.errno.EPIPE, req.task !== undefined ? 'sendfile' : 'send'), 0);
       } else if (req.task !== undefined) {
         let p: Promise<unknown>;
         try {
-          p = req.task();
+          p = Promise.resolve(req.task()); // a task that returns a plain value settles with it
         } catch (e) {
           p = Promise.reject(e);
         }

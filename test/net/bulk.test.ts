@@ -155,6 +155,17 @@ function proxy(listener: TcpListener, targetPort: number, outcomes: Promise<unkn
   })();
 }
 
+/** client -> [a  b] -> sinkSide: two connections on `l`, the middle pair to be piped. */
+async function chain(l: TcpListener, clientOptions?: { linger: number }):
+  Promise<{ client: Socket; a: Socket; b: Socket; sinkSide: Socket }> {
+  const aP = l.accept();
+  const client = await Socket.connect(l.address(), clientOptions);
+  const a = await aP;
+  const bP = l.accept();
+  const b = await Socket.connect(l.address());
+  return { client, a, b, sinkSide: await bP };
+}
+
 describe('Socket.pipeTo', () => {
   test('client -> proxy -> sink: 1 GiB byte-exact (SHA-256); the half-close travels; nothing left open', async () => {
     const base = fdCount();
@@ -192,12 +203,7 @@ describe('Socket.pipeTo', () => {
     const l = TcpListener.bind();
     try {
       // client -> [a  b] -> sink; the client resets while the sink reads.
-      const aP = l.accept();
-      const client = await Socket.connect(l.address(), { linger: 0 });
-      const a = await aP;
-      const bP = l.accept();
-      const b = await Socket.connect(l.address());
-      const sinkSide = await bP;
+      const { client, a, b, sinkSide } = await chain(l, { linger: 0 });
       const piping = a.pipeTo(b);
       const block = Buffer.alloc(1 << 20, 7);
       for (let i = 0; i < 4; i++) await client.write(block);
@@ -229,12 +235,7 @@ describe('Socket.pipeTo', () => {
     const base = fdCount();
     const l = TcpListener.bind();
     try {
-      const aP = l.accept();
-      const client = await Socket.connect(l.address());
-      const a = await aP;
-      const bP = l.accept();
-      const b = await Socket.connect(l.address());
-      const sinkSide = await bP;
+      const { client, a, b, sinkSide } = await chain(l);
       sinkSide.setOptions({ linger: 0 });
       const piping = a.pipeTo(b, { chunkSize: 64 * 1024 });
       // The client keeps sending until the pipe breaks.

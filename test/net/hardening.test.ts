@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { after, describe, test } from 'node:test';
 
-import { Ring, Socket, SocketAddress, TcpListener } from '../../src/index.js';
+import { Ring, Socket, SocketAddress, TcpListener, UdpSocket } from '../../src/index.js';
 import { collectGarbage, waitUntil } from '../helpers/loop.js';
 import { deadline, rejectionOf } from '../helpers/net-util.js';
 
@@ -96,15 +96,58 @@ describe('a write that fails part-way (item 9)', () => {
   });
 });
 
+/** Collects the process warnings about sockets closed on garbage collection until stop(). */
+function gcWarnings(): { list: Error[]; stop(): void } {
+  const list: Error[] = [];
+  const onWarning = (w: Error): void => {
+    if ((w as { code?: string }).code === 'UK_SOCKET_GC_CLOSE') list.push(w);
+  };
+  process.on('warning', onWarning);
+  return { list, stop: () => process.off('warning', onWarning) };
+}
+
+describe('aborting a queued write', () => {
+  test('a write waiting behind a blocked one settles at once with AbortError and is never sent', async () => {
+    const l = TcpListener.bind();
+    try {
+      const [c, s] = await pair(l, { sendBuffer: 64 * 1024 });
+      const big = Buffer.alloc(16 << 20, 0x61); // blocks: the peer does not read yet
+      const first = c.write(big);
+      const ac = new AbortController();
+      const queued = rejectionOf(c.write('SKIPPED', { signal: ac.signal }), 'queued write');
+      const after = c.write('Z');
+      ac.abort();
+      const e = await deadline(queued, SOON, 'aborted queued write');
+      assert.equal(e.name, 'AbortError');
+      assert.equal(e['bytesWritten'], 0);
+      // Now read everything: the big write, then 'Z'; the aborted bytes never appear.
+      const reading = (async () => {
+        const parts: Buffer[] = [];
+        let n = 0;
+        for await (const chunk of s) {
+          n += chunk.length;
+          if (n > big.length - 16) parts.push(chunk);
+        }
+        return { n, tail: Buffer.concat(parts).subarray(-8).toString('latin1') };
+      })();
+      assert.equal(await deadline(first, SOON, 'first write'), big.length);
+      assert.equal(await deadline(after, SOON, 'later write'), 1);
+      await c.close();
+      const got = await deadline(reading, SOON, 'reading');
+      assert.equal(got.n, big.length + 1);
+      assert.equal(got.tail, 'aaaaaaaZ');
+      await s.close();
+    } finally {
+      await l.close();
+    }
+  });
+});
+
 describe('garbage collection of a Socket never closed (item 11)', () => {
   test('its fd is closed and a warning names it', async () => {
     const l = TcpListener.bind();
     try {
-      const warnings: Error[] = [];
-      const onWarning = (w: Error): void => {
-        warnings.push(w);
-      };
-      process.on('warning', onWarning);
+      const warnings = gcWarnings();
       let fd = -1;
       let peer: Socket | undefined;
       await (async () => {
@@ -118,11 +161,11 @@ describe('garbage collection of a Socket never closed (item 11)', () => {
       let closed = false;
       for (let i = 0; i < 50 && !closed; i++) {
         await collectGarbage(2);
-        closed = await waitUntil(() => warnings.some((w) => (w as { code?: string }).code === 'UK_SOCKET_GC_CLOSE'), 100);
+        closed = await waitUntil(() => warnings.list.length > 0, 100);
       }
-      process.off('warning', onWarning);
+      warnings.stop();
       assert.ok(closed, 'a warning was emitted for the collected Socket');
-      const w = warnings.find((x) => (x as { code?: string }).code === 'UK_SOCKET_GC_CLOSE')!;
+      const w = warnings.list[0]!;
       assert.match(w.message, new RegExp(`fd ${fd}\\b`));
       // The peer sees the close (EOF): the fd really was closed.
       const n = await deadline(peer!.recv(Buffer.alloc(16)), SOON, 'peer EOF');
@@ -136,11 +179,7 @@ describe('garbage collection of a Socket never closed (item 11)', () => {
   test('a closed Socket is not warned about', async () => {
     const l = TcpListener.bind();
     try {
-      const warnings: Error[] = [];
-      const onWarning = (w: Error): void => {
-        warnings.push(w);
-      };
-      process.on('warning', onWarning);
+      const warnings = gcWarnings();
       await (async () => {
         const [c, s] = await pair(l);
         await c.close();
@@ -148,8 +187,8 @@ describe('garbage collection of a Socket never closed (item 11)', () => {
       })();
       await collectGarbage(4);
       await waitUntil(() => false, 200);
-      process.off('warning', onWarning);
-      assert.equal(warnings.filter((w) => (w as { code?: string }).code === 'UK_SOCKET_GC_CLOSE').length, 0);
+      warnings.stop();
+      assert.equal(warnings.list.length, 0);
     } finally {
       await l.close();
     }
@@ -173,6 +212,29 @@ describe('errors (item 13)', () => {
     assert.throws(() => new Socket(3, Ring.current(), 99), { code: 'ERR_INVALID_ARG_VALUE' });
   });
 
+  test('UdpSocket.connect and receive, Socket.enqueue: bad arguments carry codes; a task may return a plain value', async () => {
+    const u = UdpSocket.bind();
+    try {
+      await assert.rejects(u.connect(null as unknown as string), { code: 'ERR_INVALID_ARG_TYPE' });
+      await assert.rejects(u.connect({} as SocketAddress), { code: 'ERR_INVALID_ARG_TYPE' });
+      await assert.rejects(u.receive('x' as unknown as number), { code: 'ERR_INVALID_ARG_TYPE' });
+      await assert.rejects(u.receive(0), { code: 'ERR_OUT_OF_RANGE' });
+      await assert.rejects(u.receive(1.5), { code: 'ERR_OUT_OF_RANGE' });
+    } finally {
+      await u.close();
+    }
+    const l = TcpListener.bind();
+    try {
+      const [c, s] = await pair(l);
+      assert.throws(() => c.enqueue(null as unknown as () => Promise<number>), { code: 'ERR_INVALID_ARG_TYPE' });
+      assert.equal(await c.enqueue((() => 7) as unknown as () => Promise<number>), 7);
+      await c.close();
+      await s.close();
+    } finally {
+      await l.close();
+    }
+  });
+
   test("a refused connect reads as Node's: 'connect ECONNREFUSED 127.0.0.1:<port>'", async () => {
     const port = await closedPort();
     const e = await rejectionOf(Socket.connect(`127.0.0.1:${port}`), 'connect');
@@ -186,7 +248,7 @@ describe('errors (item 13)', () => {
     assert.equal(e.message, nodeErr.message);
   });
 
-  test('a closed Socket: write, recv, chunks, stream, pipeTo and shutdown fail with ERR_SOCKET_CLOSED', async () => {
+  test('a closed Socket: write, recv, chunks, stream, pipeTo, sendFile and shutdown fail with ERR_SOCKET_CLOSED', async () => {
     const l = TcpListener.bind();
     try {
       const [c, s] = await pair(l);
@@ -199,6 +261,7 @@ describe('errors (item 13)', () => {
       await assert.rejects(c.pipeTo(s), { code: 'ERR_SOCKET_CLOSED' });
       await assert.rejects(s.pipeTo(c), { code: 'ERR_SOCKET_CLOSED' });
       assert.throws(() => c.stream(), { code: 'ERR_SOCKET_CLOSED' });
+      await assert.rejects(c.sendFile(0, 0, 1), { code: 'ERR_SOCKET_CLOSED' });
       const e = (() => {
         try {
           c.write('x');
