@@ -68,7 +68,7 @@ interface UvHandle {
 
 interface TcpBinding {
   TCP: new (type: number) => UvHandle & { bind(a: string, p: number): number; bind6(a: string, p: number, f: number): number };
-  constants: { SERVER: number; UV_TCP_IPV6ONLY: number };
+  constants: { SERVER: number; UV_TCP_IPV6ONLY: number; UV_TCP_REUSEPORT?: number };
 }
 interface PipeBinding {
   Pipe: new (type: number) => UvHandle & { bind(path: string): number };
@@ -364,9 +364,11 @@ class StreamHandle extends Handle {
       return 0;
     }
     const th = new tb.TCP(tb.constants.SERVER);
+    // SO_REUSEPORT: libuv's UV_TCP_REUSEPORT (Node 22.12+); setsockopt refuses it where absent.
+    const reuse = this.opts.reusePort === true ? tb.constants.UV_TCP_REUSEPORT ?? 0 : 0;
     let err = this.domain === AF_INET6
-      ? th.bind6(address, port, this.opts.v6Only === true ? tb.constants.UV_TCP_IPV6ONLY : 0)
-      : th.bind(address, port);
+      ? th.bind6(address, port, (this.opts.v6Only === true ? tb.constants.UV_TCP_IPV6ONLY : 0) | reuse)
+      : (th.bind as (a: string, p: number, f: number) => number)(address, port, reuse);
     const out: Record<string, unknown> = {};
     if (err === 0) err = th.getsockname!(out);
     if (err !== 0) {
@@ -709,7 +711,11 @@ export function makeSys(table: HandleTable): SyscallBackend {
       const key = optKey(level, name);
       if (!(key in OPTION_DEFAULTS)) return -E.ENOPROTOOPT;
       const on = value !== 0;
-      if (level === SOL_SOCKET && name === SO_REUSEPORT && on) return -E.ENOPROTOOPT; // no SO_REUSEPORT in Node's listen
+      if (level === SOL_SOCKET && name === SO_REUSEPORT) {
+        // Only libuv's UV_TCP_REUSEPORT can set it (Node 22.12+); elsewhere refused.
+        if (on && uvBinding<TcpBinding>('tcp_wrap')?.constants.UV_TCP_REUSEPORT === undefined) return -E.ENOPROTOOPT;
+        s.opts.reusePort = on;
+      }
       if (level === SOL_SOCKET && (name === SO_SNDBUF || name === SO_RCVBUF)) {
         // As Linux: the size is doubled (bookkeeping overhead), capped by the sysctl maximum.
         const max = sysctl(name === SO_SNDBUF ? 'net/core/wmem_max' : 'net/core/rmem_max') ?? value;
