@@ -72,12 +72,14 @@ export class Op {
       this.linkTimer = undefined;
       r.post(this.slot, (this.hi & ~3) | Kind.LINK_TIMEOUT, linkRes, 0);
     }
+    r.wake();
   }
 
   /** A multishot operation's intermediate CQE (IORING_CQE_F_MORE). */
   more(res: number): void {
     if (this.done || this.r.destroyed) return;
     this.r.post(this.slot, this.hi, res, IORING_CQE_F_MORE);
+    this.r.wake();
   }
 }
 
@@ -114,22 +116,54 @@ export class PortableRing {
     return (this.ready.length - this.readyHead) >> 2;
   }
 
+  /** Queues a completion; the caller then calls wake() (once for a batch). */
   post(slot: number, hi: number, res: number, flags: number): void {
     this.ready.push(slot, hi, res | 0, flags);
-    if (!this.flushing && !this.#wakeQueued) {
-      this.#wakeQueued = true;
-      void RESOLVED.then(this.#wake);
-    }
   }
 
-  readonly #wake = (): void => {
+  /**
+   * Hands queued completions to Ring: nothing inside flush() (the flush
+   * returns them), directly from an I/O callback (Ring dispatches inside
+   * the callback's scope; microtasks run after it), or from a microtask when
+   * Ring is dispatching this ring's completions right now (never re-entrant).
+   */
+  wake(): void {
+    if (this.flushing || this.queued === 0) return;
+    if (this.#waking) {
+      if (!this.#wakeQueued) {
+        this.#wakeQueued = true;
+        void RESOLVED.then(this.#wakeLater);
+      }
+      return;
+    }
+    this.#wakeNow();
+  }
+
+  #waking = false;
+
+  readonly #wakeLater = (): void => {
     this.#wakeQueued = false;
+    if (!this.#waking && this.queued > 0) this.#wakeNow(false);
+  };
+
+  #wakeNow(retry = true): void {
     if (this.destroyed) return;
     // A wake from I/O is a new event-loop callback: count it as a turn for Ring's fairness budget.
     this.turn[0] = (this.turn[0]! + 1) | 0;
-    if (this.queued > 0) this.onWake();
+    this.#waking = true;
+    try {
+      this.onWake();
+    } finally {
+      this.#waking = false;
+    }
+    // Ring was already dispatching (its own flush turn) and left these: once more, after it.
+    // (Past its fairness budget Ring schedules its own later turn, whose flush returns them.)
+    if (retry && this.queued > 0 && !this.#wakeQueued) {
+      this.#wakeQueued = true;
+      void RESOLVED.then(this.#wakeLater);
+    }
     this.checkRef();
-  };
+  }
 
   /** Copies ready completions into `out`; returns how many. */
   deliver(): number {
@@ -182,6 +216,7 @@ export class PortableRing {
         // The deadline could not stop it: say so; the operation completes on its own.
         op.link = 0;
         this.post(op.slot, (op.hi & ~3) | Kind.LINK_TIMEOUT, -E.EALREADY, 0);
+        this.wake();
         return;
       }
       op.complete(-E.ECANCELED, -E.ETIME);
@@ -194,6 +229,7 @@ export class PortableRing {
     if (t === undefined || t.hi !== hi) return;
     this.timers.delete(slot);
     this.post(slot, (hi & ~3) | Kind.LINK_TIMEOUT, -E.ETIME, 0);
+    this.wake();
   }
 
   /** ASYNC_CANCEL aimed at (targetSlot, targetHi); posts the cancel's own CQE. */
@@ -217,6 +253,7 @@ export class PortableRing {
       }
     }
     this.post(slot, (hi & ~3) | Kind.CANCEL, res, 0);
+    this.wake();
   }
 
   destroy(): void {

@@ -146,7 +146,10 @@ export class PortableBackend implements Backend {
 
   registerRing(h: BackendHandle, id: number): number {
     const r = this.#ring(h);
-    const detach = messages.listen(id, (hi, value) => r.post(SLOT_MESSAGE, hi, value, 0));
+    const detach = messages.listen(id, (hi, value) => {
+      r.post(SLOT_MESSAGE, hi, value, 0);
+      r.wake();
+    });
     if (detach === undefined) return -E.ENOSPC;
     r.id = id;
     r.detachMessages = detach;
@@ -186,7 +189,7 @@ export class PortableBackend implements Backend {
     if (link) {
       const ms = f64[(base + Rec.LINK_MS) >> 1]!;
       if (!isMs(ms) || (hi & 3) !== Kind.OP) {
-        if (separate) r.post(slot, (hi & ~3) | Kind.LINK_TIMEOUT, -E.ECANCELED, 0);
+        if (separate) r.post(slot, (hi & ~3) | Kind.LINK_TIMEOUT, -E.ECANCELED, 0); // inside flush: returned by it
         else op.link = 1;
         op.complete(-E.EINVAL);
         return;
