@@ -23,13 +23,12 @@
  */
 import fs from 'node:fs';
 import net from 'node:net';
-import util from 'node:util';
 
 import type { SyscallBackend } from '../backend.js';
 import { AF_INET, AF_INET6, AF_UNIX, decodeSockaddr, encodeSockaddr } from '../mock/sockaddr.js';
 import { E, errnoOf, type Op } from './engine.js';
 import { DgramHandle } from './datagrams.js';
-import { Handle, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP } from './handle.js';
+import { Handle, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, uvBinding, uvErrno } from './handle.js';
 
 /** The first virtual fd. */
 export const FD_BASE = 0x40000000;
@@ -73,25 +72,6 @@ interface TcpBinding {
 interface PipeBinding {
   Pipe: new (type: number) => UvHandle & { bind(path: string): number };
   constants: { SERVER: number };
-}
-
-/** libuv's own handles (the ones net.Server wraps): the only synchronous bind + listen Node has. */
-function uvBinding<T>(name: string): T | undefined {
-  try {
-    return (process as unknown as { binding(n: string): T }).binding(name);
-  } catch {
-    return undefined;
-  }
-}
-
-/** A libuv status (negative, libuv's numbering) → negative Linux-style errno. */
-function uvErrno(status: number): number {
-  try {
-    const n = (E as Record<string, number | undefined>)[util.getSystemErrorName(status)];
-    return n !== undefined ? -n : status;
-  } catch {
-    return -E.EIO;
-  }
 }
 
 /** Received bytes not yet read, end-of-stream, a pending error, and the recvs waiting. */
