@@ -26,6 +26,9 @@ import { Cqe, Kind } from '../protocol.js';
 
 export const E = os.constants.errno;
 export const IORING_CQE_F_MORE = 1 << 1;
+export const IORING_CQE_F_BUFFER = 1 << 0;
+export const IORING_CQE_F_NOTIF = 1 << 3;
+export const IORING_CQE_BUFFER_SHIFT = 16;
 const RESOLVED = Promise.resolve();
 
 /** Node/libuv error → negative Linux-style errno (by name: libuv's numbers differ off Linux). */
@@ -75,11 +78,48 @@ export class Op {
     r.wake();
   }
 
-  /** A multishot operation's intermediate CQE (IORING_CQE_F_MORE). */
-  more(res: number): void {
+  /** A multishot operation's intermediate CQE (IORING_CQE_F_MORE, plus `flags`). */
+  more(res: number, flags = 0): void {
     if (this.done || this.r.destroyed) return;
-    this.r.post(this.slot, this.hi, res, IORING_CQE_F_MORE);
+    this.r.post(this.slot, this.hi, res, IORING_CQE_F_MORE | flags);
     this.r.wake();
+  }
+
+  /**
+   * A zero-copy send's two CQEs: the result (F_MORE), then the notification
+   * (F_NOTIF) that ends it. Both at once: the bytes were handed to the kernel.
+   */
+  completeZc(res: number): void {
+    if (this.done) return;
+    this.more(res);
+    this.done = true;
+    const r = this.r;
+    if (r.pending.get(this.slot) === this) r.pending.delete(this.slot);
+    if (r.destroyed) return;
+    r.post(this.slot, this.hi, 0, IORING_CQE_F_NOTIF);
+    if (this.link === 1) {
+      if (this.linkTimer !== undefined) clearTimeout(this.linkTimer);
+      this.linkTimer = undefined;
+      r.post(this.slot, (this.hi & ~3) | Kind.LINK_TIMEOUT, -E.ECANCELED, 0);
+    }
+    r.wake();
+  }
+}
+
+/**
+ * A provided-buffer ring (IORING_REGISTER_PBUF_RING emulated): `count`
+ * buffers of `size` bytes in `memory`; a multishot recv fills a free one and
+ * names it in its CQE; PBUF_RECYCLE hands it back.
+ */
+export class BufRing {
+  readonly free: number[] = [];
+
+  constructor(readonly memory: Uint8Array, readonly size: number, readonly count: number) {
+    for (let i = count - 1; i >= 0; i--) this.free.push(i);
+  }
+
+  view(bid: number): Uint8Array {
+    return this.memory.subarray(bid * this.size, (bid + 1) * this.size);
   }
 }
 
@@ -98,6 +138,8 @@ export class PortableRing {
   #wakeQueued = false;
   /** Keeps the event loop alive while Ring wants it (turn[1]); ref'd only then. */
   readonly #keepalive: NodeJS.Timeout;
+  /** Provided-buffer rings (registerBufRing), by group id. */
+  readonly bufRings = new Map<number, BufRing>();
   /** Ring-to-ring message id (0: not registered). */
   id = 0;
   detachMessages: (() => void) | undefined;

@@ -26,7 +26,7 @@ import net from 'node:net';
 
 import type { SyscallBackend } from '../backend.js';
 import { AF_INET, AF_INET6, AF_UNIX, decodeSockaddr, encodeSockaddr } from '../mock/sockaddr.js';
-import { E, errnoOf, type Op } from './engine.js';
+import { E, errnoOf, IORING_CQE_BUFFER_SHIFT, IORING_CQE_F_BUFFER, type BufRing, type Op } from './engine.js';
 import { DgramHandle } from './datagrams.js';
 import { Handle, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, uvBinding, uvErrno } from './handle.js';
 
@@ -201,9 +201,44 @@ class StreamHandle extends Handle {
     if (this.opts.keepAlive !== undefined) s.setKeepAlive(this.opts.keepAlive, (this.opts.keepIdle ?? 0) * 1000);
   }
 
+  /** A multishot recv into a provided-buffer ring (at most one per socket, as Socket arms it). */
+  #multi: { op: Op; ring: BufRing; flags: number } | undefined;
+
+  recvMultishot(op: Op, ring: BufRing, flags: number): void {
+    if (this.server !== undefined || (this.sock === undefined && !this.readShut)) return op.complete(-E.ENOTCONN);
+    if (this.#multi !== undefined) return op.complete(-E.EBUSY);
+    const m = { op, ring, flags };
+    this.#multi = m;
+    op.detach = () => {
+      if (this.#multi === m) this.#multi = undefined;
+    };
+    this.#feed();
+  }
+
+  /** Fills provided buffers from the inbox: one F_MORE CQE per buffer; ENOBUFS, EOF or the error end it. */
+  #feedMulti(): void {
+    const m = this.#multi!;
+    const ib = this.inbox;
+    while (ib.bytes > 0) {
+      const bid = m.ring.free.pop();
+      if (bid === undefined) {
+        this.#multi = undefined;
+        m.op.complete(-E.ENOBUFS);
+        return;
+      }
+      const n = ib.take(m.ring.view(bid), false);
+      m.op.more(n, IORING_CQE_F_BUFFER | (bid << IORING_CQE_BUFFER_SHIFT));
+    }
+    if (ib.error !== 0 || ib.eof || this.readShut) {
+      this.#multi = undefined;
+      m.op.complete(ib.error !== 0 ? ib.error : 0);
+    }
+  }
+
   /** Hands waiting bytes (or EOF / the error) to waiting recvs, in order. */
   #feed(): void {
     const ib = this.inbox;
+    if (this.#multi !== undefined) this.#feedMulti();
     while (ib.readers.length > 0 && (ib.bytes > 0 || ib.eof || ib.error !== 0 || this.readShut)) {
       const w = ib.readers.shift()!;
       if (ib.bytes > 0) w.op.complete(ib.take(w.view, w.peek));
@@ -241,22 +276,25 @@ class StreamHandle extends Handle {
     };
   }
 
-  send(op: Op, view: Uint8Array): void {
+  send(op: Op, view: Uint8Array, zc = false): void {
     const s = this.sock;
-    if (s === undefined || this.connecting !== undefined) return op.complete(-E.ENOTCONN);
-    if (this.writeEnded || s.destroyed) return op.complete(-E.EPIPE);
-    if (this.inbox.error !== 0) return op.complete(this.inbox.error);
-    if (view.length === 0) return op.complete(0);
+    const fail = (res: number): void => (zc ? op.completeZc(res) : op.complete(res));
+    if (s === undefined || this.connecting !== undefined) return fail(-E.ENOTCONN);
+    if (this.writeEnded || s.destroyed) return fail(-E.EPIPE);
+    if (this.inbox.error !== 0) return fail(this.inbox.error);
+    if (view.length === 0) return fail(0);
     op.cancellable = false;
     const n = view.length;
     s.write(view, (err) => {
-      if (err) return op.complete(errnoOf(err));
       // Node calls back without an error for writes it dropped because the socket was destroyed
       // (reset by the peer, or closed here): those bytes never reached the kernel.
-      if (s.destroyed && s.writableLength > 0 || (s.destroyed && this.#dropped(s))) {
-        return op.complete(s.errored ? errnoOf(s.errored) : this.inbox.error !== 0 ? this.inbox.error : -E.EPIPE);
+      let res = n;
+      if (err) res = errnoOf(err);
+      else if (s.destroyed && (s.writableLength > 0 || this.#dropped(s))) {
+        res = s.errored ? errnoOf(s.errored) : this.inbox.error !== 0 ? this.inbox.error : -E.EPIPE;
       }
-      op.complete(n);
+      if (zc) op.completeZc(res);
+      else op.complete(res);
     });
   }
 
