@@ -285,6 +285,7 @@ class StreamHandle extends Handle {
     if (view.length === 0) return fail(0);
     op.cancellable = false;
     const n = view.length;
+    const before = s.writableLength;
     s.write(view, (err) => {
       // Node calls back without an error for writes it dropped because the socket was destroyed
       // (reset by the peer, or closed here): those bytes never reached the kernel.
@@ -296,6 +297,12 @@ class StreamHandle extends Handle {
       if (zc) op.completeZc(res);
       else op.complete(res);
     });
+    // libuv wrote every byte at once (its try_write): the kernel has them now, so the send is
+    // complete now (returned by this flush); the callback that follows finds it done.
+    if (before === 0 && s.writableLength === 0 && !s.destroyed && s.errored === null) {
+      if (zc) op.completeZc(n);
+      else op.complete(n);
+    }
   }
 
   /** Whether a write callback that ran after destroy() was for bytes libuv dropped. */
