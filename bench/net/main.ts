@@ -391,6 +391,98 @@ async function httpCase(o: BenchOptions, cpu: ReturnType<typeof cpus>, notes: st
   }
 }
 
+/** Starts a server with extra environment variables (the child inherits process.env at spawn). */
+async function tryStartWithEnv(vars: Record<string, string>, ...args: Parameters<typeof tryStart>): Promise<Server | string> {
+  const saved: Record<string, string | undefined> = {};
+  for (const k of Object.keys(vars)) saved[k] = process.env[k];
+  Object.assign(process.env, vars);
+  try {
+    return await tryStart(...args);
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
+/**
+ * The portable backend's cases (<case>-portable): the same uringkit server
+ * forced onto Node's own I/O (UK_BACKEND=node) against the same Node peer.
+ * Target: ratio >= 0.9 (at most 10% over Node's API used directly).
+ */
+async function portableCases(o: BenchOptions, cpu: ReturnType<typeof cpus>, notes: string[]): Promise<CaseResult[]> {
+  const out: CaseResult[] = [];
+  const env = { UK_BACKEND: 'node' };
+  const lg = buildC('bench/net/loadgen.c', 'net-loadgen');
+  // UK_NET_ONLY=portable runs both portable cases; otherwise they follow the echo / http groups.
+  const want = (g: string): boolean => only(g) || (process.env['UK_NET_ONLY'] ?? '').split(',').includes('portable');
+  if (want('echo')) {
+    const name = 'echo64-c50-portable';
+    if (!lg.ok) {
+      const r = new Case(name, 'req/s').uringkit(NaN).missingPeer('node-net', lg.reason).target('node-net', 0.9).build();
+      r.info = `not measured: ${lg.reason}`;
+      out.push(r);
+    } else {
+      const ms = Math.max(200, o.repeatMs);
+      progress(`${name}: starting servers`);
+      const uk = await tryStartWithEnv(env, 'uringkit', cpu.server, process.execPath,
+        [path.join(dist, 'examples', 'echo-server.js'), '0', HOST]);
+      const nn = await tryStart('node-net', cpu.server, process.execPath,
+        [path.join(dist, 'bench', 'net', 'node-net-echo.js'), '0', HOST]);
+      try {
+        const samplers: Record<string, Sampler> = {};
+        if (typeof uk !== 'string') samplers['uringkit'] = echoSampler(lg.path, cpu.load, uk, 50, ms);
+        if (typeof nn !== 'string') samplers['node-net'] = echoSampler(lg.path, cpu.load, nn, 50, ms);
+        const s = await interleave(samplers, o);
+        const c = new Case(name, 'req/s').uringkit(s['uringkit'] ?? NaN).target('node-net', 0.9);
+        if (typeof nn === 'string') c.missingPeer('node-net', nn);
+        else c.peer('node-net', s['node-net']!, `node:net echo server (bench/net/node-net-echo.ts) on node ${process.version}`);
+        const r = c.build();
+        r.info = typeof uk === 'string' ? `uringkit server failed: ${uk}` :
+          `examples/echo-server.ts with UK_BACKEND=node (the portable backend), 50 connections; ${cpuNote('uringkit')}`;
+        cpuPerRequest.clear();
+        out.push(r);
+      } finally {
+        await stopAll([uk, nn]);
+      }
+    }
+  }
+  if (want('http')) {
+    const name = `http-hello-c${WRK_CONNS}-portable`;
+    const c = new Case(name, 'req/s').target('node-http', 0.9);
+    const wrk = tool('wrk', ['wrk']);
+    if (typeof wrk !== 'string') {
+      const r = c.uringkit(NaN).missingPeer('node-http', `no load generator: ${wrk.missing}`).build();
+      r.info = `not measured: ${wrk.missing}`;
+      out.push(r);
+      return out;
+    }
+    progress(`${name}: starting servers`);
+    const uk = await tryStartWithEnv(env, 'uringkit', cpu.server, process.execPath,
+      [path.join(dist, 'examples', 'http-hello.js'), '0', HOST]);
+    const nh = await tryStart('node-http', cpu.server, process.execPath,
+      [path.join(dist, 'bench', 'net', 'node-http-hello.js'), '0', HOST]);
+    try {
+      const samplers: Record<string, Sampler> = {};
+      if (typeof uk !== 'string') samplers['uringkit'] = wrkSampler(wrk, cpu.load, uk);
+      if (typeof nh !== 'string') samplers['node-http'] = wrkSampler(wrk, cpu.load, nh);
+      const s = await interleave(samplers, o);
+      c.uringkit(s['uringkit'] ?? NaN);
+      if (typeof nh === 'string') c.missingPeer('node-http', nh);
+      else c.peer('node-http', s['node-http']!, `node:http hello world (bench/net/node-http-hello.ts), node ${process.version}`);
+      const r = c.build();
+      r.info = typeof uk === 'string' ? `uringkit server failed: ${uk}` :
+        `examples/http-hello.ts with UK_BACKEND=node (the portable backend); ${cpuNote('uringkit')}`;
+      out.push(r);
+    } finally {
+      await stopAll([uk, nh]);
+    }
+  }
+  void notes;
+  return out;
+}
+
 /** Message sizes of the send-zc cases. */
 const ZC_SIZES: Array<[string, number]> = [['4k', 4 << 10], ['16k', 16 << 10], ['64k', 64 << 10], ['256k', 256 << 10],
   ['1m', 1 << 20], ['4m', 4 << 20]];
@@ -542,7 +634,7 @@ async function bulkCases(o: BenchOptions, cpu: ReturnType<typeof cpus>, notes: s
   return out;
 }
 
-/** UK_NET_ONLY: a comma-separated list of case groups to run (echo, http, send-zc, bulk); all by default. */
+/** UK_NET_ONLY: a comma-separated list of case groups to run (echo, http, send-zc, bulk, portable); all by default. */
 function only(group: string): boolean {
   const v = process.env['UK_NET_ONLY'];
   return v === undefined || v === '' || v.split(',').map((x) => x.trim()).includes(group);
@@ -560,6 +652,7 @@ export async function main(argv: string[]): Promise<void> {
   if (only('http')) cases.push(await httpCase(o, cpu, notes));
   if (only('send-zc')) cases.push(...await zcCases(o, cpu, notes));
   if (only('bulk')) cases.push(...await bulkCases(o, cpu, notes));
+  if (only('portable')) cases.push(...await portableCases(o, cpu, notes));
   emit({ suite: 'net', env, options: { repeats: o.repeats, repeatMs: o.repeatMs, warmup: o.warmup }, cases, notes }, o.json);
 }
 

@@ -200,6 +200,21 @@ export async function main(argv: string[]): Promise<void> {
     { name: 'uringkit-read', start: uk(['--cache-mb', '0']), note: '' },
     { name: 'uringkit-stat', start: uk(['--cache-ttl', '0']), note: '' },
     {
+      // serve-1k-portable: the default server forced onto the portable backend (Node's own I/O).
+      name: 'uringkit-portable',
+      note: '',
+      start: async () => {
+        const saved = process.env['UK_BACKEND'];
+        process.env['UK_BACKEND'] = 'node';
+        try {
+          return await uk([])();
+        } finally {
+          if (saved === undefined) delete process.env['UK_BACKEND'];
+          else process.env['UK_BACKEND'] = saved;
+        }
+      },
+    },
+    {
       name: 'node-http',
       note: `node:http + fs.stat + fs.createReadStream (bench/serve/node-http-peer.ts), node ${process.version}`,
       start: async () => {
@@ -264,7 +279,8 @@ export async function main(argv: string[]): Promise<void> {
     };
 
     // -- 1 KiB ---------------------------------------------------------------------------
-    const s1 = await measure('1k.bin', ['uringkit', 'nginx', 'node-http', 'bun', 'uringkit-read', 'uringkit-stat']);
+    const s1 = await measure('1k.bin', ['uringkit', 'nginx', 'node-http', 'bun', 'uringkit-read', 'uringkit-stat',
+      'uringkit-portable']);
     const c1 = new Case('serve-1k', 'req/s').uringkit(s1['uringkit']!);
     for (const p of ['nginx', 'node-http', 'bun']) {
       if (s1[p] !== undefined) c1.peer(p, s1[p]!, noteOf(p));
@@ -274,6 +290,18 @@ export async function main(argv: string[]): Promise<void> {
     const r1 = c1.build();
     r1.info = 'default server: the whole response (head + body) is one pre-built Buffer from the in-memory cache';
     cases.push(r1);
+    {
+      const c = new Case('serve-1k-portable', 'req/s').target('node-http', 0.9);
+      if (s1['uringkit-portable'] === undefined) c.uringkit(NaN);
+      else c.uringkit(s1['uringkit-portable']!);
+      if (s1['node-http'] !== undefined) c.peer('node-http', s1['node-http']!, noteOf('node-http'));
+      else c.missingPeer('node-http', missing.get('node-http') ?? 'not measured');
+      const r = c.build();
+      r.info = s1['uringkit-portable'] === undefined
+        ? `uringkit serve on the portable backend did not start: ${missing.get('uringkit-portable') ?? 'not measured'}`
+        : 'the default server (serve-1k) with UK_BACKEND=node: the portable backend over node:net and node:fs';
+      cases.push(r);
+    }
     for (const [name, subject, what] of [
       ['serve-1k-read', 'uringkit-read', 'no byte cache (--cache-mb 0): open + read + close on the ring per request, then one send'],
       ['serve-1k-stat', 'uringkit-stat', 'bytes cached but no metadata TTL (--cache-ttl 0): realpath + statx per request'],

@@ -6,7 +6,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import os from 'node:os';
 
-import { MockBackend, Ring, setDefaultBackend } from '../../src/index.js';
+import { Ring, setDefaultBackend } from '../../src/index.js';
+import { MockBackend } from '../../src/testing.js';
 import ukFs, { createReadStream } from '../../src/fs/promises/index.js';
 
 const refusing = new MockBackend();

@@ -46,3 +46,9 @@ export function ioUringSkipReason(): string | undefined {
   else cached = { reason: `needs io_uring, unavailable on this machine: ${answer.code ?? ''} ${answer.error ?? ''}`.trim() };
   return cached.reason;
 }
+
+/** For a test that already has its ring: false on io_uring (run the test), else the skip reason. */
+export function needsUring(ring: { readonly info: { readonly backend: string } }): string | false {
+  const b = ring.info.backend;
+  return b === 'io_uring' ? false : `needs the io_uring backend (this ring runs on the ${b} backend)`;
+}

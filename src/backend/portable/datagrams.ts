@@ -7,11 +7,9 @@
  * receive buffer. SENDMSG completes when libuv has handed the datagram to
  * the kernel. Unix datagram sockets have no Node API: socket() refuses them.
  */
-import util from 'node:util';
-
 import { AF_INET6, encodeSockaddr } from '../mock/sockaddr.js';
 import { E, type Op } from './engine.js';
-import { Handle, POLLIN, POLLOUT } from './handle.js';
+import { Handle, POLLIN, POLLOUT, uvBinding, uvErrno } from './handle.js';
 
 /** Bytes of datagrams queued unread past which new ones are dropped. */
 export const DGRAM_QUEUE_MAX = 4 << 20;
@@ -39,23 +37,8 @@ interface UdpBinding {
 
 let binding: UdpBinding | undefined | null = null;
 function udpBinding(): UdpBinding | undefined {
-  if (binding === null) {
-    try {
-      binding = (process as unknown as { binding(n: string): UdpBinding }).binding('udp_wrap');
-    } catch {
-      binding = undefined;
-    }
-  }
+  if (binding === null) binding = uvBinding<UdpBinding>('udp_wrap');
   return binding;
-}
-
-function uvErrno(status: number): number {
-  try {
-    const n = (E as Record<string, number | undefined>)[util.getSystemErrorName(status)];
-    return n !== undefined ? -n : status;
-  } catch {
-    return -E.EIO;
-  }
 }
 
 interface Datagram {

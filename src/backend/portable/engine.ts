@@ -26,6 +26,9 @@ import { Cqe, Kind } from '../protocol.js';
 
 export const E = os.constants.errno;
 export const IORING_CQE_F_MORE = 1 << 1;
+export const IORING_CQE_F_BUFFER = 1 << 0;
+export const IORING_CQE_F_NOTIF = 1 << 3;
+export const IORING_CQE_BUFFER_SHIFT = 16;
 const RESOLVED = Promise.resolve();
 
 /** Node/libuv error → negative Linux-style errno (by name: libuv's numbers differ off Linux). */
@@ -72,12 +75,51 @@ export class Op {
       this.linkTimer = undefined;
       r.post(this.slot, (this.hi & ~3) | Kind.LINK_TIMEOUT, linkRes, 0);
     }
+    r.wake();
   }
 
-  /** A multishot operation's intermediate CQE (IORING_CQE_F_MORE). */
-  more(res: number): void {
+  /** A multishot operation's intermediate CQE (IORING_CQE_F_MORE, plus `flags`). */
+  more(res: number, flags = 0): void {
     if (this.done || this.r.destroyed) return;
-    this.r.post(this.slot, this.hi, res, IORING_CQE_F_MORE);
+    this.r.post(this.slot, this.hi, res, IORING_CQE_F_MORE | flags);
+    this.r.wake();
+  }
+
+  /**
+   * A zero-copy send's two CQEs: the result (F_MORE), then the notification
+   * (F_NOTIF) that ends it. Both at once: the bytes were handed to the kernel.
+   */
+  completeZc(res: number): void {
+    if (this.done) return;
+    this.more(res);
+    this.done = true;
+    const r = this.r;
+    if (r.pending.get(this.slot) === this) r.pending.delete(this.slot);
+    if (r.destroyed) return;
+    r.post(this.slot, this.hi, 0, IORING_CQE_F_NOTIF);
+    if (this.link === 1) {
+      if (this.linkTimer !== undefined) clearTimeout(this.linkTimer);
+      this.linkTimer = undefined;
+      r.post(this.slot, (this.hi & ~3) | Kind.LINK_TIMEOUT, -E.ECANCELED, 0);
+    }
+    r.wake();
+  }
+}
+
+/**
+ * A provided-buffer ring (IORING_REGISTER_PBUF_RING emulated): `count`
+ * buffers of `size` bytes in `memory`; a multishot recv fills a free one and
+ * names it in its CQE; PBUF_RECYCLE hands it back.
+ */
+export class BufRing {
+  readonly free: number[] = [];
+
+  constructor(readonly memory: Uint8Array, readonly size: number, readonly count: number) {
+    for (let i = count - 1; i >= 0; i--) this.free.push(i);
+  }
+
+  view(bid: number): Uint8Array {
+    return this.memory.subarray(bid * this.size, (bid + 1) * this.size);
   }
 }
 
@@ -96,6 +138,8 @@ export class PortableRing {
   #wakeQueued = false;
   /** Keeps the event loop alive while Ring wants it (turn[1]); ref'd only then. */
   readonly #keepalive: NodeJS.Timeout;
+  /** Provided-buffer rings (registerBufRing), by group id. */
+  readonly bufRings = new Map<number, BufRing>();
   /** Ring-to-ring message id (0: not registered). */
   id = 0;
   detachMessages: (() => void) | undefined;
@@ -114,22 +158,54 @@ export class PortableRing {
     return (this.ready.length - this.readyHead) >> 2;
   }
 
+  /** Queues a completion; the caller then calls wake() (once for a batch). */
   post(slot: number, hi: number, res: number, flags: number): void {
     this.ready.push(slot, hi, res | 0, flags);
-    if (!this.flushing && !this.#wakeQueued) {
-      this.#wakeQueued = true;
-      void RESOLVED.then(this.#wake);
-    }
   }
 
-  readonly #wake = (): void => {
+  /**
+   * Hands queued completions to Ring: nothing inside flush() (the flush
+   * returns them), directly from an I/O callback (Ring dispatches inside
+   * the callback's scope; microtasks run after it), or from a microtask when
+   * Ring is dispatching this ring's completions right now (never re-entrant).
+   */
+  wake(): void {
+    if (this.flushing || this.queued === 0) return;
+    if (this.#waking) {
+      if (!this.#wakeQueued) {
+        this.#wakeQueued = true;
+        void RESOLVED.then(this.#wakeLater);
+      }
+      return;
+    }
+    this.#wakeNow();
+  }
+
+  #waking = false;
+
+  readonly #wakeLater = (): void => {
     this.#wakeQueued = false;
+    if (!this.#waking && this.queued > 0) this.#wakeNow(false);
+  };
+
+  #wakeNow(retry = true): void {
     if (this.destroyed) return;
     // A wake from I/O is a new event-loop callback: count it as a turn for Ring's fairness budget.
     this.turn[0] = (this.turn[0]! + 1) | 0;
-    if (this.queued > 0) this.onWake();
+    this.#waking = true;
+    try {
+      this.onWake();
+    } finally {
+      this.#waking = false;
+    }
+    // Ring was already dispatching (its own flush turn) and left these: once more, after it.
+    // (Past its fairness budget Ring schedules its own later turn, whose flush returns them.)
+    if (retry && this.queued > 0 && !this.#wakeQueued) {
+      this.#wakeQueued = true;
+      void RESOLVED.then(this.#wakeLater);
+    }
     this.checkRef();
-  };
+  }
 
   /** Copies ready completions into `out`; returns how many. */
   deliver(): number {
@@ -182,6 +258,7 @@ export class PortableRing {
         // The deadline could not stop it: say so; the operation completes on its own.
         op.link = 0;
         this.post(op.slot, (op.hi & ~3) | Kind.LINK_TIMEOUT, -E.EALREADY, 0);
+        this.wake();
         return;
       }
       op.complete(-E.ECANCELED, -E.ETIME);
@@ -194,6 +271,7 @@ export class PortableRing {
     if (t === undefined || t.hi !== hi) return;
     this.timers.delete(slot);
     this.post(slot, (hi & ~3) | Kind.LINK_TIMEOUT, -E.ETIME, 0);
+    this.wake();
   }
 
   /** ASYNC_CANCEL aimed at (targetSlot, targetHi); posts the cancel's own CQE. */
@@ -217,6 +295,7 @@ export class PortableRing {
       }
     }
     this.post(slot, (hi & ~3) | Kind.CANCEL, res, 0);
+    this.wake();
   }
 
   destroy(): void {

@@ -2,7 +2,9 @@
  * What every handle of the portable backend (a virtual fd: socket, pipe)
  * shares: its readiness mask and the polls waiting on it.
  */
-import type { Op } from './engine.js';
+import util from 'node:util';
+
+import { E, type Op } from './engine.js';
 
 export const POLLIN = 0x001;
 export const POLLOUT = 0x004;
@@ -47,6 +49,30 @@ export abstract class Handle {
       if (!p.multishot) this.pollers.delete(p);
       p.fire(m);
     }
+  }
+}
+
+
+/**
+ * libuv's own handles (tcp_wrap, pipe_wrap, udp_wrap: what net.Server and
+ * dgram wrap): the only synchronous bind + listen Node has. undefined where the
+ * runtime does not offer them.
+ */
+export function uvBinding<T>(name: string): T | undefined {
+  try {
+    return (process as unknown as { binding(n: string): T }).binding(name);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A libuv status (negative, libuv's numbering) → negative Linux-style errno. */
+export function uvErrno(status: number): number {
+  try {
+    const n = (E as Record<string, number | undefined>)[util.getSystemErrorName(status)];
+    return n !== undefined ? -n : status;
+  } catch {
+    return -E.EIO;
   }
 }
 

@@ -19,7 +19,7 @@ import { DescFlag, DescOp, Kind, Rec, SLOT_MESSAGE, StageHeader, stageF64 } from
 import { decodeSockaddr } from '../mock/sockaddr.js';
 import fs from 'node:fs';
 
-import { E, errnoOf, Op, PortableRing } from './engine.js';
+import { BufRing, E, errnoOf, Op, PortableRing } from './engine.js';
 import { startFileOp, windowOf } from './files.js';
 import { DgramHandle } from './datagrams.js';
 import * as messages from './messages.js';
@@ -37,7 +37,7 @@ const SUPPORTED = [
   14 /* ASYNC_CANCEL */, 15 /* LINK_TIMEOUT */, 16 /* CONNECT */, 17 /* FALLOCATE */, 18 /* OPENAT */,
   19 /* CLOSE */, 21 /* STATX */, 22 /* READ */, 23 /* WRITE */, 24 /* FADVISE */, 26 /* SEND */, 27 /* RECV */,
   9 /* SENDMSG */, 10 /* RECVMSG */, 30 /* SPLICE */, 34 /* SHUTDOWN */, 35 /* RENAMEAT */, 36 /* UNLINKAT */, 37 /* MKDIRAT */, 38 /* SYMLINKAT */,
-  39 /* LINKAT */, 40 /* MSG_RING */, 55 /* FTRUNCATE */,
+  39 /* LINKAT */, 40 /* MSG_RING */, 47 /* SEND_ZC (emulated) */, 55 /* FTRUNCATE */,
 ];
 /** Most bytes one emulated splice moves (its bounce buffer). */
 const SPLICE_CHUNK = 1 << 16;
@@ -144,13 +144,34 @@ export class PortableBackend implements Backend {
     this.#rings.delete(r);
   }
 
+  /** A provided-buffer ring over `buffers` (emulated: the backend fills free buffers itself). */
+  registerBufRing(h: BackendHandle, bgid: number, entries: number, bufSize: number, buffers: ArrayBuffer): number {
+    const r = this.#ring(h);
+    if (!Number.isInteger(bgid) || bgid < 0 || bgid > 0xffff || r.bufRings.has(bgid)) return -E.EEXIST;
+    if (!Number.isInteger(entries) || entries < 1 || entries > 32768 || !Number.isInteger(bufSize) || bufSize < 1 ||
+      !(buffers instanceof ArrayBuffer) || entries * bufSize > buffers.byteLength) return -E.EINVAL;
+    r.bufRings.set(bgid, new BufRing(new Uint8Array(buffers), bufSize, entries));
+    return 0;
+  }
+
+  unregisterBufRing(h: BackendHandle, bgid: number): number {
+    return this.#ring(h).bufRings.delete(bgid) ? 0 : -E.ENOENT;
+  }
+
   registerRing(h: BackendHandle, id: number): number {
     const r = this.#ring(h);
-    const detach = messages.listen(id, (hi, value) => r.post(SLOT_MESSAGE, hi, value, 0));
+    const detach = messages.listen(id, (hi, value) => {
+      r.post(SLOT_MESSAGE, hi, value, 0);
+      r.wake();
+    });
     if (detach === undefined) return -E.ENOSPC;
     r.id = id;
     r.detachMessages = detach;
     return 0;
+  }
+
+  #ringOf(op: Op): PortableRing {
+    return op.r;
   }
 
   #ring(h: BackendHandle): PortableRing {
@@ -176,17 +197,24 @@ export class PortableBackend implements Backend {
       r.cancel(slot, hi, stage[base + Rec.ARG0]!, stage[base + Rec.ARG1]!);
       return;
     }
-    if (code === DescOp.PBUF_RECYCLE) return; // no buffer rings here: nothing to return
+    if (code === DescOp.PBUF_RECYCLE) {
+      // Returns a provided buffer to its ring: takes no SQE, posts no CQE.
+      const br = r.bufRings.get(stage[base + Rec.ARG0]!);
+      const bid = stage[base + Rec.ARG1]!;
+      if (br !== undefined && bid >= 0 && bid < br.count && !br.free.includes(bid)) br.free.push(bid);
+      return;
+    }
     const link = (flags & DescFlag.LINK_TIMEOUT) !== 0;
     const separate = link && (flags & DescFlag.SEPARATE_TIMER) !== 0;
-    const multishot = code === DescOp.POLL_MULTI || (code === DescOp.ACCEPT && (stage[base + Rec.ARG1]! & 1) !== 0);
+    const multishot = code === DescOp.POLL_MULTI || code === DescOp.RECV_MULTI ||
+      (code === DescOp.ACCEPT && (stage[base + Rec.ARG1]! & 1) !== 0);
     const op = new Op(r, slot, hi, code, fd, multishot);
     r.stats[NativeStat.SQES]! += link ? 2 : 1;
     r.pending.set(slot, op);
     if (link) {
       const ms = f64[(base + Rec.LINK_MS) >> 1]!;
       if (!isMs(ms) || (hi & 3) !== Kind.OP) {
-        if (separate) r.post(slot, (hi & ~3) | Kind.LINK_TIMEOUT, -E.ECANCELED, 0);
+        if (separate) r.post(slot, (hi & ~3) | Kind.LINK_TIMEOUT, -E.ECANCELED, 0); // inside flush: returned by it
         else op.link = 1;
         op.complete(-E.EINVAL);
         return;
@@ -218,9 +246,7 @@ export class PortableBackend implements Backend {
         if (op.fd >= FD_BASE) return op.complete(this.#table.close(op.fd) ? 0 : -E.EBADF);
         return startFileOp(op, stage, f64, base, pin);
       case DescOp.FILES_UPDATE:
-      case DescOp.SEND_ZC:
-      case DescOp.RECV_MULTI:
-        // Registered files, zero-copy sends and buffer rings: see docs/guides/portable.md.
+        // Registered files: see docs/guides/portable.md.
         return op.complete(-E.EOPNOTSUPP);
       case DescOp.SPLICE:
         return this.#splice(op, stage, f64, base);
@@ -254,6 +280,17 @@ export class PortableBackend implements Backend {
       if (view === undefined) return op.complete(-E.EFAULT);
       if (!(h instanceof StreamHandle)) return op.complete(-E.ENOTSOCK);
       return code === DescOp.RECVMSG ? h.recv(op, view, stage[base + Rec.ARG0]!) : h.send(op, view);
+    }
+    if (code === DescOp.RECV_MULTI) {
+      const br = this.#ringOf(op).bufRings.get(stage[base + Rec.ARG1]!);
+      if (br === undefined) return op.complete(-E.ENOBUFS);
+      if (!(h instanceof StreamHandle)) return op.complete(-E.EOPNOTSUPP);
+      return h.recvMultishot(op, br, stage[base + Rec.ARG0]!);
+    }
+    if (code === DescOp.SEND_ZC) {
+      const view = windowOf(pin, f64[(base + Rec.OFFSET) >> 1]!, stage[base + Rec.LENGTH]! >>> 0);
+      if (view === undefined || !(h instanceof StreamHandle)) return op.completeZc(view === undefined ? -E.EFAULT : -E.EOPNOTSUPP);
+      return h.send(op, view, true);
     }
     if (code === DescOp.RECV || code === DescOp.SEND || code === DescOp.READ || code === DescOp.WRITE) {
       const view = windowOf(pin, f64[(base + Rec.OFFSET) >> 1]!, stage[base + Rec.LENGTH]! >>> 0);

@@ -61,6 +61,7 @@ export function isLive(id: number): boolean {
  */
 export function listen(id: number, deliver: (hi: number, value: number) => void): (() => void) | undefined {
   if (!register(id)) return undefined;
+  local.set(id | 0, deliver);
   const ch = new BroadcastChannel(channelName(id));
   ch.onmessage = (ev: unknown) => {
     const d = (ev as { data?: unknown }).data;
@@ -68,15 +69,24 @@ export function listen(id: number, deliver: (hi: number, value: number) => void)
   };
   (ch as unknown as { unref(): void }).unref();
   return () => {
+    local.delete(id | 0);
     unregister(id);
     ch.close();
   };
 }
 
+/** Rings of this thread: a message to one of them is posted directly (no channel hop). */
+const local = new Map<number, (hi: number, value: number) => void>();
+
 const senders = new Map<number, BroadcastChannel>();
 
 /** Sends `{ hi, value }` to ring `id`: 0, or -EBADFD when no live ring has that id. */
 export function send(id: number, hi: number, value: number): number {
+  const here = local.get(id | 0);
+  if (here !== undefined) {
+    here(hi, value);
+    return 0;
+  }
   if (!isLive(id)) {
     const old = senders.get(id);
     if (old !== undefined) {

@@ -23,13 +23,12 @@
  */
 import fs from 'node:fs';
 import net from 'node:net';
-import util from 'node:util';
 
 import type { SyscallBackend } from '../backend.js';
 import { AF_INET, AF_INET6, AF_UNIX, decodeSockaddr, encodeSockaddr } from '../mock/sockaddr.js';
-import { E, errnoOf, type Op } from './engine.js';
+import { E, errnoOf, IORING_CQE_BUFFER_SHIFT, IORING_CQE_F_BUFFER, type BufRing, type Op } from './engine.js';
 import { DgramHandle } from './datagrams.js';
-import { Handle, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP } from './handle.js';
+import { Handle, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, uvBinding, uvErrno } from './handle.js';
 
 /** The first virtual fd. */
 export const FD_BASE = 0x40000000;
@@ -68,30 +67,11 @@ interface UvHandle {
 
 interface TcpBinding {
   TCP: new (type: number) => UvHandle & { bind(a: string, p: number): number; bind6(a: string, p: number, f: number): number };
-  constants: { SERVER: number; UV_TCP_IPV6ONLY: number };
+  constants: { SERVER: number; UV_TCP_IPV6ONLY: number; UV_TCP_REUSEPORT?: number };
 }
 interface PipeBinding {
   Pipe: new (type: number) => UvHandle & { bind(path: string): number };
   constants: { SERVER: number };
-}
-
-/** libuv's own handles (the ones net.Server wraps): the only synchronous bind + listen Node has. */
-function uvBinding<T>(name: string): T | undefined {
-  try {
-    return (process as unknown as { binding(n: string): T }).binding(name);
-  } catch {
-    return undefined;
-  }
-}
-
-/** A libuv status (negative, libuv's numbering) → negative Linux-style errno. */
-function uvErrno(status: number): number {
-  try {
-    const n = (E as Record<string, number | undefined>)[util.getSystemErrorName(status)];
-    return n !== undefined ? -n : status;
-  } catch {
-    return -E.EIO;
-  }
 }
 
 /** Received bytes not yet read, end-of-stream, a pending error, and the recvs waiting. */
@@ -221,9 +201,44 @@ class StreamHandle extends Handle {
     if (this.opts.keepAlive !== undefined) s.setKeepAlive(this.opts.keepAlive, (this.opts.keepIdle ?? 0) * 1000);
   }
 
+  /** A multishot recv into a provided-buffer ring (at most one per socket, as Socket arms it). */
+  #multi: { op: Op; ring: BufRing; flags: number } | undefined;
+
+  recvMultishot(op: Op, ring: BufRing, flags: number): void {
+    if (this.server !== undefined || (this.sock === undefined && !this.readShut)) return op.complete(-E.ENOTCONN);
+    if (this.#multi !== undefined) return op.complete(-E.EBUSY);
+    const m = { op, ring, flags };
+    this.#multi = m;
+    op.detach = () => {
+      if (this.#multi === m) this.#multi = undefined;
+    };
+    this.#feed();
+  }
+
+  /** Fills provided buffers from the inbox: one F_MORE CQE per buffer; ENOBUFS, EOF or the error end it. */
+  #feedMulti(): void {
+    const m = this.#multi!;
+    const ib = this.inbox;
+    while (ib.bytes > 0) {
+      const bid = m.ring.free.pop();
+      if (bid === undefined) {
+        this.#multi = undefined;
+        m.op.complete(-E.ENOBUFS);
+        return;
+      }
+      const n = ib.take(m.ring.view(bid), false);
+      m.op.more(n, IORING_CQE_F_BUFFER | (bid << IORING_CQE_BUFFER_SHIFT));
+    }
+    if (ib.error !== 0 || ib.eof || this.readShut) {
+      this.#multi = undefined;
+      m.op.complete(ib.error !== 0 ? ib.error : 0);
+    }
+  }
+
   /** Hands waiting bytes (or EOF / the error) to waiting recvs, in order. */
   #feed(): void {
     const ib = this.inbox;
+    if (this.#multi !== undefined) this.#feedMulti();
     while (ib.readers.length > 0 && (ib.bytes > 0 || ib.eof || ib.error !== 0 || this.readShut)) {
       const w = ib.readers.shift()!;
       if (ib.bytes > 0) w.op.complete(ib.take(w.view, w.peek));
@@ -261,23 +276,33 @@ class StreamHandle extends Handle {
     };
   }
 
-  send(op: Op, view: Uint8Array): void {
+  send(op: Op, view: Uint8Array, zc = false): void {
     const s = this.sock;
-    if (s === undefined || this.connecting !== undefined) return op.complete(-E.ENOTCONN);
-    if (this.writeEnded || s.destroyed) return op.complete(-E.EPIPE);
-    if (this.inbox.error !== 0) return op.complete(this.inbox.error);
-    if (view.length === 0) return op.complete(0);
+    const fail = (res: number): void => (zc ? op.completeZc(res) : op.complete(res));
+    if (s === undefined || this.connecting !== undefined) return fail(-E.ENOTCONN);
+    if (this.writeEnded || s.destroyed) return fail(-E.EPIPE);
+    if (this.inbox.error !== 0) return fail(this.inbox.error);
+    if (view.length === 0) return fail(0);
     op.cancellable = false;
     const n = view.length;
+    const before = s.writableLength;
     s.write(view, (err) => {
-      if (err) return op.complete(errnoOf(err));
       // Node calls back without an error for writes it dropped because the socket was destroyed
       // (reset by the peer, or closed here): those bytes never reached the kernel.
-      if (s.destroyed && s.writableLength > 0 || (s.destroyed && this.#dropped(s))) {
-        return op.complete(s.errored ? errnoOf(s.errored) : this.inbox.error !== 0 ? this.inbox.error : -E.EPIPE);
+      let res = n;
+      if (err) res = errnoOf(err);
+      else if (s.destroyed && (s.writableLength > 0 || this.#dropped(s))) {
+        res = s.errored ? errnoOf(s.errored) : this.inbox.error !== 0 ? this.inbox.error : -E.EPIPE;
       }
-      op.complete(n);
+      if (zc) op.completeZc(res);
+      else op.complete(res);
     });
+    // libuv wrote every byte at once (its try_write): the kernel has them now, so the send is
+    // complete now (returned by this flush); the callback that follows finds it done.
+    if (before === 0 && s.writableLength === 0 && !s.destroyed && s.errored === null) {
+      if (zc) op.completeZc(n);
+      else op.complete(n);
+    }
   }
 
   /** Whether a write callback that ran after destroy() was for bytes libuv dropped. */
@@ -364,9 +389,11 @@ class StreamHandle extends Handle {
       return 0;
     }
     const th = new tb.TCP(tb.constants.SERVER);
+    // SO_REUSEPORT: libuv's UV_TCP_REUSEPORT (Node 22.12+); setsockopt refuses it where absent.
+    const reuse = this.opts.reusePort === true ? tb.constants.UV_TCP_REUSEPORT ?? 0 : 0;
     let err = this.domain === AF_INET6
-      ? th.bind6(address, port, this.opts.v6Only === true ? tb.constants.UV_TCP_IPV6ONLY : 0)
-      : th.bind(address, port);
+      ? th.bind6(address, port, (this.opts.v6Only === true ? tb.constants.UV_TCP_IPV6ONLY : 0) | reuse)
+      : (th.bind as (a: string, p: number, f: number) => number)(address, port, reuse);
     const out: Record<string, unknown> = {};
     if (err === 0) err = th.getsockname!(out);
     if (err !== 0) {
@@ -709,7 +736,11 @@ export function makeSys(table: HandleTable): SyscallBackend {
       const key = optKey(level, name);
       if (!(key in OPTION_DEFAULTS)) return -E.ENOPROTOOPT;
       const on = value !== 0;
-      if (level === SOL_SOCKET && name === SO_REUSEPORT && on) return -E.ENOPROTOOPT; // no SO_REUSEPORT in Node's listen
+      if (level === SOL_SOCKET && name === SO_REUSEPORT) {
+        // Only libuv's UV_TCP_REUSEPORT can set it (Node 22.12+); elsewhere refused.
+        if (on && uvBinding<TcpBinding>('tcp_wrap')?.constants.UV_TCP_REUSEPORT === undefined) return -E.ENOPROTOOPT;
+        s.opts.reusePort = on;
+      }
       if (level === SOL_SOCKET && (name === SO_SNDBUF || name === SO_RCVBUF)) {
         // As Linux: the size is doubled (bookkeeping overhead), capped by the sysctl maximum.
         const max = sysctl(name === SO_SNDBUF ? 'net/core/wmem_max' : 'net/core/rmem_max') ?? value;
