@@ -18,7 +18,9 @@ import { IORING_OP } from '../ring/constants.js';
 import { registerOp } from '../ring/registry.js';
 import { Ring, ringInternals } from '../ring/ring.js';
 import { parseStatx, STATX_MASK, STATX_SIZE, type BigIntStats, type Stats } from '../fs/stats.js';
-import { checkCallback, checkFd, checkOptions, checkUint32, type Callback, type OpOptions } from './validate.js';
+import {
+  checkCallback, checkFd, checkOptions, checkUint32, isDetached, type Callback, type OpOptions,
+} from './validate.js';
 
 export type PathLike = string | Buffer | URL;
 export type OpenFlags = string | number;
@@ -152,6 +154,7 @@ export function toPathBuffer(p: unknown, name = 'path'): [Buffer, string] {
     if (p.protocol !== 'file:') throw invalidArgType(name, 'a file URL', p);
     s = fileURLToPath(p);
   } else if (p instanceof Uint8Array) {
+    if (isDetached(p.buffer)) throw invalidArgValue(name, p, 'is a view of a detached ArrayBuffer');
     if (p.includes(0)) throw invalidArgValue(name, p, 'must be a string, Uint8Array, or URL without null bytes');
     const b = Buffer.allocUnsafe(p.length + 1);
     b.set(p);
@@ -174,13 +177,13 @@ function viewBuffer(buf: unknown, name: string): ArrayBufferLike {
   if (!ArrayBuffer.isView(buf)) throw invalidArgType(name, 'an instance of Buffer, TypedArray, or DataView', buf);
   const ab = buf.buffer as ArrayBuffer & { resizable?: boolean; growable?: boolean; detached?: boolean };
   if (ab === lastMarked) {
-    if (ab.detached === true) throw invalidArgValue(name, buf, 'is detached');
+    if (ab.byteLength === 0 && isDetached(ab)) throw invalidArgValue(name, buf, 'is a view of a detached ArrayBuffer');
     return ab;
   }
   if (ab.resizable === true || ab.growable === true) {
     throw invalidArgType(name, 'a view of a fixed-length ArrayBuffer (resizable buffers can move under the kernel)', buf);
   }
-  if (ab.detached === true) throw invalidArgValue(name, buf, 'is detached');
+  if (isDetached(ab)) throw invalidArgValue(name, buf, 'is a view of a detached ArrayBuffer');
   // The kernel may write into this memory until the operation's last CQE:
   // it must not move to another owner (who could free it) meanwhile. Node
   // refuses to transfer an untransferable ArrayBuffer (postMessage on every

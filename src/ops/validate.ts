@@ -35,6 +35,23 @@ export function checkUint32(v: unknown, name: string): asserts v is number {
   if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw outOfRange(name, '>= 0 && <= 4294967295', v);
 }
 
+/**
+ * Whether an ArrayBuffer was detached (transferred away). Node 22+ has
+ * `ArrayBuffer.prototype.detached`; on Node 20 a detached buffer is the one
+ * zero-length buffer that cannot be viewed.
+ */
+export function isDetached(ab: ArrayBufferLike): boolean {
+  const d = (ab as { detached?: boolean }).detached;
+  if (d !== undefined) return d;
+  if (ab.byteLength !== 0 || ab instanceof SharedArrayBuffer) return false;
+  try {
+    new Uint8Array(ab);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 export function checkCallback(cb: unknown): asserts cb is (...args: never[]) => unknown {
   if (typeof cb !== 'function') throw invalidArgType('callback', 'of type function', cb);
 }

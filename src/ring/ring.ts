@@ -1477,7 +1477,10 @@ export class Ring {
         const e = new AbortError(undefined, { cause: this.#reason[slot] });
         if (closeErr) {
           // The ring is closing: release the fd through libuv instead.
-          if ((closeErr as { code?: string }).code === 'ERR_RING_CLOSED') fs.close(res, () => {});
+          if ((closeErr as { code?: string }).code === 'ERR_RING_CLOSED') {
+            this.#native.forgetFd?.(res); // closed without IORING_OP_CLOSE: the teardown tracker must forget it
+            fs.close(res, () => {});
+          }
           else (e as Error & { closeError?: Error }).closeError = closeErr;
         }
         this.#cancelled++;

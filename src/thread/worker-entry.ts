@@ -28,7 +28,7 @@ export interface EntryData {
 /** Control messages (internal protocol). */
 export type ToWorker = { uk: 'stop'; reason: unknown } | { uk: 'stats'; id: number };
 export type FromWorker =
-  | { uk: 'started'; pinned: number }
+  | { uk: 'started'; pinned: number; ring: RingHandle | null }
   | { uk: 'stats'; id: number; stats: ReturnType<Ring['stats']> | null }
   | { uk: 'done' };
 
@@ -73,7 +73,13 @@ const onMessage = (m: ToWorker): void => {
   }
 };
 port.on('message', onMessage);
-port.postMessage({ uk: 'started', pinned } satisfies FromWorker);
+let handle: RingHandle | null = null;
+try {
+  handle = ring.handle;
+} catch {
+  // a backend without ring-to-ring messages
+}
+port.postMessage({ uk: 'started', pinned, ring: handle } satisfies FromWorker);
 
 const mod = (await import(input.moduleUrl)) as { default?: unknown };
 const fn = mod.default;

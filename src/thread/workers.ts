@@ -83,6 +83,15 @@ export interface WorkerInfo {
   readonly threadId: number;
   /** The CPU it is pinned to; null when not pinned (pin: false, or pinning failed). */
   readonly cpu: number | null;
+  /**
+   * The worker's ring (the one its function gets as ctx.ring), to message it
+   * from this thread with `Ring.current().send(handle, { tag, value })`; set
+   * once the worker has started (after `ready()`), null before that or when
+   * its backend cannot receive ring-to-ring messages. After the worker's
+   * function returns, its ring is closed and sends to it reject with
+   * ERR_RING_CLOSED.
+   */
+  readonly ring: RingHandle | null;
 }
 
 export interface WorkerStats extends WorkerInfo {
@@ -104,6 +113,11 @@ export interface StopResult {
 
 export interface Workers extends AsyncDisposable {
   readonly workers: readonly WorkerInfo[];
+  /**
+   * Each worker's ring handle (`workers[i].ring`), by index: null until that
+   * worker has started (await `ready()` first) or when it has none.
+   */
+  readonly handles: readonly (RingHandle | null)[];
   /** Workers that have not exited yet. */
   readonly running: number;
   /** Resolves when every worker has pinned itself and created its ring (rejects if one fails before). */
@@ -207,7 +221,7 @@ function isStopOptions(x: unknown): x is StopOptions {
 }
 
 interface Slot {
-  info: { index: number; threadId: number; cpu: number | null };
+  info: { index: number; threadId: number; cpu: number | null; ring: RingHandle | null };
   worker: Worker;
   exited: boolean;
   exitPromise: Promise<void>;
@@ -288,7 +302,7 @@ export function startWorkers<D = unknown>(options: StartWorkersOptions<D>): Work
     });
     started.catch(() => {});
     const slot: Slot = {
-      info: { index, threadId: worker.threadId, cpu: pin ? cpu : null },
+      info: { index, threadId: worker.threadId, cpu: pin ? cpu : null, ring: null },
       worker,
       exited: false,
       exitPromise: undefined as unknown as Promise<void>,
@@ -302,6 +316,7 @@ export function startWorkers<D = unknown>(options: StartWorkersOptions<D>): Work
       if (m === null || typeof m !== 'object') return;
       if (m.uk === 'started') {
         if (m.pinned !== 0) slot.info.cpu = null;
+        slot.info.ring = m.ring;
         onStarted();
       } else if (m.uk === 'stats') {
         const w = slot.statsWaiters.get(m.id);
@@ -346,6 +361,9 @@ export function startWorkers<D = unknown>(options: StartWorkersOptions<D>): Work
   const handle: Workers = {
     get workers() {
       return infos.map((i) => ({ ...i }));
+    },
+    get handles() {
+      return infos.map((i) => i.ring);
     },
     get running() {
       return slots.filter((s) => !s.exited).length;

@@ -8,13 +8,13 @@
  * ENOMEM above a size; the real limit is also tried in a child under prlimit.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { describe, test } from 'node:test';
 
 import { nativeBinding, Ring, type Backend } from '../../src/index.js';
 import { MIN_RETRY_ENTRIES } from '../../src/ring/ring.js';
 import { describeChild, LIB_URL, runProcess } from '../helpers/child.js';
+import { underMemlock } from '../helpers/memlock.js';
 
 const ENOMEM = os.constants.errno.ENOMEM;
 
@@ -87,25 +87,17 @@ describe('ring creation under a small RLIMIT_MEMLOCK', () => {
 
   test('a child under prlimit --memlock=65536 gets a working ring (full size where the kernel charges the memcg)',
     async (t) => {
-      const has = (cmd: string): boolean => spawnSync(cmd, ['--version'], { stdio: 'ignore' }).status === 0;
-      if (!has('prlimit')) {
-        t.skip('prlimit (util-linux) is not installed');
-        return;
-      }
-      const root = process.getuid?.() === 0;
-      if (root && !has('setpriv')) {
-        t.skip('running as root (CAP_IPC_LOCK ignores the limit) and setpriv is not installed to drop it');
-        return;
-      }
-      const args = ['NODE_DEBUG=uringkit'];
-      if (root) args.push('setpriv', '--bounding-set=-ipc_lock');
-      args.push('prlimit', '--memlock=65536:65536', process.execPath, '--input-type=module', '-e', `
+      const args = underMemlock(65536, [process.execPath, '--input-type=module', '-e', `
         import { Ring } from ${JSON.stringify(LIB_URL)};
         const ring = new Ring();
         await Promise.all(Array.from({ length: 100 }, () => ring.nop()));
         console.log(JSON.stringify({ sq: ring.info.sqEntries, done: ring.stats().completed }));
         await ring.close();
-      `);
+      `]);
+      if (!Array.isArray(args)) {
+        t.skip(args.skip);
+        return;
+      }
       const r = await runProcess('env', args, 60_000);
       assert.equal(r.code, 0, describeChild(r));
       const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { sq: number; done: number };

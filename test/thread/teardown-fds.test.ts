@@ -61,10 +61,15 @@ function describeFd(fd: number): string {
   }
 }
 
-/** Waits (bounded) until no fd outside `baseline` is open; returns the survivors. */
+/**
+ * Waits (at most 20 s: a loaded machine) until none of `wanted` is open any
+ * more (fds in `baseline` excepted); returns the survivors. `wanted` also
+ * holds this thread's node:net peers of the workers' sockets, which Node
+ * closes once their worker side is gone.
+ */
 async function leftover(baseline: Set<number>, wanted: number[]): Promise<string[]> {
   let left: number[] = [];
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 800; i++) {
     const now = openFds();
     left = wanted.filter((fd) => now.has(fd) && !baseline.has(fd));
     if (left.length === 0) return [];
