@@ -84,6 +84,16 @@ function warmPageCache(file: string): number {
   return FILE_SIZE / MiB / ((nowNs() - t0) / 1e9);
 }
 
+/** A sampler of MiB/s for `run` producing `size` bytes into `output`, which is removed (untimed) before each call. */
+function mibPerSecond(size: number, output: string, run: () => Promise<void>): Sampler {
+  return async () => {
+    fs.rmSync(output, { force: true });
+    const t0 = nowNs();
+    await run();
+    return size / MiB / ((nowNs() - t0) / 1e9);
+  };
+}
+
 /** Reads a file once so that it is in the page cache. */
 function warmPageCacheOf(file: string): void {
   const buf = Buffer.allocUnsafe(MiB);
@@ -701,12 +711,7 @@ export async function main(argv: string[]): Promise<void> {
     const size = 200 * MiB;
     const data = randomBytes(size);
     const w0 = ioWorkers();
-    const sample = (run: () => Promise<void>): Sampler => async () => {
-      fs.rmSync(target, { force: true });
-      const t0 = nowNs();
-      await run();
-      return size / MiB / ((nowNs() - t0) / 1e9);
-    };
+    const sample = (run: () => Promise<void>): Sampler => mibPerSecond(size, target, run);
     const s = await interleave({
       uk: sample(() => writeFile(target, data)),
       fsp: sample(() => fsp.writeFile(target, data)),
@@ -729,12 +734,7 @@ export async function main(argv: string[]): Promise<void> {
     const size = 200 * MiB;
     fs.writeFileSync(src, randomBytes(size));
     warmPageCacheOf(src);
-    const sample = (run: () => Promise<void>): Sampler => async () => {
-      fs.rmSync(dst, { force: true });
-      const t0 = nowNs();
-      await run();
-      return size / MiB / ((nowNs() - t0) / 1e9);
-    };
+    const sample = (run: () => Promise<void>): Sampler => mibPerSecond(size, dst, run);
     const s = await interleave({
       uk: sample(() => copyFile(src, dst)),
       cp: sample(() => fsp.copyFile(src, dst)),

@@ -127,6 +127,25 @@ describe('uringkit/fs vs node:fs/promises: same results and error shapes', () =>
     assert.equal(uk.constants, nodeFsp.constants);
   });
 
+  test('stat / lstat / FileHandle.stat of the same path deep-equal node\'s (class, fields, dates, bigint)', async () => {
+    const r = mkroot();
+    seed(r);
+    for (const p of [j(r, 'f'), j(r, 'd'), j(r, 'ln')]) {
+      for (const bigint of [false, true]) {
+        assert.deepStrictEqual(await ukFs.stat(p, { bigint }), await nodeFsp.stat(p, { bigint }), p);
+        assert.deepStrictEqual(await ukFs.lstat(p, { bigint }), await nodeFsp.lstat(p, { bigint }), p);
+        const a = await ukFs.open(p);
+        const b = await nodeFsp.open(p);
+        try {
+          assert.deepStrictEqual(await a.stat({ bigint }), await b.stat({ bigint }), p);
+        } finally {
+          await a.close();
+          await b.close();
+        }
+      }
+    }
+  });
+
   const cases: [string, (fs: Fsp, r: string) => Promise<unknown>][] = [
     ['readFile buffer', (fs, r) => fs.readFile(j(r, 'f'))],
     ['readFile utf8 string option', (fs, r) => fs.readFile(j(r, 'f'), 'utf8')],

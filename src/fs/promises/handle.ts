@@ -272,20 +272,8 @@ export class FileHandle extends EventEmitter {
     checkBufferArray(buffers);
     // As node's: readv(2) with no buffers fails.
     if (buffers.length === 0) throw new SystemError(os.constants.errno.EINVAL, 'read');
-    let pos = writePosition(position);
-    const bytesRead = await this.#call('readv', async (f) => {
-      let total = 0;
-      for (let i = 0; i < buffers.length; i += IOV_MAX) {
-        const batch = buffers.slice(i, i + IOV_MAX).filter((b) => b.byteLength > 0);
-        if (batch.length === 0) continue;
-        const want = batch.reduce((s, b) => s + b.byteLength, 0);
-        const n = await f.readv(batch, { position: pos });
-        total += n;
-        if (pos !== -1) pos += n;
-        if (n < want) break;
-      }
-      return total;
-    });
+    const pos = writePosition(position);
+    const bytesRead = await this.#call('readv', (f) => vectorLoop(buffers, pos, (batch, o) => f.readv(batch, o)));
     return { __proto__: null, bytesRead, buffers } as unknown as { bytesRead: number; buffers: T };
   }
 
@@ -294,20 +282,8 @@ export class FileHandle extends EventEmitter {
     if (this.#fd === -1) throw closedError('writev');
     checkBufferArray(buffers);
     if (buffers.length === 0) return { __proto__: null, bytesWritten: 0, buffers } as unknown as { bytesWritten: number; buffers: T };
-    let pos = writePosition(position);
-    const bytesWritten = await this.#call('writev', async (f) => {
-      let total = 0;
-      for (let i = 0; i < buffers.length; i += IOV_MAX) {
-        const batch = buffers.slice(i, i + IOV_MAX).filter((b) => b.byteLength > 0);
-        if (batch.length === 0) continue;
-        const want = batch.reduce((s, b) => s + b.byteLength, 0);
-        const n = await f.writev(batch, { position: pos });
-        total += n;
-        if (pos !== -1) pos += n;
-        if (n < want) break;
-      }
-      return total;
-    });
+    const pos = writePosition(position);
+    const bytesWritten = await this.#call('writev', (f) => vectorLoop(buffers, pos, (batch, o) => f.writev(batch, o)));
     return { __proto__: null, bytesWritten, buffers } as unknown as { bytesWritten: number; buffers: T };
   }
 
@@ -424,6 +400,26 @@ export class FileHandle extends EventEmitter {
       },
     });
   }
+}
+
+/**
+ * readv/writev of `buffers` in IOV_MAX batches (empty buffers skipped) from
+ * `pos` (-1: current position); stops at the first short transfer, whose
+ * count is included, as one readv(2)/writev(2) would.
+ */
+async function vectorLoop(buffers: readonly NodeJS.ArrayBufferView[], pos: number,
+  op: (batch: NodeJS.ArrayBufferView[], o: { position: number }) => Promise<number>): Promise<number> {
+  let total = 0;
+  for (let i = 0; i < buffers.length; i += IOV_MAX) {
+    const batch = buffers.slice(i, i + IOV_MAX).filter((b) => b.byteLength > 0);
+    if (batch.length === 0) continue;
+    const want = batch.reduce((n, b) => n + b.byteLength, 0);
+    const n = await op(batch, { position: pos });
+    total += n;
+    if (pos !== -1) pos += n;
+    if (n < want) break;
+  }
+  return total;
 }
 
 function invalidState(message: string): Error & { code: string } {

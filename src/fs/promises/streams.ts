@@ -90,6 +90,62 @@ function delegated(options: StreamCommonOptions | undefined): boolean {
     !(options.fd instanceof FileHandle));
 }
 
+/** What both stream kinds resolve from their arguments: the source, the path, flags and mode (node's checks). */
+function streamTarget(path: fs.PathLike | undefined, options: StreamCommonOptions, defFlags: string):
+  { src: Source; path: string | Buffer | undefined; flags: string | number; mode: number } {
+  const src = sourceOf(options.fd);
+  const p = src.file !== undefined ? undefined : (path instanceof URL ? plainPath(path) : path);
+  const flags = plainFlags(options.flags, defFlags);
+  if (flags === undefined) throw invalidArgType('flags', 'a flag string or number', options.flags);
+  const mode = plainMode(options.mode, 0o666);
+  if (mode === undefined) throw invalidArgType('mode', 'of type number or an octal string', options.mode);
+  if (src.file === undefined && typeof p !== 'string' && !Buffer.isBuffer(p)) {
+    throw invalidArgType('path', 'of type string or an instance of Buffer or URL', path);
+  }
+  return { src, path: p, flags, mode };
+}
+
+/** Opens a stream's path on the calling thread's ring. */
+function openFile(path: string | Buffer | undefined, flags: string | number, mode: number): Promise<File> {
+  const ring = Ring.current();
+  return ring.open(path as string | Buffer, flags, mode).then((fd) => new File(fd, ring));
+}
+
+/**
+ * _construct of both stream kinds: unless the stream was given its file,
+ * opens the path on the ring, sets `fd`, runs `opened` (which takes the
+ * file), then emits 'open' and 'ready' as node's streams do.
+ */
+function constructStream(stream: NodeJS.EventEmitter & { fd: number | null; path: string | Buffer | undefined;
+  flags: string | number; mode: number }, given: boolean, opened: (file: File) => Promise<void> | undefined,
+  callback: (error?: Error | null) => void): void {
+  if (given) {
+    callback();
+    return;
+  }
+  openFile(stream.path, stream.flags, stream.mode).then((file) => {
+    stream.fd = file.fd;
+    return opened(file);
+  }).then(() => {
+    stream.emit('open', stream.fd);
+    stream.emit('ready');
+    callback();
+  }, (err: Error) => callback(err));
+}
+
+/** _destroy's end for both stream kinds (called once nothing is in flight): close the source if autoClose. */
+function closeStream(stream: { fd: number | null }, src: Source, autoClose: boolean, err: Error | null,
+  callback: (error?: Error | null) => void): void {
+  if (!autoClose) {
+    callback(err);
+    return;
+  }
+  closeSource(src, (closeErr) => {
+    stream.fd = null;
+    callback(err ?? closeErr ?? null);
+  });
+}
+
 function closeSource(src: Source, done: (err?: Error | null) => void): void {
   if (src.handle !== undefined) {
     src.handle.close().then(() => done(null), (e: Error) => done(e));
@@ -137,23 +193,17 @@ export class ReadStream extends Readable {
       autoDestroy: true,
       ...(options.signal !== undefined ? { signal: options.signal } : {}),
     });
-    this.#src = sourceOf(options.fd);
-    this.fd = this.#src.file?.fd ?? null;
-    this.path = this.#src.file !== undefined ? undefined : (path instanceof URL ? plainPath(path) : path);
-    const flags = plainFlags(options.flags, 'r');
-    if (flags === undefined) throw invalidArgType('flags', 'a flag string or number', options.flags);
-    this.flags = flags;
-    const mode = plainMode(options.mode, 0o666);
-    if (mode === undefined) throw invalidArgType('mode', 'of type number or an octal string', options.mode);
-    this.mode = mode;
+    const t = streamTarget(path, options, 'r');
+    this.#src = t.src;
+    this.fd = t.src.file?.fd ?? null;
+    this.path = t.path;
+    this.flags = t.flags;
+    this.mode = t.mode;
     this.start = start;
     this.end = end;
     this.#autoClose = options.autoClose ?? true;
     this.#pos = start ?? -1;
     this.#positional = start !== undefined;
-    if (this.#src.file === undefined && typeof this.path !== 'string' && !Buffer.isBuffer(this.path)) {
-      throw invalidArgType('path', 'of type string or an instance of Buffer or URL', path);
-    }
   }
 
   /** True until the file is open. */
@@ -162,16 +212,9 @@ export class ReadStream extends Readable {
   }
 
   override _construct(callback: (error?: Error | null) => void): void {
-    if (this.#src.file !== undefined) {
-      callback();
-      return;
-    }
-    const ring = Ring.current();
-    ring.open(this.path as string | Buffer, this.flags, this.mode).then((fd) => {
-      const file = new File(fd, ring);
+    constructStream(this, this.#src.file !== undefined, (file) => {
       this.#src = { file };
-      this.fd = fd;
-      if (this.#positional) return;
+      if (this.#positional) return undefined;
       // A regular file we opened ourselves: positioned reads from 0 (the
       // same bytes as reads at the current position) so reads can overlap.
       return file.stat().then((st) => {
@@ -180,11 +223,7 @@ export class ReadStream extends Readable {
           this.#pos = 0;
         }
       });
-    }).then(() => {
-      this.emit('open', this.fd);
-      this.emit('ready');
-      callback();
-    }, (err: Error) => callback(err));
+    }, callback);
   }
 
   override _read(): void {
@@ -272,16 +311,7 @@ export class ReadStream extends Readable {
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
-    const finish = (): void => {
-      if (!this.#autoClose) {
-        callback(err);
-        return;
-      }
-      closeSource(this.#src, (closeErr) => {
-        this.fd = null;
-        callback(err ?? closeErr ?? null);
-      });
-    };
+    const finish = (): void => closeStream(this, this.#src, this.#autoClose, err, callback);
     this.#dropQueue();
     if (this.#outstanding > 0) this.#afterIo = finish;
     else finish();
@@ -325,23 +355,17 @@ export class WriteStream extends Writable {
     if (options.flush !== undefined && typeof options.flush !== 'boolean') {
       throw invalidArgType('options.flush', 'of type boolean', options.flush);
     }
-    this.#src = sourceOf(options.fd);
-    this.fd = this.#src.file?.fd ?? null;
-    this.path = this.#src.file !== undefined ? undefined : (path instanceof URL ? plainPath(path) : path);
-    const flags = plainFlags(options.flags, 'w');
-    if (flags === undefined) throw invalidArgType('flags', 'a flag string or number', options.flags);
-    this.flags = flags;
-    const mode = plainMode(options.mode, 0o666);
-    if (mode === undefined) throw invalidArgType('mode', 'of type number or an octal string', options.mode);
-    this.mode = mode;
+    const t = streamTarget(path, options, 'w');
+    this.#src = t.src;
+    this.fd = t.src.file?.fd ?? null;
+    this.path = t.path;
+    this.flags = t.flags;
+    this.mode = t.mode;
     this.start = start;
     this.#pos = start ?? -1;
     if (start !== undefined) this.#depth = WRITE_BEHIND;
     this.#autoClose = options.autoClose ?? true;
     this.#flush = options.flush === true;
-    if (this.#src.file === undefined && typeof this.path !== 'string' && !Buffer.isBuffer(this.path)) {
-      throw invalidArgType('path', 'of type string or an instance of Buffer or URL', path);
-    }
   }
 
   get pending(): boolean {
@@ -349,23 +373,15 @@ export class WriteStream extends Writable {
   }
 
   override _construct(callback: (error?: Error | null) => void): void {
-    if (this.#src.file !== undefined) {
-      callback();
-      return;
-    }
-    const ring = Ring.current();
-    ring.open(this.path as string | Buffer, this.flags, this.mode).then((fd) => {
-      this.#src = { file: new File(fd, ring) };
-      this.fd = fd;
+    constructStream(this, this.#src.file !== undefined, (file) => {
+      this.#src = { file };
       // Opened here without O_APPEND: the position is 0, so writes can carry explicit positions and overlap.
       if (this.#pos === -1 && (parseOpenFlags(this.flags) & fs.constants.O_APPEND) === 0) {
         this.#pos = 0;
         this.#depth = WRITE_BEHIND;
       }
-      this.emit('open', fd);
-      this.emit('ready');
-      callback();
-    }, (err: Error) => callback(err));
+      return undefined;
+    }, callback);
   }
 
   /**
@@ -440,16 +456,7 @@ export class WriteStream extends Writable {
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
-    this.#whenIdle(() => {
-      if (!this.#autoClose) {
-        callback(err);
-        return;
-      }
-      closeSource(this.#src, (closeErr) => {
-        this.fd = null;
-        callback(err ?? closeErr ?? null);
-      });
-    });
+    this.#whenIdle(() => closeStream(this, this.#src, this.#autoClose, err, callback));
   }
 
   /** node's WriteStream.close(cb): end, then cb on 'close'. */
