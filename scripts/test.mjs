@@ -49,7 +49,7 @@ function walk(dir) {
 
 // --- 1. the addon ------------------------------------------------------------
 function checkAddon() {
-  if (process.env.UK_BACKEND === 'node') return;
+  if (process.env.UK_BACKEND === 'node' || process.env.UK_BACKEND === 'portable') return;
   const require = createRequire(import.meta.url);
   try {
     if (process.env.UK_ADDON_PATH) require(process.env.UK_ADDON_PATH);

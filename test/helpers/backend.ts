@@ -30,8 +30,8 @@ const PROBE = `
  */
 export function ioUringSkipReason(): string | undefined {
   if (cached) return cached.reason;
-  if (process.env.UK_BACKEND === 'node') {
-    cached = { reason: 'needs the io_uring backend; this run forces the portable one (UK_BACKEND=node)' };
+  if (process.env.UK_BACKEND === 'node' || process.env.UK_BACKEND === 'portable') {
+    cached = { reason: `needs the io_uring backend; this run forces the portable one (UK_BACKEND=${process.env.UK_BACKEND})` };
     return cached.reason;
   }
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', PROBE], { encoding: 'utf8', timeout: 60_000 });
