@@ -49,7 +49,7 @@ function walk(dir) {
 
 // --- 1. the addon ------------------------------------------------------------
 function checkAddon() {
-  if (process.env.UK_BACKEND === 'node') return;
+  if (process.env.UK_BACKEND === 'node' || process.env.UK_BACKEND === 'portable') return;
   const require = createRequire(import.meta.url);
   try {
     if (process.env.UK_ADDON_PATH) require(process.env.UK_ADDON_PATH);
@@ -156,7 +156,7 @@ if (files.length === 0) {
 checkAddon();
 const peerEnv = providePeers(files);
 // One line when rings here cannot run on io_uring (seccomp, sysctl, old kernel, UK_BACKEND=node).
-const backendHelper = path.join(testRoot, 'helpers', 'backend.js');
+const backendHelper = path.join(testRoot, 'helpers', 'io-uring-probe.js');
 if (existsSync(backendHelper)) {
   const reason = (await import(pathToFileURL(backendHelper).href)).ioUringSkipReason();
   if (reason) console.log(`uringkit tests: io_uring is not used in this run: ${reason.replace(/^needs [^;:]*[;:] /, '')}`);

@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { ioUringSkipReason } from '../helpers/backend.js';
+import { ioUringSkipReason } from '../helpers/io-uring-probe.js';
 import { describeChild, REPO_ROOT, runProcess } from '../helpers/child.js';
 import { noIoUringWrapper, runWithoutIoUring, startWithoutIoUring } from '../helpers/no-io-uring.js';
 import { printedAddress, probeServer, runnableSource, runSample, samplesIn, sampleFileName } from '../helpers/samples.js';

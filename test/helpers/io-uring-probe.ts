@@ -1,8 +1,10 @@
 /**
- * Which backend this test process's rings run on, for tests whose subject only
- * exists on io_uring (registered buffers and files, `allow` restrictions, busy
- * poll, attachWq, MSG_RING, ...). Decided once per process in a child process,
- * so asking never creates a ring here.
+ * Can rings use io_uring in this run? Decided once per process in a child
+ * process, so asking never creates a ring here (for harness code: the test
+ * runner's header line, the seccomp harness's own checks), and it answers
+ * where creating a ring would throw (io_uring unavailable, no fallback).
+ * Test bodies that need the io_uring backend use needsUring() from
+ * test/helpers/backend.ts (the portable backend's change) on their own ring.
  */
 import { spawnSync } from 'node:child_process';
 
@@ -30,8 +32,8 @@ const PROBE = `
  */
 export function ioUringSkipReason(): string | undefined {
   if (cached) return cached.reason;
-  if (process.env.UK_BACKEND === 'node') {
-    cached = { reason: 'needs the io_uring backend; this run forces the portable one (UK_BACKEND=node)' };
+  if (process.env.UK_BACKEND === 'node' || process.env.UK_BACKEND === 'portable') {
+    cached = { reason: `needs the io_uring backend; this run forces the portable one (UK_BACKEND=${process.env.UK_BACKEND})` };
     return cached.reason;
   }
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', PROBE], { encoding: 'utf8', timeout: 60_000 });
