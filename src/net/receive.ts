@@ -162,7 +162,9 @@ export class Receiver {
       this.#finish();
       return Promise.resolve(null);
     }
-    if (this.#waiter !== undefined) return Promise.reject(new Error('read() called while a previous read() is pending'));
+    if (this.#waiter !== undefined) {
+      return Promise.reject(Object.assign(new Error('next() called while a previous next() is pending'), { code: 'ERR_SOCKET_RECV_PENDING' }));
+    }
     return new Promise((resolve, reject) => {
       this.#waiter = { resolve, reject };
       this.#held = false;
