@@ -23,7 +23,7 @@ export interface StartOptions {
    */
   port?: number;
   cwd?: string;
-  /** Readiness check once something listens on the port (default: a TCP connect succeeds). */
+  /** Readiness check once something listens on the port (default: a TCP connect succeeds); a throw fails the start. */
   ready?: (port: number) => Promise<boolean>;
   /** How long to wait for readiness, in ms (default 15 s). */
   timeoutMs?: number;
@@ -96,8 +96,15 @@ export async function startServer(name: string, cpu: string, cmd: string, args: 
       const m = /listening on \S+:(\d+)/.exec(out);
       if (m) port = Number(m[1]);
     }
-    if (port !== undefined && await canConnect(port) && (o.ready === undefined || await o.ready(port))) {
-      const s = srv(port);
+    let ready = false;
+    try {
+      ready = port !== undefined && await canConnect(port) && (o.ready === undefined || await o.ready(port));
+    } catch (e) {
+      child.kill('SIGKILL'); // the readiness check refused it (e.g. a wrong answer): never leave it running
+      throw new Error(`${name} server: ${(e as Error).message}`);
+    }
+    if (ready) {
+      const s = srv(port!);
       running.add(s);
       return s;
     }

@@ -12,7 +12,7 @@
  * Why not splice(2) through a pipe (as sendFile)? A socket → pipe splice
  * has no non-blocking form in io_uring: each one runs on an io-wq kernel
  * thread, one per active pipe, where deadlines and fairness do not reach
- * (see issue 16 item 2); on loopback it measured no faster than this loop.
+ * (see issue 16 item 2). Not measured against this loop.
  */
 import { AbortError, invalidArgType } from '../errors.js';
 import type { OpOptions } from '../ops/validate.js';

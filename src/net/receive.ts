@@ -14,7 +14,8 @@
  *   the big one is kept for the next receive.
  * A connection starts on multishot; a full provided buffer (or a dry pool,
  * ENOBUFS) means bulk data: the multishot is stopped and one-shot receives
- * follow; a one-shot receive that comes back small returns to multishot.
+ * follow; four one-shot receives in a row that come back small return to
+ * multishot (and to the first size, dropping the big buffer).
  * Without buffer rings, or with `multishot: false`, only one-shot receives.
  *
  * Memory rule: a Buffer handed to the reader is never again given to the
@@ -161,7 +162,9 @@ export class Receiver {
       this.#finish();
       return Promise.resolve(null);
     }
-    if (this.#waiter !== undefined) return Promise.reject(new Error('read() called while a previous read() is pending'));
+    if (this.#waiter !== undefined) {
+      return Promise.reject(Object.assign(new Error('next() called while a previous next() is pending'), { code: 'ERR_SOCKET_RECV_PENDING' }));
+    }
     return new Promise((resolve, reject) => {
       this.#waiter = { resolve, reject };
       this.#held = false;
@@ -253,10 +256,13 @@ export class Receiver {
       chunk = Buffer.allocUnsafe(n!);
       buf.copy(chunk, 0, 0, n);
       if (buf.length === this.#size) this.#spare = buf;
-      // Traffic is light again: back to multishot (no memory committed while idle).
-      if (this.#poolSize > 0 && ++this.#small >= SMALL_READS) {
-        this.#bulk = false;
+      if (++this.#small >= SMALL_READS) {
+        // Traffic is light again: back to multishot where there is one (no memory committed while
+        // idle), and to the first size; the big buffer is let go.
         this.#small = 0;
+        this.#bulk = false;
+        this.#size = Math.min(FIRST_CHUNK, this.#maxChunk);
+        this.#spare = undefined;
       }
     } else {
       chunk = buf.subarray(0, n);

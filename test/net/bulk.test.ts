@@ -262,6 +262,50 @@ describe('Socket.pipeTo', () => {
     assert.ok(await waitUntil(() => fdCount() <= base, SOON), `fds: ${fdCount()} vs ${base}`);
   });
 
+  test('a destination that stops reading stops the source: the pipe holds at most its two buffers', async () => {
+    const l = TcpListener.bind();
+    try {
+      const { client, a, b, sinkSide } = await chain(l);
+      const SMALL = 64 * 1024;
+      client.setOptions({ sendBuffer: SMALL });
+      a.setOptions({ recvBuffer: SMALL });
+      b.setOptions({ sendBuffer: SMALL });
+      sinkSide.setOptions({ recvBuffer: SMALL });
+      const kernel = client.getOption(1, 7) + a.getOption(1, 8) + b.getOption(1, 7) + sinkSide.getOption(1, 8);
+      const chunkSize = 64 * 1024;
+      const piping = a.pipeTo(b, { chunkSize });
+      let sent = 0;
+      let stop = false;
+      const block = Buffer.alloc(64 * 1024, 5);
+      const sending = (async () => {
+        while (!stop && sent < (256 << 20)) {
+          await client.write(block);
+          sent += block.length;
+        }
+      })();
+      // The sink does not read: wait until the sender makes no more progress (bounded wait).
+      let last = -1;
+      for (let i = 0; i < 400 && sent !== last; i++) {
+        last = sent;
+        await sleep(50);
+      }
+      assert.equal(sent, last, 'the sender was stopped');
+      // Kernel buffers on both hops (counted twice: the kernel's accounting), the pipe's two buffers, one block.
+      const bound = 2 * kernel + 2 * chunkSize + block.length;
+      assert.ok(sent <= bound, `in flight ${sent} bytes, bound ${bound}`);
+      stop = true;
+      const ended = sending.then(() => client.shutdown('write'));
+      let got = 0;
+      for await (const chunk of sinkSide) got += chunk.length;
+      await ended;
+      assert.equal(got, sent);
+      assert.deepEqual(await deadline(piping, SOON, 'pipe'), { bytes: sent });
+      await Promise.all([client.close(), a.close(), b.close(), sinkSide.close()]);
+    } finally {
+      await l.close();
+    }
+  });
+
   test('bad arguments are refused with a code; an abort destroys both sides', async () => {
     const l = TcpListener.bind();
     try {

@@ -235,6 +235,24 @@ describe('errors (item 13)', () => {
     }
   });
 
+  test('two next() calls at once on a socket iterator: the second is ERR_SOCKET_RECV_PENDING, the first unaffected', async () => {
+    const l = TcpListener.bind();
+    try {
+      const [c, s] = await pair(l);
+      const it = s.chunks();
+      const first = it.next();
+      await assert.rejects(it.next(), { code: 'ERR_SOCKET_RECV_PENDING' });
+      await c.write('hi');
+      const r = await deadline(first, SOON, 'first next()');
+      assert.equal(String(r.value), 'hi');
+      await it.return();
+      await c.close();
+      await s.close();
+    } finally {
+      await l.close();
+    }
+  });
+
   test("a refused connect reads as Node's: 'connect ECONNREFUSED 127.0.0.1:<port>'", async () => {
     const port = await closedPort();
     const e = await rejectionOf(Socket.connect(`127.0.0.1:${port}`), 'connect');
