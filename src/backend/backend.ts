@@ -6,7 +6,8 @@
  * them, and writes completion records into the shared out array. The io_uring
  * backend is the native addon (native/addon.c); the mock backend
  * (src/backend/mock/index.ts) implements the same protocol in JavaScript with no
- * syscalls. Ring talks to nothing else.
+ * syscalls; the portable backend (src/backend/portable/index.ts) implements it
+ * over Node's own I/O. Ring talks to nothing else.
  */
 
 /** An opaque ring instance of a backend. */
@@ -87,4 +88,11 @@ export interface SyscallBackend {
     [family: number, address: string, port: number, flowinfo: number, scopeId: number] | number;
   pipe(size: number): [number, number] | number;
   setAffinity(cpu: number): number;
+  /**
+   * Closes an fd this SyscallBackend made (a socket or pipe) synchronously:
+   * 0 or -errno. Optional: where absent, its fds are kernel fds (close(2)).
+   * The portable backend's fds are its own handles: closing them with
+   * fs.closeSync would fail with EBADF and leave the handle open.
+   */
+  close?(fd: number): number;
 }

@@ -79,7 +79,9 @@ describe('backend selection', () => {
       import { Ring, setNativeBinding, nativeBinding } from __LIB__;
       let real; try { real = nativeBinding(); } catch {}
       // An addon whose io_uring_setup is refused, as Docker's default seccomp profile does.
-      const fake = Object.assign(Object.create(real ?? {}), { create: () => -1, sys: real?.sys });
+      const fake = Object.assign(Object.create(real ?? {}), {
+        create: () => -1, sys: real?.sys, DESC_WORDS: 16, STAGE_HEADER_WORDS: 16, CQE_WORDS: 4,
+      });
       setNativeBinding(fake);
       const r = new Ring({ entries: 4 });
       await r.nop();

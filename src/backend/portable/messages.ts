@@ -78,6 +78,12 @@ export function listen(id: number, deliver: (hi: number, value: number) => void)
 /** Rings of this thread: a message to one of them is posted directly (no channel hop). */
 const local = new Map<number, (hi: number, value: number) => void>();
 
+// A thread that ends (a worker exiting, or terminated) with rings still open: their ids leave the
+// table, so senders get ERR_RING_CLOSED instead of posting into a channel nobody reads.
+process.once('exit', () => {
+  for (const id of local.keys()) unregister(id);
+});
+
 const senders = new Map<number, BroadcastChannel>();
 
 /** Sends `{ hi, value }` to ring `id`: 0, or -EBADFD when no live ring has that id. */

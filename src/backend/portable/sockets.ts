@@ -824,6 +824,7 @@ export function makeSys(table: HandleTable): SyscallBackend {
       return [table.add(r), table.add(w)];
     },
     setAffinity: () => -E.ENOSYS,
+    close: (fd) => (table.close(fd) ? 0 : -E.EBADF),
   };
 }
 
