@@ -34,11 +34,6 @@
     if ((call) != napi_ok) return NULL;                               \
   } while (0)
 
-typedef struct uk_handle {
-  uk_ring *ring;
-  int refs; /* the external's finalizer and the ring's lifecycle */
-} uk_handle;
-
 static napi_value throw_type(napi_env env, const char *code, const char *msg) {
   napi_throw_type_error(env, code, msg);
   return NULL;

@@ -11,16 +11,16 @@ import { constants as fsc } from 'node:fs';
 import os from 'node:os';
 
 import { invalidArgType, invalidArgValue, outOfRange, SystemError } from '../errors.js';
-import '../ops/file.js';
 import {
-  checkPosition, checkView, checkWindow, FIXED_FILE, OP, parseMode, parseOpenFlags, readOn, simpleFd, toPathBuffer,
+  checkPosition, checkView, checkWindow, FIXED_FILE, parseMode, parseOpenFlags, readOn, simpleFd, toPathBuffer,
   vectored, writeOn, type FallocateOptions, type OpenFlags, type PathLike, type ReadOptions, type StatOptions,
   type VectorOptions, type WriteOptions,
 } from '../ops/file.js';
 import { DescOp } from '../backend/protocol.js';
 import { installFile, removeFile } from './registered.js';
 import { checkOptions, type OpOptions } from '../ops/validate.js';
-import { Ring } from '../ring/ring.js';
+import { Ring } from '../ops/methods.js';
+import { OP } from '../ops/table.js';
 import type { BigIntStats, Stats } from './stats.js';
 
 export interface FileOpenOptions extends OpOptions {

@@ -24,24 +24,24 @@ import { threadId } from 'node:worker_threads';
 import {
   AbortError, invalidArgType, invalidArgValue, outOfRange, RingClosedError, StaleCredentialsError, SystemError,
   TimeoutError,
-  UnsupportedOperationError, UringUnavailableError, type SystemErrorContext,
+  UringUnavailableError, type SystemErrorContext,
 } from '../errors.js';
-import type { Backend, BackendHandle } from '../backend/backend.js';
-import { nativeBinding } from '../native/binding.js';
+import type { Backend, BackendHandle, SyscallBackend } from '../backend/backend.js';
+import { nativeBinding } from '../backend/uring/binding.js';
 import {
-  checkCallback, checkFd, checkMs, checkOptions, checkUint32, type Callback, type OpOptions,
-} from '../ops/validate.js';
+  checkCallback, checkOptions, checkUint32, type Callback, type OpOptions,
+} from './checks.js';
 import { Cqe, DescFlag, DescOp, Kind, Rec, SLOT_MESSAGE } from '../backend/protocol.js';
 import {
-  IORING_CQE_F_MORE, IORING_OP, IORING_SETUP_COOP_TASKRUN, IORING_SETUP_SINGLE_ISSUER,
+  ALLOW_ALWAYS, IORING_CQE_F_MORE, IORING_OP, IORING_SETUP_COOP_TASKRUN, IORING_SETUP_SINGLE_ISSUER,
   IORING_SETUP_SUBMIT_ALL, IORING_SETUP_TASKRUN_FLAG, NativeStat,
 } from './constants.js';
 import { MultishotIterator } from './multishot.js';
-import { OPS } from './registry.js';
+import { allowGroups, allowOpcodes, opcodesOf, opIdOf, OPS } from './registry.js';
 
-export type { Callback, OpOptions } from '../ops/validate.js';
+export type { Callback, OpOptions } from './checks.js';
 export { MultishotIterator } from './multishot.js';
-export { registerOp, type OpInfo } from './registry.js';
+export { type OpInfo } from './registry.js';
 
 const { errno: E } = os.constants;
 const NEG_ECANCELED = -E.ECANCELED;
@@ -160,16 +160,11 @@ const enum St {
   SIGNAL = 1024,
 }
 
-/** Operation identities: index into OPS (error naming and result shaping). */
-const enum OpId {
-  NOP = 0,
-  SLEEP = 1,
-  POLL = 2,
-  POLL_MULTI = 3,
-  CLOSE = 4,
-  MSG_RING = 5,
+/** The two operations the engine issues itself, looked up by name once (the operation table registers them). */
+let engineIds: { closeFd: number; msgRing: number } | undefined;
+function opIds(): { closeFd: number; msgRing: number } {
+  return (engineIds ??= { closeFd: opIdOf('closeFd'), msgRing: opIdOf('sendMessage') });
 }
-
 
 type Settler = (err: Error | null, value?: unknown, more?: boolean) => void;
 
@@ -242,17 +237,6 @@ function credentialEpoch(): { epoch: number } {
 }
 const credentials = credentialEpoch();
 
-/** Operation names for `RingOptions.allow` → the IORING_OP_* numbers they use. */
-const ALLOW_OPS: Record<string, readonly number[]> = {
-  nop: [0], sleep: [11], poll: [6], pollMultishot: [6], closeFd: [19], message: [40],
-  open: [18, 19], read: [22], write: [23], readv: [1], writev: [2], fsync: [3], fdatasync: [3], fallocate: [17],
-  fadvise: [24], ftruncate: [55], statx: [21], unlink: [36], rmdir: [36], mkdir: [37], rename: [35], symlink: [38],
-  link: [39], splice: [30], accept: [13, 19], connect: [16], send: [26, 47], recv: [27], sendmsg: [9], recvmsg: [10],
-  shutdown: [34],
-};
-/** Always allowed: cancellation and deadlines are part of every operation. */
-const ALLOW_ALWAYS = [11 /* TIMEOUT */, 14 /* ASYNC_CANCEL */, 15 /* LINK_TIMEOUT */];
-
 /** A pino-compatible logger (pino's Logger satisfies it). uringkit is silent without one. */
 export interface RingLogger {
   debug(obj: object, msg?: string): void;
@@ -319,7 +303,9 @@ let defaultBackendOverride: Backend | undefined;
  */
 export interface RingInternals {
   run<T>(ring: Ring, op: number, desc: number, fd: number, arg0: number, arg1: number,
-    a: OpOptions | Callback<T> | undefined, b: Callback<T> | undefined, extra?: OpExtra): Promise<T> | void;
+    a: OpOptions | Callback<T> | undefined, b: Callback<T> | undefined, extra?: OpExtra, ms?: number): Promise<T> | void;
+  /** An awaited operation with no options and no memory (the lean path: nop). */
+  plain(ring: Ring, op: number, desc: number, fd: number, arg0: number, ms: number): Promise<unknown>;
   /** A multishot operation: values go to `it` (or to `cb(err, value, more)`). Returns the slot or -1. */
   multishot<T>(ring: Ring, op: number, desc: number, fd: number, arg0: number, arg1: number,
     opts: OpOptions | undefined, it: MultishotIterator<T> | undefined,
@@ -331,6 +317,11 @@ export interface RingInternals {
   /** Reserved-tag wake-ups (Notifier, Channel). */
   onTag(ring: Ring, tag: number, handler: ((value: number) => void) | undefined): void;
   sendTag(ring: Ring, target: RingHandle, tag: number, value: number): Promise<void>;
+  /** A ring-to-ring message with the Promise-or-callback plumbing (tag and target checked by the caller). */
+  message(ring: Ring, target: RingHandle, tag: number, value: number, a: OpOptions | Callback<void> | undefined,
+    b: Callback<void> | undefined): Promise<void> | void;
+  /** The backend's set-up syscalls (sockets, names, options, pipes, affinity); throws when it has none. */
+  sys(ring: Ring): SyscallBackend;
   /** Keeps the loop alive (on) or not, counted like an operation. */
   hold(ring: Ring, on: boolean): void;
 }
@@ -346,8 +337,9 @@ export function ringInternals(): RingInternals {
 export class Ring {
   static {
     internals = {
-      run: (ring, op, desc, fd, arg0, arg1, a, b, extra) =>
-        ring.#simple(op, desc as DescOp, fd, arg0, 0, a, b, arg1, extra),
+      run: (ring, op, desc, fd, arg0, arg1, a, b, extra, ms = 0) =>
+        ring.#simple(op, desc as DescOp, fd, arg0, ms, a, b, arg1, extra),
+      plain: (ring, op, desc, fd, arg0, ms) => ring.#plain(op, desc as DescOp, fd, arg0, ms),
       multishot: (ring, op, desc, fd, arg0, arg1, opts, it, cb, extra) =>
         ring.#multishot(op, desc as DescOp, fd, arg0, arg1, opts, it as MultishotIterator<unknown> | undefined,
           cb as Settler | undefined, extra),
@@ -359,6 +351,12 @@ export class Ring {
         else ring.#internalTags.set(tag, handler);
       },
       sendTag: (ring, target, tag, value) => ring.#sendTagged(target, tag, value) as Promise<void>,
+      message: (ring, target, tag, value, a, b) => ring.#sendTagged(target, tag, value, a, b),
+      sys: (ring) => {
+        const sys = ring.#native.sys;
+        if (sys === undefined) throw new Error('this backend has no socket syscalls');
+        return sys;
+      },
       hold: (ring, on) => {
         if (on) {
           if (ring.#refCount++ === 0) ring.#updateRef();
@@ -509,9 +507,10 @@ export class Ring {
       allow = new Uint8Array(256);
       for (const op of ALLOW_ALWAYS) allow[op] = 1;
       for (const name of options.allow) {
-        const ops = typeof name === 'string' ? ALLOW_OPS[name] : undefined;
+        // The groups come from the operation table (src/ops/table.ts, `allow`).
+        const ops = typeof name === 'string' ? allowOpcodes(name) : undefined;
         if (ops === undefined) {
-          throw invalidArgValue('options.allow', name, `is not an operation name (${Object.keys(ALLOW_OPS).join(', ')})`);
+          throw invalidArgValue('options.allow', name, `is not an operation name (${allowGroups().join(', ')})`);
         }
         for (const op of ops) allow[op] = 1;
       }
@@ -578,86 +577,26 @@ export class Ring {
     return this.#closing;
   }
 
-  /** Whether the running kernel supports an IORING_OP_* opcode (from IORING_REGISTER_PROBE). */
-  supports(opcode: number): boolean {
-    checkUint32(opcode, 'opcode');
+  /**
+   * Whether the running kernel supports an IORING_OP_* opcode (from
+   * IORING_REGISTER_PROBE), or, given an operation's name ('read',
+   * 'openat2', ...), every opcode that operation may submit (src/ops/table.ts).
+   */
+  supports(operation: number | string): boolean {
+    if (typeof operation === 'string') {
+      const ops = opcodesOf(operation);
+      if (ops === undefined) throw invalidArgValue('operation', operation, 'is not an operation name');
+      return ops.every((n) => this.#supportsOpcode(n));
+    }
+    checkUint32(operation, 'opcode');
+    return this.#supportsOpcode(operation);
+  }
+
+  #supportsOpcode(opcode: number): boolean {
     return this.#probe !== undefined ? this.#probe[opcode] === 1 : opcode <= IORING_OP.CLOSE;
   }
 
-  // ---- operations --------------------------------------------------------
-
-  /** IORING_OP_NOP: completes with nothing. Useful to measure the ring itself. */
-  nop(options?: OpOptions): Promise<void>;
-  nop(callback: Callback<void>): void;
-  nop(options: OpOptions | undefined, callback: Callback<void>): void;
-  nop(a?: OpOptions | Callback<void>, b?: Callback<void>): Promise<void> | void {
-    let opts: OpOptions | undefined;
-    let cb: Callback<void> | undefined;
-    if (typeof a === 'function') cb = a;
-    else {
-      if (a !== undefined) opts = checkOptions(a);
-      if (b !== undefined) {
-        checkCallback(b);
-        cb = b;
-      }
-    }
-    if (cb !== undefined) {
-      this.#start(OpId.NOP, DescOp.NOP, -1, 0, 0, 0, opts, cb as Settler, undefined, 0);
-      return;
-    }
-    if (opts === undefined) return new Promise<void>(this.#nopExecutor);
-    return new Promise<void>((resolve, reject) => {
-      this.#start(OpId.NOP, DescOp.NOP, -1, 0, 0, 0, opts, resolve as (v: unknown) => void, reject, St.PROMISE);
-    });
-  }
-
-  /** Resolves after `ms` milliseconds (IORING_OP_TIMEOUT; no JS timer). */
-  sleep(ms: number, options?: OpOptions): Promise<void>;
-  sleep(ms: number, callback: Callback<void>): void;
-  sleep(ms: number, options: OpOptions | undefined, callback: Callback<void>): void;
-  sleep(ms: number, a?: OpOptions | Callback<void>, b?: Callback<void>): Promise<void> | void {
-    checkMs(ms, 'ms');
-    return this.#simple(OpId.SLEEP, DescOp.TIMEOUT, -1, 0, ms, a, b);
-  }
-
-  /**
-   * Waits until `fd` is ready for `events` (POLLIN, POLLOUT, ... from
-   * node:os constants or the POLL object) and resolves with the ready mask.
-   */
-  poll(fd: number, events: number, options?: OpOptions): Promise<number>;
-  poll(fd: number, events: number, callback: Callback<number>): void;
-  poll(fd: number, events: number, options: OpOptions | undefined, callback: Callback<number>): void;
-  poll(fd: number, events: number, a?: OpOptions | Callback<number>, b?: Callback<number>): Promise<number> | void {
-    checkFd(fd);
-    checkUint32(events, 'events');
-    return this.#simple(OpId.POLL, DescOp.POLL, fd, events, 0, a, b);
-  }
-
-  /**
-   * Multishot poll: yields the ready mask each time `fd` becomes ready, until
-   * the iterator's `return()` (or `break`) cancels it. The callback form calls
-   * `callback(err, mask, more)` per event and returns a handle with `cancel()`.
-   */
-  pollMultishot(fd: number, events: number, options?: OpOptions): MultishotIterator<number>;
-  pollMultishot(fd: number, events: number, options: OpOptions | undefined,
-    callback: (err: Error | null, mask?: number, more?: boolean) => void): { cancel(): void };
-  pollMultishot(fd: number, events: number, a?: OpOptions,
-    b?: (err: Error | null, mask?: number, more?: boolean) => void): MultishotIterator<number> | { cancel(): void } {
-    checkFd(fd);
-    checkUint32(events, 'events');
-    const opts = checkOptions(a);
-    if (opts?.timeout !== undefined) {
-      throw invalidArgType('options.timeout', 'undefined for a multishot operation (use signal)', opts.timeout);
-    }
-    this.#requireKernel('pollMultishot', 'IORING_POLL_ADD_MULTI', 5, 13);
-    if (b !== undefined) {
-      checkCallback(b);
-      return this.#multishot(OpId.POLL_MULTI, DescOp.POLL_MULTI, fd, events, 0, opts, undefined, b as Settler);
-    }
-    const it = new MultishotIterator<number>();
-    this.#multishot(OpId.POLL_MULTI, DescOp.POLL_MULTI, fd, events, 0, opts, it as MultishotIterator<unknown>);
-    return it;
-  }
+  // ---- issuing (the operations themselves are in src/ops/, put on Ring by src/ops/methods.ts) ----
 
   /** Starts a multishot operation delivering to an iterator or a callback. */
   #multishot(op: number, desc: DescOp, fd: number, arg0: number, arg1: number, opts: OpOptions | undefined,
@@ -676,15 +615,6 @@ export class Ring {
     const slot = this.#start(op, desc, fd, arg0, arg1, 0, opts, cb!, undefined, St.MULTISHOT, extra);
     const gen = slot >= 0 ? this.#gen[slot]! : -1;
     return { cancel: () => this.#requestCancel(slot, gen, new Error('cancel() was called')) };
-  }
-
-  /** Closes a file descriptor through the ring (IORING_OP_CLOSE). */
-  closeFd(fd: number, options?: OpOptions): Promise<void>;
-  closeFd(fd: number, callback: Callback<void>): void;
-  closeFd(fd: number, options: OpOptions | undefined, callback: Callback<void>): void;
-  closeFd(fd: number, a?: OpOptions | Callback<void>, b?: Callback<void>): Promise<void> | void {
-    checkFd(fd);
-    return this.#simple(OpId.CLOSE, DescOp.CLOSE, fd, 0, 0, a, b);
   }
 
   /**
@@ -721,29 +651,10 @@ export class Ring {
   }
 
   /**
-   * Posts `{ tag, value }` into the target ring's completion queue with
-   * IORING_OP_MSG_RING (no syscall on the receiving side, wakes its thread).
-   * Resolves once the kernel delivered it; a closed target rejects with
-   * ERR_RING_CLOSED.
+   * IORING_OP_MSG_RING: `{ tag, value }` into the target ring's CQ (the
+   * mailbox's encoding). Arguments but `value` are checked by the caller
+   * (ops/core.ts sendMessage; Notifier and Channel for reserved tags).
    */
-  send(target: RingHandle, message: RingMessage, options?: OpOptions): Promise<void>;
-  send(target: RingHandle, message: RingMessage, options: OpOptions | undefined, callback: Callback<void>): void;
-  send(target: RingHandle | number, msg: RingMessage | ArrayBufferView, a?: unknown, b?: unknown):
-    Promise<unknown> | void {
-    const message = msg as RingMessage;
-    if (target === null || typeof target !== 'object' || typeof target.id !== 'number') {
-      throw invalidArgType('target', 'a RingHandle (ring.handle)', target);
-    }
-    if (message === null || typeof message !== 'object') throw invalidArgType('message', 'an object { tag, value }', message);
-    const { tag, value } = message;
-    if (typeof tag !== 'number' || !Number.isInteger(tag) || tag < 0 || tag >= RESERVED_TAG) {
-      throw outOfRange('message.tag', `an integer >= 0 && < ${RESERVED_TAG}`, tag);
-    }
-    return this.#sendTagged(target, tag, value, a as OpOptions | Callback<void> | undefined,
-      b as Callback<void> | undefined);
-  }
-
-  /** @internal Also used for reserved tags (Notifier, Channel). */
   #sendTagged(target: RingHandle, tag: number, value: number, a?: OpOptions | Callback<void>,
     b?: Callback<void>): Promise<void> | void {
     if (typeof value !== 'number' || !Number.isInteger(value) || value < -0x80000000 || value > 0x7fffffff) {
@@ -753,7 +664,7 @@ export class Ring {
     // here, no window for the fd to be reused); an unknown id is EBADFD,
     // which settles as ERR_RING_CLOSED.
     const hi = (tag & 0xffff) | ((target.id & 0xffff) << 16);
-    return this.#simple(OpId.MSG_RING, DescOp.MSG_RING, target.id | 0, hi | 0, 0, a, b, value | 0);
+    return this.#simple(opIds().msgRing, DescOp.MSG_RING, target.id | 0, hi | 0, 0, a, b, value | 0);
   }
 
   /**
@@ -963,10 +874,31 @@ export class Ring {
 
   // ---- internals: issuing ------------------------------------------------
 
-  /** The executor of an option-less awaited nop, made once per ring: issuing one allocates no closure. */
-  readonly #nopExecutor = (resolve: (v: void) => void, reject: (e: unknown) => void): void => {
-    this.#startPlain(OpId.NOP, DescOp.NOP, -1, 0, 0, resolve as (v: unknown) => void, reject, St.PROMISE);
+  // The arguments of the plain awaited operation being issued (#plain): read
+  // by #plainExecutor, which the Promise constructor runs synchronously.
+  #pOp = 0;
+  #pDesc: DescOp = DescOp.NOP;
+  #pFd = -1;
+  #pArg0 = 0;
+  #pMs = 0;
+
+  /** The executor of an option-less awaited operation, made once per ring: issuing one allocates no closure. */
+  readonly #plainExecutor = (resolve: (v: unknown) => void, reject: (e: unknown) => void): void => {
+    this.#startPlain(this.#pOp, this.#pDesc, this.#pFd, this.#pArg0, this.#pMs, resolve, reject, St.PROMISE);
   };
+
+  /**
+   * An awaited operation with no options and no memory (nop): the lean path.
+   * A failure resolves the promise with a rejected one (see #settle).
+   */
+  #plain(op: number, desc: DescOp, fd: number, arg0: number, ms: number): Promise<unknown> {
+    this.#pOp = op;
+    this.#pDesc = desc;
+    this.#pFd = fd;
+    this.#pArg0 = arg0;
+    this.#pMs = ms;
+    return new Promise(this.#plainExecutor);
+  }
 
   /** Promise-or-callback plumbing for single-shot descriptor operations. */
   #simple<T>(op: number, desc: DescOp, fd: number, arg0: number, ms: number,
@@ -1428,7 +1360,7 @@ export class Ring {
       // that when the caller sees the AbortError the fd is already gone.
       this.#pending[slot]!++;
       const gen = this.#gen[slot]!;
-      this.closeFd(res, (closeErr) => {
+      this.#simple<void>(opIds().closeFd, DescOp.CLOSE, res, 0, 0, (closeErr) => {
         if (this.#gen[slot] !== gen) return;
         const e = new AbortError(undefined, { cause: this.#reason[slot] });
         if (closeErr) {
@@ -1440,7 +1372,7 @@ export class Ring {
         this.#state[slot] = this.#state[slot]! | St.SETTLED;
         this.#settle(slot, st, e, res);
         if (--this.#pending[slot]! === 0) this.#release(slot);
-      });
+      }, undefined);
       return;
     } else {
       this.#completed++;
@@ -1646,13 +1578,6 @@ export class Ring {
     debug('ring closed: fd %d', this.#info.fd);
     this.#logger?.debug({ fd: this.#info.fd, stats: this.stats() }, 'uringkit ring closed');
     this.#closeResolve?.();
-  }
-
-  #requireKernel(what: string, feature: string, major: number, minor: number): void {
-    const [ma = 0, mi = 0] = os.release().split('.').map((x) => parseInt(x, 10));
-    if (ma < major || (ma === major && mi < minor)) {
-      throw new UnsupportedOperationError(what, feature, `${major}.${minor}`);
-    }
   }
 
   #grow(cap: number): void {
