@@ -1,13 +1,12 @@
 /*
- * SQE preparation. One helper per operation, named after liburing's prep
- * helpers. Each takes only validated values; pointers come from native slot
- * storage or from buffers the addon layer was handed and bounds-checked.
- *
- * Descriptor path: operations whose SQE holds no user memory (nop, timeout,
- * poll, close, cancel) are written by JavaScript as scalar records into the
- * shared stage; uk_stage_flush validates each record and builds its SQE(s).
- * Operations that carry buffers are prepared by direct calls (addon.c) which
- * flush the stage first, so SQE order equals issue order.
+ * SQE preparation. JavaScript writes every operation as a scalar record into
+ * the shared stage (layout: UK_REC_* in uk.h, src/backend/protocol.ts);
+ * records that touch memory name it through the stage's pin array (element i
+ * for record i). uk_stage_flush validates each record (opcode, slot, kind,
+ * fd, times), resolves its memory from the pinned objects (bounds checked
+ * here, never trusted from JavaScript) and builds its SQE(s) in stage order,
+ * so SQE order equals issue order. One `case UK_DESC_*` per operation in
+ * build_record; side storage the kernel reads lives in the slot's uk_slot_mem.
  */
 #include "uk.h"
 

@@ -3,8 +3,8 @@
  *
  * This layer owns the syscalls (no liburing), the ring memory and the libuv
  * hooks. It knows nothing about what an operation means for the user; it
- * builds SQEs from validated scalar descriptors or from buffers it is handed,
- * and copies CQEs out for JavaScript to dispatch.
+ * builds SQEs from the staged records (scalars, plus the objects the stage's
+ * pin array names), and copies CQEs out for JavaScript to dispatch.
  */
 #ifndef UK_H
 #define UK_H

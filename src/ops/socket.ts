@@ -46,11 +46,9 @@ export {
   providedBufferRing as bufferPool,
 } from '../buffer/provided-buffer-ring.js';
 
-/** The syscall helpers of the ring's backend. */
+/** The set-up syscalls of the ring's backend: `ringInternals().sys(ring)` (this name stays for src/net). */
 export function sysOf(ring: Ring): SyscallBackend {
-  const sys = ringInternals().backend(ring).sys;
-  if (sys === undefined) throw new Error('this backend has no socket syscalls');
-  return sys;
+  return ringInternals().sys(ring);
 }
 
 

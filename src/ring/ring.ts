@@ -15,10 +15,8 @@
  *    eventfd wakes libuv; at most `budget` completions are dispatched per
  *    loop turn before yielding to the loop (setImmediate).
  */
-import dc from 'node:diagnostics_channel';
 import fs from 'node:fs';
 import os from 'node:os';
-import util from 'node:util';
 import { threadId } from 'node:worker_threads';
 
 import {
@@ -33,14 +31,26 @@ import {
 } from './checks.js';
 import { Cqe, DescFlag, DescOp, Kind, Rec, SLOT_MESSAGE } from '../backend/protocol.js';
 import {
-  ALLOW_ALWAYS, IORING_CQE_F_MORE, IORING_OP, IORING_SETUP_COOP_TASKRUN, IORING_SETUP_SINGLE_ISSUER,
+  IORING_CQE_F_MORE, IORING_OP, IORING_SETUP_COOP_TASKRUN, IORING_SETUP_SINGLE_ISSUER,
   IORING_SETUP_SUBMIT_ALL, IORING_SETUP_TASKRUN_FLAG, NativeStat,
 } from './constants.js';
+import { Mailbox } from './mailbox.js';
 import { MultishotIterator } from './multishot.js';
-import { allowGroups, allowOpcodes, opcodesOf, opIdOf, OPS } from './registry.js';
+import { credentials } from './credentials.js';
+import { completeChannel, debug, HOOKS, submitChannel } from './diagnostics.js';
+import {
+  checkBusyPoll, parseAllow, parseRingOptions, type RingHandle, type RingInfo, type RingLogger,
+  type RingMessage, type RingOptions, type RingStats,
+} from './options.js';
+import { opcodesOf, opIdOf, OPS } from './registry.js';
 
 export type { Callback, OpOptions } from './checks.js';
 export { MultishotIterator } from './multishot.js';
+export { completeChannel, submitChannel } from './diagnostics.js';
+export {
+  checkBusyPoll, RESERVED_TAG, type AttachTarget, type RingHandle, type RingInfo, type RingLogger, type RingMessage,
+  type RingOptions, type RingStats,
+} from './options.js';
 export { type OpInfo } from './registry.js';
 
 const { errno: E } = os.constants;
@@ -50,95 +60,6 @@ const NEG_EALREADY = -E.EALREADY;
 /** ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK: what an interrupted kernel worker reports. */
 function isInterrupted(res: number): boolean {
   return res === -E.EINTR || res === -512 || res === -513 || res === -514 || res === -516;
-}
-
-/** Options for `new Ring()`. */
-export interface RingOptions {
-  /** Submission queue size (rounded up to a power of two). Default 1024. */
-  entries?: number;
-  /** Completion queue size; default 4 × entries. */
-  cqEntries?: number;
-  /** Completions dispatched per event-loop turn before yielding. Default 1024. */
-  budget?: number;
-  /** Flush policy: 'microtask' (default) or 'immediate' (once per loop turn, from setImmediate). */
-  flush?: 'microtask' | 'immediate';
-  /**
-   * Restrict the ring to these operations (names as in ALLOW_OPS: 'read',
-   * 'write', 'open', 'accept', 'send', 'message', ...). Registered with
-   * IORING_REGISTER_RESTRICTIONS: the kernel itself refuses anything else
-   * (the operation fails with EACCES). Cancellation and deadlines stay allowed.
-   */
-  allow?: readonly string[];
-  /** Logger for ring lifecycle events and anomalies (pino or compatible); default: silent. */
-  logger?: RingLogger;
-  /**
-   * The backend: the io_uring addon (default), a mock (`new MockBackend()`),
-   * or another build of the addon.
-   */
-  backend?: Backend;
-  /**
-   * IORING_SETUP_ATTACH_WQ: set the ring up attached to another live ring of
-   * this process (a Ring, or its `handle` from another thread). The target
-   * must still be open (else ERR_RING_CLOSED). See docs/guides/threads.md for
-   * what the kernel shares (since Linux 5.12 the async worker pool is per
-   * thread; the attachment matters for SQPOLL rings).
-   */
-  attachWq?: Ring | RingHandle;
-  /**
-   * Busy poll (opt-in, default 0): before the event loop would sleep while
-   * this ring has something in flight or a message consumer waiting, spin up
-   * to this many microseconds on the completion queue (never while other
-   * work is ready, never past the next timer). Trades CPU for wake-up
-   * latency, like SO_BUSY_POLL. 0..1000000; also settable as `ring.busyPollUs`.
-   */
-  busyPollUs?: number;
-}
-
-/** What `ring.stats()` returns. All counters are cumulative except inFlight. */
-export interface RingStats {
-  submitted: number;
-  completed: number;
-  failed: number;
-  timedOut: number;
-  cancelled: number;
-  inFlight: number;
-  maxInFlight: number;
-  enters: number;
-  reapBatches: number;
-  backlogged: number;
-  cqOverflows: number;
-  sqes: number;
-  cqesDropped: number;
-  staleCqes: number;
-}
-
-/**
- * A transferable description of a ring (plain data: pass it with
- * postMessage). Other threads' rings send to it with `ring.send(handle, msg)`.
- */
-export interface RingHandle {
-  readonly id: number;
-  readonly pid: number;
-  readonly threadId: number;
-}
-
-/** A ring-to-ring message: a 16-bit tag and a 32-bit signed value (as ourio's). */
-export interface RingMessage {
-  tag: number;
-  value: number;
-}
-
-/** Tags at or above this are reserved for uringkit's own wake-ups (Notifier, Channel). */
-export const RESERVED_TAG = 0xff00;
-
-/** How the ring was set up on this kernel. */
-export interface RingInfo {
-  sqEntries: number;
-  cqEntries: number;
-  setupFlags: number;
-  features: number;
-  fd: number;
-  flags: string[];
 }
 
 // ---- per-slot state ------------------------------------------------------
@@ -194,60 +115,6 @@ type GlobalWithRing = typeof globalThis & { [kCurrent]?: Ring };
  * than the whole rest of an operation's JavaScript path.
  */
 const RESOLVED = Promise.resolve();
-
-/**
- * Observability. `uringkit:op:submit` receives `{ ring, op, fd }` when an
- * operation is issued; `uringkit:op:complete` receives `{ ring, op, fd,
- * result, error, durationMs }` when it settles. With no subscriber the cost is
- * one `hasSubscribers` read per operation.
- */
-export const submitChannel = dc.channel('uringkit:op:submit');
-/** UK_NO_HOOKS=1 compiles the hook checks out (for bench/nop's hooks-overhead case only). */
-const HOOKS = process.env.UK_NO_HOOKS !== '1';
-export const completeChannel = dc.channel('uringkit:op:complete');
-
-const debug = util.debuglog('uringkit');
-
-/**
- * Credential changes. process.setuid & co. are wrapped (once per process) to
- * bump an epoch; a ring created under an older epoch refuses to submit: its
- * kernel worker threads may still run with the old credentials.
- */
-const kCredEpoch = Symbol.for('uringkit.credentialEpoch');
-type CredProcess = NodeJS.Process & { [kCredEpoch]?: { epoch: number } };
-function credentialEpoch(): { epoch: number } {
-  const p = process as CredProcess;
-  let box = p[kCredEpoch];
-  if (box === undefined) {
-    const b = { epoch: 0 };
-    box = b;
-    p[kCredEpoch] = b;
-    const target = process as unknown as Record<string, unknown>;
-    for (const name of ['setuid', 'setgid', 'seteuid', 'setegid', 'setgroups', 'initgroups']) {
-      const orig = target[name];
-      if (typeof orig !== 'function') continue;
-      target[name] = function wrapped(this: unknown, ...args: unknown[]): unknown {
-        const r = (orig as (...a: unknown[]) => unknown).apply(this, args);
-        b.epoch++;
-        return r;
-      };
-    }
-  }
-  return box;
-}
-const credentials = credentialEpoch();
-
-/** A pino-compatible logger (pino's Logger satisfies it). uringkit is silent without one. */
-export interface RingLogger {
-  debug(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-}
-
-/** @internal A busy-poll duration in µs (RingOptions.busyPollUs; startWorkers' ring.busyPollUs). */
-export function checkBusyPoll(us: unknown, name: string): asserts us is number {
-  if (typeof us !== 'number') throw invalidArgType(name, 'of type number', us);
-  if (!Number.isInteger(us) || us < 0 || us > 1_000_000) throw outOfRange(name, 'an integer >= 0 && <= 1000000', us);
-}
 
 /** RingOptions.attachWq → the registry id of the target (0: none), checked before anything reaches C. */
 function attachTarget(target: unknown, native: Backend): number {
@@ -347,8 +214,7 @@ export class Ring {
       backend: (ring) => ring.#native,
       handle: (ring) => ring.#h,
       onTag: (ring, tag, handler) => {
-        if (handler === undefined) ring.#internalTags.delete(tag);
-        else ring.#internalTags.set(tag, handler);
+        ring.#mailbox.onTag(tag, handler);
       },
       sendTag: (ring, target, tag, value) => ring.#sendTagged(target, tag, value) as Promise<void>,
       message: (ring, target, tag, value, a, b) => ring.#sendTagged(target, tag, value, a, b),
@@ -357,11 +223,7 @@ export class Ring {
         if (sys === undefined) throw new Error('this backend has no socket syscalls');
         return sys;
       },
-      hold: (ring, on) => {
-        if (on) {
-          if (ring.#refCount++ === 0) ring.#updateRef();
-        } else if (--ring.#refCount === 0) ring.#updateRef();
-      },
+      hold: (ring, on) => ring.#hold(on),
     };
   }
 
@@ -385,15 +247,7 @@ export class Ring {
   #busyPollUs = 0;
   readonly #credEpoch = credentials.epoch;
   #closeError: ((what: string) => Error) | undefined;
-  #messages: RingMessage[] = [];
-  #messagesHead = 0;
-  #messageWaiter: ((r: IteratorResult<RingMessage>) => void) | undefined;
-  #messageWaiterRef = false;
-  #messageWaiterBatch = false;
-  #batchScheduled = false;
-  #messagesDropped = 0;
-  #messagesReceived = 0;
-  readonly #internalTags = new Map<number, (value: number) => void>();
+  readonly #mailbox: Mailbox;
   #droppedSeen = 0;
 
   // slot table (struct of arrays; grows by doubling)
@@ -458,30 +312,9 @@ export class Ring {
   }
 
   constructor(options: RingOptions = {}) {
-    if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
-    const entries = options.entries ?? 1024;
-    checkUint32(entries, 'options.entries');
-    if (entries < 1 || entries > 32768) throw outOfRange('options.entries', '>= 1 && <= 32768', entries);
-    const cqEntries = options.cqEntries ?? entries * 4;
-    checkUint32(cqEntries, 'options.cqEntries');
-    if (cqEntries < entries || cqEntries > 131072) {
-      throw outOfRange('options.cqEntries', `>= entries (${entries}) && <= 131072`, cqEntries);
-    }
-    const budget = options.budget ?? 1024;
-    checkUint32(budget, 'options.budget');
-    if (budget < 1) throw outOfRange('options.budget', '>= 1', budget);
-    if (options.flush !== undefined && options.flush !== 'microtask' && options.flush !== 'immediate') {
-      throw invalidArgType('options.flush', "'microtask' or 'immediate'", options.flush);
-    }
-    const logger = options.logger;
-    if (logger !== undefined && (logger === null || typeof logger !== 'object' ||
-      typeof logger.debug !== 'function' || typeof logger.warn !== 'function')) {
-      throw invalidArgType('options.logger', 'a logger with debug() and warn() (pino or compatible)', logger);
-    }
+    const { entries, cqEntries, budget, immediateFlush, logger, busyPollUs } = parseRingOptions(options);
     this.#budget = budget;
-    this.#immediateFlush = options.flush === 'immediate';
-    const busyPollUs = options.busyPollUs ?? 0;
-    checkBusyPoll(busyPollUs, 'options.busyPollUs');
+    this.#immediateFlush = immediateFlush;
 
     const native = options.backend ?? nativeBinding();
     const attachWqId = attachTarget(options.attachWq, native);
@@ -501,20 +334,7 @@ export class Ring {
     const want = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
       IORING_SETUP_SUBMIT_ALL;
     // At least two SQ entries: an operation and its linked timeout go in together.
-    let allow: Uint8Array | undefined;
-    if (options.allow !== undefined) {
-      if (!Array.isArray(options.allow)) throw invalidArgType('options.allow', 'an array of operation names', options.allow);
-      allow = new Uint8Array(256);
-      for (const op of ALLOW_ALWAYS) allow[op] = 1;
-      for (const name of options.allow) {
-        // The groups come from the operation table (src/ops/table.ts, `allow`).
-        const ops = typeof name === 'string' ? allowOpcodes(name) : undefined;
-        if (ops === undefined) {
-          throw invalidArgValue('options.allow', name, `is not an operation name (${allowGroups().join(', ')})`);
-        }
-        for (const op of ops) allow[op] = 1;
-      }
-    }
+    const allow = parseAllow(options.allow);
     const h = native.create(Math.max(entries, 2), Math.max(cqEntries, 2), want, this.#stage, this.#out, this.#nstats, this.#turn,
       () => this.#drive(), allow, attachWqId);
     if (typeof h === 'number') {
@@ -531,13 +351,14 @@ export class Ring {
     this.#info = { sqEntries, cqEntries: cq, setupFlags, features, fd, flags: names };
     const probe = native.probe(h);
     this.#probe = typeof probe === 'number' ? undefined : probe;
-    this.#logger = options.logger;
+    this.#logger = logger;
     let id = 0;
     if (native.registerRing !== undefined) {
       id = (Math.random() * 0xffffffff) >>> 0 || 1;
       if (native.registerRing(h, id) !== 0) id = 0;
     }
     this.#id = id;
+    this.#mailbox = new Mailbox(id, (on) => this.#hold(on), () => this.#closing);
     if (busyPollUs !== 0) this.busyPollUs = busyPollUs;
     if (attachWqId !== 0) names.push('ATTACH_WQ');
     debug('ring created: fd %d, %d SQ / %d CQ entries, flags %s', fd, sqEntries, cq, names.join('|'));
@@ -680,132 +501,12 @@ export class Ring {
   messages(options: { batch: true }): AsyncIterableIterator<RingMessage[]>;
   messages(options: { batch?: false }): AsyncIterableIterator<RingMessage>;
   messages(options?: { batch?: boolean }): AsyncIterableIterator<RingMessage> | AsyncIterableIterator<RingMessage[]> {
-    const self = this;
-    if (options !== undefined) {
-      if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
-      if (options.batch !== undefined && typeof options.batch !== 'boolean') {
-        throw invalidArgType('options.batch', 'of type boolean', options.batch);
-      }
-    }
-    if (options?.batch === true) {
-      const batches: AsyncIterableIterator<RingMessage[]> = {
-        next(): Promise<IteratorResult<RingMessage[]>> {
-          return self.#nextBatch();
-        },
-        return(): Promise<IteratorResult<RingMessage[]>> {
-          self.#releaseMessageWaiter({ value: undefined, done: true });
-          return Promise.resolve({ value: undefined, done: true });
-        },
-        [Symbol.asyncIterator]() {
-          return batches;
-        },
-      };
-      return batches;
-    }
-    const single: AsyncIterableIterator<RingMessage> = {
-      next(): Promise<IteratorResult<RingMessage>> {
-        return self.#nextMessage();
-      },
-      return(): Promise<IteratorResult<RingMessage>> {
-        self.#releaseMessageWaiter({ value: undefined, done: true });
-        return Promise.resolve({ value: undefined, done: true });
-      },
-      [Symbol.asyncIterator]() {
-        return single;
-      },
-    };
-    return single;
+    return this.#mailbox.iterate(options);
   }
 
   /** Counts of messages received and dropped (addressed to a previous ring that had this fd). */
   messageStats(): { received: number; dropped: number; queued: number } {
-    return {
-      received: this.#messagesReceived, dropped: this.#messagesDropped,
-      queued: this.#messages.length - this.#messagesHead,
-    };
-  }
-
-  #nextMessage(): Promise<IteratorResult<RingMessage>> {
-    if (this.#messagesHead < this.#messages.length) {
-      const m = this.#messages[this.#messagesHead++]!;
-      if (this.#messagesHead === this.#messages.length) {
-        this.#messages.length = 0;
-        this.#messagesHead = 0;
-      }
-      return Promise.resolve({ value: m, done: false });
-    }
-    if (this.#closing) return Promise.resolve({ value: undefined, done: true });
-    if (this.#messageWaiter !== undefined) return Promise.reject(new Error('messages() already has a pending next()'));
-    return new Promise((resolve) => {
-      this.#messageWaiter = resolve;
-      this.#messageWaiterRef = true;
-      if (this.#refCount++ === 0) this.#updateRef();
-    });
-  }
-
-  /** Takes every queued message (the batch form). */
-  #takeBatch(): RingMessage[] {
-    const q = this.#messages;
-    const out = this.#messagesHead === 0 ? q : q.slice(this.#messagesHead);
-    this.#messages = [];
-    this.#messagesHead = 0;
-    return out;
-  }
-
-  #nextBatch(): Promise<IteratorResult<RingMessage[]>> {
-    if (this.#messagesHead < this.#messages.length) return Promise.resolve({ value: this.#takeBatch(), done: false });
-    if (this.#closing) return Promise.resolve({ value: undefined, done: true });
-    if (this.#messageWaiter !== undefined) return Promise.reject(new Error('messages() already has a pending next()'));
-    return new Promise((resolve) => {
-      this.#messageWaiter = resolve as (r: IteratorResult<RingMessage>) => void;
-      this.#messageWaiterBatch = true;
-      this.#messageWaiterRef = true;
-      if (this.#refCount++ === 0) this.#updateRef();
-    });
-  }
-
-  /** Microtask after the messages of one reap were queued: hands them to a waiting batch consumer. */
-  readonly #deliverBatch = (): void => {
-    this.#batchScheduled = false;
-    if (this.#messageWaiter !== undefined && this.#messageWaiterBatch && this.#messagesHead < this.#messages.length) {
-      this.#releaseMessageWaiter({ value: this.#takeBatch() as unknown as RingMessage, done: false });
-    }
-  };
-
-  #releaseMessageWaiter(r: IteratorResult<RingMessage>): void {
-    const w = this.#messageWaiter;
-    if (w === undefined) return;
-    this.#messageWaiter = undefined;
-    this.#messageWaiterBatch = false;
-    if (this.#messageWaiterRef) {
-      this.#messageWaiterRef = false;
-      if (--this.#refCount === 0) this.#updateRef();
-    }
-    w(r);
-  }
-
-  #onMessage(hi: number, value: number): void {
-    if (hi >>> 16 !== (this.#id & 0xffff)) {
-      this.#messagesDropped++;
-      return;
-    }
-    const tag = hi & 0xffff;
-    this.#messagesReceived++;
-    if (tag >= RESERVED_TAG) {
-      const handler = this.#internalTags.get(tag);
-      if (handler !== undefined) handler(value);
-      return;
-    }
-    if (this.#messageWaiter === undefined) this.#messages.push({ tag, value });
-    else if (!this.#messageWaiterBatch) this.#releaseMessageWaiter({ value: { tag, value }, done: false });
-    else {
-      // Batch consumer: collect this reap's messages, deliver them in one go.
-      this.#messages.push({ tag, value });
-      if (!this.#batchScheduled) {
-        this.#batchScheduled = true;
-        void RESOLVED.then(this.#deliverBatch);
-      }
-    }
+    return this.#mailbox.stats();
   }
 
   // ---- lifecycle ----------------------------------------------------------
@@ -823,7 +524,7 @@ export class Ring {
       this.#closeResolve = resolve;
     });
     const reason = new RingClosedError('the operation');
-    this.#releaseMessageWaiter({ value: undefined, done: true });
+    this.#mailbox.close();
     this.#updateRef();
     for (let slot = 0; slot < this.#cap; slot++) {
       const st = this.#state[slot]!;
@@ -1269,7 +970,7 @@ export class Ring {
       const hi = out[o + Cqe.HI]!;
       const res = out[o + Cqe.RES]!;
       if (slot === SLOT_MESSAGE) {
-        this.#onMessage(hi, res);
+        this.#mailbox.deliver(hi, res);
         continue;
       }
       if (slot < 0 || slot >= this.#cap) {
@@ -1551,6 +1252,13 @@ export class Ring {
   }
 
   // ---- internals: liveness and lifecycle -----------------------------------
+
+  /** Keeps the loop alive (on) or not, counted like an operation (message consumers, Notifier). */
+  #hold(on: boolean): void {
+    if (on) {
+      if (this.#refCount++ === 0) this.#updateRef();
+    } else if (--this.#refCount === 0) this.#updateRef();
+  }
 
   /**
    * Liveness. Ref'ing is eager (an operation issued in any loop phase must
