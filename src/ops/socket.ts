@@ -11,7 +11,7 @@ import { ringInternals, type Ring, type RingHandle, type RingMessage } from '../
 import { IORING_OP, OP } from './table.js';
 import { sendMessage } from './core.js';
 import type { SyscallBackend } from '../backend/backend.js';
-import { checkView } from './file.js';
+import { checkView, splitArgs } from './args.js';
 import { providedBufferRing } from '../buffer/provided-buffer-ring.js';
 import { checkCallback, checkFd, checkOptions, checkUint32, type Callback, type OpOptions } from './validate.js';
 
@@ -64,12 +64,6 @@ function window(buf: ArrayBufferView, o: { offset?: number; length?: number } | 
   return [offset, length];
 }
 
-function split<T, O>(a: O | Callback<T> | undefined, b: Callback<T> | undefined): [O | undefined, Callback<T> | undefined] {
-  if (typeof a === 'function') return [undefined, a as Callback<T>];
-  if (b !== undefined) checkCallback(b);
-  if (a !== undefined && a !== null && typeof a !== 'object') throw invalidArgType('options', 'of type object', a);
-  return [(a ?? undefined) as O | undefined, b];
-}
 
 function flagsOf(o: { flags?: number } | undefined): number {
   const f = o?.flags ?? 0;
@@ -123,7 +117,7 @@ declare module '../ring/ring.js' {
 
 export function accept(this: Ring, fd: number, a?: OpOptions | Callback<number>, b?: Callback<number>) {
   checkFd(fd);
-  const [opts, cb] = split<number, OpOptions>(a, b);
+  const [opts, cb] = splitArgs<number, OpOptions>(a, b);
   checkOptions(opts);
   return ringInternals().run<number>(this, OP.accept!, DescOp.ACCEPT, fd, 0, 0, opts, cb, {});
 }
@@ -145,7 +139,7 @@ export function connect(this: Ring, fd: number, sockaddr: Buffer, length: number
   if (!Buffer.isBuffer(sockaddr)) throw invalidArgType('sockaddr', 'a Buffer (from SocketAddress)', sockaddr);
   checkUint32(length, 'length');
   if (length < 2 || length > sockaddr.length) throw outOfRange('length', `>= 2 && <= ${sockaddr.length}`, length);
-  const [opts, cb] = split<void, OpOptions>(a, b);
+  const [opts, cb] = splitArgs<void, OpOptions>(a, b);
   checkOptions(opts);
   return ringInternals().run<void>(this, OP.connect!, DescOp.CONNECT, fd, length, 0, opts, cb, { pin: sockaddr });
 }
@@ -158,7 +152,7 @@ export function send(this: Ring, fd: number, data: ArrayBufferView, a?: SendOpti
   }
   checkFd(fd);
   checkView(data, 'data');
-  const [opts, cb] = split<number, SendOptions>(a, b);
+  const [opts, cb] = splitArgs<number, SendOptions>(a, b);
   checkOptions(opts);
   const [offset, length] = window(data, opts);
   const zc = opts?.zeroCopy === true && this.supports(IORING_OP.SEND_ZC);
@@ -188,7 +182,7 @@ export function recv(this: Ring, fd: number, buffer: ArrayBufferView, a?: RecvOp
   b?: Callback<number>) {
   checkFd(fd);
   checkView(buffer);
-  const [opts, cb] = split<number, RecvOptions>(a, b);
+  const [opts, cb] = splitArgs<number, RecvOptions>(a, b);
   checkOptions(opts);
   const [offset, length] = window(buffer, opts);
   return ringInternals().run<number>(this, OP.recv!, DescOp.RECV, fd, flagsOf(opts), 0, opts, cb,
@@ -226,7 +220,7 @@ export function sendmsg(this: Ring, fd: number, data: ArrayBufferView, sockaddr:
       throw outOfRange('sockaddrLength', `>= 2 && <= ${sockaddr.length}`, sockaddrLength);
     }
   }
-  const [opts, cb] = split<number, SendOptions>(a, b);
+  const [opts, cb] = splitArgs<number, SendOptions>(a, b);
   checkOptions(opts);
   const [offset, length] = window(data, opts);
   return ringInternals().run<number>(this, OP.sendmsg!, DescOp.SENDMSG, fd, flagsOf(opts),
@@ -240,7 +234,7 @@ export function recvmsg(this: Ring, fd: number, buffer: ArrayBufferView, sockadd
   if (!Buffer.isBuffer(sockaddrOut) || sockaddrOut.length < 128) {
     throw invalidArgType('sockaddrOut', 'a Buffer of at least 128 bytes', sockaddrOut);
   }
-  const [opts, cb] = split<number, RecvOptions>(a, b);
+  const [opts, cb] = splitArgs<number, RecvOptions>(a, b);
   checkOptions(opts);
   const [offset, length] = window(buffer, opts);
   return ringInternals().run<number>(this, OP.recvmsg!, DescOp.RECVMSG, fd, flagsOf(opts), 0, opts, cb,
@@ -252,7 +246,7 @@ export function shutdown(this: Ring, fd: number, how: number, a?: OpOptions | Ca
   checkFd(fd);
   checkUint32(how, 'how');
   if (how > 2) throw outOfRange('how', '0 (read), 1 (write) or 2 (both)', how);
-  const [opts, cb] = split<void, OpOptions>(a, b);
+  const [opts, cb] = splitArgs<void, OpOptions>(a, b);
   checkOptions(opts);
   return ringInternals().run<void>(this, OP.shutdown!, DescOp.SHUTDOWN, fd, how, 0, opts, cb, {});
 }
