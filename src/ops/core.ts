@@ -14,6 +14,12 @@ import { checkCallback, checkFd, checkMs, checkOptions, checkUint32, type Callba
 
 type MaybeP<T> = Promise<T> | void;
 const engine = ringInternals();
+/** Ids read once (OP is built from the table at load; module constants keep the hot path to one load). */
+const ID_NOP = OP.nop!;
+const ID_SLEEP = OP.sleep!;
+const ID_POLL = OP.poll!;
+const ID_POLL_MULTI = OP.pollMultishot!;
+const ID_CLOSE = OP.closeFd!;
 
 /** Throws UnsupportedOperationError when the running kernel is older than major.minor. */
 export function requireKernel(what: string, feature: string, major: number, minor: number): void {
@@ -25,14 +31,14 @@ export function requireKernel(what: string, feature: string, major: number, mino
 
 /** IORING_OP_NOP: completes with nothing. Useful to measure the ring itself. */
 export function nop(this: Ring, a?: OpOptions | Callback<void>, b?: Callback<void>): MaybeP<void> {
-  if (a === undefined && b === undefined) return engine.plain(this, OP.nop!, DescOp.NOP, -1, 0, 0) as Promise<void>;
-  return engine.run<void>(this, OP.nop!, DescOp.NOP, -1, 0, 0, a, b);
+  if (a === undefined && b === undefined) return engine.plain(this, ID_NOP, DescOp.NOP, -1, 0, 0) as Promise<void>;
+  return engine.run<void>(this, ID_NOP, DescOp.NOP, -1, 0, 0, a, b);
 }
 
 /** Resolves after `ms` milliseconds (IORING_OP_TIMEOUT; no JS timer). */
 export function sleep(this: Ring, ms: number, a?: OpOptions | Callback<void>, b?: Callback<void>): MaybeP<void> {
   checkMs(ms, 'ms');
-  return engine.run<void>(this, OP.sleep!, DescOp.TIMEOUT, -1, 0, 0, a, b, undefined, ms);
+  return engine.run<void>(this, ID_SLEEP, DescOp.TIMEOUT, -1, 0, 0, a, b, undefined, ms);
 }
 
 /** Waits until `fd` is ready for `events`; resolves with the ready mask. */
@@ -40,7 +46,7 @@ export function poll(this: Ring, fd: number, events: number, a?: OpOptions | Cal
   b?: Callback<number>): MaybeP<number> {
   checkFd(fd);
   checkUint32(events, 'events');
-  return engine.run<number>(this, OP.poll!, DescOp.POLL, fd, events, 0, a, b);
+  return engine.run<number>(this, ID_POLL, DescOp.POLL, fd, events, 0, a, b);
 }
 
 /** Multishot poll: an iterator of ready masks, or `callback(err, mask, more)` per event with a cancel handle. */
@@ -55,17 +61,17 @@ export function pollMultishot(this: Ring, fd: number, events: number, a?: OpOpti
   requireKernel('pollMultishot', 'IORING_POLL_ADD_MULTI', 5, 13);
   if (b !== undefined) {
     checkCallback(b);
-    return engine.multishot<number>(this, OP.pollMultishot!, DescOp.POLL_MULTI, fd, events, 0, opts, undefined, b);
+    return engine.multishot<number>(this, ID_POLL_MULTI, DescOp.POLL_MULTI, fd, events, 0, opts, undefined, b);
   }
   const it = new MultishotIterator<number>();
-  engine.multishot(this, OP.pollMultishot!, DescOp.POLL_MULTI, fd, events, 0, opts, it, undefined);
+  engine.multishot(this, ID_POLL_MULTI, DescOp.POLL_MULTI, fd, events, 0, opts, it, undefined);
   return it;
 }
 
 /** Closes a file descriptor through the ring (IORING_OP_CLOSE). */
 export function closeFd(this: Ring, fd: number, a?: OpOptions | Callback<void>, b?: Callback<void>): MaybeP<void> {
   checkFd(fd);
-  return engine.run<void>(this, OP.closeFd!, DescOp.CLOSE, fd, 0, 0, a, b);
+  return engine.run<void>(this, ID_CLOSE, DescOp.CLOSE, fd, 0, 0, a, b);
 }
 
 /**
