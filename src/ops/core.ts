@@ -31,7 +31,7 @@ export function requireKernel(what: string, feature: string, major: number, mino
 
 /** IORING_OP_NOP: completes with nothing. Useful to measure the ring itself. */
 export function nop(this: Ring, a?: OpOptions | Callback<void>, b?: Callback<void>): MaybeP<void> {
-  if (a === undefined && b === undefined) return engine.plain(this, ID_NOP, DescOp.NOP, -1, 0, 0) as Promise<void>;
+  if (a === undefined && b === undefined) return engine.nop(this);
   return engine.run<void>(this, ID_NOP, DescOp.NOP, -1, 0, 0, a, b);
 }
 

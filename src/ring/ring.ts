@@ -81,10 +81,10 @@ const enum St {
   SIGNAL = 1024,
 }
 
-/** The two operations the engine issues itself, looked up by name once (the operation table registers them). */
-let engineIds: { closeFd: number; msgRing: number } | undefined;
-function opIds(): { closeFd: number; msgRing: number } {
-  return (engineIds ??= { closeFd: opIdOf('closeFd'), msgRing: opIdOf('sendMessage') });
+/** The operations the engine issues itself, looked up by name once (the operation table registers them). */
+let engineIds: { nop: number; closeFd: number; msgRing: number } | undefined;
+function opIds(): { nop: number; closeFd: number; msgRing: number } {
+  return (engineIds ??= { nop: opIdOf('nop'), closeFd: opIdOf('closeFd'), msgRing: opIdOf('sendMessage') });
 }
 
 type Settler = (err: Error | null, value?: unknown, more?: boolean) => void;
@@ -171,8 +171,8 @@ let defaultBackendOverride: Backend | undefined;
 export interface RingInternals {
   run<T>(ring: Ring, op: number, desc: number, fd: number, arg0: number, arg1: number,
     a: OpOptions | Callback<T> | undefined, b: Callback<T> | undefined, extra?: OpExtra, ms?: number): Promise<T> | void;
-  /** An awaited operation with no options and no memory (the lean path: nop). */
-  plain(ring: Ring, op: number, desc: number, fd: number, arg0: number, ms: number): Promise<unknown>;
+  /** An awaited nop with no options (the lean path: no closure per operation). */
+  nop(ring: Ring): Promise<void>;
   /** A multishot operation: values go to `it` (or to `cb(err, value, more)`). Returns the slot or -1. */
   multishot<T>(ring: Ring, op: number, desc: number, fd: number, arg0: number, arg1: number,
     opts: OpOptions | undefined, it: MultishotIterator<T> | undefined,
@@ -206,7 +206,7 @@ export class Ring {
     internals = {
       run: (ring, op, desc, fd, arg0, arg1, a, b, extra, ms = 0) =>
         ring.#simple(op, desc as DescOp, fd, arg0, ms, a, b, arg1, extra),
-      plain: (ring, op, desc, fd, arg0, ms) => ring.#plain(op, desc as DescOp, fd, arg0, ms),
+      nop: (ring) => new Promise(ring.#nopExecutor) as Promise<void>,
       multishot: (ring, op, desc, fd, arg0, arg1, opts, it, cb, extra) =>
         ring.#multishot(op, desc as DescOp, fd, arg0, arg1, opts, it as MultishotIterator<unknown> | undefined,
           cb as Settler | undefined, extra),
@@ -228,6 +228,7 @@ export class Ring {
   }
 
   readonly #native: Backend;
+  readonly #nopId = opIds().nop;
   #h: BackendHandle | undefined;
   readonly #stage: Int32Array;
   readonly #stageF64: Float64Array;
@@ -575,31 +576,14 @@ export class Ring {
 
   // ---- internals: issuing ------------------------------------------------
 
-  // The arguments of the plain awaited operation being issued (#plain): read
-  // by #plainExecutor, which the Promise constructor runs synchronously.
-  #pOp = 0;
-  #pDesc: DescOp = DescOp.NOP;
-  #pFd = -1;
-  #pArg0 = 0;
-  #pMs = 0;
-
-  /** The executor of an option-less awaited operation, made once per ring: issuing one allocates no closure. */
-  readonly #plainExecutor = (resolve: (v: unknown) => void, reject: (e: unknown) => void): void => {
-    this.#startPlain(this.#pOp, this.#pDesc, this.#pFd, this.#pArg0, this.#pMs, resolve, reject, St.PROMISE);
-  };
-
   /**
-   * An awaited operation with no options and no memory (nop): the lean path.
-   * A failure resolves the promise with a rejected one (see #settle).
+   * The executor of an option-less awaited nop, made once per ring: issuing
+   * one allocates no closure (the ring's own measurement primitive; its id
+   * comes from the operation table like every other).
    */
-  #plain(op: number, desc: DescOp, fd: number, arg0: number, ms: number): Promise<unknown> {
-    this.#pOp = op;
-    this.#pDesc = desc;
-    this.#pFd = fd;
-    this.#pArg0 = arg0;
-    this.#pMs = ms;
-    return new Promise(this.#plainExecutor);
-  }
+  readonly #nopExecutor = (resolve: (v: unknown) => void, reject: (e: unknown) => void): void => {
+    this.#startPlain(this.#nopId, DescOp.NOP, -1, 0, 0, resolve, reject, St.PROMISE);
+  };
 
   /** Promise-or-callback plumbing for single-shot descriptor operations. */
   #simple<T>(op: number, desc: DescOp, fd: number, arg0: number, ms: number,
