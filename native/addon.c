@@ -18,6 +18,7 @@
  *   destroy(h)
  */
 #define _GNU_SOURCE
+#include "napi_util.h"
 #include "uk.h"
 #include "hardening.h"
 
@@ -29,27 +30,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#define CHECK(call)                                                   \
-  do {                                                                \
-    if ((call) != napi_ok) return NULL;                               \
-  } while (0)
-
-typedef struct uk_handle {
-  uk_ring *ring;
-  int refs; /* the external's finalizer and the ring's lifecycle */
-} uk_handle;
-
-static napi_value throw_type(napi_env env, const char *code, const char *msg) {
-  napi_throw_type_error(env, code, msg);
-  return NULL;
-}
-
-static napi_value num(napi_env env, double v) {
-  napi_value out;
-  napi_create_double(env, v, &out);
-  return out;
-}
 
 
 /* A ring struct is allocated together with its handle; freed when both the

@@ -15,6 +15,7 @@
  *   registerBufRing(h, bgid, entries, bufSize, arrayBuffer) / unregisterBufRing(h, bgid) -> 0 | -errno
  */
 #define _GNU_SOURCE
+#include "napi_util.h"
 #include "uk.h"
 
 #include <arpa/inet.h>
@@ -30,12 +31,6 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-#define ARGS(n)                                                        \
-  size_t argc = n;                                                     \
-  napi_value argv[n];                                                  \
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) \
-    return NULL;
 
 static napi_value i32(napi_env env, int32_t v) {
   napi_value out;

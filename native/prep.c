@@ -1,13 +1,12 @@
 /*
- * SQE preparation. One helper per operation, named after liburing's prep
- * helpers. Each takes only validated values; pointers come from native slot
- * storage or from buffers the addon layer was handed and bounds-checked.
- *
- * Descriptor path: operations whose SQE holds no user memory (nop, timeout,
- * poll, close, cancel) are written by JavaScript as scalar records into the
- * shared stage; uk_stage_flush validates each record and builds its SQE(s).
- * Operations that carry buffers are prepared by direct calls (addon.c) which
- * flush the stage first, so SQE order equals issue order.
+ * SQE preparation. JavaScript writes every operation as a scalar record into
+ * the shared stage (layout: UK_REC_* in uk.h, src/backend/protocol.ts);
+ * records that touch memory name it through the stage's pin array (element i
+ * for record i). uk_stage_flush validates each record (opcode, slot, kind,
+ * fd, times), resolves its memory from the pinned objects (bounds checked
+ * here, never trusted from JavaScript) and builds its SQE(s) in stage order,
+ * so SQE order equals issue order. One `case UK_DESC_*` per operation in
+ * build_record; side storage the kernel reads lives in the slot's uk_slot_mem.
  */
 #include "uk.h"
 
@@ -234,6 +233,7 @@ static int resolve_memory(napi_env env, napi_value pin, uint32_t op, const int32
       return 0;
     }
     case UK_DESC_OPENAT:
+    case UK_DESC_OPENAT2:
     case UK_DESC_UNLINKAT:
     case UK_DESC_MKDIRAT: {
       const char *path = view_path(env, pin);
@@ -325,6 +325,7 @@ static bool needs_fd(uint32_t op) {
     case UK_DESC_TIMEOUT:
     case UK_DESC_CANCEL:
     case UK_DESC_OPENAT:
+    case UK_DESC_OPENAT2:
     case UK_DESC_STATX:
     case UK_DESC_UNLINKAT:
     case UK_DESC_MKDIRAT:
@@ -368,6 +369,13 @@ static void check_sqe(const struct io_uring_sqe *sqe, const uk_slot_mem *m) {
       addr_ptr = true; addr_len = sizeof(struct __kernel_timespec); break;
     case IORING_OP_OPENAT: case IORING_OP_UNLINKAT: case IORING_OP_MKDIRAT:
       addr_ptr = true; addr_len = 1; break;
+    case UK_IORING_OP_OPENAT2: /* addr: path; off: the slot's open_how */
+      addr_ptr = true; addr_len = 1;
+      if (!in_pinned(sqe->off, sizeof(struct uk_open_how), m)) {
+        fprintf(stderr, "uringkit: OPENAT2's open_how lies outside its slot's memory\n");
+        abort();
+      }
+      break;
     case IORING_OP_STATX:
       addr_ptr = true; addr_len = 1; addr2_ptr = true; addr2_len = sizeof(struct statx); break;
     case IORING_OP_RENAMEAT: case IORING_OP_SYMLINKAT: case IORING_OP_LINKAT:
@@ -520,6 +528,12 @@ static int build_record(uk_ring *r, napi_env env, napi_value pins, uint32_t inde
     case UK_DESC_OPENAT:
       prep_rw(sqe, IORING_OP_OPENAT, fd, b.addr, (uint32_t)rec[UK_REC_ARG1], 0, ud);
       sqe->open_flags = (uint32_t)rec[UK_REC_ARG0] | O_CLOEXEC;
+      break;
+    case UK_DESC_OPENAT2: /* dirfd, path, struct open_how in the slot's memory (len = its size, off = its address) */
+      m->how.flags = (uint64_t)(uint32_t)rec[UK_REC_ARG0] | O_CLOEXEC;
+      m->how.mode = (uint32_t)rec[UK_REC_ARG1];
+      m->how.resolve = (uint32_t)rec[UK_REC_ARG2];
+      prep_rw(sqe, UK_IORING_OP_OPENAT2, fd, b.addr, sizeof(struct uk_open_how), (uint64_t)(uintptr_t)&m->how, ud);
       break;
     case UK_DESC_STATX:
       prep_rw(sqe, IORING_OP_STATX, fd, b.addr, (uint32_t)rec[UK_REC_ARG1], b.addr2, ud);

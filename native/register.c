@@ -32,6 +32,7 @@
  * reaped, which unregisters everything in the kernel.
  */
 #define _GNU_SOURCE
+#include "napi_util.h"
 #include "uk.h"
 
 #include <errno.h>
@@ -47,24 +48,12 @@
 #define IORING_RSRC_REGISTER_SPARSE (1U << 0)
 #endif
 
-#define ARGS(n)                                                        \
-  size_t argc = n;                                                     \
-  napi_value argv[n];                                                  \
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) \
-    return NULL;
-
 /* The limit of one registered buffer (the kernel's SZ_1G). */
 #define UK_MAX_FIXED_BYTES (1UL << 30)
 #define UK_MAX_FILES 32768u
 /* Buffer alignment: 4 KiB suits O_DIRECT on every common device (logical
  * blocks of 512 or 4096 bytes) whatever the CPU's page size. */
 #define UK_ALIGN ((uintptr_t)4096)
-
-static napi_value num(napi_env env, double v) {
-  napi_value out;
-  napi_create_double(env, v, &out);
-  return out;
-}
 
 /* The ring behind a handle, open (its fd not yet closed by teardown). */
 static uk_ring *ring_of(napi_env env, napi_value v) {

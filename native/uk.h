@@ -3,8 +3,8 @@
  *
  * This layer owns the syscalls (no liburing), the ring memory and the libuv
  * hooks. It knows nothing about what an operation means for the user; it
- * builds SQEs from validated scalar descriptors or from buffers it is handed,
- * and copies CQEs out for JavaScript to dispatch.
+ * builds SQEs from the staged records (scalars, plus the objects the stage's
+ * pin array names), and copies CQEs out for JavaScript to dispatch.
  */
 #ifndef UK_H
 #define UK_H
@@ -81,6 +81,7 @@ enum uk_desc_op {
   UK_DESC_READ_FIXED = 33,   /* pin: view inside the registered buffer region (else built as a plain READ) */
   UK_DESC_WRITE_FIXED = 34,  /* pin: view inside the registered buffer region (else built as a plain WRITE) */
   UK_DESC_FILES_UPDATE = 35, /* arg0 first table index; pin: Int32Array of fds (-1 clears), length = count */
+  UK_DESC_OPENAT2 = 36,      /* fd dirfd, arg0 flags, arg1 mode, arg2 resolve; pin: path; open_how in slot memory */
   UK_DESC__COUNT
 };
 
@@ -150,6 +151,17 @@ enum uk_stat {
 /* Per-slot native side storage: lives until the slot's final CQE (and is then
  * reused by the next activation of the same slot). The kernel may read
  * anything here while the slot has SQEs outstanding. */
+/* IORING_OP_OPENAT2 (Linux 5.6), by number: older uapi headers lack it. */
+#define UK_IORING_OP_OPENAT2 28
+
+/* struct open_how (linux/openat2.h, OPEN_HOW_SIZE_VER0): defined here so a
+ * build host without that header still builds IORING_OP_OPENAT2. */
+struct uk_open_how {
+  uint64_t flags;
+  uint64_t mode;
+  uint64_t resolve;
+};
+
 typedef struct uk_slot_mem {
   struct __kernel_timespec ts_op;
   struct __kernel_timespec ts_link;
@@ -159,6 +171,7 @@ typedef struct uk_slot_mem {
   struct iovec *iov;     /* READV/WRITEV vectors; grown only while the slot is idle */
   struct msghdr msg;     /* SENDMSG/RECVMSG */
   struct iovec msg_iov;
+  struct uk_open_how how; /* OPENAT2: read by the kernel until the final CQE */
 } uk_slot_mem;
 
 #define UK_SLOT_CHUNK_SHIFT 8

@@ -1,7 +1,8 @@
 /**
  * uringkit: async I/O for Node.js on Linux io_uring.
  */
-export { Ring, MultishotIterator, setDefaultBackend, submitChannel, completeChannel } from './ring/ring.js';
+export { Ring } from './ops/methods.js';
+export { MultishotIterator, setDefaultBackend, submitChannel, completeChannel } from './ring/ring.js';
 export type { RingLogger, RingHandle, RingMessage } from './ring/ring.js';
 export type { Backend, BackendHandle } from './backend/backend.js';
 export type { RingOptions, RingStats, RingInfo, Callback, OpOptions } from './ring/ring.js';
@@ -9,23 +10,24 @@ export {
   AbortError, RingClosedError, StaleCredentialsError, SystemError, TimeoutError, UnsupportedOperationError, UringUnavailableError,
 } from './errors.js';
 export type { SystemErrorContext } from './errors.js';
-export { nativeBinding, setNativeBinding } from './native/binding.js';
-export type { NativeBinding, NativeHandle } from './native/binding.js';
+export { nativeBinding, setNativeBinding } from './backend/uring/binding.js';
+export type { NativeBinding, NativeHandle } from './backend/uring/binding.js';
 export { POLL } from './ops/poll.js';
 export { IoBuffer, IoBufferPinnedError } from './buffer/io-buffer.js';
 export type { IoBufferOptions } from './buffer/io-buffer.js';
 export { TaskGroup, TaskGroupClosedError } from './task/task-group.js';
 export type { TaskGroupOptions, JoinOptions, TaskFn } from './task/task-group.js';
-export { AT_FDCWD, parseOpenFlags } from './ops/file.js';
+export { AT_FDCWD, parseOpenFlags, RESOLVE } from './ops/file.js';
+export { OPERATIONS } from './ops/table.js';
+export type { Operation, Support } from './ops/table.js';
 export type {
-  PathLike, OpenFlags, ReadOptions, WriteOptions, VectorOptions, StatOptions, MkdirOptions, FallocateOptions,
+  PathLike, OpenFlags, OpenHow, ReadOptions, WriteOptions, VectorOptions, StatOptions, MkdirOptions, FallocateOptions,
 } from './ops/file.js';
 export { Stats, BigIntStats } from './fs/stats.js';
 export { File, readFile, writeFile, copyFile } from './fs/whole-file.js';
 export type { FileOpenOptions, ReadFileOptions, WriteFileOptions } from './fs/whole-file.js';
 export { BufferPool } from './fs/registered.js';
 export type { BufferPoolOptions, BufferPoolStats, FileTableStats } from './fs/registered.js';
-import './ops/socket.js';
 export { SocketAddress } from './net/address.js';
 export type { AddressFamily, SocketAddressInit } from './net/address.js';
 export { Socket } from './net/socket.js';

@@ -80,7 +80,7 @@ async function startPeer(data: BenchWorkerData): Promise<Peer> {
 function ringRoundtrip(ring: Ring, target: RingHandle, it: AsyncIterator<RingMessage>) {
   return async (n: number): Promise<void> => {
     for (let i = 0; i < n; i++) {
-      ring.send(target, { tag: PING, value: i }, undefined, fail);
+      ring.sendMessage(target, { tag: PING, value: i }, undefined, fail);
       const r = await it.next();
       if (r.done || r.value.tag !== PING || r.value.value !== i) throw new Error(`bad echo ${JSON.stringify(r)} for ${i}`);
     }
@@ -127,12 +127,12 @@ function ringThroughput(ring: Ring, target: RingHandle, it: AsyncIterator<RingMe
         const k = Math.min(BATCH, left);
         left -= k;
         inFlight = k;
-        for (let j = 0; j < k; j++) ring.send(target, { tag: SINK, value: j }, undefined, done);
+        for (let j = 0; j < k; j++) ring.sendMessage(target, { tag: SINK, value: j }, undefined, done);
       };
       issue();
     });
     // Timing ends when the worker has consumed every message.
-    ring.send(target, { tag: END, value: n }, undefined, fail);
+    ring.sendMessage(target, { tag: END, value: n }, undefined, fail);
     const r = await it.next();
     if (r.done || r.value.tag !== END || r.value.value !== n) throw new Error(`worker counted ${JSON.stringify(r.value)}, sent ${n}`);
   };
@@ -172,7 +172,7 @@ async function promiseAll(n: number): Promise<void> {
 function busyPoll(ring: Ring, target: RingHandle, it: AsyncIterator<RingMessage>) {
   const set = async (us: number): Promise<void> => {
     ring.busyPollUs = us;
-    ring.send(target, { tag: CONFIG, value: us }, undefined, fail);
+    ring.sendMessage(target, { tag: CONFIG, value: us }, undefined, fail);
     const r = await it.next();
     if (r.done || r.value.tag !== CONFIG || r.value.value !== us) throw new Error(`bad CONFIG ack ${JSON.stringify(r)}`);
   };
@@ -290,7 +290,7 @@ export async function main(argv: string[]): Promise<void> {
   }
 
   // -- shut the peers down -------------------------------------------------------------------
-  ring.send(ringPeer.ring!, { tag: STOP, value: 0 }, undefined, fail);
+  ring.sendMessage(ringPeer.ring!, { tag: STOP, value: 0 }, undefined, fail);
   const peerStats = (await ringPeer.next()) as { stats: RingStats };
   portPeer.worker.postMessage({ stop: true });
   Atomics.store(atomics, 0, -1);

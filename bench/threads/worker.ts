@@ -31,15 +31,15 @@ if (data.mode === 'ring') {
   };
   let count = 0;
   for await (const m of ring.messages()) {
-    if (m.tag === PING) ring.send(parent, m, undefined, fail);
+    if (m.tag === PING) ring.sendMessage(parent, m, undefined, fail);
     else if (m.tag === SINK) count++;
     else if (m.tag === END) {
       // One sender's messages arrive in order: every SINK before this END is counted.
-      ring.send(parent, { tag: END, value: count }, undefined, fail);
+      ring.sendMessage(parent, { tag: END, value: count }, undefined, fail);
       count = 0;
     } else if (m.tag === CONFIG) {
       ring.busyPollUs = m.value;
-      ring.send(parent, m, undefined, fail);
+      ring.sendMessage(parent, m, undefined, fail);
     } else if (m.tag === STOP) break;
   }
   port.postMessage({ stats: ring.stats() });

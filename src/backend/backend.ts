@@ -44,6 +44,16 @@ export interface Backend {
   /** Provided-buffer ring (IORING_REGISTER_PBUF_RING) over `buffers`; 0 or -errno. Optional. */
   registerBufRing?(h: BackendHandle, bgid: number, entries: number, bufSize: number, buffers: ArrayBuffer): number;
   unregisterBufRing?(h: BackendHandle, bgid: number): number;
+  /** The offset of the first 4 KiB boundary in `memory` (registered buffers must be page-aligned). Optional. */
+  alignOffset?(memory: ArrayBuffer): number;
+  /** IORING_REGISTER_BUFFERS over one region of `memory`; 0 or -errno. Optional. */
+  registerBuffers?(h: BackendHandle, memory: ArrayBuffer, offset: number, length: number): number;
+  unregisterBuffers?(h: BackendHandle): number;
+  /** A sparse registered file table of `count` entries (IORING_REGISTER_FILES); 0 or -errno. Optional. */
+  registerFiles?(h: BackendHandle, count: number): number;
+  /** Sets table entry `index` to `fd` (-1 clears) synchronously; 0 or -errno. Optional. */
+  updateFiles?(h: BackendHandle, index: number, fd: number): number;
+  unregisterFiles?(h: BackendHandle): number;
   /** Makes the ring reachable for ring-to-ring messages under `id` (process-wide). Optional. */
   registerRing?(h: BackendHandle, id: number): number;
   /** The fd of the live ring registered under `id`, or a negative errno. Optional. */

@@ -107,6 +107,8 @@ export const enum DescOp {
   WRITE_FIXED = 34,
   /** IORING_OP_FILES_UPDATE: arg0 first index, pin Int32Array of fds (-1 clears). */
   FILES_UPDATE = 35,
+  /** IORING_OP_OPENAT2: fd dirfd, arg0 flags, arg1 mode, ARG2 resolve (RESOLVE_*); pin: path. */
+  OPENAT2 = 36,
 }
 
 /** Descriptor flags (bits 8..15 of word 0). */

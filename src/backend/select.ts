@@ -30,7 +30,7 @@ import os from 'node:os';
 import util from 'node:util';
 
 import { UringUnavailableError } from '../errors.js';
-import { nativeBinding } from '../native/binding.js';
+import { nativeBinding } from './uring/binding.js';
 import type { Backend } from './backend.js';
 import { PortableBackend, portableBackend } from './portable/index.js';
 

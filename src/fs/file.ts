@@ -9,16 +9,16 @@
 import os from 'node:os';
 
 import { invalidArgType, invalidArgValue, outOfRange, SystemError } from '../errors.js';
-import '../ops/file.js';
 import {
-  checkPosition, checkView, checkWindow, FIXED_FILE, OP, parseMode, parseOpenFlags, readOn, simpleFd, toPathBuffer,
+  checkPosition, checkView, checkWindow, FIXED_FILE, parseMode, parseOpenFlags, readOn, simpleFd, toPathBuffer,
   vectored, writeOn, type FallocateOptions, type OpenFlags, type PathLike, type ReadOptions, type StatOptions,
   type VectorOptions, type WriteOptions,
 } from '../ops/file.js';
 import { DescOp } from '../backend/protocol.js';
 import { installFile, removeFile } from './registered.js';
 import { checkOptions, type OpOptions } from '../ops/validate.js';
-import { Ring } from '../ring/ring.js';
+import { Ring } from '../ops/methods.js';
+import { OP } from '../ops/table.js';
 import type { BigIntStats, Stats } from './stats.js';
 
 export interface FileOpenOptions extends OpOptions {
@@ -44,8 +44,13 @@ function checkRegister(v: unknown): 'auto' | boolean {
 export class File {
   readonly #ring: Ring;
   #fd: number;
-  /** Index in the ring's registered file table, or -1. */
-  #fixed = -1;
+  /**
+   * The target every operation names, chosen once at open: the file's index
+   * in the ring's registered file table with #fileFlag = FIXED_FILE, or the
+   * fd itself with 0. (No per-method registered/plain branch.)
+   */
+  #opFd: number;
+  #fileFlag = 0;
 
   /**
    * Opens `path` (Node flag strings: 'r', 'r+', 'w', 'wx', 'a', ... or O_*
@@ -74,17 +79,20 @@ export class File {
     if (!(ring instanceof Ring)) throw invalidArgType('ring', 'an instance of Ring', ring);
     const register = options?.register === undefined ? false : checkRegister(options.register);
     this.#fd = fd;
+    this.#opFd = fd;
     this.#ring = ring;
     if (register !== false) {
       const i = installFile(ring, fd);
-      if (i >= 0) this.#fixed = i;
-      else if (register === true) throw new SystemError(i, 'io_uring_register (registering the file)');
+      if (i >= 0) {
+        this.#opFd = i;
+        this.#fileFlag = FIXED_FILE;
+      } else if (register === true) throw new SystemError(i, 'io_uring_register (registering the file)');
     }
   }
 
   /** Whether the fd is in the ring's registered file table. */
   get registered(): boolean {
-    return this.#fixed >= 0;
+    return this.#fileFlag !== 0;
   }
 
   /** The descriptor; -1 once closed. */
@@ -103,32 +111,26 @@ export class File {
 
   /** One read; resolves with bytes read (0 at end of file; may be short). */
   read(buffer: ArrayBufferView, options?: ReadOptions): Promise<number> {
-    const fd = this.#open();
-    const i = this.#fixed;
-    return i >= 0 ? readOn(this.#ring, i, FIXED_FILE, buffer, options, undefined) as Promise<number>
-      : this.#ring.read(fd, buffer, options);
+    this.#open();
+    return readOn(this.#ring, this.#opFd, this.#fileFlag, buffer, options, undefined) as Promise<number>;
   }
 
   /** One write; resolves with bytes written (may be short). */
   write(data: ArrayBufferView | string, options?: WriteOptions): Promise<number> {
-    const fd = this.#open();
-    const i = this.#fixed;
-    return i >= 0 ? writeOn(this.#ring, i, FIXED_FILE, data, options, undefined) as Promise<number>
-      : this.#ring.write(fd, data, options);
+    this.#open();
+    return writeOn(this.#ring, this.#opFd, this.#fileFlag, data, options, undefined) as Promise<number>;
   }
 
   readv(buffers: readonly ArrayBufferView[], options?: VectorOptions): Promise<number> {
-    const fd = this.#open();
-    const i = this.#fixed;
-    return vectored(this.#ring, OP.readv, i >= 0 ? DescOp.READV | FIXED_FILE : DescOp.READV, i >= 0 ? i : fd,
-      buffers, options, undefined) as Promise<number>;
+    this.#open();
+    return vectored(this.#ring, OP.readv!, DescOp.READV | this.#fileFlag, this.#opFd, buffers, options,
+      undefined) as Promise<number>;
   }
 
   writev(buffers: readonly ArrayBufferView[], options?: VectorOptions): Promise<number> {
-    const fd = this.#open();
-    const i = this.#fixed;
-    return vectored(this.#ring, OP.writev, i >= 0 ? DescOp.WRITEV | FIXED_FILE : DescOp.WRITEV, i >= 0 ? i : fd,
-      buffers, options, undefined) as Promise<number>;
+    this.#open();
+    return vectored(this.#ring, OP.writev!, DescOp.WRITEV | this.#fileFlag, this.#opFd, buffers, options,
+      undefined) as Promise<number>;
   }
 
   /**
@@ -140,19 +142,17 @@ export class File {
     checkOptions(options);
     const [start, want] = checkWindow(buffer, options);
     const pos = checkPosition(options?.position, 'options.position');
-    const fd = this.#open();
-    return this.#readAll(fd, buffer, start, want, pos, options);
+    this.#open();
+    return this.#readAll(buffer, start, want, pos, options);
   }
 
-  async #readAll(fd: number, buffer: ArrayBufferView, start: number, want: number, pos: number,
+  async #readAll(buffer: ArrayBufferView, start: number, want: number, pos: number,
     options: ReadOptions | undefined): Promise<number> {
     let done = 0;
     while (done < want) {
       this.#open();
       const o = { ...options, offset: start + done, length: want - done, position: pos };
-      const i = this.#fixed;
-      const n = await (i >= 0 ? readOn(this.#ring, i, FIXED_FILE, buffer, o, undefined) as Promise<number>
-        : this.#ring.read(fd, buffer, o));
+      const n = await (readOn(this.#ring, this.#opFd, this.#fileFlag, buffer, o, undefined) as Promise<number>);
       if (n === 0) break;
       done += n;
       if (pos !== -1) pos += n;
@@ -166,19 +166,17 @@ export class File {
     const view = toView(data, options?.encoding);
     const [start, want] = checkWindow(view, options);
     const pos = checkPosition(options?.position, 'options.position');
-    const fd = this.#open();
-    return this.#writeAll(fd, view, start, want, pos, options);
+    this.#open();
+    return this.#writeAll(view, start, want, pos, options);
   }
 
-  async #writeAll(fd: number, view: ArrayBufferView, start: number, want: number, pos: number,
+  async #writeAll(view: ArrayBufferView, start: number, want: number, pos: number,
     options: WriteOptions | undefined): Promise<number> {
     let done = 0;
     while (done < want) {
       this.#open();
       const o = { ...options, offset: start + done, length: want - done, position: pos };
-      const i = this.#fixed;
-      const n = await (i >= 0 ? writeOn(this.#ring, i, FIXED_FILE, view, o, undefined) as Promise<number>
-        : this.#ring.write(fd, view, o));
+      const n = await (writeOn(this.#ring, this.#opFd, this.#fileFlag, view, o, undefined) as Promise<number>);
       done += n;
       if (pos !== -1) pos += n;
     }
@@ -192,17 +190,15 @@ export class File {
   }
 
   sync(options?: OpOptions): Promise<void> {
-    const fd = this.#open();
-    const i = this.#fixed;
-    return (i >= 0 ? simpleFd(this.#ring, OP.fsync, DescOp.FSYNC | FIXED_FILE, i, 0, options, undefined)
-      : this.#ring.fsync(fd, options)) as Promise<void>;
+    this.#open();
+    return simpleFd(this.#ring, OP.fsync!, DescOp.FSYNC | this.#fileFlag, this.#opFd, 0, options,
+      undefined) as Promise<void>;
   }
 
   datasync(options?: OpOptions): Promise<void> {
-    const fd = this.#open();
-    const i = this.#fixed;
-    return (i >= 0 ? simpleFd(this.#ring, OP.fdatasync, DescOp.FSYNC | FIXED_FILE, i, 1, options, undefined)
-      : this.#ring.fdatasync(fd, options)) as Promise<void>;
+    this.#open();
+    return simpleFd(this.#ring, OP.fdatasync!, DescOp.FSYNC | this.#fileFlag, this.#opFd, 1, options,
+      undefined) as Promise<void>;
   }
 
   truncate(length = 0, options?: OpOptions): Promise<void> {
@@ -221,8 +217,9 @@ export class File {
     const fd = this.#fd;
     if (fd < 0) return;
     this.#fd = -1;
-    const i = this.#fixed;
-    this.#fixed = -1;
+    const i = this.#fileFlag !== 0 ? this.#opFd : -1;
+    this.#fileFlag = 0;
+    this.#opFd = -1;
     if (i < 0) {
       await this.#ring.closeFd(fd);
       return;

@@ -34,19 +34,10 @@ const { errno: E } = os.constants;
 const PAGE = 4096;
 const MAX_REGION = 1 << 30; // the kernel's limit for one registered buffer
 
-/** What the addon adds to the Backend for registered resources (optional for other backends). */
-interface RegisterBackend {
-  alignOffset?(memory: ArrayBuffer): number;
-  registerBuffers?(h: BackendHandle, memory: ArrayBuffer, offset: number, length: number): number;
-  unregisterBuffers?(h: BackendHandle): number;
-  registerFiles?(h: BackendHandle, count: number): number;
-  updateFiles?(h: BackendHandle, index: number, fd: number): number;
-  unregisterFiles?(h: BackendHandle): number;
-}
-
-function backendOf(ring: Ring): [Backend & RegisterBackend, BackendHandle | undefined] {
+/** The ring's backend and live handle (undefined once closed), through the ring's internal interface. */
+function backendOf(ring: Ring): [Backend, BackendHandle | undefined] {
   const i = ringInternals();
-  return [i.backend(ring) as Backend & RegisterBackend, i.handle(ring)];
+  return [i.backend(ring), i.handle(ring)];
 }
 
 function errName(res: number): string {

@@ -11,7 +11,7 @@ import fs, { constants as fsc } from 'node:fs';
 import { invalidArgType } from '../errors.js';
 import { parseMode, parseOpenFlags, toPathBuffer, type OpenFlags, type PathLike } from '../ops/file.js';
 import { checkOptions } from '../ops/validate.js';
-import { nativeBinding } from '../native/binding.js';
+import { nativeBinding } from '../backend/uring/binding.js';
 import { ringInternals, type Ring } from '../ring/ring.js';
 import { checkEncoding, File, ringOf, toView, type FileOpenOptions } from './file.js';
 

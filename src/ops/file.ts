@@ -9,18 +9,16 @@
  */
 import fs, { constants as fsc } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { markAsUntransferable } from 'node:worker_threads';
 
 import { AbortError, invalidArgType, invalidArgValue, outOfRange } from '../errors.js';
 import { DescFlag, DescOp } from '../backend/protocol.js';
-import { IORING_OP } from '../ring/constants.js';
-import { registerOp } from '../ring/registry.js';
-import { Ring, ringInternals } from '../ring/ring.js';
-import { parseStatx, STATX_MASK, STATX_SIZE, type BigIntStats, type Stats } from '../fs/stats.js';
+import { ringInternals, type Ring } from '../ring/ring.js';
 import {
-  checkCallback, checkFd, checkOptions, checkUint32, isDetached, type Callback, type OpOptions,
-} from './validate.js';
+  checkPosition, checkSize, checkView, MAX_RW, parseMode, parseOpenFlags, splitArgs, toPathBuffer, viewBuffer, window,
+} from './args.js';
+import { IORING_OP, OP } from './table.js';
+import { STATX_MASK, STATX_SIZE, type BigIntStats, type Stats } from './statx.js';
+import { checkFd, checkOptions, checkUint32, type Callback, type OpOptions } from './validate.js';
 
 export type PathLike = string | Buffer | URL;
 export type OpenFlags = string | number;
@@ -69,192 +67,92 @@ const AT_SYMLINK_NOFOLLOW = 0x100;
 const AT_REMOVEDIR = 0x200;
 const AT_EMPTY_PATH = 0x1000;
 const IORING_FSYNC_DATASYNC = 1;
-const MAX_POSITION = Number.MAX_SAFE_INTEGER;
-const MAX_RW = 0x7ffff000; // the kernel's MAX_RW_COUNT
 
-// ---- registry ---------------------------------------------------------------
-
-export const OP = {
-  open: registerOp({ name: 'open', syscall: 'open', shape: (res) => res, resultIsFd: true, forceAsync: true }),
-  read: registerOp({ name: 'read', syscall: 'read', shape: (res) => res }),
-  write: registerOp({ name: 'write', syscall: 'write', shape: (res) => res }),
-  readv: registerOp({ name: 'readv', syscall: 'read', shape: (res) => res }),
-  writev: registerOp({ name: 'writev', syscall: 'write', shape: (res) => res }),
-  fsync: registerOp({ name: 'fsync', syscall: 'fsync', forceAsync: true }),
-  fdatasync: registerOp({ name: 'fdatasync', syscall: 'fdatasync', forceAsync: true }),
-  fallocate: registerOp({ name: 'fallocate', syscall: 'fallocate', forceAsync: true }),
-  // WILLNEED/DONTNEED/NOREUSE are forced onto io-wq by the kernel.
-  fadvise: registerOp({ name: 'fadvise', syscall: 'fadvise', forceAsync: true }),
-  ftruncate: registerOp({ name: 'ftruncate', syscall: 'ftruncate', forceAsync: true }),
-  stat: registerOp({ name: 'statx', syscall: 'stat', shape: (_res, pin) => shapeStat(pin), forceAsync: true }),
-  fstat: registerOp({ name: 'fstat', syscall: 'fstat', shape: (_res, pin) => shapeStat(pin), forceAsync: true }),
-  lstat: registerOp({ name: 'lstat', syscall: 'lstat', shape: (_res, pin) => shapeStat(pin), forceAsync: true }),
-  unlink: registerOp({ name: 'unlink', syscall: 'unlink', forceAsync: true }),
-  rmdir: registerOp({ name: 'rmdir', syscall: 'rmdir', forceAsync: true }),
-  mkdir: registerOp({ name: 'mkdir', syscall: 'mkdir', forceAsync: true }),
-  rename: registerOp({ name: 'rename', syscall: 'rename', forceAsync: true }),
-  symlink: registerOp({ name: 'symlink', syscall: 'symlink', forceAsync: true }),
-  link: registerOp({ name: 'link', syscall: 'link', forceAsync: true }),
-  // Always on io-wq, where it may block indefinitely (a full socket, an empty pipe).
-  splice: registerOp({ name: 'splice', syscall: 'splice', shape: (res) => res, forceAsync: true }),
-} as const;
-
-/** The statx pin: [path, out buffer, bigint?]. */
-function shapeStat(pin: unknown): Stats | BigIntStats {
-  const p = pin as [Buffer, Buffer, boolean];
-  return parseStatx(p[1], p[2]);
-}
-
-// ---- argument checking ---------------------------------------------------------
-
-/** Node's flag strings (fs.open). */
-export function parseOpenFlags(flags: unknown): number {
-  if (flags === undefined || flags === null) return fsc.O_RDONLY;
-  if (typeof flags === 'number') {
-    checkUint32(flags, 'flags');
-    return flags;
-  }
-  if (typeof flags !== 'string') throw invalidArgType('flags', 'of type string or number', flags);
-  const { O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND, O_EXCL, O_SYNC } = fsc;
-  switch (flags) {
-    case 'r': return O_RDONLY;
-    case 'rs': case 'sr': return O_RDONLY | O_SYNC;
-    case 'r+': return O_RDWR;
-    case 'rs+': case 'sr+': return O_RDWR | O_SYNC;
-    case 'w': return O_TRUNC | O_CREAT | O_WRONLY;
-    case 'wx': case 'xw': return O_TRUNC | O_CREAT | O_WRONLY | O_EXCL;
-    case 'w+': return O_TRUNC | O_CREAT | O_RDWR;
-    case 'wx+': case 'xw+': return O_TRUNC | O_CREAT | O_RDWR | O_EXCL;
-    case 'a': return O_APPEND | O_CREAT | O_WRONLY;
-    case 'ax': case 'xa': return O_APPEND | O_CREAT | O_WRONLY | O_EXCL;
-    case 'as': case 'sa': return O_APPEND | O_CREAT | O_WRONLY | O_SYNC;
-    case 'a+': return O_APPEND | O_CREAT | O_RDWR;
-    case 'ax+': case 'xa+': return O_APPEND | O_CREAT | O_RDWR | O_EXCL;
-    case 'as+': case 'sa+': return O_APPEND | O_CREAT | O_RDWR | O_SYNC;
-    default: throw invalidArgValue('flags', flags, 'is invalid');
-  }
-}
-
-export function parseMode(mode: unknown, def: number): number {
-  if (mode === undefined || mode === null) return def;
-  if (typeof mode === 'string') {
-    if (!/^[0-7]+$/.test(mode)) throw invalidArgValue('mode', mode, 'must be a 32-bit unsigned integer or an octal string');
-    mode = parseInt(mode, 8);
-  }
-  if (typeof mode !== 'number') throw invalidArgType('mode', 'of type number or string', mode);
-  if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) throw outOfRange('mode', '>= 0 && <= 4095', mode);
-  return mode;
-}
-
-/** Path → NUL-terminated Buffer, plus the printable path for errors. */
-export function toPathBuffer(p: unknown, name = 'path'): [Buffer, string] {
-  let s: string;
-  if (typeof p === 'string') s = p;
-  else if (p instanceof URL) {
-    if (p.protocol !== 'file:') throw invalidArgType(name, 'a file URL', p);
-    s = fileURLToPath(p);
-  } else if (p instanceof Uint8Array) {
-    if (isDetached(p.buffer)) throw invalidArgValue(name, p, 'is a view of a detached ArrayBuffer');
-    if (p.includes(0)) throw invalidArgValue(name, p, 'must be a string, Uint8Array, or URL without null bytes');
-    const b = Buffer.allocUnsafe(p.length + 1);
-    b.set(p);
-    b[p.length] = 0;
-    return [b, Buffer.from(p).toString()];
-  } else throw invalidArgType(name, 'of type string or an instance of Buffer or URL', p);
-  if (s.includes('\u0000')) throw invalidArgValue(name, s, 'must be a string, Uint8Array, or URL without null bytes');
-  return [Buffer.from(`${s}\u0000`, 'utf8'), s];
-}
-
-export function checkView(buf: unknown, name = 'buffer'): asserts buf is ArrayBufferView {
-  viewBuffer(buf, name);
-}
-
-/** The ArrayBuffer last checked and marked by viewBuffer (fixed-length, untransferable: both permanent). */
-let lastMarked: ArrayBufferLike | undefined;
-
-/** checkView, returning the view's ArrayBuffer. */
-function viewBuffer(buf: unknown, name: string): ArrayBufferLike {
-  if (!ArrayBuffer.isView(buf)) throw invalidArgType(name, 'an instance of Buffer, TypedArray, or DataView', buf);
-  const ab = buf.buffer as ArrayBuffer & { resizable?: boolean; growable?: boolean; detached?: boolean };
-  if (ab === lastMarked) {
-    if (ab.byteLength === 0 && isDetached(ab)) throw invalidArgValue(name, buf, 'is a view of a detached ArrayBuffer');
-    return ab;
-  }
-  if (ab.resizable === true || ab.growable === true) {
-    throw invalidArgType(name, 'a view of a fixed-length ArrayBuffer (resizable buffers can move under the kernel)', buf);
-  }
-  if (isDetached(ab)) throw invalidArgValue(name, buf, 'is a view of a detached ArrayBuffer');
-  // The kernel may write into this memory until the operation's last CQE:
-  // it must not move to another owner (who could free it) meanwhile. Node
-  // refuses to transfer an untransferable ArrayBuffer (postMessage on every
-  // version; also structuredClone and transfer() from Node 22). Node's own
-  // pooled Buffers are untransferable already.
-  if (!(ab instanceof SharedArrayBuffer)) markAsUntransferable(ab);
-  lastMarked = ab;
-  return ab;
-}
-
-/** A file position: non-negative safe integer or bigint, or null/undefined/-1 for the current position. */
-export function checkPosition(pos: unknown, name = 'position'): number {
-  if (pos === undefined || pos === null) return -1;
-  if (typeof pos === 'bigint') {
-    if (pos === -1n) return -1;
-    if (pos < 0n || pos > BigInt(MAX_POSITION)) throw outOfRange(name, `>= 0 && <= ${MAX_POSITION}`, pos);
-    return Number(pos);
-  }
-  if (typeof pos !== 'number') throw invalidArgType(name, 'of type number or bigint', pos);
-  if (pos === -1) return -1;
-  if (!Number.isSafeInteger(pos) || pos < 0) throw outOfRange(name, `an integer >= 0 && <= ${MAX_POSITION}`, pos);
-  return pos;
-}
-
-function checkSize(v: unknown, name: string, max = MAX_POSITION): number {
-  if (typeof v === 'bigint') v = Number(v);
-  if (typeof v !== 'number') throw invalidArgType(name, 'of type number', v);
-  if (!Number.isSafeInteger(v) || v < 0 || v > max) throw outOfRange(name, `an integer >= 0 && <= ${max}`, v);
-  return v;
-}
-
-/** Validates offset/length of a window into a view; returns [offset, length]. */
-export function checkWindow(buf: ArrayBufferView, o: { offset?: number; length?: number } | undefined): [number, number] {
-  return window(buf, o);
-}
-
-function window(buf: ArrayBufferView, o: { offset?: number; length?: number } | undefined): [number, number] {
-  const offset = o?.offset === undefined ? 0 : checkSize(o.offset, 'options.offset', buf.byteLength);
-  const length = o?.length === undefined
-    ? Math.min(buf.byteLength - offset, MAX_RW)
-    : checkSize(o.length, 'options.length', MAX_RW);
-  if (offset + length > buf.byteLength) {
-    throw outOfRange('options.length', `<= ${buf.byteLength - offset} (the buffer's size after offset)`, length);
-  }
-  return [offset, length];
-}
-
-function splitArgs<T, O>(a: O | Callback<T> | undefined, b: Callback<T> | undefined):
-  [O | undefined, Callback<T> | undefined] {
-  if (typeof a === 'function') return [undefined, a as Callback<T>];
-  if (b !== undefined) checkCallback(b);
-  if (a !== undefined && a !== null && typeof a !== 'object') throw invalidArgType('options', 'of type object', a);
-  return [(a ?? undefined) as O | undefined, b];
-}
+export { checkPosition, checkView, checkWindow, parseMode, parseOpenFlags, toPathBuffer } from './args.js';
 
 // ---- operations -----------------------------------------------------------------
 
 type Cb<T> = Callback<T>;
 type MaybeP<T> = Promise<T> | void;
 
-function ringOpen(this: Ring, p: PathLike, flags?: OpenFlags, mode?: number | string, a?: OpOptions | Cb<number>,
+export function open(this: Ring, p: PathLike, flags?: OpenFlags, mode?: number | string, a?: OpOptions | Cb<number>,
   b?: Cb<number>): MaybeP<number> {
-  if (typeof flags === 'function') return ringOpen.call(this, p, undefined, undefined, flags as Cb<number>);
-  if (typeof mode === 'function') return ringOpen.call(this, p, flags, undefined, mode as Cb<number>);
+  if (typeof flags === 'function') return open.call(this, p, undefined, undefined, flags as Cb<number>);
+  if (typeof mode === 'function') return open.call(this, p, flags, undefined, mode as Cb<number>);
   const [pathBuf, shown] = toPathBuffer(p);
   const f = parseOpenFlags(flags);
   const m = parseMode(mode, 0o666);
   const [opts, cb] = splitArgs<number, OpOptions>(a, b);
   checkOptions(opts);
-  return ringInternals().run<number>(this, OP.open, DescOp.OPENAT, AT_FDCWD, f, m, opts, cb,
+  return ringInternals().run<number>(this, OP.open!, DescOp.OPENAT, AT_FDCWD, f, m, opts, cb,
     { pin: pathBuf, ctx: { path: shown } });
+}
+
+/** RESOLVE_* flags of openat2(2) (linux/openat2.h), by name. */
+export const RESOLVE = Object.freeze({
+  RESOLVE_NO_XDEV: 0x01,
+  RESOLVE_NO_MAGICLINKS: 0x02,
+  RESOLVE_NO_SYMLINKS: 0x04,
+  RESOLVE_BENEATH: 0x08,
+  RESOLVE_IN_ROOT: 0x10,
+});
+const RESOLVE_ALL = 0x1f;
+const O_TMPFILE = 0o20000000 | fsc.O_DIRECTORY;
+
+/** How `ring.openat2` opens: struct open_how plus the directory it resolves from. */
+export interface OpenHow {
+  /** Open flags (Node's strings or O_* bits). Default 'r'. O_CLOEXEC is always added. */
+  flags?: OpenFlags;
+  /** File mode for O_CREAT / O_TMPFILE (default 0o666); refused without them, as the kernel does. */
+  mode?: number | string;
+  /** RESOLVE_* names (`['RESOLVE_BENEATH']`) or a numeric mask. Default: none. */
+  resolve?: readonly (keyof typeof RESOLVE)[] | number;
+  /** The directory `path` resolves from: an open directory fd, or AT_FDCWD (default). */
+  dirfd?: number;
+}
+
+function parseResolve(r: unknown): number {
+  if (r === undefined) return 0;
+  if (typeof r === 'number') {
+    checkUint32(r, 'how.resolve');
+    if ((r & ~RESOLVE_ALL) !== 0) throw invalidArgValue('how.resolve', r, `has bits outside RESOLVE_* (0x${RESOLVE_ALL.toString(16)})`);
+    return r;
+  }
+  if (!Array.isArray(r)) throw invalidArgType('how.resolve', 'an array of RESOLVE_* names or a number', r);
+  let mask = 0;
+  for (const name of r) {
+    const bit = typeof name === 'string' ? (RESOLVE as Record<string, number>)[name] : undefined;
+    if (bit === undefined) {
+      throw invalidArgValue('how.resolve', name, `is not one of ${Object.keys(RESOLVE).join(', ')}`);
+    }
+    mask |= bit;
+  }
+  return mask;
+}
+
+/**
+ * IORING_OP_OPENAT2: openat2(dirfd, path, { flags | O_CLOEXEC, mode, resolve }).
+ * The kernel refuses a path that escapes under RESOLVE_BENEATH (EXDEV) or
+ * crosses a symlink under RESOLVE_NO_SYMLINKS (ELOOP); resolves with the fd.
+ */
+export function openat2(this: Ring, p: PathLike, how?: OpenHow | Cb<number>, a?: OpOptions | Cb<number>,
+  b?: Cb<number>): MaybeP<number> {
+  if (typeof how === 'function') return openat2.call(this, p, undefined, undefined, how);
+  if (how !== undefined && (how === null || typeof how !== 'object')) throw invalidArgType('how', 'of type object', how);
+  const [pathBuf, shown] = toPathBuffer(p);
+  const flags = parseOpenFlags(how?.flags);
+  const creates = (flags & fsc.O_CREAT) !== 0 || (flags & O_TMPFILE) === O_TMPFILE;
+  if (!creates && how?.mode !== undefined) {
+    throw invalidArgValue('how.mode', how.mode, 'needs O_CREAT or O_TMPFILE in how.flags (openat2 refuses it otherwise)');
+  }
+  const mode = creates ? parseMode(how?.mode, 0o666) : 0;
+  const resolve = parseResolve(how?.resolve);
+  const dirfd = how?.dirfd ?? AT_FDCWD;
+  if (dirfd !== AT_FDCWD) checkFd(dirfd, 'how.dirfd');
+  const [opts, cb] = splitArgs<number, OpOptions>(a, b);
+  checkOptions(opts);
+  return ringInternals().run<number>(this, OP.openat2!, DescOp.OPENAT2, dirfd, flags, mode, opts, cb,
+    { pin: pathBuf, arg2: resolve, ctx: { path: shown } });
 }
 
 // ---- registered resources (src/fs/registered.ts sets these up) -----------------------
@@ -279,10 +177,10 @@ export const fixedRegionCount = { value: 0 };
 /** Descriptor flag bits for an fd that is an index into the ring's registered file table. */
 export const FIXED_FILE = DescFlag.FIXED_FILE << 8;
 
-/** Registers the FILES_UPDATE descriptor's operation (registered.ts issues it). */
-export const OP_FILES_UPDATE = registerOp({ name: 'unregisterFile', syscall: 'io_uring_register', shape: (res) => res });
+/** The FILES_UPDATE descriptor's operation (registered.ts issues it). */
+export const OP_FILES_UPDATE = OP.unregisterFile!;
 
-function ringRead(this: Ring, fd: number, buffer: ArrayBufferView, a?: ReadOptions | Cb<number>,
+export function read(this: Ring, fd: number, buffer: ArrayBufferView, a?: ReadOptions | Cb<number>,
   b?: Cb<number>): MaybeP<number> {
   checkFd(fd);
   return readOn(this, fd, 0, buffer, a, b);
@@ -305,11 +203,11 @@ export function readOn(ring: Ring, fd: number, fileFlag: number, buffer: ArrayBu
     desc = DescOp.READ_FIXED;
     region.reads++;
   }
-  return ringInternals().run<number>(ring, OP.read, desc | fileFlag, fd, 0, 0, opts, cb,
+  return ringInternals().run<number>(ring, OP.read!, desc | fileFlag, fd, 0, 0, opts, cb,
     { pin: buffer, position, offset, length });
 }
 
-function ringWrite(this: Ring, fd: number, data: ArrayBufferView | string, a?: WriteOptions | Cb<number>,
+export function write(this: Ring, fd: number, data: ArrayBufferView | string, a?: WriteOptions | Cb<number>,
   b?: Cb<number>): MaybeP<number> {
   checkFd(fd);
   return writeOn(this, fd, 0, data, a, b);
@@ -338,7 +236,7 @@ export function writeOn(ring: Ring, fd: number, fileFlag: number, data: ArrayBuf
     desc = DescOp.WRITE_FIXED;
     region.writes++;
   }
-  return ringInternals().run<number>(ring, OP.write, desc | fileFlag, fd, 0, 0, opts, cb,
+  return ringInternals().run<number>(ring, OP.write!, desc | fileFlag, fd, 0, 0, opts, cb,
     { pin: view, position, offset, length });
 }
 
@@ -364,7 +262,7 @@ export function simpleFd(ring: Ring, op: number, desc: number, fd: number, arg0:
   return ringInternals().run<void>(ring, op, desc, fd, arg0, 0, opts, cb, extra ?? {});
 }
 
-function ringStat(this: Ring, target: PathLike | number, a?: StatOptions | Cb<Stats | BigIntStats>,
+export function statx(this: Ring, target: PathLike | number, a?: StatOptions | Cb<Stats | BigIntStats>,
   b?: Cb<Stats | BigIntStats>): MaybeP<Stats | BigIntStats> {
   const [opts, cb] = splitArgs<Stats | BigIntStats, StatOptions>(a, b);
   checkOptions(opts);
@@ -378,12 +276,12 @@ function ringStat(this: Ring, target: PathLike | number, a?: StatOptions | Cb<St
   const bigint = opts?.bigint === true;
   if (typeof target === 'number') {
     checkFd(target, 'fd');
-    return ringInternals().run(this, OP.fstat, DescOp.STATX, target, AT_EMPTY_PATH, STATX_MASK, opts, cb,
+    return ringInternals().run(this, OP.fstat!, DescOp.STATX, target, AT_EMPTY_PATH, STATX_MASK, opts, cb,
       { pin: [Buffer.from([0]), out, bigint] });
   }
   const [pathBuf, shown] = toPathBuffer(target);
   const follow = opts?.followSymlinks !== false;
-  return ringInternals().run(this, follow ? OP.stat : OP.lstat, DescOp.STATX, AT_FDCWD,
+  return ringInternals().run(this, follow ? OP.statx! : OP.lstat!, DescOp.STATX, AT_FDCWD,
     follow ? 0 : AT_SYMLINK_NOFOLLOW, STATX_MASK, opts, cb, { pin: [pathBuf, out, bigint], ctx: { path: shown } });
 }
 
@@ -448,7 +346,7 @@ async function mkdirRecursive(ring: Ring, target: string, mode: number, opts: Op
   return first;
 }
 
-function ringMkdir(this: Ring, p: PathLike, a?: MkdirOptions | number | Cb<string | undefined>,
+export function mkdir(this: Ring, p: PathLike, a?: MkdirOptions | number | Cb<string | undefined>,
   b?: Cb<string | undefined>): MaybeP<string | undefined> {
   if (typeof a === 'number' || typeof a === 'string') a = { mode: a };
   const [opts, cb] = splitArgs<string | undefined, MkdirOptions>(a, b);
@@ -466,18 +364,18 @@ function ringMkdir(this: Ring, p: PathLike, a?: MkdirOptions | number | Cb<strin
     pr.then((first) => cb(null, first), (e: Error) => cb(e));
     return;
   }
-  return pathOp(this, OP.mkdir, DescOp.MKDIRAT, p, 0, mode, opts, cb as Cb<void> | undefined) as MaybeP<undefined>;
+  return pathOp(this, OP.mkdir!, DescOp.MKDIRAT, p, 0, mode, opts, cb as Cb<void> | undefined) as MaybeP<undefined>;
 }
 
-function ringFtruncate(this: Ring, fd: number, len?: number | OpOptions | Cb<void>, a?: OpOptions | Cb<void>,
+export function ftruncate(this: Ring, fd: number, len?: number | OpOptions | Cb<void>, a?: OpOptions | Cb<void>,
   b?: Cb<void>): MaybeP<void> {
   if (typeof len === 'function' || (typeof len === 'object' && len !== null)) {
-    return ringFtruncate.call(this, fd, 0, len as OpOptions | Cb<void>, a as Cb<void> | undefined);
+    return ftruncate.call(this, fd, 0, len as OpOptions | Cb<void>, a as Cb<void> | undefined);
   }
   checkFd(fd);
   const length = len === undefined ? 0 : checkSize(len, 'len');
   if (this.supports(IORING_OP.FTRUNCATE)) {
-    return simpleFd(this, OP.ftruncate, DescOp.FTRUNCATE, fd, 0, a, b, { position: length });
+    return simpleFd(this, OP.ftruncate!, DescOp.FTRUNCATE, fd, 0, a, b, { position: length });
   }
   // Kernels before 6.9 have no IORING_OP_FTRUNCATE: libuv's thread pool, never the JS thread.
   const [opts, cb] = splitArgs<void, OpOptions>(a, b);
@@ -496,7 +394,7 @@ function ringFtruncate(this: Ring, fd: number, len?: number | OpOptions | Cb<voi
   return new Promise<void>((resolve, reject) => run((e) => (e ? reject(e) : resolve())));
 }
 
-// ---- Ring methods ---------------------------------------------------------------
+// ---- Ring method types (src/ops/methods.ts attaches the functions) ---------------------------------------------------------------
 
 declare module '../ring/ring.js' {
   interface Ring {
@@ -506,6 +404,13 @@ declare module '../ring/ring.js' {
       options: OpOptions | undefined, callback: Callback<number>): void;
     open(path: PathLike, callback: Callback<number>): void;
     open(path: PathLike, flags: OpenFlags, callback: Callback<number>): void;
+    /**
+     * IORING_OP_OPENAT2 (Linux 5.6+): opens `path` relative to `how.dirfd`
+     * with RESOLVE_* restrictions; resolves with the new fd (O_CLOEXEC).
+     */
+    openat2(path: PathLike, how?: OpenHow, options?: OpOptions): Promise<number>;
+    openat2(path: PathLike, how: OpenHow | undefined, options: OpOptions | undefined, callback: Callback<number>): void;
+    openat2(path: PathLike, callback: Callback<number>): void;
     /** Reads into `buffer`; resolves with the number of bytes read (0 at end of file). */
     read(fd: number, buffer: ArrayBufferView, options?: ReadOptions): Promise<number>;
     read(fd: number, buffer: ArrayBufferView, callback: Callback<number>): void;
@@ -560,60 +465,53 @@ declare module '../ring/ring.js' {
 }
 
 type AnyCb = Cb<never>;
-const proto = Ring.prototype as unknown as Record<string, unknown>;
 
-proto.open = ringOpen;
-proto.read = ringRead;
-proto.write = ringWrite;
-proto.readv = function readv(this: Ring, fd: number, bufs: readonly ArrayBufferView[], a?: VectorOptions | Cb<number>,
+export function readv(this: Ring, fd: number, bufs: readonly ArrayBufferView[], a?: VectorOptions | Cb<number>,
   b?: Cb<number>) {
-  return vectored(this, OP.readv, DescOp.READV, fd, bufs, a, b);
-};
-proto.writev = function writev(this: Ring, fd: number, bufs: readonly ArrayBufferView[], a?: VectorOptions | Cb<number>,
+  return vectored(this, OP.readv!, DescOp.READV, fd, bufs, a, b);
+}
+export function writev(this: Ring, fd: number, bufs: readonly ArrayBufferView[], a?: VectorOptions | Cb<number>,
   b?: Cb<number>) {
-  return vectored(this, OP.writev, DescOp.WRITEV, fd, bufs, a, b);
-};
-proto.fsync = function fsync(this: Ring, fd: number, a?: OpOptions | Cb<void>, b?: Cb<void>) {
-  return simpleFd(this, OP.fsync, DescOp.FSYNC, fd, 0, a, b);
-};
-proto.fdatasync = function fdatasync(this: Ring, fd: number, a?: OpOptions | Cb<void>, b?: Cb<void>) {
-  return simpleFd(this, OP.fdatasync, DescOp.FSYNC, fd, IORING_FSYNC_DATASYNC, a, b);
-};
-proto.fallocate = function fallocate(this: Ring, fd: number, offset: number, length: number,
+  return vectored(this, OP.writev!, DescOp.WRITEV, fd, bufs, a, b);
+}
+export function fsync(this: Ring, fd: number, a?: OpOptions | Cb<void>, b?: Cb<void>) {
+  return simpleFd(this, OP.fsync!, DescOp.FSYNC, fd, 0, a, b);
+}
+export function fdatasync(this: Ring, fd: number, a?: OpOptions | Cb<void>, b?: Cb<void>) {
+  return simpleFd(this, OP.fdatasync!, DescOp.FSYNC, fd, IORING_FSYNC_DATASYNC, a, b);
+}
+export function fallocate(this: Ring, fd: number, offset: number, length: number,
   a?: FallocateOptions | Cb<void>, b?: Cb<void>) {
   const off = checkSize(offset, 'offset');
   const len = checkSize(length, 'length');
   const mode = typeof a === 'object' && a?.mode !== undefined ? a.mode : 0;
   checkUint32(mode, 'options.mode');
-  return simpleFd(this, OP.fallocate, DescOp.FALLOCATE, fd, mode, a, b, { position: off, offset: len });
-};
-proto.fadvise = function fadvise(this: Ring, fd: number, offset: number, length: number, advice: number,
+  return simpleFd(this, OP.fallocate!, DescOp.FALLOCATE, fd, mode, a, b, { position: off, offset: len });
+}
+export function fadvise(this: Ring, fd: number, offset: number, length: number, advice: number,
   a?: OpOptions | Cb<void>, b?: Cb<void>) {
   const off = checkSize(offset, 'offset');
   const len = checkSize(length, 'length', 0xffffffff);
   checkUint32(advice, 'advice');
   if (advice > 5) throw outOfRange('advice', '0..5 (POSIX_FADV_*)', advice);
-  return simpleFd(this, OP.fadvise, DescOp.FADVISE, fd, advice, a, b, { position: off, offset: len });
-};
-proto.ftruncate = ringFtruncate;
-proto.statx = ringStat;
-proto.unlink = function unlink(this: Ring, p: PathLike, a?: OpOptions | Cb<void>, b?: Cb<void>) {
-  return pathOp(this, OP.unlink, DescOp.UNLINKAT, p, 0, 0, a, b);
-};
-proto.rmdir = function rmdir(this: Ring, p: PathLike, a?: OpOptions | Cb<void>, b?: Cb<void>) {
-  return pathOp(this, OP.rmdir, DescOp.UNLINKAT, p, AT_REMOVEDIR, 0, a, b);
-};
-proto.mkdir = ringMkdir;
-proto.rename = function rename(this: Ring, o: PathLike, n: PathLike, a?: OpOptions | Cb<void>, b?: Cb<void>) {
-  return twoPathOp(this, OP.rename, DescOp.RENAMEAT, o, n, AT_FDCWD, AT_FDCWD, 0, a, b, ['oldPath', 'newPath']);
-};
-proto.symlink = function symlink(this: Ring, t: PathLike, p: PathLike, a?: OpOptions | Cb<void>, b?: Cb<void>) {
-  return twoPathOp(this, OP.symlink, DescOp.SYMLINKAT, t, p, AT_FDCWD, 0, 0, a, b, ['target', 'path']);
-};
-proto.link = function link(this: Ring, o: PathLike, n: PathLike, a?: OpOptions | Cb<void>, b?: Cb<void>) {
-  return twoPathOp(this, OP.link, DescOp.LINKAT, o, n, AT_FDCWD, AT_FDCWD, 0, a, b, ['existingPath', 'newPath']);
-};
-proto.splice = function splice(this: Ring, fdIn: number, offIn: number | null, fdOut: number, offOut: number | null,
+  return simpleFd(this, OP.fadvise!, DescOp.FADVISE, fd, advice, a, b, { position: off, offset: len });
+}
+export function unlink(this: Ring, p: PathLike, a?: OpOptions | Cb<void>, b?: Cb<void>) {
+  return pathOp(this, OP.unlink!, DescOp.UNLINKAT, p, 0, 0, a, b);
+}
+export function rmdir(this: Ring, p: PathLike, a?: OpOptions | Cb<void>, b?: Cb<void>) {
+  return pathOp(this, OP.rmdir!, DescOp.UNLINKAT, p, AT_REMOVEDIR, 0, a, b);
+}
+export function rename(this: Ring, o: PathLike, n: PathLike, a?: OpOptions | Cb<void>, b?: Cb<void>) {
+  return twoPathOp(this, OP.rename!, DescOp.RENAMEAT, o, n, AT_FDCWD, AT_FDCWD, 0, a, b, ['oldPath', 'newPath']);
+}
+export function symlink(this: Ring, t: PathLike, p: PathLike, a?: OpOptions | Cb<void>, b?: Cb<void>) {
+  return twoPathOp(this, OP.symlink!, DescOp.SYMLINKAT, t, p, AT_FDCWD, 0, 0, a, b, ['target', 'path']);
+}
+export function link(this: Ring, o: PathLike, n: PathLike, a?: OpOptions | Cb<void>, b?: Cb<void>) {
+  return twoPathOp(this, OP.link!, DescOp.LINKAT, o, n, AT_FDCWD, AT_FDCWD, 0, a, b, ['existingPath', 'newPath']);
+}
+export function splice(this: Ring, fdIn: number, offIn: number | null, fdOut: number, offOut: number | null,
   length: number, a?: (OpOptions & { flags?: number }) | AnyCb, b?: Cb<number>) {
   checkFd(fdIn, 'fdIn');
   checkFd(fdOut, 'fdOut');
@@ -624,6 +522,6 @@ proto.splice = function splice(this: Ring, fdIn: number, offIn: number | null, f
   checkOptions(opts);
   const flags = opts?.flags ?? 0;
   checkUint32(flags, 'options.flags');
-  return ringInternals().run<number>(this, OP.splice, DescOp.SPLICE, fdIn, fdOut, flags, opts, cb,
+  return ringInternals().run<number>(this, OP.splice!, DescOp.SPLICE, fdIn, fdOut, flags, opts, cb,
     { position: inPos, offset: outPos, length: len });
-};
+}

@@ -6,13 +6,13 @@
  */
 import { invalidArgType, outOfRange, SystemError } from '../errors.js';
 import { DescOp } from '../backend/protocol.js';
-import { IORING_OP } from '../ring/constants.js';
 import { MultishotIterator } from '../ring/multishot.js';
-import { registerOp } from '../ring/registry.js';
-import { Ring, ringInternals } from '../ring/ring.js';
+import { ringInternals, type Ring, type RingHandle, type RingMessage } from '../ring/ring.js';
+import { IORING_OP, OP } from './table.js';
+import { sendMessage } from './core.js';
 import type { SyscallBackend } from '../backend/backend.js';
-import { checkView } from './file.js';
-import { providedBufferRing, recycle, type ProvidedBufferRing } from '../buffer/provided-buffer-ring.js';
+import { checkView, splitArgs } from './args.js';
+import { providedBufferRing } from '../buffer/provided-buffer-ring.js';
 import { checkCallback, checkFd, checkOptions, checkUint32, type Callback, type OpOptions } from './validate.js';
 
 export interface SendOptions extends OpOptions {
@@ -39,7 +39,6 @@ export interface RecvOptions extends OpOptions {
 export type RecvChunk = Buffer;
 
 const MAX_IO = 0x7ffff000;
-const IORING_CQE_BUFFER_SHIFT = 16;
 
 export {
   DEFAULT_POOL, providedBufferRing, type ProvidedBufferRing,
@@ -47,40 +46,11 @@ export {
   providedBufferRing as bufferPool,
 } from '../buffer/provided-buffer-ring.js';
 
-/** The syscall helpers of the ring's backend. */
+/** The set-up syscalls of the ring's backend: `ringInternals().sys(ring)` (this name stays for src/net). */
 export function sysOf(ring: Ring): SyscallBackend {
-  const sys = ringInternals().backend(ring).sys;
-  if (sys === undefined) throw new Error('this backend has no socket syscalls');
-  return sys;
+  return ringInternals().sys(ring);
 }
 
-const OP = {
-  accept: registerOp({ name: 'accept', syscall: 'accept', shape: (res) => res, resultIsFd: true }),
-  acceptMulti: registerOp({ name: 'acceptMultishot', syscall: 'accept', shape: (res) => res }),
-  connect: registerOp({ name: 'connect', syscall: 'connect' }),
-  send: registerOp({ name: 'send', syscall: 'send', shape: (res) => res }),
-  sendZc: registerOp({ name: 'sendZc', syscall: 'send', shape: (res) => res }),
-  recv: registerOp({ name: 'recv', syscall: 'recv', shape: (res) => res }),
-  recvMulti: registerOp({
-    name: 'recvMultishot', syscall: 'recv',
-    // pin = [ring, pool]: copy the bytes out, hand the buffer back to the kernel.
-    shapeMore: (res, flags, pin) => {
-      const [ring, pool] = pin as [Ring, ProvidedBufferRing];
-      if ((flags & 1) === 0) return Buffer.alloc(0); // IORING_CQE_F_BUFFER unset: no data (EOF)
-      const bid = flags >>> IORING_CQE_BUFFER_SHIFT;
-      const out = Buffer.allocUnsafe(res);
-      out.set(new Uint8Array(pool.memory, bid * pool.size, res));
-      recycle(ring, pool, bid);
-      return out;
-    },
-  }),
-  // SEND_ZC reporting both of its CQEs (see sendZeroCopy): started as a
-  // multishot so that the result (F_MORE) and the notification each reach the callback.
-  sendZcNotify: registerOp({ name: 'sendZc', syscall: 'send', shapeMore: (res) => res }),
-  sendmsg: registerOp({ name: 'sendmsg', syscall: 'sendmsg', shape: (res) => res }),
-  recvmsg: registerOp({ name: 'recvmsg', syscall: 'recvmsg', shape: (res) => res }),
-  shutdown: registerOp({ name: 'shutdown', syscall: 'shutdown' }),
-} as const;
 
 function window(buf: ArrayBufferView, o: { offset?: number; length?: number } | undefined): [number, number] {
   const offset = o?.offset ?? 0;
@@ -94,12 +64,6 @@ function window(buf: ArrayBufferView, o: { offset?: number; length?: number } | 
   return [offset, length];
 }
 
-function split<T, O>(a: O | Callback<T> | undefined, b: Callback<T> | undefined): [O | undefined, Callback<T> | undefined] {
-  if (typeof a === 'function') return [undefined, a as Callback<T>];
-  if (b !== undefined) checkCallback(b);
-  if (a !== undefined && a !== null && typeof a !== 'object') throw invalidArgType('options', 'of type object', a);
-  return [(a ?? undefined) as O | undefined, b];
-}
 
 function flagsOf(o: { flags?: number } | undefined): number {
   const f = o?.flags ?? 0;
@@ -118,6 +82,10 @@ declare module '../ring/ring.js' {
     connect(fd: number, sockaddr: Buffer, length: number, options?: OpOptions): Promise<void>;
     connect(fd: number, sockaddr: Buffer, length: number, options: OpOptions | undefined, callback: Callback<void>): void;
     send(fd: number, data: ArrayBufferView, options?: SendOptions): Promise<number>;
+    /** @deprecated the ring-to-ring message is `ring.sendMessage(handle, message)` (kept for one release). */
+    send(target: RingHandle, message: RingMessage, options?: OpOptions): Promise<void>;
+    /** @deprecated use `ring.sendMessage(handle, message, options, callback)`. */
+    send(target: RingHandle, message: RingMessage, options: OpOptions | undefined, callback: Callback<void>): void;
     send(fd: number, data: ArrayBufferView, options: SendOptions | undefined, callback: Callback<number>): void;
     recv(fd: number, buffer: ArrayBufferView, options?: RecvOptions): Promise<number>;
     recv(fd: number, buffer: ArrayBufferView, options: RecvOptions | undefined, callback: Callback<number>): void;
@@ -147,51 +115,50 @@ declare module '../ring/ring.js' {
   }
 }
 
-const proto = Ring.prototype as unknown as Record<string, unknown>;
-
-proto.accept = function accept(this: Ring, fd: number, a?: OpOptions | Callback<number>, b?: Callback<number>) {
+export function accept(this: Ring, fd: number, a?: OpOptions | Callback<number>, b?: Callback<number>) {
   checkFd(fd);
-  const [opts, cb] = split<number, OpOptions>(a, b);
+  const [opts, cb] = splitArgs<number, OpOptions>(a, b);
   checkOptions(opts);
-  return ringInternals().run<number>(this, OP.accept, DescOp.ACCEPT, fd, 0, 0, opts, cb, {});
-};
+  return ringInternals().run<number>(this, OP.accept!, DescOp.ACCEPT, fd, 0, 0, opts, cb, {});
+}
 
-proto.acceptMultishot = function acceptMultishot(this: Ring, fd: number, options?: OpOptions) {
+export function acceptMultishot(this: Ring, fd: number, options?: OpOptions) {
   checkFd(fd);
   const opts = checkOptions(options);
   const ring = this;
   const it = new MultishotIterator<number>((lost) => {
     if (lost >= 0) ring.closeFd(lost, { ref: false }, () => {});
   });
-  ringInternals().multishot(this, OP.acceptMulti, DescOp.ACCEPT, fd, 0, 1, opts, it, undefined, {});
+  ringInternals().multishot(this, OP.acceptMultishot!, DescOp.ACCEPT, fd, 0, 1, opts, it, undefined, {});
   return it;
-};
+}
 
-proto.connect = function connect(this: Ring, fd: number, sockaddr: Buffer, length: number,
+export function connect(this: Ring, fd: number, sockaddr: Buffer, length: number,
   a?: OpOptions | Callback<void>, b?: Callback<void>) {
   checkFd(fd);
   if (!Buffer.isBuffer(sockaddr)) throw invalidArgType('sockaddr', 'a Buffer (from SocketAddress)', sockaddr);
   checkUint32(length, 'length');
   if (length < 2 || length > sockaddr.length) throw outOfRange('length', `>= 2 && <= ${sockaddr.length}`, length);
-  const [opts, cb] = split<void, OpOptions>(a, b);
+  const [opts, cb] = splitArgs<void, OpOptions>(a, b);
   checkOptions(opts);
-  return ringInternals().run<void>(this, OP.connect, DescOp.CONNECT, fd, length, 0, opts, cb, { pin: sockaddr });
-};
+  return ringInternals().run<void>(this, OP.connect!, DescOp.CONNECT, fd, length, 0, opts, cb, { pin: sockaddr });
+}
 
-// ring.send(handle, { tag, value }) is the ring-to-ring message; ring.send(fd, data) a socket send.
-const sendMessage = proto.send as (this: Ring, ...args: unknown[]) => unknown;
-proto.send = function send(this: Ring, fd: number, data: ArrayBufferView, a?: SendOptions | Callback<number>,
+export function send(this: Ring, fd: number, data: ArrayBufferView, a?: SendOptions | Callback<number>,
   b?: Callback<number>) {
-  if (typeof fd === 'object' && fd !== null) return sendMessage.call(this, fd, data, a, b);
+  // Deprecated: ring.send(handle, { tag, value }) was the ring-to-ring message (now ring.sendMessage).
+  if (typeof fd === 'object' && fd !== null) {
+    return sendMessage.call(this, fd as RingHandle, data as unknown as RingMessage, a as OpOptions, b as unknown as Callback<void>);
+  }
   checkFd(fd);
   checkView(data, 'data');
-  const [opts, cb] = split<number, SendOptions>(a, b);
+  const [opts, cb] = splitArgs<number, SendOptions>(a, b);
   checkOptions(opts);
   const [offset, length] = window(data, opts);
   const zc = opts?.zeroCopy === true && this.supports(IORING_OP.SEND_ZC);
-  return ringInternals().run<number>(this, zc ? OP.sendZc : OP.send, zc ? DescOp.SEND_ZC : DescOp.SEND, fd,
+  return ringInternals().run<number>(this, zc ? OP.sendZc! : OP.send!, zc ? DescOp.SEND_ZC : DescOp.SEND, fd,
     flagsOf(opts), 0, opts, cb, { pin: data, offset, length });
-};
+}
 
 /**
  * @internal IORING_OP_SEND_ZC reporting both of its completions:
@@ -204,25 +171,25 @@ proto.send = function send(this: Ring, fd: number, data: ArrayBufferView, a?: Se
 export function sendZeroCopy(ring: Ring, fd: number, data: ArrayBufferView, offset: number, length: number, flags: number,
   opts: OpOptions | undefined, callback: (err: Error | null, n?: number, more?: boolean) => void): void {
   checkOptions(opts); // as every operation: nothing half-issued on a bad signal or timeout
-  ringInternals().multishot<number>(ring, OP.sendZcNotify, DescOp.SEND_ZC, fd, flags, 0, opts, undefined,
+  ringInternals().multishot<number>(ring, OP.sendZcNotify!, DescOp.SEND_ZC, fd, flags, 0, opts, undefined,
     (err, n, more) => {
       if (err === null && more === true && n! < 0) callback(new SystemError(n!, 'send'), undefined, true);
       else callback(err, n, more);
     }, { pin: data, offset, length });
 }
 
-proto.recv = function recv(this: Ring, fd: number, buffer: ArrayBufferView, a?: RecvOptions | Callback<number>,
+export function recv(this: Ring, fd: number, buffer: ArrayBufferView, a?: RecvOptions | Callback<number>,
   b?: Callback<number>) {
   checkFd(fd);
   checkView(buffer);
-  const [opts, cb] = split<number, RecvOptions>(a, b);
+  const [opts, cb] = splitArgs<number, RecvOptions>(a, b);
   checkOptions(opts);
   const [offset, length] = window(buffer, opts);
-  return ringInternals().run<number>(this, OP.recv, DescOp.RECV, fd, flagsOf(opts), 0, opts, cb,
+  return ringInternals().run<number>(this, OP.recv!, DescOp.RECV, fd, flagsOf(opts), 0, opts, cb,
     { pin: buffer, offset, length });
-};
+}
 
-proto.recvMultishot = function recvMultishot(this: Ring, fd: number, options?: RecvOptions,
+export function recvMultishot(this: Ring, fd: number, options?: RecvOptions,
   callback?: (err: Error | null, chunk?: Buffer, more?: boolean) => void) {
   checkFd(fd);
   if (callback !== undefined) checkCallback(callback);
@@ -233,16 +200,16 @@ proto.recvMultishot = function recvMultishot(this: Ring, fd: number, options?: R
   // Backpressure at the source: past ~1 MiB unread the multishot is stopped
   // (the kernel keeps the rest in the socket buffer) until the reader drains.
   if (callback !== undefined) {
-    return ringInternals().multishot<Buffer>(this, OP.recvMulti, DescOp.RECV_MULTI, fd, flagsOf(opts), pool.bgid, opts,
+    return ringInternals().multishot<Buffer>(this, OP.recvMultishot!, DescOp.RECV_MULTI, fd, flagsOf(opts), pool.bgid, opts,
       undefined, callback, { pin: [this, pool] });
   }
   const it = new MultishotIterator<Buffer>(undefined, Math.max(1, Math.floor((1 << 20) / pool.size)));
-  ringInternals().multishot(this, OP.recvMulti, DescOp.RECV_MULTI, fd, flagsOf(opts), pool.bgid, opts, it, undefined,
+  ringInternals().multishot(this, OP.recvMultishot!, DescOp.RECV_MULTI, fd, flagsOf(opts), pool.bgid, opts, it, undefined,
     { pin: [this, pool] });
   return it;
-};
+}
 
-proto.sendmsg = function sendmsg(this: Ring, fd: number, data: ArrayBufferView, sockaddr: Buffer | null,
+export function sendmsg(this: Ring, fd: number, data: ArrayBufferView, sockaddr: Buffer | null,
   sockaddrLength: number, a?: SendOptions | Callback<number>, b?: Callback<number>) {
   checkFd(fd);
   checkView(data, 'data');
@@ -253,33 +220,33 @@ proto.sendmsg = function sendmsg(this: Ring, fd: number, data: ArrayBufferView, 
       throw outOfRange('sockaddrLength', `>= 2 && <= ${sockaddr.length}`, sockaddrLength);
     }
   }
-  const [opts, cb] = split<number, SendOptions>(a, b);
+  const [opts, cb] = splitArgs<number, SendOptions>(a, b);
   checkOptions(opts);
   const [offset, length] = window(data, opts);
-  return ringInternals().run<number>(this, OP.sendmsg, DescOp.SENDMSG, fd, flagsOf(opts),
+  return ringInternals().run<number>(this, OP.sendmsg!, DescOp.SENDMSG, fd, flagsOf(opts),
     sockaddr === null ? 0 : sockaddrLength, opts, cb, { pin: [data, sockaddr], offset, length });
-};
+}
 
-proto.recvmsg = function recvmsg(this: Ring, fd: number, buffer: ArrayBufferView, sockaddrOut: Buffer,
+export function recvmsg(this: Ring, fd: number, buffer: ArrayBufferView, sockaddrOut: Buffer,
   a?: RecvOptions | Callback<number>, b?: Callback<number>) {
   checkFd(fd);
   checkView(buffer);
   if (!Buffer.isBuffer(sockaddrOut) || sockaddrOut.length < 128) {
     throw invalidArgType('sockaddrOut', 'a Buffer of at least 128 bytes', sockaddrOut);
   }
-  const [opts, cb] = split<number, RecvOptions>(a, b);
+  const [opts, cb] = splitArgs<number, RecvOptions>(a, b);
   checkOptions(opts);
   const [offset, length] = window(buffer, opts);
-  return ringInternals().run<number>(this, OP.recvmsg, DescOp.RECVMSG, fd, flagsOf(opts), 0, opts, cb,
+  return ringInternals().run<number>(this, OP.recvmsg!, DescOp.RECVMSG, fd, flagsOf(opts), 0, opts, cb,
     { pin: [buffer, sockaddrOut], offset, length });
-};
+}
 
-proto.shutdown = function shutdown(this: Ring, fd: number, how: number, a?: OpOptions | Callback<void>,
+export function shutdown(this: Ring, fd: number, how: number, a?: OpOptions | Callback<void>,
   b?: Callback<void>) {
   checkFd(fd);
   checkUint32(how, 'how');
   if (how > 2) throw outOfRange('how', '0 (read), 1 (write) or 2 (both)', how);
-  const [opts, cb] = split<void, OpOptions>(a, b);
+  const [opts, cb] = splitArgs<void, OpOptions>(a, b);
   checkOptions(opts);
-  return ringInternals().run<void>(this, OP.shutdown, DescOp.SHUTDOWN, fd, how, 0, opts, cb, {});
-};
+  return ringInternals().run<void>(this, OP.shutdown!, DescOp.SHUTDOWN, fd, how, 0, opts, cb, {});
+}

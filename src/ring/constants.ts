@@ -20,34 +20,14 @@ export const IORING_SETUP_COOP_TASKRUN = 1 << 8;
 export const IORING_SETUP_TASKRUN_FLAG = 1 << 9;
 export const IORING_SETUP_SINGLE_ISSUER = 1 << 12;
 
-/** IORING_OP_* numbers (for the probe and error messages). */
+/** IORING_OP_* numbers (include/uapi/linux/io_uring.h) that uringkit submits. */
 export const IORING_OP = {
-  NOP: 0,
-  POLL_ADD: 6,
-  TIMEOUT: 11,
-  ASYNC_CANCEL: 14,
-  LINK_TIMEOUT: 15,
-  CLOSE: 19,
-  FALLOCATE: 17,
-  OPENAT: 18,
-  STATX: 21,
-  READ: 22,
-  WRITE: 23,
-  FADVISE: 24,
-  SPLICE: 30,
-  RENAMEAT: 35,
-  UNLINKAT: 36,
-  MKDIRAT: 37,
-  SYMLINKAT: 38,
-  LINKAT: 39,
+  NOP: 0, READV: 1, WRITEV: 2, FSYNC: 3, READ_FIXED: 4, WRITE_FIXED: 5, POLL_ADD: 6, SENDMSG: 9, RECVMSG: 10,
+  TIMEOUT: 11, ACCEPT: 13, ASYNC_CANCEL: 14, LINK_TIMEOUT: 15, CONNECT: 16, FALLOCATE: 17, OPENAT: 18, CLOSE: 19,
+  FILES_UPDATE: 20, STATX: 21, READ: 22, WRITE: 23, FADVISE: 24, SEND: 26, RECV: 27, OPENAT2: 28, SPLICE: 30,
+  SHUTDOWN: 34, RENAMEAT: 35, UNLINKAT: 36, MKDIRAT: 37, SYMLINKAT: 38, LINKAT: 39, MSG_RING: 40, SEND_ZC: 47,
   FTRUNCATE: 55,
-  SENDMSG: 9,
-  RECVMSG: 10,
-  ACCEPT: 13,
-  CONNECT: 16,
-  SEND: 26,
-  RECV: 27,
-  SHUTDOWN: 34,
-  MSG_RING: 40,
-  SEND_ZC: 47,
 } as const;
+
+/** Always allowed on a restricted ring: cancellation and deadlines are part of every operation. */
+export const ALLOW_ALWAYS: readonly number[] = [IORING_OP.TIMEOUT, IORING_OP.ASYNC_CANCEL, IORING_OP.LINK_TIMEOUT];

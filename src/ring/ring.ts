@@ -15,34 +15,44 @@
  *    eventfd wakes libuv; at most `budget` completions are dispatched per
  *    loop turn before yielding to the loop (setImmediate).
  */
-import dc from 'node:diagnostics_channel';
 import fs from 'node:fs';
 import os from 'node:os';
-import util from 'node:util';
 import { threadId } from 'node:worker_threads';
 
 import {
   AbortError, invalidArgType, invalidArgValue, outOfRange, RingClosedError, StaleCredentialsError, SystemError,
   TimeoutError,
-  UnsupportedOperationError, UringUnavailableError, type SystemErrorContext,
+  UringUnavailableError, type SystemErrorContext,
 } from '../errors.js';
-import type { Backend, BackendHandle } from '../backend/backend.js';
-import { fallBackAfterSetup, selectBackend, type BackendChoice, type BackendName } from '../backend/select.js';
+import type { Backend, BackendHandle, SyscallBackend } from '../backend/backend.js';
+import { fallBackAfterSetup, selectBackend } from '../backend/select.js';
 import {
-  checkCallback, checkFd, checkMs, checkOptions, checkUint32, type Callback, type OpOptions,
-} from '../ops/validate.js';
+  checkCallback, checkOptions, checkUint32, type Callback, type OpOptions,
+} from './checks.js';
 import { Cqe, DescFlag, DescOp, Kind, Rec, SLOT_MESSAGE } from '../backend/protocol.js';
 import {
   IORING_CQE_F_MORE, IORING_OP, IORING_SETUP_COOP_TASKRUN, IORING_SETUP_SINGLE_ISSUER,
   IORING_SETUP_SUBMIT_ALL, IORING_SETUP_TASKRUN_FLAG, NativeStat,
 } from './constants.js';
+import { Mailbox } from './mailbox.js';
 import { MultishotIterator } from './multishot.js';
-import { OPS } from './registry.js';
-import { applyMaxIoWorkers, checkMaxIoWorkers, createRing, type MaxIoWorkers } from './setup.js';
+import { credentials } from './credentials.js';
+import { completeChannel, debug, HOOKS, submitChannel } from './diagnostics.js';
+import {
+  checkBusyPoll, parseAllow, parseRingOptions, type RingHandle, type RingInfo, type RingLogger,
+  type RingMessage, type RingOptions, type RingStats,
+} from './options.js';
+import { opcodesOf, opIdOf, OPS } from './registry.js';
+import { applyMaxIoWorkers, checkMaxIoWorkers, createRing } from './setup.js';
 
-export type { Callback, OpOptions } from '../ops/validate.js';
+export type { Callback, OpOptions } from './checks.js';
 export { MultishotIterator } from './multishot.js';
-export { registerOp, type OpInfo } from './registry.js';
+export { completeChannel, submitChannel } from './diagnostics.js';
+export {
+  checkBusyPoll, RESERVED_TAG, type AttachTarget, type RingHandle, type RingInfo, type RingLogger, type RingMessage,
+  type RingOptions, type RingStats,
+} from './options.js';
+export { type OpInfo } from './registry.js';
 export { DEFAULT_MAX_IO_WORKERS, MIN_RETRY_ENTRIES, type MaxIoWorkers } from './setup.js';
 
 const { errno: E } = os.constants;
@@ -52,114 +62,6 @@ const NEG_EALREADY = -E.EALREADY;
 /** ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK: what an interrupted kernel worker reports. */
 function isInterrupted(res: number): boolean {
   return res === -E.EINTR || res === -512 || res === -513 || res === -514 || res === -516;
-}
-
-/** Options for `new Ring()`. */
-export interface RingOptions {
-  /** Submission queue size (rounded up to a power of two). Default 1024. */
-  entries?: number;
-  /** Completion queue size; default 4 × entries. */
-  cqEntries?: number;
-  /** Completions dispatched per event-loop turn before yielding. Default 1024. */
-  budget?: number;
-  /** Flush policy: 'microtask' (default) or 'immediate' (once per loop turn, from setImmediate). */
-  flush?: 'microtask' | 'immediate';
-  /**
-   * Restrict the ring to these operations (names as in ALLOW_OPS: 'read',
-   * 'write', 'open', 'accept', 'send', 'message', ...). Registered with
-   * IORING_REGISTER_RESTRICTIONS: the kernel itself refuses anything else
-   * (the operation fails with EACCES). Cancellation and deadlines stay allowed.
-   */
-  allow?: readonly string[];
-  /** Logger for ring lifecycle events and anomalies (pino or compatible); default: silent. */
-  logger?: RingLogger;
-  /**
-   * The backend: chosen automatically by default (io_uring where it works,
-   * else the portable backend over Node's own I/O; see src/backend/select.ts),
-   * 'io_uring' or 'portable' to force one (forcing io_uring where it cannot run
-   * throws UringUnavailableError), or a Backend object (a mock, another build
-   * of the addon).
-   */
-  backend?: BackendChoice;
-  /**
-   * IORING_SETUP_ATTACH_WQ: set the ring up attached to another live ring of
-   * this process (a Ring, or its `handle` from another thread). The target
-   * must still be open (else ERR_RING_CLOSED). See docs/guides/threads.md for
-   * what the kernel shares (since Linux 5.12 the async worker pool is per
-   * thread; the attachment matters for SQPOLL rings).
-   */
-  attachWq?: Ring | RingHandle;
-  /**
-   * Busy poll (opt-in, default 0): before the event loop would sleep while
-   * this ring has something in flight or a message consumer waiting, spin up
-   * to this many microseconds on the completion queue (never while other
-   * work is ready, never past the next timer). Trades CPU for wake-up
-   * latency, like SO_BUSY_POLL. 0..1000000; also settable as `ring.busyPollUs`.
-   */
-  busyPollUs?: number;
-  /**
-   * Caps on the kernel's io-wq worker threads serving this ring
-   * (IORING_REGISTER_IOWQ_MAX_WORKERS, Linux 5.15+): `bounded` for regular
-   * files and block devices, `unbounded` for the rest (splice to sockets and
-   * pipes, files that cannot be polled). Each an integer 1..65536; omitted:
-   * `bounded` keeps the kernel's default (min(SQ entries, 4 x CPUs)),
-   * `unbounded` is 64. Work over the cap waits in the kernel's queue, where
-   * a deadline or an abort still cancels it. io-wq belongs to the submitting
-   * thread, so with one ring per thread this is per ring (a second ring on
-   * the same thread sets the same pool: the last one set wins).
-   */
-  maxIoWorkers?: MaxIoWorkers;
-}
-
-/** What `ring.stats()` returns. All counters are cumulative except inFlight. */
-export interface RingStats {
-  submitted: number;
-  completed: number;
-  failed: number;
-  timedOut: number;
-  cancelled: number;
-  inFlight: number;
-  maxInFlight: number;
-  enters: number;
-  reapBatches: number;
-  backlogged: number;
-  cqOverflows: number;
-  sqes: number;
-  cqesDropped: number;
-  staleCqes: number;
-}
-
-/**
- * A transferable description of a ring (plain data: pass it with
- * postMessage). Other threads' rings send to it with `ring.send(handle, msg)`.
- */
-export interface RingHandle {
-  readonly id: number;
-  readonly pid: number;
-  readonly threadId: number;
-}
-
-/** A ring-to-ring message: a 16-bit tag and a 32-bit signed value (as ourio's). */
-export interface RingMessage {
-  tag: number;
-  value: number;
-}
-
-/** Tags at or above this are reserved for uringkit's own wake-ups (Notifier, Channel). */
-export const RESERVED_TAG = 0xff00;
-
-/** How the ring was set up on this kernel. */
-export interface RingInfo {
-  /** Which backend runs this ring: 'io_uring', 'portable' (Node's own I/O), 'mock' or 'custom'. */
-  backend: BackendName;
-  sqEntries: number;
-  cqEntries: number;
-  setupFlags: number;
-  features: number;
-  fd: number;
-  flags: string[];
-  /** The io-wq worker caps in effect (RingOptions.maxIoWorkers); null when the backend cannot cap io-wq. */
-  maxIoWorkers: { bounded: number; unbounded: number } | null;
 }
 
 // ---- per-slot state ------------------------------------------------------
@@ -181,16 +83,11 @@ const enum St {
   SIGNAL = 1024,
 }
 
-/** Operation identities: index into OPS (error naming and result shaping). */
-const enum OpId {
-  NOP = 0,
-  SLEEP = 1,
-  POLL = 2,
-  POLL_MULTI = 3,
-  CLOSE = 4,
-  MSG_RING = 5,
+/** The operations the engine issues itself, looked up by name once (the operation table registers them). */
+let engineIds: { nop: number; closeFd: number; msgRing: number } | undefined;
+function opIds(): { nop: number; closeFd: number; msgRing: number } {
+  return (engineIds ??= { nop: opIdOf('nop'), closeFd: opIdOf('closeFd'), msgRing: opIdOf('sendMessage') });
 }
-
 
 type Settler = (err: Error | null, value?: unknown, more?: boolean) => void;
 
@@ -220,71 +117,6 @@ type GlobalWithRing = typeof globalThis & { [kCurrent]?: Ring };
  * than the whole rest of an operation's JavaScript path.
  */
 const RESOLVED = Promise.resolve();
-
-/**
- * Observability. `uringkit:op:submit` receives `{ ring, op, fd }` when an
- * operation is issued; `uringkit:op:complete` receives `{ ring, op, fd,
- * result, error, durationMs }` when it settles. With no subscriber the cost is
- * one `hasSubscribers` read per operation.
- */
-export const submitChannel = dc.channel('uringkit:op:submit');
-/** UK_NO_HOOKS=1 compiles the hook checks out (for bench/nop's hooks-overhead case only). */
-const HOOKS = process.env.UK_NO_HOOKS !== '1';
-export const completeChannel = dc.channel('uringkit:op:complete');
-
-const debug = util.debuglog('uringkit');
-
-/**
- * Credential changes. process.setuid & co. are wrapped (once per process) to
- * bump an epoch; a ring created under an older epoch refuses to submit: its
- * kernel worker threads may still run with the old credentials.
- */
-const kCredEpoch = Symbol.for('uringkit.credentialEpoch');
-type CredProcess = NodeJS.Process & { [kCredEpoch]?: { epoch: number } };
-function credentialEpoch(): { epoch: number } {
-  const p = process as CredProcess;
-  let box = p[kCredEpoch];
-  if (box === undefined) {
-    const b = { epoch: 0 };
-    box = b;
-    p[kCredEpoch] = b;
-    const target = process as unknown as Record<string, unknown>;
-    for (const name of ['setuid', 'setgid', 'seteuid', 'setegid', 'setgroups', 'initgroups']) {
-      const orig = target[name];
-      if (typeof orig !== 'function') continue;
-      target[name] = function wrapped(this: unknown, ...args: unknown[]): unknown {
-        const r = (orig as (...a: unknown[]) => unknown).apply(this, args);
-        b.epoch++;
-        return r;
-      };
-    }
-  }
-  return box;
-}
-const credentials = credentialEpoch();
-
-/** Operation names for `RingOptions.allow` → the IORING_OP_* numbers they use. */
-const ALLOW_OPS: Record<string, readonly number[]> = {
-  nop: [0], sleep: [11], poll: [6], pollMultishot: [6], closeFd: [19], message: [40],
-  open: [18, 19], read: [22], write: [23], readv: [1], writev: [2], fsync: [3], fdatasync: [3], fallocate: [17],
-  fadvise: [24], ftruncate: [55], statx: [21], unlink: [36], rmdir: [36], mkdir: [37], rename: [35], symlink: [38],
-  link: [39], splice: [30], accept: [13, 19], connect: [16], send: [26, 47], recv: [27], sendmsg: [9], recvmsg: [10],
-  shutdown: [34],
-};
-/** Always allowed: cancellation and deadlines are part of every operation. */
-const ALLOW_ALWAYS = [11 /* TIMEOUT */, 14 /* ASYNC_CANCEL */, 15 /* LINK_TIMEOUT */];
-
-/** A pino-compatible logger (pino's Logger satisfies it). uringkit is silent without one. */
-export interface RingLogger {
-  debug(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-}
-
-/** @internal A busy-poll duration in µs (RingOptions.busyPollUs; startWorkers' ring.busyPollUs). */
-export function checkBusyPoll(us: unknown, name: string): asserts us is number {
-  if (typeof us !== 'number') throw invalidArgType(name, 'of type number', us);
-  if (!Number.isInteger(us) || us < 0 || us > 1_000_000) throw outOfRange(name, 'an integer >= 0 && <= 1000000', us);
-}
 
 /** RingOptions.attachWq → the registry id of the target (0: none), checked before anything reaches C. */
 function attachTarget(target: unknown, native: Backend): number {
@@ -340,7 +172,9 @@ let defaultBackendOverride: Backend | undefined;
  */
 export interface RingInternals {
   run<T>(ring: Ring, op: number, desc: number, fd: number, arg0: number, arg1: number,
-    a: OpOptions | Callback<T> | undefined, b: Callback<T> | undefined, extra?: OpExtra): Promise<T> | void;
+    a: OpOptions | Callback<T> | undefined, b: Callback<T> | undefined, extra?: OpExtra, ms?: number): Promise<T> | void;
+  /** An awaited nop with no options (the lean path: no closure per operation). */
+  nop(ring: Ring): Promise<void>;
   /** A multishot operation: values go to `it` (or to `cb(err, value, more)`). Returns the slot or -1. */
   multishot<T>(ring: Ring, op: number, desc: number, fd: number, arg0: number, arg1: number,
     opts: OpOptions | undefined, it: MultishotIterator<T> | undefined,
@@ -352,6 +186,11 @@ export interface RingInternals {
   /** Reserved-tag wake-ups (Notifier, Channel). */
   onTag(ring: Ring, tag: number, handler: ((value: number) => void) | undefined): void;
   sendTag(ring: Ring, target: RingHandle, tag: number, value: number): Promise<void>;
+  /** A ring-to-ring message with the Promise-or-callback plumbing (tag and target checked by the caller). */
+  message(ring: Ring, target: RingHandle, tag: number, value: number, a: OpOptions | Callback<void> | undefined,
+    b: Callback<void> | undefined): Promise<void> | void;
+  /** The backend's set-up syscalls (sockets, names, options, pipes, affinity); throws when it has none. */
+  sys(ring: Ring): SyscallBackend;
   /** Keeps the loop alive (on) or not, counted like an operation. */
   hold(ring: Ring, on: boolean): void;
 }
@@ -367,8 +206,9 @@ export function ringInternals(): RingInternals {
 export class Ring {
   static {
     internals = {
-      run: (ring, op, desc, fd, arg0, arg1, a, b, extra) =>
-        ring.#simple(op, desc as DescOp, fd, arg0, 0, a, b, arg1, extra),
+      run: (ring, op, desc, fd, arg0, arg1, a, b, extra, ms = 0) =>
+        ring.#simple(op, desc as DescOp, fd, arg0, ms, a, b, arg1, extra),
+      nop: (ring) => new Promise(ring.#nopExecutor) as Promise<void>,
       multishot: (ring, op, desc, fd, arg0, arg1, opts, it, cb, extra) =>
         ring.#multishot(op, desc as DescOp, fd, arg0, arg1, opts, it as MultishotIterator<unknown> | undefined,
           cb as Settler | undefined, extra),
@@ -376,19 +216,21 @@ export class Ring {
       backend: (ring) => ring.#native,
       handle: (ring) => ring.#h,
       onTag: (ring, tag, handler) => {
-        if (handler === undefined) ring.#internalTags.delete(tag);
-        else ring.#internalTags.set(tag, handler);
+        ring.#mailbox.onTag(tag, handler);
       },
       sendTag: (ring, target, tag, value) => ring.#sendTagged(target, tag, value) as Promise<void>,
-      hold: (ring, on) => {
-        if (on) {
-          if (ring.#refCount++ === 0) ring.#updateRef();
-        } else if (--ring.#refCount === 0) ring.#updateRef();
+      message: (ring, target, tag, value, a, b) => ring.#sendTagged(target, tag, value, a, b),
+      sys: (ring) => {
+        const sys = ring.#native.sys;
+        if (sys === undefined) throw new Error('this backend has no socket syscalls');
+        return sys;
       },
+      hold: (ring, on) => ring.#hold(on),
     };
   }
 
   readonly #native: Backend;
+  readonly #nopId = opIds().nop;
   #h: BackendHandle | undefined;
   readonly #stage: Int32Array;
   readonly #stageF64: Float64Array;
@@ -408,15 +250,7 @@ export class Ring {
   #busyPollUs = 0;
   readonly #credEpoch = credentials.epoch;
   #closeError: ((what: string) => Error) | undefined;
-  #messages: RingMessage[] = [];
-  #messagesHead = 0;
-  #messageWaiter: ((r: IteratorResult<RingMessage>) => void) | undefined;
-  #messageWaiterRef = false;
-  #messageWaiterBatch = false;
-  #batchScheduled = false;
-  #messagesDropped = 0;
-  #messagesReceived = 0;
-  readonly #internalTags = new Map<number, (value: number) => void>();
+  readonly #mailbox: Mailbox;
   #droppedSeen = 0;
 
   // slot table (struct of arrays; grows by doubling)
@@ -481,30 +315,9 @@ export class Ring {
   }
 
   constructor(options: RingOptions = {}) {
-    if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
-    const entries = options.entries ?? 1024;
-    checkUint32(entries, 'options.entries');
-    if (entries < 1 || entries > 32768) throw outOfRange('options.entries', '>= 1 && <= 32768', entries);
-    const cqEntries = options.cqEntries ?? entries * 4;
-    checkUint32(cqEntries, 'options.cqEntries');
-    if (cqEntries < entries || cqEntries > 131072) {
-      throw outOfRange('options.cqEntries', `>= entries (${entries}) && <= 131072`, cqEntries);
-    }
-    const budget = options.budget ?? 1024;
-    checkUint32(budget, 'options.budget');
-    if (budget < 1) throw outOfRange('options.budget', '>= 1', budget);
-    if (options.flush !== undefined && options.flush !== 'microtask' && options.flush !== 'immediate') {
-      throw invalidArgType('options.flush', "'microtask' or 'immediate'", options.flush);
-    }
-    const logger = options.logger;
-    if (logger !== undefined && (logger === null || typeof logger !== 'object' ||
-      typeof logger.debug !== 'function' || typeof logger.warn !== 'function')) {
-      throw invalidArgType('options.logger', 'a logger with debug() and warn() (pino or compatible)', logger);
-    }
+    const { entries, cqEntries, budget, immediateFlush, logger, busyPollUs } = parseRingOptions(options);
     this.#budget = budget;
-    this.#immediateFlush = options.flush === 'immediate';
-    const busyPollUs = options.busyPollUs ?? 0;
-    checkBusyPoll(busyPollUs, 'options.busyPollUs');
+    this.#immediateFlush = immediateFlush;
 
     const choice = options.backend;
     if (choice !== undefined && choice !== 'io_uring' && choice !== 'portable' &&
@@ -522,19 +335,7 @@ export class Ring {
     const want = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
       IORING_SETUP_SUBMIT_ALL;
     // At least two SQ entries: an operation and its linked timeout go in together.
-    let allow: Uint8Array | undefined;
-    if (options.allow !== undefined) {
-      if (!Array.isArray(options.allow)) throw invalidArgType('options.allow', 'an array of operation names', options.allow);
-      allow = new Uint8Array(256);
-      for (const op of ALLOW_ALWAYS) allow[op] = 1;
-      for (const name of options.allow) {
-        const ops = typeof name === 'string' ? ALLOW_OPS[name] : undefined;
-        if (ops === undefined) {
-          throw invalidArgValue('options.allow', name, `is not an operation name (${Object.keys(ALLOW_OPS).join(', ')})`);
-        }
-        for (const op of ops) allow[op] = 1;
-      }
-    }
+    const allow = parseAllow(options.allow);
     // The stage holds one SQ's worth of records; the out buffer at least as many CQEs.
     const create = (b: Backend): ReturnType<typeof createRing> => {
       if (allow !== undefined && selection.name === 'portable') {
@@ -575,13 +376,14 @@ export class Ring {
       maxIoWorkers: applyMaxIoWorkers(native, h, ioWorkers) };
     const probe = native.probe(h);
     this.#probe = typeof probe === 'number' ? undefined : probe;
-    this.#logger = options.logger;
+    this.#logger = logger;
     let id = 0;
     if (native.registerRing !== undefined) {
       id = (Math.random() * 0xffffffff) >>> 0 || 1;
       if (native.registerRing(h, id) !== 0) id = 0;
     }
     this.#id = id;
+    this.#mailbox = new Mailbox(id, (on) => this.#hold(on), () => this.#closing);
     if (busyPollUs !== 0) this.busyPollUs = busyPollUs;
     if (attachWqId !== 0) names.push('ATTACH_WQ');
     debug('ring created: fd %d, %d SQ / %d CQ entries, flags %s', fd, sqEntries, cq, names.join('|'));
@@ -622,86 +424,26 @@ export class Ring {
     return this.#closing;
   }
 
-  /** Whether the running kernel supports an IORING_OP_* opcode (from IORING_REGISTER_PROBE). */
-  supports(opcode: number): boolean {
-    checkUint32(opcode, 'opcode');
+  /**
+   * Whether the running kernel supports an IORING_OP_* opcode (from
+   * IORING_REGISTER_PROBE), or, given an operation's name ('read',
+   * 'openat2', ...), every opcode that operation may submit (src/ops/table.ts).
+   */
+  supports(operation: number | string): boolean {
+    if (typeof operation === 'string') {
+      const ops = opcodesOf(operation);
+      if (ops === undefined) throw invalidArgValue('operation', operation, 'is not an operation name');
+      return ops.every((n) => this.#supportsOpcode(n));
+    }
+    checkUint32(operation, 'opcode');
+    return this.#supportsOpcode(operation);
+  }
+
+  #supportsOpcode(opcode: number): boolean {
     return this.#probe !== undefined ? this.#probe[opcode] === 1 : opcode <= IORING_OP.CLOSE;
   }
 
-  // ---- operations --------------------------------------------------------
-
-  /** IORING_OP_NOP: completes with nothing. Useful to measure the ring itself. */
-  nop(options?: OpOptions): Promise<void>;
-  nop(callback: Callback<void>): void;
-  nop(options: OpOptions | undefined, callback: Callback<void>): void;
-  nop(a?: OpOptions | Callback<void>, b?: Callback<void>): Promise<void> | void {
-    let opts: OpOptions | undefined;
-    let cb: Callback<void> | undefined;
-    if (typeof a === 'function') cb = a;
-    else {
-      if (a !== undefined) opts = checkOptions(a);
-      if (b !== undefined) {
-        checkCallback(b);
-        cb = b;
-      }
-    }
-    if (cb !== undefined) {
-      this.#start(OpId.NOP, DescOp.NOP, -1, 0, 0, 0, opts, cb as Settler, undefined, 0);
-      return;
-    }
-    if (opts === undefined) return new Promise<void>(this.#nopExecutor);
-    return new Promise<void>((resolve, reject) => {
-      this.#start(OpId.NOP, DescOp.NOP, -1, 0, 0, 0, opts, resolve as (v: unknown) => void, reject, St.PROMISE);
-    });
-  }
-
-  /** Resolves after `ms` milliseconds (IORING_OP_TIMEOUT; no JS timer). */
-  sleep(ms: number, options?: OpOptions): Promise<void>;
-  sleep(ms: number, callback: Callback<void>): void;
-  sleep(ms: number, options: OpOptions | undefined, callback: Callback<void>): void;
-  sleep(ms: number, a?: OpOptions | Callback<void>, b?: Callback<void>): Promise<void> | void {
-    checkMs(ms, 'ms');
-    return this.#simple(OpId.SLEEP, DescOp.TIMEOUT, -1, 0, ms, a, b);
-  }
-
-  /**
-   * Waits until `fd` is ready for `events` (POLLIN, POLLOUT, ... from
-   * node:os constants or the POLL object) and resolves with the ready mask.
-   */
-  poll(fd: number, events: number, options?: OpOptions): Promise<number>;
-  poll(fd: number, events: number, callback: Callback<number>): void;
-  poll(fd: number, events: number, options: OpOptions | undefined, callback: Callback<number>): void;
-  poll(fd: number, events: number, a?: OpOptions | Callback<number>, b?: Callback<number>): Promise<number> | void {
-    checkFd(fd);
-    checkUint32(events, 'events');
-    return this.#simple(OpId.POLL, DescOp.POLL, fd, events, 0, a, b);
-  }
-
-  /**
-   * Multishot poll: yields the ready mask each time `fd` becomes ready, until
-   * the iterator's `return()` (or `break`) cancels it. The callback form calls
-   * `callback(err, mask, more)` per event and returns a handle with `cancel()`.
-   */
-  pollMultishot(fd: number, events: number, options?: OpOptions): MultishotIterator<number>;
-  pollMultishot(fd: number, events: number, options: OpOptions | undefined,
-    callback: (err: Error | null, mask?: number, more?: boolean) => void): { cancel(): void };
-  pollMultishot(fd: number, events: number, a?: OpOptions,
-    b?: (err: Error | null, mask?: number, more?: boolean) => void): MultishotIterator<number> | { cancel(): void } {
-    checkFd(fd);
-    checkUint32(events, 'events');
-    const opts = checkOptions(a);
-    if (opts?.timeout !== undefined) {
-      throw invalidArgType('options.timeout', 'undefined for a multishot operation (use signal)', opts.timeout);
-    }
-    this.#requireKernel('pollMultishot', 'IORING_POLL_ADD_MULTI', 5, 13);
-    if (b !== undefined) {
-      checkCallback(b);
-      return this.#multishot(OpId.POLL_MULTI, DescOp.POLL_MULTI, fd, events, 0, opts, undefined, b as Settler);
-    }
-    const it = new MultishotIterator<number>();
-    this.#multishot(OpId.POLL_MULTI, DescOp.POLL_MULTI, fd, events, 0, opts, it as MultishotIterator<unknown>);
-    return it;
-  }
+  // ---- issuing (the operations themselves are in src/ops/, put on Ring by src/ops/methods.ts) ----
 
   /** Starts a multishot operation delivering to an iterator or a callback. */
   #multishot(op: number, desc: DescOp, fd: number, arg0: number, arg1: number, opts: OpOptions | undefined,
@@ -720,15 +462,6 @@ export class Ring {
     const slot = this.#start(op, desc, fd, arg0, arg1, 0, opts, cb!, undefined, St.MULTISHOT, extra);
     const gen = slot >= 0 ? this.#gen[slot]! : -1;
     return { cancel: () => this.#requestCancel(slot, gen, new Error('cancel() was called')) };
-  }
-
-  /** Closes a file descriptor through the ring (IORING_OP_CLOSE). */
-  closeFd(fd: number, options?: OpOptions): Promise<void>;
-  closeFd(fd: number, callback: Callback<void>): void;
-  closeFd(fd: number, options: OpOptions | undefined, callback: Callback<void>): void;
-  closeFd(fd: number, a?: OpOptions | Callback<void>, b?: Callback<void>): Promise<void> | void {
-    checkFd(fd);
-    return this.#simple(OpId.CLOSE, DescOp.CLOSE, fd, 0, 0, a, b);
   }
 
   /**
@@ -765,29 +498,10 @@ export class Ring {
   }
 
   /**
-   * Posts `{ tag, value }` into the target ring's completion queue with
-   * IORING_OP_MSG_RING (no syscall on the receiving side, wakes its thread).
-   * Resolves once the kernel delivered it; a closed target rejects with
-   * ERR_RING_CLOSED.
+   * IORING_OP_MSG_RING: `{ tag, value }` into the target ring's CQ (the
+   * mailbox's encoding). Arguments but `value` are checked by the caller
+   * (ops/core.ts sendMessage; Notifier and Channel for reserved tags).
    */
-  send(target: RingHandle, message: RingMessage, options?: OpOptions): Promise<void>;
-  send(target: RingHandle, message: RingMessage, options: OpOptions | undefined, callback: Callback<void>): void;
-  send(target: RingHandle | number, msg: RingMessage | ArrayBufferView, a?: unknown, b?: unknown):
-    Promise<unknown> | void {
-    const message = msg as RingMessage;
-    if (target === null || typeof target !== 'object' || typeof target.id !== 'number') {
-      throw invalidArgType('target', 'a RingHandle (ring.handle)', target);
-    }
-    if (message === null || typeof message !== 'object') throw invalidArgType('message', 'an object { tag, value }', message);
-    const { tag, value } = message;
-    if (typeof tag !== 'number' || !Number.isInteger(tag) || tag < 0 || tag >= RESERVED_TAG) {
-      throw outOfRange('message.tag', `an integer >= 0 && < ${RESERVED_TAG}`, tag);
-    }
-    return this.#sendTagged(target, tag, value, a as OpOptions | Callback<void> | undefined,
-      b as Callback<void> | undefined);
-  }
-
-  /** @internal Also used for reserved tags (Notifier, Channel). */
   #sendTagged(target: RingHandle, tag: number, value: number, a?: OpOptions | Callback<void>,
     b?: Callback<void>): Promise<void> | void {
     if (typeof value !== 'number' || !Number.isInteger(value) || value < -0x80000000 || value > 0x7fffffff) {
@@ -797,7 +511,7 @@ export class Ring {
     // here, no window for the fd to be reused); an unknown id is EBADFD,
     // which settles as ERR_RING_CLOSED.
     const hi = (tag & 0xffff) | ((target.id & 0xffff) << 16);
-    return this.#simple(OpId.MSG_RING, DescOp.MSG_RING, target.id | 0, hi | 0, 0, a, b, value | 0);
+    return this.#simple(opIds().msgRing, DescOp.MSG_RING, target.id | 0, hi | 0, 0, a, b, value | 0);
   }
 
   /**
@@ -813,132 +527,12 @@ export class Ring {
   messages(options: { batch: true }): AsyncIterableIterator<RingMessage[]>;
   messages(options: { batch?: false }): AsyncIterableIterator<RingMessage>;
   messages(options?: { batch?: boolean }): AsyncIterableIterator<RingMessage> | AsyncIterableIterator<RingMessage[]> {
-    const self = this;
-    if (options !== undefined) {
-      if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
-      if (options.batch !== undefined && typeof options.batch !== 'boolean') {
-        throw invalidArgType('options.batch', 'of type boolean', options.batch);
-      }
-    }
-    if (options?.batch === true) {
-      const batches: AsyncIterableIterator<RingMessage[]> = {
-        next(): Promise<IteratorResult<RingMessage[]>> {
-          return self.#nextBatch();
-        },
-        return(): Promise<IteratorResult<RingMessage[]>> {
-          self.#releaseMessageWaiter({ value: undefined, done: true });
-          return Promise.resolve({ value: undefined, done: true });
-        },
-        [Symbol.asyncIterator]() {
-          return batches;
-        },
-      };
-      return batches;
-    }
-    const single: AsyncIterableIterator<RingMessage> = {
-      next(): Promise<IteratorResult<RingMessage>> {
-        return self.#nextMessage();
-      },
-      return(): Promise<IteratorResult<RingMessage>> {
-        self.#releaseMessageWaiter({ value: undefined, done: true });
-        return Promise.resolve({ value: undefined, done: true });
-      },
-      [Symbol.asyncIterator]() {
-        return single;
-      },
-    };
-    return single;
+    return this.#mailbox.iterate(options);
   }
 
   /** Counts of messages received and dropped (addressed to a previous ring that had this fd). */
   messageStats(): { received: number; dropped: number; queued: number } {
-    return {
-      received: this.#messagesReceived, dropped: this.#messagesDropped,
-      queued: this.#messages.length - this.#messagesHead,
-    };
-  }
-
-  #nextMessage(): Promise<IteratorResult<RingMessage>> {
-    if (this.#messagesHead < this.#messages.length) {
-      const m = this.#messages[this.#messagesHead++]!;
-      if (this.#messagesHead === this.#messages.length) {
-        this.#messages.length = 0;
-        this.#messagesHead = 0;
-      }
-      return Promise.resolve({ value: m, done: false });
-    }
-    if (this.#closing) return Promise.resolve({ value: undefined, done: true });
-    if (this.#messageWaiter !== undefined) return Promise.reject(new Error('messages() already has a pending next()'));
-    return new Promise((resolve) => {
-      this.#messageWaiter = resolve;
-      this.#messageWaiterRef = true;
-      if (this.#refCount++ === 0) this.#updateRef();
-    });
-  }
-
-  /** Takes every queued message (the batch form). */
-  #takeBatch(): RingMessage[] {
-    const q = this.#messages;
-    const out = this.#messagesHead === 0 ? q : q.slice(this.#messagesHead);
-    this.#messages = [];
-    this.#messagesHead = 0;
-    return out;
-  }
-
-  #nextBatch(): Promise<IteratorResult<RingMessage[]>> {
-    if (this.#messagesHead < this.#messages.length) return Promise.resolve({ value: this.#takeBatch(), done: false });
-    if (this.#closing) return Promise.resolve({ value: undefined, done: true });
-    if (this.#messageWaiter !== undefined) return Promise.reject(new Error('messages() already has a pending next()'));
-    return new Promise((resolve) => {
-      this.#messageWaiter = resolve as (r: IteratorResult<RingMessage>) => void;
-      this.#messageWaiterBatch = true;
-      this.#messageWaiterRef = true;
-      if (this.#refCount++ === 0) this.#updateRef();
-    });
-  }
-
-  /** Microtask after the messages of one reap were queued: hands them to a waiting batch consumer. */
-  readonly #deliverBatch = (): void => {
-    this.#batchScheduled = false;
-    if (this.#messageWaiter !== undefined && this.#messageWaiterBatch && this.#messagesHead < this.#messages.length) {
-      this.#releaseMessageWaiter({ value: this.#takeBatch() as unknown as RingMessage, done: false });
-    }
-  };
-
-  #releaseMessageWaiter(r: IteratorResult<RingMessage>): void {
-    const w = this.#messageWaiter;
-    if (w === undefined) return;
-    this.#messageWaiter = undefined;
-    this.#messageWaiterBatch = false;
-    if (this.#messageWaiterRef) {
-      this.#messageWaiterRef = false;
-      if (--this.#refCount === 0) this.#updateRef();
-    }
-    w(r);
-  }
-
-  #onMessage(hi: number, value: number): void {
-    if (hi >>> 16 !== (this.#id & 0xffff)) {
-      this.#messagesDropped++;
-      return;
-    }
-    const tag = hi & 0xffff;
-    this.#messagesReceived++;
-    if (tag >= RESERVED_TAG) {
-      const handler = this.#internalTags.get(tag);
-      if (handler !== undefined) handler(value);
-      return;
-    }
-    if (this.#messageWaiter === undefined) this.#messages.push({ tag, value });
-    else if (!this.#messageWaiterBatch) this.#releaseMessageWaiter({ value: { tag, value }, done: false });
-    else {
-      // Batch consumer: collect this reap's messages, deliver them in one go.
-      this.#messages.push({ tag, value });
-      if (!this.#batchScheduled) {
-        this.#batchScheduled = true;
-        void RESOLVED.then(this.#deliverBatch);
-      }
-    }
+    return this.#mailbox.stats();
   }
 
   // ---- lifecycle ----------------------------------------------------------
@@ -956,7 +550,7 @@ export class Ring {
       this.#closeResolve = resolve;
     });
     const reason = new RingClosedError('the operation');
-    this.#releaseMessageWaiter({ value: undefined, done: true });
+    this.#mailbox.close();
     this.#updateRef();
     for (let slot = 0; slot < this.#cap; slot++) {
       const st = this.#state[slot]!;
@@ -1007,9 +601,13 @@ export class Ring {
 
   // ---- internals: issuing ------------------------------------------------
 
-  /** The executor of an option-less awaited nop, made once per ring: issuing one allocates no closure. */
-  readonly #nopExecutor = (resolve: (v: void) => void, reject: (e: unknown) => void): void => {
-    this.#startPlain(OpId.NOP, DescOp.NOP, -1, 0, 0, resolve as (v: unknown) => void, reject, St.PROMISE);
+  /**
+   * The executor of an option-less awaited nop, made once per ring: issuing
+   * one allocates no closure (the ring's own measurement primitive; its id
+   * comes from the operation table like every other).
+   */
+  readonly #nopExecutor = (resolve: (v: unknown) => void, reject: (e: unknown) => void): void => {
+    this.#startPlain(this.#nopId, DescOp.NOP, -1, 0, 0, resolve, reject, St.PROMISE);
   };
 
   /** Promise-or-callback plumbing for single-shot descriptor operations. */
@@ -1381,7 +979,7 @@ export class Ring {
       const hi = out[o + Cqe.HI]!;
       const res = out[o + Cqe.RES]!;
       if (slot === SLOT_MESSAGE) {
-        this.#onMessage(hi, res);
+        this.#mailbox.deliver(hi, res);
         continue;
       }
       if (slot < 0 || slot >= this.#cap) {
@@ -1472,7 +1070,7 @@ export class Ring {
       // that when the caller sees the AbortError the fd is already gone.
       this.#pending[slot]!++;
       const gen = this.#gen[slot]!;
-      this.closeFd(res, (closeErr) => {
+      this.#simple<void>(opIds().closeFd, DescOp.CLOSE, res, 0, 0, (closeErr) => {
         if (this.#gen[slot] !== gen) return;
         const e = new AbortError(undefined, { cause: this.#reason[slot] });
         if (closeErr) {
@@ -1487,7 +1085,7 @@ export class Ring {
         this.#state[slot] = this.#state[slot]! | St.SETTLED;
         this.#settle(slot, st, e, res);
         if (--this.#pending[slot]! === 0) this.#release(slot);
-      });
+      }, undefined);
       return;
     } else {
       this.#completed++;
@@ -1667,6 +1265,13 @@ export class Ring {
 
   // ---- internals: liveness and lifecycle -----------------------------------
 
+  /** Keeps the loop alive (on) or not, counted like an operation (message consumers, Notifier). */
+  #hold(on: boolean): void {
+    if (on) {
+      if (this.#refCount++ === 0) this.#updateRef();
+    } else if (--this.#refCount === 0) this.#updateRef();
+  }
+
   /**
    * Liveness. Ref'ing is eager (an operation issued in any loop phase must
    * keep the loop alive before libuv next checks); un-ref'ing is lazy: C's
@@ -1693,13 +1298,6 @@ export class Ring {
     debug('ring closed: fd %d', this.#info.fd);
     this.#logger?.debug({ fd: this.#info.fd, stats: this.stats() }, 'uringkit ring closed');
     this.#closeResolve?.();
-  }
-
-  #requireKernel(what: string, feature: string, major: number, minor: number): void {
-    const [ma = 0, mi = 0] = os.release().split('.').map((x) => parseInt(x, 10));
-    if (ma < major || (ma === major && mi < minor)) {
-      throw new UnsupportedOperationError(what, feature, `${major}.${minor}`);
-    }
   }
 
   #grow(cap: number): void {

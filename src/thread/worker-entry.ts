@@ -8,29 +8,11 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 
-import { nativeBinding } from '../native/binding.js';
-import { Ring, type RingHandle } from '../ring/ring.js';
+import { Ring, ringInternals, type RingHandle } from '../ring/ring.js';
 import type { WorkerContext } from './workers.js';
+import type { EntryData, FromWorker, ToWorker } from './worker-protocol.js';
 
-/** What the parent passes as workerData (internal protocol). */
-export interface EntryData {
-  moduleUrl: string;
-  index: number;
-  count: number;
-  data: unknown;
-  parentRing: RingHandle | null;
-  /** CPU to pin to, or -1. */
-  cpu: number;
-  /** Options for this worker's ring (validated by startWorkers). */
-  ring: { attachWq: boolean; busyPollUs: number; maxIoWorkers: { bounded?: number; unbounded?: number } | undefined };
-}
-
-/** Control messages (internal protocol). */
-export type ToWorker = { uk: 'stop'; reason: unknown } | { uk: 'stats'; id: number };
-export type FromWorker =
-  | { uk: 'started'; pinned: number; ring: RingHandle | null }
-  | { uk: 'stats'; id: number; stats: ReturnType<Ring['stats']> | null }
-  | { uk: 'done' };
+export type { EntryData, FromWorker, ToWorker } from './worker-protocol.js';
 
 function isAbortLike(err: unknown): boolean {
   if (err === null || (typeof err !== 'object' && typeof err !== 'function')) return false;
@@ -42,14 +24,6 @@ const input = workerData as EntryData;
 const port = parentPort!;
 const controller = new AbortController();
 
-let pinned = 0;
-if (input.cpu >= 0) {
-  pinned = nativeBinding().sys!.setAffinity(input.cpu);
-  if (pinned !== 0) {
-    process.emitWarning(`uringkit: worker ${input.index} could not be pinned to CPU ${input.cpu} (errno ${-pinned}); ` +
-      'running unpinned', { code: 'UK_PIN_FAILED' });
-  }
-}
 // The ring is created here, before the user's module runs, so that the
 // module's Ring.current() is this one.
 const ring = Ring.current({
@@ -57,6 +31,17 @@ const ring = Ring.current({
   ...(input.ring.busyPollUs !== 0 ? { busyPollUs: input.ring.busyPollUs } : {}),
   ...(input.ring.maxIoWorkers !== undefined ? { maxIoWorkers: input.ring.maxIoWorkers } : {}),
 });
+// Pinned through the ring's backend (set-up syscalls never bypass it), before
+// any operation: the kernel's async workers for this ring start on demand
+// and inherit the thread's affinity.
+let pinned = 0;
+if (input.cpu >= 0) {
+  pinned = ringInternals().sys(ring).setAffinity(input.cpu);
+  if (pinned !== 0) {
+    process.emitWarning(`uringkit: worker ${input.index} could not be pinned to CPU ${input.cpu} (errno ${-pinned}); ` +
+      'running unpinned', { code: 'UK_PIN_FAILED' });
+  }
+}
 
 const onMessage = (m: ToWorker): void => {
   if (m === null || typeof m !== 'object') return;

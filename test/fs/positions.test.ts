@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { File, Ring, SystemError, type BigIntStats } from '../../src/index.js';
+import { File, Ring, submitChannel, SystemError, type BigIntStats } from '../../src/index.js';
 import { FORMS, call, directIoDir, pattern, rejection, tmpDir, type TmpDir } from '../helpers/fs-util.js';
 import { nextTurn } from '../helpers/loop.js';
 
@@ -22,20 +22,22 @@ before(() => {
 });
 after(() => tmp.remove());
 
-/** A Ring whose read() calls are counted (an unregistered File uses its ring's read). */
-function countingRing(onRead?: () => void): { ring: Ring; reads: () => number } {
+/**
+ * A Ring whose reads are counted as they are submitted (the
+ * `uringkit:op:submit` diagnostics channel), however they are issued
+ * (ring.read, File, registered or not). `onRead` runs at each submission.
+ */
+function countingRing(onRead?: () => void): { ring: Ring; reads: () => number; stop: () => void } {
   const r = new Ring();
   let n = 0;
-  const orig = r.read.bind(r) as (...a: unknown[]) => unknown;
-  Object.defineProperty(r, 'read', {
-    value: (...a: unknown[]) => {
-      n++;
-      const ret = orig(...a);
-      onRead?.();
-      return ret;
-    },
-  });
-  return { ring: r, reads: () => n };
+  const listener = (msg: unknown): void => {
+    const m = msg as { ring: Ring; op: string };
+    if (m.ring !== r || m.op !== 'read') return;
+    n++;
+    onRead?.();
+  };
+  submitChannel.subscribe(listener);
+  return { ring: r, reads: () => n, stop: () => submitChannel.unsubscribe(listener) };
 }
 
 describe('end of file and short reads', () => {
@@ -161,13 +163,12 @@ describe('readAll continues short reads', () => {
     const data = pattern(CHUNK * CHUNKS, 13);
     let fed = 0;
     // Each read issued makes one more chunk available, on a later turn.
-    const { ring: r, reads } = countingRing(() => {
+    const { ring: r, reads, stop } = countingRing(() => {
       setImmediate(() => {
         if (fed < CHUNKS) fs.writeSync(writer, data, fed++ * CHUNK, CHUNK);
       });
     });
     try {
-      // Not registered: a registered File issues its reads by table index, past ring.read.
       const f = await File.open(fifo, 'r', 0o666, { ring: r, register: false });
       try {
         const buf = Buffer.alloc(CHUNK * CHUNKS);
@@ -178,6 +179,7 @@ describe('readAll continues short reads', () => {
         await f.close();
       }
     } finally {
+      stop();
       fs.closeSync(writer);
       await r.close();
     }
@@ -198,7 +200,7 @@ describe('readAll continues short reads', () => {
       fs.closeSync(fd);
     `, fifo], { stdio: ['ignore', 'inherit', 'inherit'] });
     const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-    const { ring: r, reads } = countingRing();
+    const { ring: r, reads, stop } = countingRing();
     try {
       // Opening a FIFO for reading waits for the writer (in the kernel's worker, not this thread).
       const f = await File.open(fifo, 'r', 0o666, { ring: r, timeout: 60_000, register: false });
@@ -214,6 +216,7 @@ describe('readAll continues short reads', () => {
       }
       assert.equal(await exited, 0);
     } finally {
+      stop();
       child.kill();
       await r.close();
     }

@@ -64,7 +64,7 @@ describe('ring-to-ring messages between threads', () => {
       const send = (async () => {
         let batch: Promise<void>[] = [];
         for (let i = 0; i < N; i++) {
-          batch.push(ring.send(peerRing, { tag: TAG, value: i }));
+          batch.push(ring.sendMessage(peerRing, { tag: TAG, value: i }));
           if (batch.length === 1000) {
             await Promise.all(batch);
             batch = [];
@@ -122,7 +122,7 @@ describe('ring-to-ring messages between threads', () => {
 
   test('messages({ batch: true }) takes what was queued before it; plain and batch consumers take turns', async () => {
     const self = ring.handle;
-    for (let i = 0; i < 5; i++) await ring.send(self, { tag: 21, value: i });
+    for (let i = 0; i < 5; i++) await ring.sendMessage(self, { tag: 21, value: i });
     const plain = ring.messages();
     assert.deepEqual((await plain.next()).value, { tag: 21, value: 0 });
     await plain.return!();
@@ -130,7 +130,7 @@ describe('ring-to-ring messages between threads', () => {
     assert.deepEqual((await batches.next()).value, [1, 2, 3, 4].map((value) => ({ tag: 21, value })));
     // A waiting batch consumer gets the messages of one reap together.
     const waiting = batches.next();
-    await Promise.all([ring.send(self, { tag: 22, value: 1 }), ring.send(self, { tag: 22, value: 2 })]);
+    await Promise.all([ring.sendMessage(self, { tag: 22, value: 1 }), ring.sendMessage(self, { tag: 22, value: 2 })]);
     const got = (await waiting).value as { tag: number; value: number }[];
     assert.deepEqual(got.map((m) => m.value), [1, 2]);
     await assert.rejects(Promise.all([batches.next(), batches.next()]), /already has a pending next/);
@@ -145,6 +145,6 @@ describe('ring-to-ring messages between threads', () => {
     const other = new Ring();
     const h = other.handle;
     await other.close();
-    await assert.rejects(ring.send(h, { tag: 1, value: 1 }), { code: 'ERR_RING_CLOSED' });
+    await assert.rejects(ring.sendMessage(h, { tag: 1, value: 1 }), { code: 'ERR_RING_CLOSED' });
   });
 });

@@ -7,14 +7,14 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import type { Backend, BackendHandle, SyscallBackend } from '../backend/backend.js';
+import type { Backend, BackendHandle, SyscallBackend } from '../backend.js';
 
 /** The native addon implements the Backend interface (the io_uring backend). */
 export type NativeBinding = Backend;
 export type NativeHandle = BackendHandle;
 
 const require = createRequire(import.meta.url);
-const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
 
 let binding: NativeBinding | undefined;
 

@@ -1,0 +1,34 @@
+/**
+ * The one method list: every public Ring operation is put on Ring.prototype
+ * here, in one list, from the plain functions of the operation modules
+ * (ops/core.ts, ops/file.ts, ops/socket.ts). Each name is a `method` of the
+ * operation table (src/ops/table.ts); a test checks the two agree.
+ *
+ * Modules that call operations on a ring import `Ring` from here (or from the
+ * package entry), which guarantees the list ran: nothing depends on which
+ * module happened to load first.
+ */
+import { Ring } from '../ring/ring.js';
+import { closeFd, nop, poll, pollMultishot, sendMessage, sleep } from './core.js';
+import {
+  fadvise, fallocate, fdatasync, fsync, ftruncate, link, mkdir, open, openat2, read, readv, rename, rmdir, splice,
+  statx, symlink, unlink, write, writev,
+} from './file.js';
+import { accept, acceptMultishot, connect, recv, recvmsg, recvMultishot, send, sendmsg, shutdown } from './socket.js';
+
+/** Public method name → issuing function (`this` is the ring). */
+export const METHODS: Readonly<Record<string, (this: Ring, ...args: never[]) => unknown>> = Object.freeze({
+  // ring core
+  nop, sleep, poll, pollMultishot, closeFd, sendMessage,
+  // files
+  open, openat2, read, write, readv, writev, fsync, fdatasync, fallocate, fadvise, ftruncate, statx, unlink, rmdir,
+  mkdir, rename, symlink, link, splice,
+  // sockets
+  accept, acceptMultishot, connect, send, recv, recvMultishot, sendmsg, recvmsg, shutdown,
+});
+
+for (const [name, fn] of Object.entries(METHODS)) {
+  Object.defineProperty(Ring.prototype, name, { value: fn, writable: true, configurable: true, enumerable: false });
+}
+
+export { Ring };
