@@ -10,7 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { makeFixture, RawClient, requestText, within, type Fixture } from './helpers.js';
+import { makeFixture, rawOnce, RawClient, requestText, within, type Fixture } from './helpers.js';
 
 const CHILD = fileURLToPath(new URL('./child-server.js', import.meta.url));
 const prlimit = spawnSync('prlimit', ['--version'], { encoding: 'utf8' });
@@ -45,15 +45,20 @@ for (const cache of [false, true]) {
       const [, port, fds] = /ready (\d+) (\d+)/.exec(out)!.map(Number) as [number, number, number];
       assert.ok(fds < LIMIT - 10, `the child already has ${fds} fds open`);
       // More connections than free descriptors: the server's table fills, accept fails with EMFILE.
-      for (let i = 0; i < LIMIT - fds + 20; i++) clients.push(await RawClient.connect(port));
+      // Each sends its request at once: a connection with a request pending is never closed to
+      // make room (only idle ones are; see the next test).
+      const names = ['hello.txt', 'data.bin', 'big.bin', 'dir/', 'list/'];
+      for (let i = 0; i < LIMIT - fds + 20; i++) {
+        const c = await RawClient.connect(port);
+        c.write(requestText('GET', `/${names[i % names.length]!}`));
+        clients.push(c);
+      }
       await within((async () => {
         while (!err.includes('EMFILE')) await new Promise((r) => setTimeout(r, 20));
       })(), 30_000, 'an accept warning');
-      const names = ['hello.txt', 'data.bin', 'big.bin', 'dir/', 'list/'];
       const statuses = new Map<number, number>();
       await within(Promise.all(clients.map(async (c, i) => {
         const name = names[i % names.length]!;
-        c.write(requestText('GET', `/${name}`));
         const r = await c.response();
         statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
         assert.ok(r.status === 200 || r.status === 503, `${name}: ${r.status}`);
@@ -83,3 +88,49 @@ for (const cache of [false, true]) {
   });
 }
 
+
+test('EMFILE: idle connections are closed, oldest first, to let a new client in (as nginx reuses keep-alive ones)', { skip },
+  async () => {
+    // Idle deadlines far beyond the hang guard: only the shedding can free a descriptor in time.
+    const opts = { keepAliveTimeoutMs: 600_000, headerTimeoutMs: 600_000, requestTimeoutMs: 600_000 };
+    const child = spawn('prlimit', [`--nofile=${LIMIT}:${LIMIT}`, process.execPath, CHILD, fx.root, JSON.stringify(opts)],
+      { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const idle: RawClient[] = [];
+    try {
+      await within((async () => {
+        while (!/ready \d+ \d+\n/.test(out)) {
+          if (child.exitCode !== null) throw new Error(`the child exited: ${err}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      })(), 30_000, 'the child server');
+      const [, port, fds] = /ready (\d+) (\d+)/.exec(out)!.map(Number) as [number, number, number];
+      // A keep-alive connection that answered once, then many that never send a byte.
+      const first = await RawClient.connect(port);
+      idle.push(first);
+      assert.equal((await first.request('GET', '/hello.txt')).status, 200);
+      for (let i = 0; i < LIMIT - fds + 20; i++) idle.push(await RawClient.connect(port));
+      await within((async () => {
+        while (!err.includes('EMFILE')) await new Promise((r) => setTimeout(r, 20));
+      })(), 30_000, 'an accept warning');
+      // A new client gets in and is answered in full.
+      const r = await within(rawOnce(port, requestText('GET', '/data.bin')), 60_000, 'a new client while the table is full');
+      assert.equal(r.status, 200);
+      assert.deepEqual(r.body, fx.files['data.bin']);
+      // The oldest idle connection (the keep-alive one) was among those closed.
+      await first.waitClosed(30_000);
+      child.kill('SIGTERM');
+      assert.equal(await within(exited, 30_000, 'the child to exit'), 0);
+      const closed = /closed (\{.*\}) (\[.*\])/.exec(out);
+      assert.ok(closed !== null, out);
+      assert.deepEqual(JSON.parse(closed[2]!), [], 'server-side errors');
+      assert.ok((JSON.parse(closed[1]!) as { idleClosed: number }).idleClosed > 0);
+    } finally {
+      for (const c of idle) c.destroy();
+      child.kill('SIGKILL');
+    }
+  });
