@@ -6,11 +6,17 @@
  * Waits are bounded by hang guards (`within`), never timing assertions.
  */
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 
 import { HEAD_INCOMPLETE, HEAD_MALFORMED, parseRequest, scanHead } from '../../src/serve/http.js';
 import { StaticServer } from '../../src/serve/server.js';
 import { makeFixture, pseudoRandom, rawOnce, RawClient, requestText, within, type Fixture } from './helpers.js';
+
+const CHILD = fileURLToPath(new URL('./child-server.js', import.meta.url));
 
 let fx: Fixture;
 before(() => {
@@ -151,4 +157,63 @@ describe('a client that pipelines requests and never reads', () => {
       }
     });
   });
+});
+
+describe('permissions', () => {
+  // Permission checks do not apply to root: as root, the server runs in a child as `nobody`.
+  const root = process.getuid?.() === 0;
+  let nobody: number | undefined;
+  if (root) {
+    const id = spawnSync('id', ['-u', 'nobody'], { encoding: 'utf8' });
+    nobody = id.status === 0 ? Number(id.stdout.trim()) : undefined;
+  }
+  const skip = root && nobody === undefined ? 'running as root and there is no user nobody to run the server as' : false;
+
+  test('a file or directory the server may not read is 403 (EACCES), as nginx; never 404, never a listing', { skip },
+    async () => {
+      const base = path.join(fx.root, 'perm');
+      fs.mkdirSync(path.join(base, 'locked'), { recursive: true });
+      fs.mkdirSync(path.join(base, 'hidden-index'));
+      fs.writeFileSync(path.join(base, 'secret.txt'), 'not yours\n');
+      fs.writeFileSync(path.join(base, 'locked', 'f.txt'), 'not yours\n');
+      fs.writeFileSync(path.join(base, 'hidden-index', 'index.html'), 'not yours\n');
+      fs.writeFileSync(path.join(base, 'hidden-index', 'other.txt'), 'listed?\n');
+      fs.chmodSync(path.join(base, 'secret.txt'), 0o000);
+      fs.chmodSync(path.join(base, 'locked'), 0o000);
+      fs.chmodSync(path.join(base, 'hidden-index', 'index.html'), 0o000);
+      const expect = async (port: number): Promise<void> => {
+        for (const p of ['/perm/secret.txt', '/perm/locked/', '/perm/hidden-index/']) {
+          const r = await rawOnce(port, requestText('GET', p));
+          assert.equal(r.status, 403, p);
+          assert.ok(!r.body.includes('listed?') && !r.body.includes('not yours'), p);
+        }
+        assert.equal((await rawOnce(port, requestText('GET', '/hello.txt'))).status, 200);
+      };
+      try {
+        if (!root) {
+          await withServer({}, (s) => expect(s.port));
+          return;
+        }
+        // The child must reach the fixture: open the temporary directories to others.
+        for (let d = fx.root; d.startsWith(fx.tmp.dir); d = path.dirname(d)) fs.chmodSync(d, 0o755);
+        const child = spawn(process.execPath, [CHILD, fx.root, '{}'], { uid: nobody, gid: nobody, stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        let err = '';
+        child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+        child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+        try {
+          await within((async () => {
+            while (!/ready \d+/.test(out)) {
+              if (child.exitCode !== null) throw new Error(`the child exited: ${err}`);
+              await new Promise((r) => setTimeout(r, 20));
+            }
+          })(), 30_000, 'the child server');
+          await expect(Number(/ready (\d+)/.exec(out)![1]));
+        } finally {
+          child.kill('SIGKILL');
+        }
+      } finally {
+        fs.rmSync(base, { recursive: true, force: true });
+      }
+    });
 });
