@@ -210,12 +210,12 @@ export class Connection {
       }
       if (he === HEAD_INCOMPLETE) {
         this.#scanned = this.#end - this.#start;
-        if (this.#end - this.#start > limits.maxHeaderBytes) this.#fail(431);
+        if (this.#end - this.#start > limits.maxHeaderBytes) this.#fail(this.#tooLarge());
         else if (this.#eof) this.#fail(400);
         break;
       }
       if (he - this.#start > limits.maxHeaderBytes) {
-        this.#fail(431);
+        this.#fail(this.#tooLarge());
         break;
       }
       const req = parseRequest(this.#buf, this.#start, he);
@@ -265,6 +265,12 @@ export class Connection {
     else if (this.#requestStart !== 0) {
       this.#deadline = this.#requestStart + Math.min(limits.headerTimeoutMs, limits.requestTimeoutMs);
     } else this.#deadline = this.#host.clock.now + limits.keepAliveTimeoutMs;
+  }
+
+  /** A head over the limit: 414 when its request line alone is (the target is too long, as nginx says), else 431. */
+  #tooLarge(): number {
+    const lf = this.#buf.indexOf(10, this.#start);
+    return lf < 0 || lf >= this.#end || lf - this.#start > this.#host.limits.maxHeaderBytes ? 414 : 431;
   }
 
   /** Refuses the request (and the connection) with a small error response. */

@@ -103,6 +103,21 @@ describe('request lines and heads', () => {
     });
   });
 
+  test('a head over the limit: 414 when the request line alone is too long (as nginx), 431 for headers', async () => {
+    await withServer({}, async (s) => {
+      const longTarget = await rawOnce(s.port, `GET /${'a'.repeat(20_000)} HTTP/1.1\r\nHost: a\r\n\r\n`);
+      assert.equal(longTarget.status, 414);
+      assert.equal(longTarget.reason, 'URI Too Long');
+      // Still arriving (no LF yet) and already over the limit.
+      const partial = await rawOnce(s.port, `GET /${'a'.repeat(20_000)}`);
+      assert.equal(partial.status, 414);
+      const longHeader = await rawOnce(s.port, `GET / HTTP/1.1\r\nHost: a\r\nX: ${'a'.repeat(20_000)}\r\n\r\n`);
+      assert.equal(longHeader.status, 431);
+      const many = await rawOnce(s.port, `GET / HTTP/1.1\r\nHost: a\r\n${'a: b\r\n'.repeat(10_000)}\r\n`);
+      assert.equal(many.status, 431);
+    });
+  });
+
   test('Host values with characters no host has are refused (400), as nginx; an empty one is allowed', () => {
     const req = (host: string): ReturnType<typeof parseRequest> => {
       const t = bytes(`GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
