@@ -6,17 +6,16 @@
  * Waits are bounded by hang guards (`within`), never timing assertions.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 
 import { HEAD_INCOMPLETE, HEAD_MALFORMED, parseRequest, scanHead } from '../../src/serve/http.js';
 import { StaticServer } from '../../src/serve/server.js';
-import { makeFixture, pseudoRandom, rawOnce, RawClient, requestText, within, type Fixture } from './helpers.js';
-
-const CHILD = fileURLToPath(new URL('./child-server.js', import.meta.url));
+import {
+  makeFixture, pseudoRandom, rawOnce, RawClient, requestText, startChildServer, withServer as withRoot, within, type Fixture,
+} from './helpers.js';
 
 let fx: Fixture;
 before(() => {
@@ -24,15 +23,8 @@ before(() => {
 });
 after(() => fx.remove());
 
-async function withServer(o: Parameters<typeof StaticServer.start>[0], fn: (s: StaticServer) => Promise<void>):
-  Promise<void> {
-  const s = StaticServer.start({ root: fx.root, port: 0, ...o });
-  try {
-    await fn(s);
-  } finally {
-    await s.close({ timeoutMs: 5000 });
-  }
-  assert.deepEqual(s.errors, [], 'unexpected server-side errors');
+function withServer(o: Parameters<typeof StaticServer.start>[0], fn: (s: StaticServer) => Promise<void>): Promise<void> {
+  return withRoot(fx.root, o, fn);
 }
 
 const bytes = (t: string): Buffer => Buffer.from(t, 'latin1');
@@ -211,21 +203,11 @@ describe('permissions', () => {
         }
         // The child must reach the fixture: open the temporary directories to others.
         for (let d = fx.root; d.startsWith(fx.tmp.dir); d = path.dirname(d)) fs.chmodSync(d, 0o755);
-        const child = spawn(process.execPath, [CHILD, fx.root, '{}'], { uid: nobody, gid: nobody, stdio: ['ignore', 'pipe', 'pipe'] });
-        let out = '';
-        let err = '';
-        child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-        child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+        const srv = await startChildServer(fx.root, {}, { uid: nobody });
         try {
-          await within((async () => {
-            while (!/ready \d+/.test(out)) {
-              if (child.exitCode !== null) throw new Error(`the child exited: ${err}`);
-              await new Promise((r) => setTimeout(r, 20));
-            }
-          })(), 30_000, 'the child server');
-          await expect(Number(/ready (\d+)/.exec(out)![1]));
+          await expect(srv.port);
         } finally {
-          child.kill('SIGKILL');
+          srv.child.kill('SIGKILL');
         }
       } finally {
         fs.rmSync(base, { recursive: true, force: true });
