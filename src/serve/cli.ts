@@ -7,7 +7,9 @@
  * SIGTERM shuts down gracefully: accepting stops, responses in flight finish,
  * then the process exits 0 (a second signal exits at once).
  */
+import { lookup } from 'node:dns/promises';
 import { existsSync, statSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -47,8 +49,9 @@ export interface CliOptions extends ServeOptions {
 export class UsageError extends Error {}
 
 function intArg(name: string, v: string | undefined, min: number, max: number): number {
-  const n = Number(v);
-  if (v === undefined || v === '' || !Number.isInteger(n) || n < min || n > max) {
+  // Decimal digits only: Number() would also take '0x50', '1e3', ' 80' or '8_0'-free oddities.
+  const n = v !== undefined && /^[0-9]{1,10}$/.test(v) ? Number(v) : NaN;
+  if (v === undefined || !Number.isInteger(n) || n < min || n > max) {
     throw new UsageError(`${name} needs an integer from ${min} to ${max}, got ${v === undefined ? 'nothing' : `'${v}'`}`);
   }
   return n;
@@ -117,6 +120,16 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (!existsSync(o.root!) || !statSync(o.root!).isDirectory()) {
     process.stderr.write(`uringkit serve: ${o.root} is not a directory\n`);
     return 1;
+  }
+  // The listener takes an IP address (or 'localhost'): a host name is looked up here, once.
+  if (o.host !== undefined && o.host !== 'localhost' && isIP(o.host) === 0) {
+    try {
+      o.host = (await lookup(o.host)).address;
+    } catch (e) {
+      process.stderr.write(`uringkit serve: --host '${o.host}' is not an IP address and cannot be resolved ` +
+        `(${(e as { code?: string }).code ?? oneLine(e)})\n`);
+      return 1;
+    }
   }
   return o.workers > 1 ? serveWithWorkers(o) : serveHere(o);
 }

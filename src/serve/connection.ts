@@ -93,6 +93,9 @@ export class Connection {
   /** When the current request began arriving (0: none pending). */
   #requestStart = 0;
   #progressAt: number;
+  readonly #acceptedAt: number;
+  /** Requests handed to the responder so far. */
+  #answered = 0;
   /** The peer's address, for the access log (set by the server when it logs). */
   remote: string | undefined;
   #drainWaiters: (() => void)[] | undefined;
@@ -105,6 +108,23 @@ export class Connection {
     this.#fd = sock.fd;
     this.#ring = sock.ring;
     this.#progressAt = host.clock.now;
+    this.#acceptedAt = host.clock.now;
+  }
+
+  /**
+   * True when closing this connection now loses nothing: no request is in
+   * progress (no byte of one received, no response queued or being sent) and
+   * it has either answered a request before (an idle keep-alive connection)
+   * or stayed silent since it was accepted `graceMs` ago, or it is only
+   * lingering after its last response. The server closes such connections,
+   * oldest first, when it runs out of descriptors (as nginx reuses idle
+   * keep-alive connections when it runs out of connections).
+   */
+  idle(now: number, graceMs: number): boolean {
+    if (this.#dead || this.#busy || this.#sending || this.#transfer !== undefined) return false;
+    if (this.#lingering) return true;
+    if (this.closeAfter || this.#start !== this.#end || this.#skip > 0 || this.#requestStart !== 0) return false;
+    return this.#answered > 0 || now - this.#acceptedAt >= graceMs;
   }
 
   /** True once the connection is closed (or closing for good): responses in progress stop. */
@@ -190,12 +210,12 @@ export class Connection {
       }
       if (he === HEAD_INCOMPLETE) {
         this.#scanned = this.#end - this.#start;
-        if (this.#end - this.#start > limits.maxHeaderBytes) this.#fail(431);
+        if (this.#end - this.#start > limits.maxHeaderBytes) this.#fail(this.#tooLarge());
         else if (this.#eof) this.#fail(400);
         break;
       }
       if (he - this.#start > limits.maxHeaderBytes) {
-        this.#fail(431);
+        this.#fail(this.#tooLarge());
         break;
       }
       const req = parseRequest(this.#buf, this.#start, he);
@@ -207,6 +227,7 @@ export class Connection {
       this.#scanned = 0;
       this.#skip = req.contentLength;
       if (this.#skip === 0) this.#requestStart = 0;
+      this.#answered++;
       const p = this.#host.handle(this, req);
       if (p !== undefined) {
         this.#busy = true;
@@ -244,6 +265,12 @@ export class Connection {
     else if (this.#requestStart !== 0) {
       this.#deadline = this.#requestStart + Math.min(limits.headerTimeoutMs, limits.requestTimeoutMs);
     } else this.#deadline = this.#host.clock.now + limits.keepAliveTimeoutMs;
+  }
+
+  /** A head over the limit: 414 when its request line alone is (the target is too long, as nginx says), else 431. */
+  #tooLarge(): number {
+    const lf = this.#buf.indexOf(10, this.#start);
+    return lf < 0 || lf >= this.#end || lf - this.#start > this.#host.limits.maxHeaderBytes ? 414 : 431;
   }
 
   /** Refuses the request (and the connection) with a small error response. */

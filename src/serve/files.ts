@@ -167,13 +167,19 @@ function whereIs(fd: number): string | undefined {
   }
 }
 
-/** Opens `realPath` with O_NOFOLLOW; undefined when the name does not lead to an openable file now. Resource errors throw. */
-async function openNoFollow(ring: Ring, realPath: string, extra = 0): Promise<File | undefined> {
+/**
+ * Opens `realPath` with O_NOFOLLOW; when the name does not lead to an
+ * openable file now, the status to refuse it with: 403 when permission is
+ * denied (EACCES, EPERM: it exists but is not ours to read, as nginx answers),
+ * else 404. Resource errors throw.
+ */
+async function openNoFollow(ring: Ring, realPath: string, extra = 0): Promise<File | 403 | 404> {
   try {
     return await File.open(realPath, OPEN_FLAGS | extra, 0, { ring });
   } catch (err) {
     if (isResourceError(err)) throw err;
-    return undefined;
+    const code = (err as { code?: unknown }).code;
+    return code === 'EACCES' || code === 'EPERM' ? 403 : 404;
   }
 }
 
@@ -185,7 +191,7 @@ async function openNoFollow(ring: Ring, realPath: string, extra = 0): Promise<Fi
  */
 export async function openEntry(ring: Ring, e: FileEntry): Promise<{ file: File; st: Stats } | 'changed'> {
   const f = await openNoFollow(ring, e.realPath);
-  if (f === undefined) return 'changed';
+  if (typeof f === 'number') return 'changed';
   try {
     const st = await f.stat() as Stats;
     if (st.dev === e.dev && st.ino === e.ino && st.isFile()) return { file: f, st };
@@ -236,7 +242,7 @@ export class Resolver {
    */
   async #openInside(real: string, extra = 0): Promise<{ file: File; st: Stats } | Refusal> {
     const f = await openNoFollow(this.#ring, real, extra);
-    if (f === undefined) return NOT_FOUND;
+    if (typeof f === 'number') return f === 403 ? FORBIDDEN : NOT_FOUND;
     let ok = false;
     try {
       const st = await f.stat() as Stats;
@@ -276,7 +282,7 @@ export class Resolver {
         if ('file' in io) {
           if (io.st.isFile()) return { kind: 'file', entry: makeEntry(rel, idx, io.st), file: io.file };
           await io.file.close();
-        }
+        } else if (io.status === 403) return io; // an index.html we may not read: not a listing instead
       }
       return this.#listing ? { kind: 'listing', dir: real, urlPath: rel } : NOT_FOUND;
     } catch (err) {

@@ -258,7 +258,7 @@ export function parseRequest(buf: Buffer, start: number, hend: number): Request 
 
 export const REASONS: Record<number, string> = {
   200: 'OK', 206: 'Partial Content', 301: 'Moved Permanently', 304: 'Not Modified', 400: 'Bad Request',
-  403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 408: 'Request Timeout', 416: 'Range Not Satisfiable',
+  403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 408: 'Request Timeout', 414: 'URI Too Long', 416: 'Range Not Satisfiable',
   431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 503: 'Service Unavailable',
   505: 'HTTP Version Not Supported',
 };

@@ -362,9 +362,21 @@ export class Responder {
     try {
       await c.sock.write(h, { flags: MSG_MORE, signal });
       c.progress();
+      let copyBuf: Buffer | undefined;
       while (sent < len) {
         const step = Math.min(SEND_STEP, len - sent);
-        const n = await sendFile(c.sock, file, start + sent, step, { signal });
+        let n: number;
+        try {
+          n = await sendFile(c.sock, file, start + sent, step, { signal });
+        } catch (err) {
+          // No pipe to splice through (out of descriptors): sendFile failed before moving a byte
+          // of this step, so the body goes on through user space (read, then send) instead of
+          // being cut after its head.
+          if (!isResourceError(err) || (err as { syscall?: unknown }).syscall !== 'pipe') throw err;
+          copyBuf ??= Buffer.allocUnsafe(SEND_STEP);
+          n = await file.readAll(copyBuf.subarray(0, step), { position: start + sent });
+          if (n > 0) await c.sock.write(copyBuf.subarray(0, n), { signal });
+        }
         sent += n;
         c.progress();
         if (n < step) break; // end of file: it shrank

@@ -89,7 +89,18 @@ export interface ServerStats {
   unavailable: number;
   /** Accepts that failed (EMFILE, ENFILE, ...): the listener backs off and retries. */
   acceptErrors: number;
+  /** Idle connections closed to free a descriptor when accept failed with EMFILE/ENFILE. */
+  idleClosed: number;
 }
+
+/**
+ * When accept fails for want of descriptors, up to this many idle connections
+ * (see Connection.idle) are closed, oldest first, so that the next accept
+ * (the listener retries every 50 ms) finds a free one.
+ */
+const SHED_PER_FAILURE = 32;
+/** A connection that never sent a byte counts as idle this long after it was accepted. */
+const SHED_GRACE_MS = 1000;
 
 /** Accept failures are logged at most once per this many ms (with a count of those not logged). */
 export const ACCEPT_WARNING_INTERVAL_MS = 10_000;
@@ -119,7 +130,7 @@ export class StaticServer {
   #idleWaiters: (() => void)[] = [];
   readonly #acceptLoop: Promise<void>;
   readonly #errors: unknown[] = [];
-  readonly #stats = { accepted: 0, requests: 0, acceptErrors: 0 };
+  readonly #stats = { accepted: 0, requests: 0, acceptErrors: 0, idleClosed: 0 };
   #acceptWarnedAt = -Infinity;
   #acceptUnwarned = 0;
   /** What connections see of the server (not public API). */
@@ -249,6 +260,20 @@ export class StaticServer {
   #acceptFailed(err: unknown): void {
     this.#stats.acceptErrors++;
     const now = this.#clock.now;
+    const errCode = (err as { code?: string } | null)?.code;
+    if (errCode === 'EMFILE' || errCode === 'ENFILE') {
+      // Out of descriptors: idle connections (a Set iterates oldest first) make room for new ones,
+      // so that holding many connections open does not lock other clients out.
+      let shed = 0;
+      for (const c of this.#conns) {
+        if (shed === SHED_PER_FAILURE) break;
+        if (c.idle(now, SHED_GRACE_MS)) {
+          c.destroy();
+          shed++;
+        }
+      }
+      this.#stats.idleClosed += shed;
+    }
     if (now - this.#acceptWarnedAt < ACCEPT_WARNING_INTERVAL_MS) {
       this.#acceptUnwarned++;
       return;

@@ -6,11 +6,16 @@
  * Waits are bounded by hang guards (`within`), never timing assertions.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { HEAD_INCOMPLETE, HEAD_MALFORMED, parseRequest, scanHead } from '../../src/serve/http.js';
 import { StaticServer } from '../../src/serve/server.js';
-import { makeFixture, pseudoRandom, rawOnce, RawClient, requestText, within, type Fixture } from './helpers.js';
+import {
+  makeFixture, pseudoRandom, rawOnce, RawClient, requestText, startChildServer, withServer as withRoot, within, type Fixture,
+} from './helpers.js';
 
 let fx: Fixture;
 before(() => {
@@ -18,15 +23,8 @@ before(() => {
 });
 after(() => fx.remove());
 
-async function withServer(o: Parameters<typeof StaticServer.start>[0], fn: (s: StaticServer) => Promise<void>):
-  Promise<void> {
-  const s = StaticServer.start({ root: fx.root, port: 0, ...o });
-  try {
-    await fn(s);
-  } finally {
-    await s.close({ timeoutMs: 5000 });
-  }
-  assert.deepEqual(s.errors, [], 'unexpected server-side errors');
+function withServer(o: Parameters<typeof StaticServer.start>[0], fn: (s: StaticServer) => Promise<void>): Promise<void> {
+  return withRoot(fx.root, o, fn);
 }
 
 const bytes = (t: string): Buffer => Buffer.from(t, 'latin1');
@@ -97,6 +95,21 @@ describe('request lines and heads', () => {
     });
   });
 
+  test('a head over the limit: 414 when the request line alone is too long (as nginx), 431 for headers', async () => {
+    await withServer({}, async (s) => {
+      const longTarget = await rawOnce(s.port, `GET /${'a'.repeat(20_000)} HTTP/1.1\r\nHost: a\r\n\r\n`);
+      assert.equal(longTarget.status, 414);
+      assert.equal(longTarget.reason, 'URI Too Long');
+      // Still arriving (no LF yet) and already over the limit.
+      const partial = await rawOnce(s.port, `GET /${'a'.repeat(20_000)}`);
+      assert.equal(partial.status, 414);
+      const longHeader = await rawOnce(s.port, `GET / HTTP/1.1\r\nHost: a\r\nX: ${'a'.repeat(20_000)}\r\n\r\n`);
+      assert.equal(longHeader.status, 431);
+      const many = await rawOnce(s.port, `GET / HTTP/1.1\r\nHost: a\r\n${'a: b\r\n'.repeat(10_000)}\r\n`);
+      assert.equal(many.status, 431);
+    });
+  });
+
   test('Host values with characters no host has are refused (400), as nginx; an empty one is allowed', () => {
     const req = (host: string): ReturnType<typeof parseRequest> => {
       const t = bytes(`GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
@@ -151,4 +164,53 @@ describe('a client that pipelines requests and never reads', () => {
       }
     });
   });
+});
+
+describe('permissions', () => {
+  // Permission checks do not apply to root: as root, the server runs in a child as `nobody`.
+  const root = process.getuid?.() === 0;
+  let nobody: number | undefined;
+  if (root) {
+    const id = spawnSync('id', ['-u', 'nobody'], { encoding: 'utf8' });
+    nobody = id.status === 0 ? Number(id.stdout.trim()) : undefined;
+  }
+  const skip = root && nobody === undefined ? 'running as root and there is no user nobody to run the server as' : false;
+
+  test('a file or directory the server may not read is 403 (EACCES), as nginx; never 404, never a listing', { skip },
+    async () => {
+      const base = path.join(fx.root, 'perm');
+      fs.mkdirSync(path.join(base, 'locked'), { recursive: true });
+      fs.mkdirSync(path.join(base, 'hidden-index'));
+      fs.writeFileSync(path.join(base, 'secret.txt'), 'not yours\n');
+      fs.writeFileSync(path.join(base, 'locked', 'f.txt'), 'not yours\n');
+      fs.writeFileSync(path.join(base, 'hidden-index', 'index.html'), 'not yours\n');
+      fs.writeFileSync(path.join(base, 'hidden-index', 'other.txt'), 'listed?\n');
+      fs.chmodSync(path.join(base, 'secret.txt'), 0o000);
+      fs.chmodSync(path.join(base, 'locked'), 0o000);
+      fs.chmodSync(path.join(base, 'hidden-index', 'index.html'), 0o000);
+      const expect = async (port: number): Promise<void> => {
+        for (const p of ['/perm/secret.txt', '/perm/locked/', '/perm/hidden-index/']) {
+          const r = await rawOnce(port, requestText('GET', p));
+          assert.equal(r.status, 403, p);
+          assert.ok(!r.body.includes('listed?') && !r.body.includes('not yours'), p);
+        }
+        assert.equal((await rawOnce(port, requestText('GET', '/hello.txt'))).status, 200);
+      };
+      try {
+        if (!root) {
+          await withServer({}, (s) => expect(s.port));
+          return;
+        }
+        // The child must reach the fixture: open the temporary directories to others.
+        for (let d = fx.root; d.startsWith(fx.tmp.dir); d = path.dirname(d)) fs.chmodSync(d, 0o755);
+        const srv = await startChildServer(fx.root, {}, { uid: nobody });
+        try {
+          await expect(srv.port);
+        } finally {
+          srv.child.kill('SIGKILL');
+        }
+      } finally {
+        fs.rmSync(base, { recursive: true, force: true });
+      }
+    });
 });

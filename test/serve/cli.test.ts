@@ -64,3 +64,50 @@ test('the limit flags', () => {
   assert.throws(() => parseServeArgs(['--request-timeout', '0']), /--request-timeout needs an integer from 1/);
   assert.throws(() => parseServeArgs(['--send-timeout', 'x']), /--send-timeout needs an integer/);
 });
+
+test('ports are decimal digits only (no 0x50, 1e3, or padding)', () => {
+  assert.equal(parseServeArgs(['--port', '8081']).port, 8081);
+  assert.equal(parseServeArgs(['--port=0']).port, 0);
+  for (const v of ['0x50', '1e3', ' 80', '80 ', '+80', '80.0', '']) {
+    assert.throws(() => parseServeArgs(['--port', v]), /--port needs an integer from 0 to 65535/, JSON.stringify(v));
+  }
+});
+
+/** Runs the CLI to its exit (a hang guard kills it). */
+function runCli(args: string[]): Promise<Run> {
+  return runLimited(4096, args);
+}
+
+test('--host: a name is looked up (localhost works); one that does not resolve is one clear line, exit 1',
+  { skip: hasPrlimit ? false : 'prlimit (util-linux) is not installed' }, async () => {
+    const ok = await runCli(['--port', '0', '--host', 'localhost']);
+    assert.ok(ok.served, `localhost: ${ok.stderr}`);
+    const bad = await runCli(['--port', '0', '--host', 'no-such-host.invalid']);
+    assert.equal(bad.served, false);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /^uringkit serve: --host 'no-such-host\.invalid' is not an IP address and cannot be resolved/);
+    assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
+    assert.doesNotMatch(bad.stderr, /init\.address/);
+  });
+
+test('a port in use (EADDRINUSE) and a root that is a file: one line each, exit 1',
+  { skip: hasPrlimit ? false : 'prlimit (util-linux) is not installed' }, async () => {
+    const { createServer } = await import('node:net');
+    const holder = createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
+    try {
+      const port = (holder.address() as { port: number }).port;
+      for (const workers of ['1', '2']) {
+        const r = await runCli(['--port', String(port), '--workers', workers]);
+        assert.equal(r.served, false);
+        assert.equal(r.code, 1);
+        assert.match(r.stderr, /EADDRINUSE/);
+        assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      }
+    } finally {
+      holder.close();
+    }
+    const file = await runCli([BIN, '--port', '0']);
+    assert.equal(file.code, 1);
+    assert.match(file.stderr, /is not a directory/);
+  });

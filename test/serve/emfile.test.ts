@@ -6,13 +6,11 @@
  * Accept failures are logged, rate-limited.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 
-import { makeFixture, RawClient, requestText, within, type Fixture } from './helpers.js';
+import { makeFixture, rawOnce, RawClient, requestText, startChildServer, within, type Fixture } from './helpers.js';
 
-const CHILD = fileURLToPath(new URL('./child-server.js', import.meta.url));
 const prlimit = spawnSync('prlimit', ['--version'], { encoding: 'utf8' });
 const skip = prlimit.status === 0 ? false : 'prlimit (util-linux) is not installed: cannot lower RLIMIT_NOFILE of a child';
 
@@ -27,33 +25,26 @@ const LIMIT = 96;
 for (const cache of [false, true]) {
   test(`EMFILE: 200 in full or 503 with Retry-After, never 404 (cache ${cache ? 'on' : 'off'})`, { skip }, async () => {
     const opts = cache ? {} : { cacheEntries: 0, cacheBytes: 0 };
-    const child = spawn('prlimit', [`--nofile=${LIMIT}:${LIMIT}`, process.execPath, CHILD, fx.root, JSON.stringify(opts)],
-      { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const srv = await startChildServer(fx.root, opts, { nofile: LIMIT });
+    const { child, port, fds, exited } = srv;
     const clients: RawClient[] = [];
     try {
-      await within((async () => {
-        while (!/ready \d+ \d+\n/.test(out)) {
-          if (child.exitCode !== null) throw new Error(`the child exited: ${err}`);
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      })(), 30_000, 'the child server');
-      const [, port, fds] = /ready (\d+) (\d+)/.exec(out)!.map(Number) as [number, number, number];
       assert.ok(fds < LIMIT - 10, `the child already has ${fds} fds open`);
       // More connections than free descriptors: the server's table fills, accept fails with EMFILE.
-      for (let i = 0; i < LIMIT - fds + 20; i++) clients.push(await RawClient.connect(port));
-      await within((async () => {
-        while (!err.includes('EMFILE')) await new Promise((r) => setTimeout(r, 20));
-      })(), 30_000, 'an accept warning');
+      // Each sends its request at once: a connection with a request pending is never closed to
+      // make room (only idle ones are; see the next test).
       const names = ['hello.txt', 'data.bin', 'big.bin', 'dir/', 'list/'];
+      for (let i = 0; i < LIMIT - fds + 20; i++) {
+        const c = await RawClient.connect(port);
+        c.write(requestText('GET', `/${names[i % names.length]!}`));
+        clients.push(c);
+      }
+      await within((async () => {
+        while (!srv.stderr().includes('EMFILE')) await new Promise((r) => setTimeout(r, 20));
+      })(), 30_000, 'an accept warning');
       const statuses = new Map<number, number>();
       await within(Promise.all(clients.map(async (c, i) => {
         const name = names[i % names.length]!;
-        c.write(requestText('GET', `/${name}`));
         const r = await c.response();
         statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
         assert.ok(r.status === 200 || r.status === 503, `${name}: ${r.status}`);
@@ -67,12 +58,12 @@ for (const cache of [false, true]) {
       })), 120_000, 'every response');
       assert.ok((statuses.get(503) ?? 0) > 0, `no 503 seen: ${JSON.stringify([...statuses])}`);
       // Rate-limited: one warning line per 10 s at most (and the whole test is bounded well below a minute).
-      const warnings = err.split('\n').filter((l) => l.includes('accept failed')).length;
-      assert.ok(warnings >= 1 && warnings <= 6, `${warnings} accept warnings:\n${err}`);
+      const warnings = srv.stderr().split('\n').filter((l) => l.includes('accept failed')).length;
+      assert.ok(warnings >= 1 && warnings <= 6, `${warnings} accept warnings:\n${srv.stderr()}`);
       child.kill('SIGTERM');
       assert.equal(await within(exited, 30_000, 'the child to exit'), 0);
-      const closed = /closed (\{.*\}) (\[.*\])/.exec(out);
-      assert.ok(closed !== null, out);
+      const closed = /closed (\{.*\}) (\[.*\])/.exec(srv.stdout());
+      assert.ok(closed !== null, srv.stdout());
       assert.deepEqual(JSON.parse(closed[2]!), [], 'server-side errors');
       const stats = JSON.parse(closed[1]!) as { unavailable: number; acceptErrors: number };
       assert.ok(stats.unavailable > 0 && stats.acceptErrors > 0);
@@ -83,3 +74,37 @@ for (const cache of [false, true]) {
   });
 }
 
+
+test('EMFILE: idle connections are closed, oldest first, to let a new client in (as nginx reuses keep-alive ones)', { skip },
+  async () => {
+    // Idle deadlines far beyond the hang guard: only the shedding can free a descriptor in time.
+    const opts = { keepAliveTimeoutMs: 600_000, headerTimeoutMs: 600_000, requestTimeoutMs: 600_000 };
+    const srv = await startChildServer(fx.root, opts, { nofile: LIMIT });
+    const { child, port, fds, exited } = srv;
+    const idle: RawClient[] = [];
+    try {
+      // A keep-alive connection that answered once, then many that never send a byte.
+      const first = await RawClient.connect(port);
+      idle.push(first);
+      assert.equal((await first.request('GET', '/hello.txt')).status, 200);
+      for (let i = 0; i < LIMIT - fds + 20; i++) idle.push(await RawClient.connect(port));
+      await within((async () => {
+        while (!srv.stderr().includes('EMFILE')) await new Promise((r) => setTimeout(r, 20));
+      })(), 30_000, 'an accept warning');
+      // A new client gets in and is answered in full.
+      const r = await within(rawOnce(port, requestText('GET', '/data.bin')), 60_000, 'a new client while the table is full');
+      assert.equal(r.status, 200);
+      assert.deepEqual(r.body, fx.files['data.bin']);
+      // The oldest idle connection (the keep-alive one) was among those closed.
+      await first.waitClosed(30_000);
+      child.kill('SIGTERM');
+      assert.equal(await within(exited, 30_000, 'the child to exit'), 0);
+      const closed = /closed (\{.*\}) (\[.*\])/.exec(srv.stdout());
+      assert.ok(closed !== null, srv.stdout());
+      assert.deepEqual(JSON.parse(closed[2]!), [], 'server-side errors');
+      assert.ok((JSON.parse(closed[1]!) as { idleClosed: number }).idleClosed > 0);
+    } finally {
+      for (const c of idle) c.destroy();
+      child.kill('SIGKILL');
+    }
+  });

@@ -16,7 +16,9 @@ import { FileCache } from '../../src/serve/cache.js';
 import { makeEntry } from '../../src/serve/files.js';
 import type { Stats } from '../../src/fs/stats.js';
 import { StaticServer } from '../../src/serve/server.js';
-import { makeFixture, pseudoRandom, rawOnce, RawClient, requestText, sha256, within, type Fixture } from './helpers.js';
+import {
+  makeFixture, pseudoRandom, rawOnce, RawClient, requestText, sha256, withServer as withRoot, within, type Fixture,
+} from './helpers.js';
 
 let fx: Fixture;
 before(() => {
@@ -31,15 +33,8 @@ function until(cond: () => boolean, ms: number, label: string): Promise<void> {
   })(), ms, label);
 }
 
-async function withServer(o: Parameters<typeof StaticServer.start>[0], fn: (s: StaticServer) => Promise<void>):
-  Promise<void> {
-  const s = StaticServer.start({ root: fx.root, port: 0, ...o });
-  try {
-    await fn(s);
-  } finally {
-    await s.close({ timeoutMs: 5000 });
-  }
-  assert.deepEqual(s.errors, [], 'unexpected server-side errors');
+function withServer(o: Parameters<typeof StaticServer.start>[0], fn: (s: StaticServer) => Promise<void>): Promise<void> {
+  return withRoot(fx.root, o, fn);
 }
 
 describe('item 1: costly headers do not stall the server', () => {

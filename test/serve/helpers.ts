@@ -5,6 +5,7 @@
  * one off one connection (keep-alive, pipelining, malformed requests), and
  * the CLI in a child process.
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -12,6 +13,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { StaticServer } from '../../src/serve/server.js';
 import { tmpDir, type TmpDir } from '../helpers/fs-util.js';
 
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -300,4 +302,62 @@ export function within<T>(p: Promise<T>, ms: number, label: string): Promise<T> 
       t = setTimeout(() => rej(new Error(`${label}: still pending after ${ms} ms`)), ms);
     }),
   ]).finally(() => clearTimeout(t));
+}
+
+// ---- a StaticServer in this process, or in a child ------------------------------------
+
+/** Runs `fn` against a StaticServer on `root` (port 0), closes it, and checks it recorded no server-side error. */
+export async function withServer(root: string, o: Parameters<typeof StaticServer.start>[0],
+  fn: (s: StaticServer) => Promise<void>): Promise<void> {
+  const s = StaticServer.start({ root, port: 0, ...o });
+  try {
+    await fn(s);
+  } finally {
+    await s.close({ timeoutMs: 5000 });
+  }
+  assert.deepEqual(s.errors, [], 'unexpected server-side errors');
+}
+
+export const CHILD_SERVER = fileURLToPath(new URL('./child-server.js', import.meta.url));
+
+export interface ChildServer {
+  child: ChildProcess;
+  port: number;
+  /** Descriptors the child had open once listening. */
+  fds: number;
+  stdout: () => string;
+  stderr: () => string;
+  /** The exit code. */
+  exited: Promise<number | null>;
+}
+
+/**
+ * Starts child-server.js on `root` with `options`: under `prlimit --nofile=N`
+ * when `nofile` is given, as another user when `uid` is. Resolves once it
+ * listens (a hang guard rejects after 30 s). The caller kills it.
+ */
+export async function startChildServer(root: string, options: object,
+  how: { nofile?: number; uid?: number } = {}): Promise<ChildServer> {
+  const args = [CHILD_SERVER, root, JSON.stringify(options)];
+  const child = how.nofile === undefined
+    ? spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], uid: how.uid, gid: how.uid })
+    : spawn('prlimit', [`--nofile=${how.nofile}:${how.nofile}`, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  try {
+    await within((async () => {
+      while (!/ready \d+ \d+\n/.test(out)) {
+        if (child.exitCode !== null) throw new Error(`the child exited: ${err}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })(), 30_000, 'the child server');
+  } catch (e) {
+    child.kill('SIGKILL');
+    throw e;
+  }
+  const [, port, fds] = /ready (\d+) (\d+)/.exec(out)!.map(Number) as [number, number, number];
+  return { child, port, fds, stdout: () => out, stderr: () => err, exited };
 }
