@@ -341,6 +341,8 @@ export class WriteStream extends Writable {
   #held: ((error?: Error | null) => void) | undefined;
   #error: Error | null = null;
   #idle: (() => void)[] = [];
+  /** Copy buffers whose writes have completed, for reuse (at most WRITE_BEHIND). */
+  #spare: Buffer[] = [];
 
   constructor(path: fs.PathLike | undefined, options: WriteStreamOptions = {}) {
     const [start] = checkStartEnd(options.start, undefined);
@@ -398,7 +400,8 @@ export class WriteStream extends Writable {
     const early = this.#depth > 1 && this.#inflight + 1 < this.#depth;
     // Copied whenever more than one write may be in flight: a held callback is released by whichever
     // write completes first, so no caller buffer may stay in use after its callback.
-    const data = this.#depth > 1 ? bufs.map((b) => Buffer.from(b)) : bufs;
+    const copies: Buffer[] = [];
+    const data = this.#depth > 1 ? bufs.map((b) => this.#copy(b, copies)) : bufs;
     const pos = this.#pos;
     const total = data.reduce((n, b) => n + b.byteLength, 0);
     if (this.#pos !== -1) this.#pos += total;
@@ -414,6 +417,8 @@ export class WriteStream extends Writable {
       return null;
     }, (e: Error) => e).then((err) => {
       this.#inflight--;
+      // The kernel is done with the copies (final CQE reaped): they serve the next chunks.
+      for (const c of copies) if (this.#spare.length < WRITE_BEHIND) this.#spare.push(c);
       if (err !== null) this.#error ??= err;
       const held = this.#held;
       this.#held = undefined;
@@ -427,6 +432,15 @@ export class WriteStream extends Writable {
     });
     if (early) callback();
     else this.#held = callback;
+  }
+
+  /** A private copy of `b` in a reused buffer (at least 64 KiB) when one is big enough; `held` records the buffer. */
+  #copy(b: Buffer, held: Buffer[]): Buffer {
+    let i = this.#spare.findIndex((x) => x.length >= b.length);
+    const buf = i >= 0 ? this.#spare.splice(i, 1)[0]! : Buffer.allocUnsafeSlow(Math.max(b.length, 64 * 1024));
+    i = b.copy(buf);
+    held.push(buf);
+    return buf.subarray(0, i);
   }
 
   #whenIdle(f: () => void): void {
