@@ -25,7 +25,8 @@ import { markAsUntransferable } from 'node:worker_threads';
 import { invalidArgType, invalidArgValue, outOfRange, RingClosedError } from '../errors.js';
 import type { Backend, BackendHandle } from '../backend/backend.js';
 import { DescOp } from '../backend/protocol.js';
-import { Ring, ringInternals } from '../ring/ring.js';
+import { Ring } from '../ops/methods.js';
+import { ringInternals } from '../ring/ring.js';
 import { fixedRegionCount, fixedRegions, OP_FILES_UPDATE, type FixedRegion } from '../ops/file.js';
 
 const debug = util.debuglog('uringkit');

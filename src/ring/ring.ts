@@ -84,6 +84,11 @@ const enum St {
 }
 
 /** The operations the engine issues itself, looked up by name once (the operation table registers them). */
+/**
+ * nop's id, read on the first nop (not at Ring creation: a ring may be
+ * created, e.g. by a worker's bootstrap, before the operation table loads).
+ */
+let nopId = -1;
 let engineIds: { nop: number; closeFd: number; msgRing: number } | undefined;
 function opIds(): { nop: number; closeFd: number; msgRing: number } {
   return (engineIds ??= { nop: opIdOf('nop'), closeFd: opIdOf('closeFd'), msgRing: opIdOf('sendMessage') });
@@ -208,7 +213,10 @@ export class Ring {
     internals = {
       run: (ring, op, desc, fd, arg0, arg1, a, b, extra, ms = 0) =>
         ring.#simple(op, desc as DescOp, fd, arg0, ms, a, b, arg1, extra),
-      nop: (ring) => new Promise(ring.#nopExecutor) as Promise<void>,
+      nop: (ring) => {
+        if (nopId < 0) nopId = opIds().nop;
+        return new Promise(ring.#nopExecutor) as Promise<void>;
+      },
       multishot: (ring, op, desc, fd, arg0, arg1, opts, it, cb, extra) =>
         ring.#multishot(op, desc as DescOp, fd, arg0, arg1, opts, it as MultishotIterator<unknown> | undefined,
           cb as Settler | undefined, extra),
@@ -230,7 +238,6 @@ export class Ring {
   }
 
   readonly #native: Backend;
-  readonly #nopId = opIds().nop;
   #h: BackendHandle | undefined;
   readonly #stage: Int32Array;
   readonly #stageF64: Float64Array;
@@ -607,7 +614,7 @@ export class Ring {
    * comes from the operation table like every other).
    */
   readonly #nopExecutor = (resolve: (v: unknown) => void, reject: (e: unknown) => void): void => {
-    this.#startPlain(this.#nopId, DescOp.NOP, -1, 0, 0, resolve, reject, St.PROMISE);
+    this.#startPlain(nopId, DescOp.NOP, -1, 0, 0, resolve, reject, St.PROMISE);
   };
 
   /** Promise-or-callback plumbing for single-shot descriptor operations. */

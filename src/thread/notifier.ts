@@ -29,7 +29,8 @@
  *  you check may already have been consumed by an earlier wake): re-check it.
  */
 import { AbortError, invalidArgType, invalidArgValue } from '../errors.js';
-import { RESERVED_TAG, Ring, ringInternals, type RingHandle } from '../ring/ring.js';
+import { Ring } from '../ops/methods.js';
+import { RESERVED_TAG, ringInternals, type RingHandle } from '../ring/ring.js';
 
 /** The reserved message tag of notifier wake-ups (value = notifier id). */
 export const NOTIFY_TAG = RESERVED_TAG + 1;

@@ -8,7 +8,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 
-import { Ring, ringInternals, type RingHandle } from '../ring/ring.js';
+import { Ring } from '../ops/methods.js';
+import { ringInternals, type RingHandle } from '../ring/ring.js';
 import type { WorkerContext } from './workers.js';
 import type { EntryData, FromWorker, ToWorker } from './worker-protocol.js';
 
