@@ -243,12 +243,23 @@ export class Receiver {
       const o = this.#oneShotOpts;
       o.signal = ctl.signal;
       o.ref = this.#opts.ref ?? true;
-      this.#ring.recv(this.#fd, buf, o, (err, n) => this.#onRecv(buf, err, n));
+      this.#recvBuf = buf;
+      this.#ring.recv(this.#fd, buf, o, this.#onRecvDone);
     } catch (e) {
       this.#armed = false;
       this.#fail(e);
     }
   }
+
+  /** The buffer of the one-shot receive in the kernel (one at a time). */
+  #recvBuf: Buffer | undefined;
+
+  /** The callback of every one-shot receive (made once: no closure per receive). */
+  readonly #onRecvDone = (err: Error | null, n?: number): void => {
+    const buf = this.#recvBuf!;
+    this.#recvBuf = undefined;
+    this.#onRecv(buf, err, n);
+  };
 
   /** A one-shot receive completed into `buf`. */
   #onRecv(buf: Buffer, err: Error | null, n?: number): void {
