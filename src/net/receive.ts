@@ -70,7 +70,11 @@ export function openReceiver(socket: unknown, opts: OpOptions, options: ReceiveO
   return receiverAccess?.(socket, opts, options);
 }
 
-type Waiter = { resolve: (b: Buffer | null) => void; reject: (e: unknown) => void };
+/** A pending read() (`iter` false: resolves Buffer | null) or next() (`iter` true: resolves an IteratorResult). */
+type Waiter = { resolve: (v: Buffer | null | IteratorResult<Buffer, void>) => void; reject: (e: unknown) => void; iter: boolean };
+
+/** The end of an iteration (a fresh object each time: callers may keep or change it). */
+const done = (): IteratorResult<Buffer, void> => ({ value: undefined, done: true });
 
 export class Receiver {
   readonly #ring: Ring;
@@ -149,9 +153,24 @@ export class Receiver {
     return this.#qBytes;
   }
 
-  /** The next chunk (never empty); null at the end of the stream. One read() at a time. */
+  /** The next chunk (never empty); null at the end of the stream. One read() or next() at a time. */
   read(): Promise<Buffer | null> {
-    if (this.#qHead < this.#q.length) return Promise.resolve(this.#take());
+    return this.#read(false) as Promise<Buffer | null>;
+  }
+
+  /**
+   * read() as an iterator step: the chunk (or the end) in an IteratorResult,
+   * resolved directly (no second promise per chunk to wrap it).
+   */
+  next(): Promise<IteratorResult<Buffer, void>> {
+    return this.#read(true) as Promise<IteratorResult<Buffer, void>>;
+  }
+
+  #read(iter: boolean): Promise<Buffer | null | IteratorResult<Buffer, void>> {
+    if (this.#qHead < this.#q.length) {
+      const value = this.#take();
+      return Promise.resolve(iter ? { value, done: false } : value);
+    }
     if (this.#error !== undefined) {
       const e = this.#error;
       this.#error = undefined;
@@ -160,13 +179,13 @@ export class Receiver {
     }
     if (this.#eof || this.#finished) {
       this.#finish();
-      return Promise.resolve(null);
+      return Promise.resolve(iter ? done() : null);
     }
     if (this.#waiter !== undefined) {
       return Promise.reject(Object.assign(new Error('next() called while a previous next() is pending'), { code: 'ERR_SOCKET_RECV_PENDING' }));
     }
     return new Promise((resolve, reject) => {
-      this.#waiter = { resolve, reject };
+      this.#waiter = { resolve, reject, iter };
       this.#held = false;
       if (!this.#armed) this.#arm();
     });
@@ -224,12 +243,23 @@ export class Receiver {
       const o = this.#oneShotOpts;
       o.signal = ctl.signal;
       o.ref = this.#opts.ref ?? true;
-      this.#ring.recv(this.#fd, buf, o, (err, n) => this.#onRecv(buf, err, n));
+      this.#recvBuf = buf;
+      this.#ring.recv(this.#fd, buf, o, this.#onRecvDone);
     } catch (e) {
       this.#armed = false;
       this.#fail(e);
     }
   }
+
+  /** The buffer of the one-shot receive in the kernel (one at a time). */
+  #recvBuf: Buffer | undefined;
+
+  /** The callback of every one-shot receive (made once: no closure per receive). */
+  readonly #onRecvDone = (err: Error | null, n?: number): void => {
+    const buf = this.#recvBuf!;
+    this.#recvBuf = undefined;
+    this.#onRecv(buf, err, n);
+  };
 
   /** A one-shot receive completed into `buf`. */
   #onRecv(buf: Buffer, err: Error | null, n?: number): void {
@@ -318,7 +348,7 @@ export class Receiver {
     const w = this.#waiter;
     if (w !== undefined) {
       this.#waiter = undefined;
-      w.resolve(chunk);
+      w.resolve(w.iter ? { value: chunk, done: false } : chunk);
       return;
     }
     this.#q.push(chunk);
@@ -335,7 +365,7 @@ export class Receiver {
     if (w !== undefined) {
       this.#waiter = undefined;
       this.#finish();
-      w.resolve(null);
+      w.resolve(w.iter ? done() : null);
     }
   }
 
@@ -359,7 +389,7 @@ export class Receiver {
       const w = this.#waiter;
       this.#waiter = undefined;
       this.#finish();
-      w?.resolve(null);
+      w?.resolve(w.iter ? done() : null);
     }
     if (!this.#armed) return Promise.resolve();
     return new Promise((resolve) => (this.#ended ??= []).push(resolve));
@@ -397,7 +427,7 @@ export class Receiver {
   }
 }
 
-/** The async iterator of Socket.chunks() and `for await (const chunk of socket)`: one Promise per chunk. */
+/** The async iterator of Socket.chunks() and `for await (const chunk of socket)`: one Promise per chunk (Receiver.next()). */
 export class ChunkIterator implements AsyncGenerator<Buffer, void, undefined> {
   readonly #rx: Receiver | undefined;
   #failure: unknown;
@@ -415,7 +445,7 @@ export class ChunkIterator implements AsyncGenerator<Buffer, void, undefined> {
       this.#failure = undefined;
       return Promise.reject(e);
     }
-    return this.#rx.read().then((value) => (value === null ? { value: undefined, done: true } : { value, done: false }));
+    return this.#rx.next();
   }
 
   /** Ends the iteration; receiving stops (what arrives meanwhile is dropped). Resolves once no receive is left in the kernel. */

@@ -25,7 +25,7 @@ import {
 } from './options.js';
 import { markSocket } from './brand.js';
 import { pipeSockets, type PipeOptions, type PipeResult } from './pipe.js';
-import { sendFile } from './sendfile.js';
+import { sendFile, type SendFileOptions } from './sendfile.js';
 import { ChunkIterator, provideReceiverAccess, Receiver, type ReceiveOptions } from './receive.js';
 import { SocketStream, type SocketStreamOptions } from './stream.js';
 import { WriteQueue } from './write-queue.js';
@@ -252,7 +252,7 @@ export class Socket {
   }
 
   /** Zero-copy: `length` bytes of `file` from `offset`, in write order (see sendFile in sendfile.ts). */
-  sendFile(file: File | number, offset?: number, length?: number, options?: OpOptions): Promise<number> {
+  sendFile(file: File | number, offset?: number, length?: number, options?: SendFileOptions): Promise<number> {
     return sendFile(this, file, offset, length, options);
   }
 
