@@ -14,7 +14,7 @@ import os from 'node:os';
 import type { Backend, SyscallBackend } from '../backend/backend.js';
 import { invalidArgType, invalidArgValue, outOfRange, RingClosedError, SystemError } from '../errors.js';
 import { File } from '../fs/file.js';
-import { nativeBinding } from '../native/binding.js';
+import { nativeBinding } from '../backend/uring/binding.js';
 import '../ops/file.js';
 import { sysOf } from '../ops/socket.js';
 import { checkOptions, type OpOptions } from '../ops/validate.js';

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { describe, test } from 'node:test';
 
-import { withMock, type MockBackend } from '../../src/backend/mock/index.js';
+import { withMock, type MockBackend } from '../../src/testing.js';
 import { Ring, Socket } from '../../src/index.js';
 import {
   drainSendFilePipes, reserveSendFilePipe, sendFile, sendFilePoolSize, SendFilePipe,
