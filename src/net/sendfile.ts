@@ -32,8 +32,6 @@ const MAX_RW = 0x7ffff000; // the kernel's MAX_RW_COUNT: the most one splice mov
 interface Pipe {
   readonly r: number;
   readonly w: number;
-  /** The backend's own close (SyscallBackend.close) when its fds are not kernel fds, else undefined: close(2). */
-  readonly close: ((fd: number) => number) | undefined;
 }
 
 const pools = new WeakMap<Ring, Pipe[]>();
@@ -44,28 +42,25 @@ const finalizer = new FinalizationRegistry<Pipe[]>((pool) => {
 });
 
 function closePipe(p: Pipe): void {
-  // Synchronous: a pipe's close never blocks, and it must work on a ring that is already closed.
-  // A backend whose fds are its own handles (the portable one) closes them itself; elsewhere close(2).
-  for (const fd of [p.r, p.w]) {
-    if (p.close !== undefined) {
-      p.close(fd); // -EBADF: already gone
-      continue;
-    }
-    try {
-      closeSync(fd);
-    } catch {
-      /* already gone */
-    }
+  // Plain close(2): a pipe's close never blocks, and it must work on a ring that is already closed.
+  try {
+    closeSync(p.r);
+  } catch {
+    /* already gone */
+  }
+  try {
+    closeSync(p.w);
+  } catch {
+    /* already gone */
   }
 }
 
 function acquire(ring: Ring): Pipe {
   const pooled = pools.get(ring)?.pop();
   if (pooled !== undefined) return pooled;
-  const sys = sysOf(ring);
-  const r = sys.pipe(SENDFILE_PIPE_SIZE);
+  const r = sysOf(ring).pipe(SENDFILE_PIPE_SIZE);
   if (typeof r === 'number') throw new SystemError(r, 'pipe');
-  return { r: r[0], w: r[1], close: sys.close?.bind(sys) };
+  return { r: r[0], w: r[1] };
 }
 
 function release(ring: Ring, p: Pipe): void {
