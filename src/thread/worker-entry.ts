@@ -23,6 +23,13 @@ export interface EntryData {
   cpu: number;
   /** Options for this worker's ring (validated by startWorkers). */
   ring: { attachWq: boolean; busyPollUs: number; maxIoWorkers: { bounded?: number; unbounded?: number } | undefined };
+  /**
+   * 'portable' when the parent's ring runs on the portable backend: the
+   * worker's ring does too, so that ring messages reach the parent (a
+   * portable ring receives only from portable rings). Else undefined: the
+   * worker's ring selects its backend as any ring does.
+   */
+  backend: 'portable' | undefined;
 }
 
 /** Control messages (internal protocol). */
@@ -53,6 +60,7 @@ if (input.cpu >= 0) {
 // The ring is created here, before the user's module runs, so that the
 // module's Ring.current() is this one.
 const ring = Ring.current({
+  ...(input.backend !== undefined ? { backend: input.backend } : {}),
   ...(input.ring.attachWq && input.parentRing !== null ? { attachWq: input.parentRing } : {}),
   ...(input.ring.busyPollUs !== 0 ? { busyPollUs: input.ring.busyPollUs } : {}),
   ...(input.ring.maxIoWorkers !== undefined ? { maxIoWorkers: input.ring.maxIoWorkers } : {}),
