@@ -28,6 +28,7 @@ const controller = new AbortController();
 // The ring is created here, before the user's module runs, so that the
 // module's Ring.current() is this one.
 const ring = Ring.current({
+  ...(input.backend !== undefined ? { backend: input.backend } : {}),
   ...(input.ring.attachWq && input.parentRing !== null ? { attachWq: input.parentRing } : {}),
   ...(input.ring.busyPollUs !== 0 ? { busyPollUs: input.ring.busyPollUs } : {}),
   ...(input.ring.maxIoWorkers !== undefined ? { maxIoWorkers: input.ring.maxIoWorkers } : {}),

@@ -15,6 +15,13 @@ export interface EntryData {
   cpu: number;
   /** Options for this worker's ring (validated by startWorkers). */
   ring: { attachWq: boolean; busyPollUs: number; maxIoWorkers: { bounded?: number; unbounded?: number } | undefined };
+  /**
+   * 'portable' when the parent's ring runs on the portable backend: the
+   * worker's ring does too, so that ring messages reach the parent (a
+   * portable ring receives only from portable rings). Else undefined: the
+   * worker's ring selects its backend as any ring does.
+   */
+  backend: 'portable' | undefined;
 }
 
 /** Control messages (internal protocol). */

@@ -9,6 +9,11 @@
  * A worker's life is its function: when it returns (or rejects because of
  * stop()), the worker closes its ring, cancelling whatever it left in flight,
  * and the thread ends once its event loop is empty.
+ *
+ * The workers' rings select their backend as any ring does, except that when
+ * the calling thread's ring runs on the portable backend (forced with
+ * `backend: 'portable'` or setDefaultBackend) theirs do too, so that their
+ * ring messages reach it.
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -250,11 +255,14 @@ export function startWorkers<D = unknown>(options: StartWorkersOptions<D>): Work
   const cancelOnError = options.cancelOnError ?? true;
   const cpus = pin ? allowedCpus() : [];
   let parentRing: RingHandle | null = null;
+  const current = Ring.current();
   try {
-    parentRing = Ring.current().handle;
+    parentRing = current.handle;
   } catch {
     // a backend without ring-to-ring messages
   }
+  // Workers of a portable parent ring run portable rings too (see EntryData.backend).
+  const backend = current.info.backend === 'portable' ? 'portable' : undefined;
   if (ringOptions.attachWq && parentRing === null) {
     throw invalidArgValue('options.ring.attachWq', true, "needs a parent ring with a handle (this thread's backend has none)");
   }
@@ -286,7 +294,8 @@ export function startWorkers<D = unknown>(options: StartWorkersOptions<D>): Work
 
   for (let index = 0; index < count; index++) {
     const cpu = pin ? cpus[index % cpus.length]! : -1;
-    const data: EntryData = { moduleUrl: url, index, count, data: options.data, parentRing, cpu, ring: ringOptions };
+    const data: EntryData = { moduleUrl: url, index, count, data: options.data, parentRing, cpu, ring: ringOptions,
+      backend };
     const execArgv = workerExecArgv();
     const worker = new Worker(entry, {
       workerData: data,

@@ -10,7 +10,7 @@ import {
 } from '../../src/index.js';
 import { MockBackend, withMock, type WithMockOptions } from '../../src/testing.js';
 import { bytes, readAll } from '../conformance/data.js';
-import { decodeSockaddr, encodeSockaddr } from '../../src/backend/mock/sockaddr.js';
+import { decodeSockaddr, encodeSockaddr } from '../../src/backend/shared/sockaddr.js';
 
 function run(fn: (mock: MockBackend, ring: Ring) => Promise<void>, options: WithMockOptions = {}): Promise<void> {
   return withMock({ diagnostic: (m) => console.error(m) }, fn, { seed: 7, ...options });

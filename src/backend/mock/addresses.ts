@@ -5,8 +5,8 @@
  * the socket a connection or datagram goes to (exact address first, then
  * the wildcard; round robin among SO_REUSEPORT listeners).
  */
-import { E } from './errno.js';
-import { AF_UNIX, canonicalIP, type MockAddr } from './sockaddr.js';
+import { E } from '../shared/errno.js';
+import { AF_UNIX, canonicalIP, type SockAddr } from '../shared/sockaddr.js';
 import {
   concrete, EPHEMERAL_HIGH, EPHEMERAL_LOW, isAny, SO_REUSEADDR, SO_REUSEPORT, SOL_SOCKET, type MockSocket,
 } from './socket.js';
@@ -38,7 +38,7 @@ export class AddressTable {
     s.registered = false;
   }
 
-  bind(s: MockSocket, a: MockAddr): number {
+  bind(s: MockSocket, a: SockAddr): number {
     if (s.type === 'pipe') return -E.ENOTSOCK;
     if (s.state === 'closed') return -E.EBADF;
     if (s.local !== undefined) return -E.EINVAL;
@@ -53,7 +53,7 @@ export class AddressTable {
     }
     const address = canonicalIP(a.family, a.address);
     if (address === undefined) return -E.EINVAL;
-    const want: MockAddr = { ...a, address };
+    const want: SockAddr = { ...a, address };
     if (want.port === 0) {
       const port = this.#ephemeral(s, want);
       if (port < 0) return port;
@@ -72,7 +72,7 @@ export class AddressTable {
   }
 
   /** Whether `s` may not hold `a` (bind: `listening` false; listen: true). */
-  conflict(s: MockSocket, a: MockAddr, listening: boolean): boolean {
+  conflict(s: MockSocket, a: SockAddr, listening: boolean): boolean {
     for (const o of this.#bound) {
       if (o === s || o.proto !== s.proto || o.local === undefined) continue;
       const l = o.local;
@@ -86,7 +86,7 @@ export class AddressTable {
     return false;
   }
 
-  #ephemeral(s: MockSocket, a: MockAddr): number {
+  #ephemeral(s: MockSocket, a: SockAddr): number {
     const key = `${s.proto}${a.family}`;
     let port = this.#nextPort.get(key) ?? EPHEMERAL_LOW;
     for (let i = 0; i <= EPHEMERAL_HIGH - EPHEMERAL_LOW; i++) {
@@ -108,7 +108,7 @@ export class AddressTable {
   }
 
   /** A bound socket at `a` (exact address first, then the wildcard); round robin among SO_REUSEPORT peers. */
-  lookup(proto: string, a: MockAddr, listening: boolean): MockSocket | undefined {
+  lookup(proto: string, a: SockAddr, listening: boolean): MockSocket | undefined {
     if (a.family === AF_UNIX) {
       const s = this.#unix.get(a.address);
       if (s === undefined || s.proto !== proto) return undefined;
@@ -134,7 +134,7 @@ export class AddressTable {
   }
 
   /** Gives an unbound IP socket an ephemeral port on `toward`'s address (what the connection uses). */
-  autobind(s: MockSocket, toward: MockAddr): number {
+  autobind(s: MockSocket, toward: SockAddr): number {
     if (s.domain === AF_UNIX) return 0;
     if (s.local !== undefined && !isAny(s.local)) return 0;
     const address = concrete(toward).address;
@@ -142,7 +142,7 @@ export class AddressTable {
       s.local = { ...s.local, address };
       return 0;
     }
-    const a: MockAddr = { family: s.domain, address, port: 0, flowinfo: 0, scopeId: 0 };
+    const a: SockAddr = { family: s.domain, address, port: 0, flowinfo: 0, scopeId: 0 };
     const port = this.#ephemeral(s, a);
     if (port < 0) return port;
     a.port = port;

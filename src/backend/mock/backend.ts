@@ -35,7 +35,7 @@ import { Cqe, Rec, StageHeader } from '../protocol.js';
 import { IORING_OP } from '../../ring/constants.js';
 import { MockClockImpl, type MockClock } from './clock.js';
 import { MockEngine } from './engine.js';
-import { E, EBADFD } from './errno.js';
+import { E, EBADFD } from '../shared/errno.js';
 import { FaultPlan, type FaultSpec } from './faults.js';
 import { FdTable, type MockOpenFd } from './fds.js';
 import { MockFs, type MockFsOptions } from './fs.js';

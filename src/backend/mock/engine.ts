@@ -22,7 +22,7 @@ import {
   decodeRecord, DescFlag, DescOp, Kind, Rec, SLOT_MESSAGE, StageHeader, writeCompletion,
 } from '../protocol.js';
 import type { MockClockImpl } from './clock.js';
-import { E, EBADFD } from './errno.js';
+import { E, EBADFD } from '../shared/errno.js';
 import type { FaultPlan, FaultRule } from './faults.js';
 import type { MockLog } from './log.js';
 import { decodeRequest, isKnownOp, isMs, nameOf, needsFd, Req } from './request.js';

@@ -4,7 +4,7 @@
  * Every random decision comes from the mock's seeded PRNG, in submission
  * order, so a seed replays a run exactly.
  */
-import { errnoName, errnoNumber } from './errno.js';
+import { errnoName, errnoNumber } from '../shared/errno.js';
 import type { Prng } from './prng.js';
 import { opName, type MockOpName, type MockRequest } from './types.js';
 

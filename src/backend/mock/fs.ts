@@ -11,9 +11,25 @@
  */
 import { constants as fsc } from 'node:fs';
 import path from 'node:path';
+import util from 'node:util';
 
-import { E, fsError } from './errno.js';
+import { E } from '../shared/errno.js';
 import { Statx } from './statx.js';
+
+/** A Node-style error for the synchronous mock.fs helpers (ENOENT, EISDIR ...). */
+function fsError(errno: number, syscall: string, filePath: string): Error {
+  const neg = errno > 0 ? -errno : errno;
+  const entry = util.getSystemErrorMap().get(neg);
+  const code = entry?.[0] ?? 'UNKNOWN';
+  const err = new Error(`${code}: ${entry?.[1] ?? 'unknown error'}, ${syscall} '${filePath}' (mock fs)`) as Error & {
+    code: string; errno: number; syscall: string; path: string;
+  };
+  err.code = code;
+  err.errno = neg;
+  err.syscall = syscall;
+  err.path = filePath;
+  return err;
+}
 
 export type InodeType = 'file' | 'directory' | 'symlink';
 

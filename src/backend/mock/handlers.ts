@@ -4,7 +4,7 @@
  * Promise of any of those) becomes the operation's completion.
  */
 import type { MockClockImpl } from './clock.js';
-import { E, errnoNumber } from './errno.js';
+import { E, errnoNumber } from '../shared/errno.js';
 import { Inode, type MockFs } from './fs.js';
 import { Statx } from './statx.js';
 import type { MockLog } from './log.js';

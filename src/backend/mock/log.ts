@@ -4,7 +4,7 @@
  * handlers or fault `match` functions. The arrays are the ones MockBackend
  * exposes (`mock.log`, `mock.unhandled`, `mock.errors`), mutated in place.
  */
-import { errnoName } from './errno.js';
+import { errnoName } from '../shared/errno.js';
 import type { MockLogEntry, MockOpName } from './types.js';
 
 /** An operation without a handler or a built-in model. */

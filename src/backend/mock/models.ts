@@ -10,13 +10,13 @@ import { constants as fsc } from 'node:fs';
 import { DescOp } from '../protocol.js';
 import type { MockClockImpl } from './clock.js';
 import type { MockEngine } from './engine.js';
-import { E } from './errno.js';
+import { E } from '../shared/errno.js';
 import { FILE_READY, type FdEntry, type FdTable } from './fds.js';
 import type { Inode, MockFs } from './fs.js';
 import { MockNet } from './net.js';
 import { PENDING as NET_PENDING, type MockSocket, type NetWaiter } from './socket.js';
 import type { Op, PollWaiter } from './ring.js';
-import { bytesOfAddr } from './sockaddr.js';
+import { bytesOfAddr } from '../shared/sockaddr.js';
 
 const AT_FDCWD = -100;
 const AT_SYMLINK_NOFOLLOW = 0x100;

@@ -20,8 +20,8 @@
  * is closed (no file is created in mock.fs).
  */
 import { AddressTable } from './addresses.js';
-import { E } from './errno.js';
-import { AF_INET, AF_INET6, AF_UNIX, canonicalIP, type MockAddr } from './sockaddr.js';
+import { E } from '../shared/errno.js';
+import { AF_INET, AF_INET6, AF_UNIX, canonicalIP, type SockAddr } from '../shared/sockaddr.js';
 import {
   concrete, DEFAULT_RCVBUF, isAny, DEFAULT_SNDBUF, IPPROTO_TCP, MockSocket, MSG_DONTWAIT, MSG_PEEK, PENDING, POLLERR, POLLHUP,
   POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM, remove, sameAddr, SO_ACCEPTCONN, SO_DOMAIN, SO_ERROR, SO_LINGER,
@@ -127,7 +127,7 @@ export class MockNet {
     return 0;
   }
 
-  sockname(s: MockSocket, peer: boolean): MockAddr | number {
+  sockname(s: MockSocket, peer: boolean): SockAddr | number {
     if (s.type === 'pipe') return -E.ENOTSOCK;
     if (peer) {
       if (s.remote === undefined || (s.type === 'stream' && s.state !== 'connected')) return -E.ENOTCONN;
@@ -138,7 +138,7 @@ export class MockNet {
     return { family: s.domain, address: s.domain === AF_INET ? '0.0.0.0' : '::', port: 0, flowinfo: 0, scopeId: 0 };
   }
 
-  bind(s: MockSocket, a: MockAddr): number {
+  bind(s: MockSocket, a: SockAddr): number {
     return this.#addrs.bind(s, a);
   }
 
@@ -148,7 +148,7 @@ export class MockNet {
     if (s.state === 'connected') return -E.EINVAL;
     if (s.local === undefined) {
       if (s.domain === AF_UNIX) return -E.EINVAL; // Linux autobinds to an abstract name; not modelled
-      const any: MockAddr = { family: s.domain, address: s.domain === AF_INET ? '0.0.0.0' : '::', port: 0, flowinfo: 0, scopeId: 0 };
+      const any: SockAddr = { family: s.domain, address: s.domain === AF_INET ? '0.0.0.0' : '::', port: 0, flowinfo: 0, scopeId: 0 };
       const r = this.bind(s, any);
       if (r < 0) return r;
     } else if (s.domain !== AF_UNIX && s.state !== 'listening' && this.#addrs.conflict(s, s.local, true)) {
@@ -208,7 +208,7 @@ export class MockNet {
     }
   }
 
-  connect(s: MockSocket, target: MockAddr, w: NetWaiter): number | typeof PENDING {
+  connect(s: MockSocket, target: SockAddr, w: NetWaiter): number | typeof PENDING {
     if (s.type === 'pipe') return -E.ENOTSOCK;
     if (s.state === 'closed') return -E.EBADF;
     if (target.family !== s.domain) return -E.EAFNOSUPPORT;
@@ -253,7 +253,7 @@ export class MockNet {
     }
   }
 
-  #establish(s: MockSocket, l: MockSocket, target: MockAddr): number {
+  #establish(s: MockSocket, l: MockSocket, target: SockAddr): number {
     const r = this.#addrs.autobind(s, target);
     if (r < 0) return r;
     const c = new MockSocket(s.domain, 'stream');
@@ -398,7 +398,7 @@ export class MockNet {
       if (dest.family === AF_UNIX) return this.#addrs.hasUnix(dest.address) ? -E.ECONNREFUSED : -E.ENOENT;
       return len; // UDP: nobody bound there, the datagram is lost
     }
-    let from: MockAddr | undefined = s.local;
+    let from: SockAddr | undefined = s.local;
     if (from !== undefined && isAny(from)) from = { ...from, address: dest.address };
     // A connected datagram socket only takes datagrams from its peer.
     if (t.remote !== undefined && (from === undefined || !sameAddr(t.remote, from))) return len;
@@ -432,7 +432,7 @@ export class MockNet {
   }
 
   /** Set by the backend: writes an address's sockaddr bytes into `out`. */
-  writeAddr: (a: MockAddr, out: Uint8Array) => void = () => {};
+  writeAddr: (a: SockAddr, out: Uint8Array) => void = () => {};
 
   shutdown(s: MockSocket, how: number): number {
     if (s.type === 'pipe') return -E.ENOTSOCK;

@@ -5,9 +5,9 @@
  * (the public MockRequest) or a -errno the operation completes with.
  */
 import { DescOp, type DecodedRecord } from '../protocol.js';
-import { E } from './errno.js';
+import { E } from '../shared/errno.js';
 import { Statx } from './statx.js';
-import { addrOf, formatAddr, type MockAddr } from './sockaddr.js';
+import { addrOf, formatAddr, type SockAddr } from '../shared/sockaddr.js';
 import type { MockOpName, MockRequest } from './types.js';
 
 const AT_REMOVEDIR = 0x200;
@@ -29,7 +29,7 @@ export class Req implements MockRequest {
   /** statx: the output buffer (internal). */
   statOut?: Uint8Array;
   /** connect/sendmsg: the destination (internal). */
-  sockaddr?: MockAddr;
+  sockaddr?: SockAddr;
   /** recvmsg: where the sender's address goes (internal). */
   addrOut?: Uint8Array;
   /** msgRing: the target ring's id and the message (internal). */

@@ -2,7 +2,7 @@
  * One in-memory socket (or pipe end) of the mock, the waiters operations
  * leave on it, and the socket-level constants the mock's network model uses.
  */
-import { AF_INET6, AF_UNIX, formatAddr, type MockAddr } from './sockaddr.js';
+import { AF_INET6, AF_UNIX, formatAddr, type SockAddr } from '../shared/sockaddr.js';
 
 
 export const SOCK_STREAM = 1;
@@ -45,7 +45,7 @@ export interface NetWaiter {
   /** recvmsg: where the sender's sockaddr goes (>= 128 bytes). */
   readonly addrOut?: Uint8Array | undefined;
   /** sendmsg: the destination. */
-  readonly dest?: MockAddr | undefined;
+  readonly dest?: SockAddr | undefined;
   readonly multishot: boolean;
   /** The operation's final result. */
   finish(res: number): void;
@@ -57,12 +57,12 @@ export type SockType = 'stream' | 'dgram' | 'pipe';
 
 export interface Datagram {
   data: Buffer;
-  from: MockAddr | undefined;
+  from: SockAddr | undefined;
 }
 
 export interface ConnectWaiter {
   sock: MockSocket;
-  target: MockAddr;
+  target: SockAddr;
   w: NetWaiter;
 }
 
@@ -72,8 +72,8 @@ export class MockSocket {
   state: 'idle' | 'listening' | 'connected' | 'closed' = 'idle';
   readonly opts = new Map<string, number>();
   linger: [on: number, seconds: number] = [0, 0];
-  local: MockAddr | undefined;
-  remote: MockAddr | undefined;
+  local: SockAddr | undefined;
+  remote: SockAddr | undefined;
   /** Registered in the address table (explicit bind, listen or an ephemeral port). */
   registered = false;
   // listener
@@ -131,16 +131,16 @@ export class MockSocket {
   }
 }
 
-export function isAny(a: MockAddr): boolean {
+export function isAny(a: SockAddr): boolean {
   return a.family !== AF_UNIX && (a.address === '0.0.0.0' || a.address === '::');
 }
 
-export function sameAddr(a: MockAddr, b: MockAddr): boolean {
+export function sameAddr(a: SockAddr, b: SockAddr): boolean {
   return a.family === b.family && a.address === b.address && a.port === b.port;
 }
 
 /** Where a connection to a wildcard lands: loopback. */
-export function concrete(a: MockAddr): MockAddr {
+export function concrete(a: SockAddr): SockAddr {
   if (a.address === '0.0.0.0') return { ...a, address: '127.0.0.1' };
   if (a.address === '::') return { ...a, address: '::1' };
   return { ...a };

@@ -5,12 +5,12 @@
  * negative errno, as the addon's calls do.
  */
 import type { SyscallBackend } from '../backend.js';
-import { E } from './errno.js';
+import { E } from '../shared/errno.js';
 import type { FdTable } from './fds.js';
 import type { MockModels } from './models.js';
 import type { MockSocket } from './socket.js';
 import { bytesOf } from './request.js';
-import { addrOf, bytesOfAddr, decodeSockaddr, encodeSockaddr } from './sockaddr.js';
+import { addrOf, bytesOfAddr, decodeSockaddr, encodeSockaddr } from '../shared/sockaddr.js';
 
 export function makeSys(fds: FdTable, models: MockModels): SyscallBackend {
   const net = models.net;

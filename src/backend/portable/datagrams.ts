@@ -7,7 +7,7 @@
  * receive buffer. SENDMSG completes when libuv has handed the datagram to
  * the kernel. Unix datagram sockets have no Node API: socket() refuses them.
  */
-import { AF_INET6, encodeSockaddr } from '../mock/sockaddr.js';
+import { AF_INET6, encodeSockaddr } from '../shared/sockaddr.js';
 import { E, type Op } from './engine.js';
 import { Handle, POLLIN, POLLOUT, uvBinding, uvErrno } from './handle.js';
 

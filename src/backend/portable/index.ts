@@ -16,7 +16,7 @@
 import { NativeStat } from '../../ring/constants.js';
 import type { Backend, BackendHandle, SyscallBackend } from '../backend.js';
 import { DescFlag, DescOp, Kind, Rec, SLOT_MESSAGE, StageHeader, stageF64 } from '../protocol.js';
-import { decodeSockaddr } from '../mock/sockaddr.js';
+import { decodeSockaddr } from '../shared/sockaddr.js';
 import fs from 'node:fs';
 
 import { BufRing, E, errnoOf, Op, PortableRing } from './engine.js';

@@ -25,7 +25,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 
 import type { SyscallBackend } from '../backend.js';
-import { AF_INET, AF_INET6, AF_UNIX, decodeSockaddr, encodeSockaddr } from '../mock/sockaddr.js';
+import { AF_INET, AF_INET6, AF_UNIX, decodeSockaddr, encodeSockaddr } from '../shared/sockaddr.js';
 import { E, errnoOf, IORING_CQE_BUFFER_SHIFT, IORING_CQE_F_BUFFER, type BufRing, type Op } from './engine.js';
 import { DgramHandle } from './datagrams.js';
 import { Handle, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, uvBinding, uvErrno } from './handle.js';

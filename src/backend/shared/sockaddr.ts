@@ -16,8 +16,8 @@ export const AF_INET6 = 10;
 
 const SUN_PATH = 108;
 
-/** A decoded address (what the mock keys sockets by). */
-export interface MockAddr {
+/** A decoded address (the mock keys sockets by it; the portable backend decodes to it). */
+export interface SockAddr {
   family: number;
   /** Canonical text (inet_ntop form); Unix: the path, '@name' for abstract, '' unnamed. */
   address: string;
@@ -181,8 +181,8 @@ export function decodeSockaddr(sockaddr: Uint8Array, length?: number):
   }
 }
 
-/** A MockAddr from sockaddr bytes (with their length), or -errno. */
-export function addrOf(sockaddr: Uint8Array, length: number): MockAddr | number {
+/** A SockAddr from sockaddr bytes (with their length), or -errno. */
+export function addrOf(sockaddr: Uint8Array, length: number): SockAddr | number {
   if (length < 2) return -E.EINVAL;
   const r = decodeSockaddr(sockaddr.subarray(0, Math.min(length, sockaddr.length)), length);
   if (typeof r === 'number') return r;
@@ -193,7 +193,7 @@ export function addrOf(sockaddr: Uint8Array, length: number): MockAddr | number 
 }
 
 /** The exact sockaddr bytes of an address (as getsockname returns them). */
-export function bytesOfAddr(a: MockAddr): Buffer {
+export function bytesOfAddr(a: SockAddr): Buffer {
   const r = encodeSockaddr(a.family, a.address, a.port, a.flowinfo, a.scopeId);
   if (typeof r === 'number') {
     // Unnamed Unix socket: the family only.
@@ -205,7 +205,7 @@ export function bytesOfAddr(a: MockAddr): Buffer {
   return r.subarray(0, r.readUInt32LE(128));
 }
 
-export function formatAddr(a: MockAddr | undefined): string {
+export function formatAddr(a: SockAddr | undefined): string {
   if (a === undefined) return '(unbound)';
   if (a.family === AF_UNIX) return a.address === '' ? '(unnamed)' : a.address;
   return a.family === AF_INET6 ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;

@@ -1,4 +1,7 @@
-/** errno names and numbers for the mock backend (Linux values from node:os). */
+/**
+ * errno names and numbers (Linux values from node:os), shared by the mock and
+ * the portable backend: nothing here may import a backend module.
+ */
 import os from 'node:os';
 import util from 'node:util';
 
@@ -23,19 +26,4 @@ export function errnoNumber(e: string | number, what = 'errno'): number {
 /** -2 → 'ENOENT' (or the number as a string). */
 export function errnoName(res: number): string {
   return errnoMap.get(res > 0 ? -res : res)?.[0] ?? String(res);
-}
-
-/** A Node-style error for the synchronous mock.fs helpers (ENOENT, EISDIR ...). */
-export function fsError(errno: number, syscall: string, path: string): Error {
-  const neg = errno > 0 ? -errno : errno;
-  const entry = errnoMap.get(neg);
-  const code = entry?.[0] ?? 'UNKNOWN';
-  const err = new Error(`${code}: ${entry?.[1] ?? 'unknown error'}, ${syscall} '${path}' (mock fs)`) as Error & {
-    code: string; errno: number; syscall: string; path: string;
-  };
-  err.code = code;
-  err.errno = neg;
-  err.syscall = syscall;
-  err.path = path;
-  return err;
 }
