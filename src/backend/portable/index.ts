@@ -19,7 +19,7 @@ import { DescFlag, DescOp, Kind, Rec, SLOT_MESSAGE, StageHeader, stageF64 } from
 import { decodeSockaddr } from '../mock/sockaddr.js';
 import fs from 'node:fs';
 
-import { BufRing, E, errnoOf, Op, PortableRing } from './engine.js';
+import { BufRing, E, errnoOf, Op, PortableRing, timer } from './engine.js';
 import { startFileOp, windowOf } from './files.js';
 import { DgramHandle } from './datagrams.js';
 import * as messages from './messages.js';
@@ -232,9 +232,7 @@ export class PortableBackend implements Backend {
       case DescOp.TIMEOUT: {
         const ms = f64[(base + Rec.OP_MS) >> 1]!;
         if (!isMs(ms)) return op.complete(-E.EINVAL);
-        const t = setTimeout(() => op.complete(-E.ETIME), ms);
-        t.unref();
-        op.detach = () => clearTimeout(t);
+        op.detach = timer(ms, () => op.complete(-E.ETIME));
         return;
       }
       case DescOp.MSG_RING:
