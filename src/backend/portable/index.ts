@@ -389,8 +389,11 @@ export class PortableBackend implements Backend {
   #poll(op: Op, events: number): void {
     const h = op.fd >= FD_BASE ? this.#table.get(op.fd) : undefined;
     if (h === undefined) {
-      // Readiness of an arbitrary fd cannot be observed through Node's API.
-      return op.complete(op.fd >= FD_BASE || op.fd < 0 ? -E.EBADF : -E.EOPNOTSUPP);
+      if (op.fd >= FD_BASE || op.fd < 0) return op.complete(-E.EBADF);
+      // Readiness of an arbitrary fd cannot be observed through Node's API: refused (EBADF if not open).
+      op.cancellable = false;
+      fs.fstat(op.fd, (err) => op.complete(err ? errnoOf(err) : -E.EOPNOTSUPP));
+      return;
     }
     const mask = h.readiness() & (events | POLL_ALWAYS);
     if (mask !== 0 && !op.multishot) return op.complete(mask);
