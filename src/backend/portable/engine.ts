@@ -131,10 +131,29 @@ export class Op {
  * names it in its CQE; PBUF_RECYCLE hands it back.
  */
 export class BufRing {
+  /** Free buffer ids, a stack (the most recently recycled, still cache-warm, is used next). */
   readonly free: number[] = [];
+  /** isFree[bid] === 1 while `bid` is in `free` (recycling checks it in O(1), not by scanning `free`). */
+  readonly #isFree: Uint8Array;
 
   constructor(readonly memory: Uint8Array, readonly size: number, readonly count: number) {
+    this.#isFree = new Uint8Array(count).fill(1);
     for (let i = count - 1; i >= 0; i--) this.free.push(i);
+  }
+
+  /** Takes a free buffer; undefined when none is free. */
+  take(): number | undefined {
+    const bid = this.free.pop();
+    if (bid !== undefined) this.#isFree[bid] = 0;
+    return bid;
+  }
+
+  /** Hands `bid` back (PBUF_RECYCLE); ids out of range or already free are ignored. */
+  recycle(bid: number): void {
+    if (bid >= 0 && bid < this.count && this.#isFree[bid] === 0) {
+      this.#isFree[bid] = 1;
+      this.free.push(bid);
+    }
   }
 
   view(bid: number): Uint8Array {

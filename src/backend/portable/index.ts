@@ -199,9 +199,7 @@ export class PortableBackend implements Backend {
     }
     if (code === DescOp.PBUF_RECYCLE) {
       // Returns a provided buffer to its ring: takes no SQE, posts no CQE.
-      const br = r.bufRings.get(stage[base + Rec.ARG0]!);
-      const bid = stage[base + Rec.ARG1]!;
-      if (br !== undefined && bid >= 0 && bid < br.count && !br.free.includes(bid)) br.free.push(bid);
+      r.bufRings.get(stage[base + Rec.ARG0]!)?.recycle(stage[base + Rec.ARG1]!);
       return;
     }
     const link = (flags & DescFlag.LINK_TIMEOUT) !== 0;

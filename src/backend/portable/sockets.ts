@@ -220,7 +220,7 @@ class StreamHandle extends Handle {
     const m = this.#multi!;
     const ib = this.inbox;
     while (ib.bytes > 0) {
-      const bid = m.ring.free.pop();
+      const bid = m.ring.take();
       if (bid === undefined) {
         this.#multi = undefined;
         m.op.complete(-E.ENOBUFS);
