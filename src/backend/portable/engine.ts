@@ -22,7 +22,7 @@
 import os from 'node:os';
 
 import { NativeStat } from '../../ring/constants.js';
-import { Cqe, Kind } from '../protocol.js';
+import { Cqe, Kind, stageF64 } from '../protocol.js';
 
 export const E = os.constants.errno;
 export const IORING_CQE_F_MORE = 1 << 1;
@@ -164,6 +164,8 @@ export class BufRing {
 /** A ring created on the portable backend (the handle Ring holds). */
 export class PortableRing {
   readonly outCap: number;
+  /** The stage's float64 view (deadlines, offsets), made once rather than per flush. */
+  readonly stageF64: Float64Array;
   readonly stageCap: number;
   /** Completions posted, not yet copied out: flat [slot, hi, res, flags]. */
   ready: number[] = [];
@@ -185,6 +187,7 @@ export class PortableRing {
   constructor(readonly stage: Int32Array, readonly out: Int32Array, readonly stats: Float64Array,
     readonly turn: Int32Array, readonly onWake: () => void, readonly sqEntries: number,
     readonly cqEntries: number, readonly setupFlags: number) {
+    this.stageF64 = stageF64(stage);
     this.outCap = Math.floor(out.length / Cqe.WORDS);
     this.stageCap = Math.floor((stage.length - 16) / 16);
     // The un-ref is lazy (as the addon's uv_prepare hook): checked here and after each wake.

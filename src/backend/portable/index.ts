@@ -15,7 +15,7 @@
  */
 import { NativeStat } from '../../ring/constants.js';
 import type { Backend, BackendHandle, SyscallBackend } from '../backend.js';
-import { DescFlag, DescOp, Kind, Rec, SLOT_MESSAGE, StageHeader, stageF64 } from '../protocol.js';
+import { DescFlag, DescOp, Kind, Rec, SLOT_MESSAGE, StageHeader } from '../protocol.js';
 import { decodeSockaddr } from '../mock/sockaddr.js';
 import fs from 'node:fs';
 
@@ -117,7 +117,7 @@ export class PortableBackend implements Backend {
     const count = stage[StageHeader.COUNT]!;
     if (count > 0) {
       r.stats[NativeStat.ENTERS]! += 1;
-      const f64 = stageF64(stage);
+      const f64 = r.stageF64;
       r.flushing = true;
       try {
         for (let i = 0; i < count; i++) this.#submit(r, stage, f64, i, pins !== undefined ? pins[i] : undefined);
