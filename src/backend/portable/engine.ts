@@ -22,7 +22,7 @@
 import os from 'node:os';
 
 import { NativeStat } from '../../ring/constants.js';
-import { Cqe, Kind } from '../protocol.js';
+import { Cqe, Kind, stageF64 } from '../protocol.js';
 
 export const E = os.constants.errno;
 export const IORING_CQE_F_MORE = 1 << 1;
@@ -43,6 +43,24 @@ export function errnoOf(err: unknown): number {
   return -E.EIO;
 }
 
+/** The longest delay one Node timer takes (longer ones would fire after 1 ms). */
+const MAX_TIMER_MS = 0x7fffffff;
+
+/**
+ * An unref'd timer for any finite delay: delays past Node's 2^31-1 ms limit
+ * are reached in steps. Returns the function that cancels it.
+ */
+export function timer(ms: number, fn: () => void): () => void {
+  let t: NodeJS.Timeout;
+  const arm = (left: number): void => {
+    if (left > MAX_TIMER_MS) t = setTimeout(() => arm(left - MAX_TIMER_MS), MAX_TIMER_MS);
+    else t = setTimeout(fn, left);
+    t.unref();
+  };
+  arm(ms);
+  return () => clearTimeout(t);
+}
+
 /** One operation in flight. */
 export class Op {
   done = false;
@@ -50,7 +68,8 @@ export class Op {
   cancellable = true;
   /** 0: no deadline, 1: linked timeout, 2: separate timer. */
   link = 0;
-  linkTimer: NodeJS.Timeout | undefined = undefined;
+  /** Cancels the linked deadline's timer. */
+  linkTimer: (() => void) | undefined = undefined;
   /** Stops whatever the operation waits on (a timer, a socket queue); called once, on completion. */
   detach: (() => void) | undefined = undefined;
 
@@ -71,7 +90,7 @@ export class Op {
     if (r.destroyed) return;
     r.post(this.slot, this.hi, res, 0);
     if (this.link === 1) {
-      if (this.linkTimer !== undefined) clearTimeout(this.linkTimer);
+      this.linkTimer?.();
       this.linkTimer = undefined;
       r.post(this.slot, (this.hi & ~3) | Kind.LINK_TIMEOUT, linkRes, 0);
     }
@@ -98,7 +117,7 @@ export class Op {
     if (r.destroyed) return;
     r.post(this.slot, this.hi, 0, IORING_CQE_F_NOTIF);
     if (this.link === 1) {
-      if (this.linkTimer !== undefined) clearTimeout(this.linkTimer);
+      this.linkTimer?.();
       this.linkTimer = undefined;
       r.post(this.slot, (this.hi & ~3) | Kind.LINK_TIMEOUT, -E.ECANCELED, 0);
     }
@@ -112,10 +131,29 @@ export class Op {
  * names it in its CQE; PBUF_RECYCLE hands it back.
  */
 export class BufRing {
+  /** Free buffer ids, a stack (the most recently recycled, still cache-warm, is used next). */
   readonly free: number[] = [];
+  /** isFree[bid] === 1 while `bid` is in `free` (recycling checks it in O(1), not by scanning `free`). */
+  readonly #isFree: Uint8Array;
 
   constructor(readonly memory: Uint8Array, readonly size: number, readonly count: number) {
+    this.#isFree = new Uint8Array(count).fill(1);
     for (let i = count - 1; i >= 0; i--) this.free.push(i);
+  }
+
+  /** Takes a free buffer; undefined when none is free. */
+  take(): number | undefined {
+    const bid = this.free.pop();
+    if (bid !== undefined) this.#isFree[bid] = 0;
+    return bid;
+  }
+
+  /** Hands `bid` back (PBUF_RECYCLE); ids out of range or already free are ignored. */
+  recycle(bid: number): void {
+    if (bid >= 0 && bid < this.count && this.#isFree[bid] === 0) {
+      this.#isFree[bid] = 1;
+      this.free.push(bid);
+    }
   }
 
   view(bid: number): Uint8Array {
@@ -126,13 +164,15 @@ export class BufRing {
 /** A ring created on the portable backend (the handle Ring holds). */
 export class PortableRing {
   readonly outCap: number;
+  /** The stage's float64 view (deadlines, offsets), made once rather than per flush. */
+  readonly stageF64: Float64Array;
   readonly stageCap: number;
   /** Completions posted, not yet copied out: flat [slot, hi, res, flags]. */
   ready: number[] = [];
   readyHead = 0;
   readonly pending = new Map<number, Op>();
   /** Armed separate deadline timers, by slot: they outlive their operation. */
-  readonly timers = new Map<number, { hi: number; timer: NodeJS.Timeout }>();
+  readonly timers = new Map<number, { hi: number; cancel: () => void }>();
   flushing = false;
   destroyed = false;
   #wakeQueued = false;
@@ -147,6 +187,7 @@ export class PortableRing {
   constructor(readonly stage: Int32Array, readonly out: Int32Array, readonly stats: Float64Array,
     readonly turn: Int32Array, readonly onWake: () => void, readonly sqEntries: number,
     readonly cqEntries: number, readonly setupFlags: number) {
+    this.stageF64 = stageF64(stage);
     this.outCap = Math.floor(out.length / Cqe.WORDS);
     this.stageCap = Math.floor((stage.length - 16) / 16);
     // The un-ref is lazy (as the addon's uv_prepare hook): checked here and after each wake.
@@ -246,12 +287,12 @@ export class PortableRing {
   arm(op: Op, kind: number, ms: number): void {
     op.link = kind;
     if (kind === 2) {
-      const timer = setTimeout(() => this.#separateFired(op.slot, op.hi), ms);
-      timer.unref();
-      this.timers.set(op.slot, { hi: op.hi, timer });
+      const slot = op.slot;
+      const hi = op.hi;
+      this.timers.set(slot, { hi, cancel: timer(ms, () => this.#separateFired(slot, hi)) });
       return;
     }
-    op.linkTimer = setTimeout(() => {
+    op.linkTimer = timer(ms, () => {
       op.linkTimer = undefined;
       if (op.done) return;
       if (!op.cancellable) {
@@ -262,8 +303,7 @@ export class PortableRing {
         return;
       }
       op.complete(-E.ECANCELED, -E.ETIME);
-    }, ms);
-    op.linkTimer.unref();
+    });
   }
 
   #separateFired(slot: number, hi: number): void {
@@ -280,7 +320,7 @@ export class PortableRing {
     if ((targetHi & 3) === Kind.LINK_TIMEOUT) {
       const t = this.timers.get(targetSlot);
       if (t !== undefined && ((t.hi & ~3) | Kind.LINK_TIMEOUT) === targetHi) {
-        clearTimeout(t.timer);
+        t.cancel();
         this.timers.delete(targetSlot);
         this.post(targetSlot, targetHi, -E.ECANCELED, 0);
         res = 0;
@@ -304,13 +344,13 @@ export class PortableRing {
     this.turn[2] = 0;
     for (const op of [...this.pending.values()]) {
       op.done = true;
-      if (op.linkTimer !== undefined) clearTimeout(op.linkTimer);
+      op.linkTimer?.();
       const d = op.detach;
       op.detach = undefined;
       d?.();
     }
     this.pending.clear();
-    for (const t of this.timers.values()) clearTimeout(t.timer);
+    for (const t of this.timers.values()) t.cancel();
     this.timers.clear();
     this.detachMessages?.();
   }

@@ -15,11 +15,11 @@
  */
 import { NativeStat } from '../../ring/constants.js';
 import type { Backend, BackendHandle, SyscallBackend } from '../backend.js';
-import { DescFlag, DescOp, Kind, Rec, SLOT_MESSAGE, StageHeader, stageF64 } from '../protocol.js';
+import { DescFlag, DescOp, Kind, Rec, SLOT_MESSAGE, StageHeader } from '../protocol.js';
 import { decodeSockaddr } from '../shared/sockaddr.js';
 import fs from 'node:fs';
 
-import { BufRing, E, errnoOf, Op, PortableRing } from './engine.js';
+import { BufRing, E, errnoOf, Op, PortableRing, timer } from './engine.js';
 import { startFileOp, windowOf } from './files.js';
 import { DgramHandle } from './datagrams.js';
 import * as messages from './messages.js';
@@ -117,7 +117,7 @@ export class PortableBackend implements Backend {
     const count = stage[StageHeader.COUNT]!;
     if (count > 0) {
       r.stats[NativeStat.ENTERS]! += 1;
-      const f64 = stageF64(stage);
+      const f64 = r.stageF64;
       r.flushing = true;
       try {
         for (let i = 0; i < count; i++) this.#submit(r, stage, f64, i, pins !== undefined ? pins[i] : undefined);
@@ -199,9 +199,7 @@ export class PortableBackend implements Backend {
     }
     if (code === DescOp.PBUF_RECYCLE) {
       // Returns a provided buffer to its ring: takes no SQE, posts no CQE.
-      const br = r.bufRings.get(stage[base + Rec.ARG0]!);
-      const bid = stage[base + Rec.ARG1]!;
-      if (br !== undefined && bid >= 0 && bid < br.count && !br.free.includes(bid)) br.free.push(bid);
+      r.bufRings.get(stage[base + Rec.ARG0]!)?.recycle(stage[base + Rec.ARG1]!);
       return;
     }
     const link = (flags & DescFlag.LINK_TIMEOUT) !== 0;
@@ -232,9 +230,7 @@ export class PortableBackend implements Backend {
       case DescOp.TIMEOUT: {
         const ms = f64[(base + Rec.OP_MS) >> 1]!;
         if (!isMs(ms)) return op.complete(-E.EINVAL);
-        const t = setTimeout(() => op.complete(-E.ETIME), ms);
-        t.unref();
-        op.detach = () => clearTimeout(t);
+        op.detach = timer(ms, () => op.complete(-E.ETIME));
         return;
       }
       case DescOp.MSG_RING:
@@ -391,8 +387,11 @@ export class PortableBackend implements Backend {
   #poll(op: Op, events: number): void {
     const h = op.fd >= FD_BASE ? this.#table.get(op.fd) : undefined;
     if (h === undefined) {
-      // Readiness of an arbitrary fd cannot be observed through Node's API.
-      return op.complete(op.fd >= FD_BASE || op.fd < 0 ? -E.EBADF : -E.EOPNOTSUPP);
+      if (op.fd >= FD_BASE || op.fd < 0) return op.complete(-E.EBADF);
+      // Readiness of an arbitrary fd cannot be observed through Node's API: refused (EBADF if not open).
+      op.cancellable = false;
+      fs.fstat(op.fd, (err) => op.complete(err ? errnoOf(err) : -E.EOPNOTSUPP));
+      return;
     }
     const mask = h.readiness() & (events | POLL_ALWAYS);
     if (mask !== 0 && !op.multishot) return op.complete(mask);

@@ -26,6 +26,7 @@ import net from 'node:net';
 
 import type { SyscallBackend } from '../backend.js';
 import { AF_INET, AF_INET6, AF_UNIX, decodeSockaddr, encodeSockaddr } from '../shared/sockaddr.js';
+import { DescOp } from '../protocol.js';
 import { E, errnoOf, IORING_CQE_BUFFER_SHIFT, IORING_CQE_F_BUFFER, type BufRing, type Op } from './engine.js';
 import { DgramHandle } from './datagrams.js';
 import { Handle, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, uvBinding, uvErrno } from './handle.js';
@@ -220,7 +221,7 @@ class StreamHandle extends Handle {
     const m = this.#multi!;
     const ib = this.inbox;
     while (ib.bytes > 0) {
-      const bid = m.ring.free.pop();
+      const bid = m.ring.take();
       if (bid === undefined) {
         this.#multi = undefined;
         m.op.complete(-E.ENOBUFS);
@@ -276,30 +277,61 @@ class StreamHandle extends Handle {
     };
   }
 
+  /**
+   * Sends still waiting for their write callback, in write order, with their
+   * byte counts (null: completed when libuv wrote it at once). net.Socket calls
+   * write callbacks in write order, also for writes dropped by destroy(), so
+   * one shared callback takes them from the head: no closure per send.
+   */
+  readonly #writes: (Op | null)[] = [];
+  readonly #writeLens: number[] = [];
+  #writeHead = 0;
+
+  readonly #onWritten = (err?: Error | null): void => {
+    const i = this.#writeHead;
+    const op = this.#writes[i];
+    const n = this.#writeLens[i]!;
+    if (++this.#writeHead === this.#writes.length) {
+      this.#writes.length = 0;
+      this.#writeLens.length = 0;
+      this.#writeHead = 0;
+    }
+    if (op === null || op === undefined) return;
+    // Node calls back without an error for writes it dropped because the socket was destroyed
+    // (reset by the peer, or closed here): those bytes never reached the kernel.
+    const s = this.sock!;
+    let res = n;
+    if (err) res = errnoOf(err);
+    else if (s.destroyed && (s.writableLength > 0 || this.#dropped(s))) {
+      res = s.errored ? errnoOf(s.errored) : this.inbox.error !== 0 ? this.inbox.error : -E.EPIPE;
+    }
+    if (op.code === DescOp.SEND_ZC) op.completeZc(res);
+    else op.complete(res);
+  };
+
+  /** SEND (and SEND_ZC when `zc`): completes when libuv has handed every byte to the kernel. */
   send(op: Op, view: Uint8Array, zc = false): void {
     const s = this.sock;
-    const fail = (res: number): void => (zc ? op.completeZc(res) : op.complete(res));
-    if (s === undefined || this.connecting !== undefined) return fail(-E.ENOTCONN);
-    if (this.writeEnded || s.destroyed) return fail(-E.EPIPE);
-    if (this.inbox.error !== 0) return fail(this.inbox.error);
-    if (view.length === 0) return fail(0);
+    let res = 0;
+    if (s === undefined || this.connecting !== undefined) res = -E.ENOTCONN;
+    else if (this.writeEnded || s.destroyed) res = -E.EPIPE;
+    else if (this.inbox.error !== 0) res = this.inbox.error;
+    if (res !== 0 || view.length === 0 || s === undefined) {
+      if (zc) op.completeZc(res);
+      else op.complete(res);
+      return;
+    }
     op.cancellable = false;
     const n = view.length;
     const before = s.writableLength;
-    s.write(view, (err) => {
-      // Node calls back without an error for writes it dropped because the socket was destroyed
-      // (reset by the peer, or closed here): those bytes never reached the kernel.
-      let res = n;
-      if (err) res = errnoOf(err);
-      else if (s.destroyed && (s.writableLength > 0 || this.#dropped(s))) {
-        res = s.errored ? errnoOf(s.errored) : this.inbox.error !== 0 ? this.inbox.error : -E.EPIPE;
-      }
-      if (zc) op.completeZc(res);
-      else op.complete(res);
-    });
+    const at = this.#writes.length;
+    this.#writes.push(op);
+    this.#writeLens.push(n);
+    s.write(view, this.#onWritten);
     // libuv wrote every byte at once (its try_write): the kernel has them now, so the send is
-    // complete now (returned by this flush); the callback that follows finds it done.
+    // complete now (returned by this flush); its callback, which follows, finds nothing to do.
     if (before === 0 && s.writableLength === 0 && !s.destroyed && s.errored === null) {
+      if (this.#writes[at] === op && at >= this.#writeHead) this.#writes[at] = null;
       if (zc) op.completeZc(n);
       else op.complete(n);
     }
