@@ -5,6 +5,10 @@ export { Ring } from './ops/methods.js';
 export { MultishotIterator, setDefaultBackend, submitChannel, completeChannel } from './ring/ring.js';
 export type { RingLogger, RingHandle, RingMessage } from './ring/ring.js';
 export type { Backend, BackendHandle } from './backend/backend.js';
+export { PortableBackend, portableBackend } from './backend/portable/index.js';
+export type { BackendChoice, BackendName } from './backend/select.js';
+export { DEFAULT_MAX_IO_WORKERS, MIN_RETRY_ENTRIES } from './ring/ring.js';
+export type { MaxIoWorkers } from './ring/ring.js';
 export type { RingOptions, RingStats, RingInfo, Callback, OpOptions } from './ring/ring.js';
 export {
   AbortError, RingClosedError, StaleCredentialsError, SystemError, TimeoutError, UnsupportedOperationError, UringUnavailableError,

@@ -38,12 +38,20 @@ options:
       --header-timeout MS  a request head must arrive within this (default 10000; then 408)
       --request-timeout MS a whole request, head and body, within this (default 30000)
       --send-timeout MS    a response making no progress this long is dropped (default 60000; 0: never)
+      --ring-entries N     io_uring submission queue size per ring (default 1024; smaller rings need less
+                           locked memory where RLIMIT_MEMLOCK is small)
+      --max-io-workers N   cap on the kernel's io_uring worker threads per ring for blocking work such as a
+                           send to a client that stopped reading (default 64)
   -h, --help            this text
 `;
 
 export interface CliOptions extends ServeOptions {
   workers: number;
   help: boolean;
+  /** RingOptions.entries of each serving ring (--ring-entries). */
+  ringEntries?: number;
+  /** RingOptions.maxIoWorkers.unbounded of each serving ring (--max-io-workers). */
+  maxIoWorkers?: number;
 }
 
 export class UsageError extends Error {}
@@ -83,6 +91,8 @@ export function parseServeArgs(argv: readonly string[]): CliOptions {
       case '--header-timeout': o.headerTimeoutMs = intArg('--header-timeout', value(), 1, 86_400_000); break;
       case '--request-timeout': o.requestTimeoutMs = intArg('--request-timeout', value(), 1, 86_400_000); break;
       case '--send-timeout': o.sendTimeoutMs = intArg('--send-timeout', value(), 0, 86_400_000); break;
+      case '--ring-entries': o.ringEntries = intArg('--ring-entries', value(), 2, 32768); break;
+      case '--max-io-workers': o.maxIoWorkers = intArg('--max-io-workers', value(), 1, 65536); break;
       case '-h': case '--help': o.help = true; break;
       default:
         if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option ${a}`);
@@ -157,10 +167,19 @@ function announce(root: string, url: string, workers: number): void {
     `${workers > 1 ? ` (${workers} workers)` : ''}\n`);
 }
 
+/** The serving rings' options from the CLI flags. */
+function ringOptions(o: CliOptions): { entries?: number; maxIoWorkers?: { unbounded: number } } {
+  return {
+    ...(o.ringEntries !== undefined ? { entries: o.ringEntries } : {}),
+    ...(o.maxIoWorkers !== undefined ? { maxIoWorkers: { unbounded: o.maxIoWorkers } } : {}),
+  };
+}
+
 async function serveHere(o: CliOptions): Promise<number> {
   let server: StaticServer;
   try {
-    server = StaticServer.start(o);
+    // This thread's ring, made with the flags' sizes before anything else asks for it.
+    server = StaticServer.start({ ...o, ring: Ring.current(ringOptions(o)) });
   } catch (e) {
     process.stderr.write(`uringkit serve: ${oneLine(e)}\n`);
     return 1;
@@ -173,7 +192,7 @@ async function serveHere(o: CliOptions): Promise<number> {
 }
 
 async function serveWithWorkers(o: CliOptions): Promise<number> {
-  const ring = Ring.current();
+  const ring = Ring.current(ringOptions(o));
   // Hold the port (SO_REUSEPORT) until every worker listens on it; also resolves port 0.
   let hold: TcpListener;
   try {
@@ -188,7 +207,9 @@ async function serveWithWorkers(o: CliOptions): Promise<number> {
     cacheTtlMs: o.cacheTtlMs, cacheEntries: o.cacheEntries, headerTimeoutMs: o.headerTimeoutMs,
     requestTimeoutMs: o.requestTimeoutMs, sendTimeoutMs: o.sendTimeoutMs,
   };
-  const workers = startWorkers({ module: new URL('./worker.js', import.meta.url), count: o.workers, data });
+  const workers = startWorkers({
+    module: new URL('./worker.js', import.meta.url), count: o.workers, data, ring: ringOptions(o),
+  });
   const failed = workers.join().then(() => new Error('the workers ended'), (e: unknown) => e as Error);
   const messages = ring.messages();
   const listening = (async () => {

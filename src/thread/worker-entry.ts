@@ -32,6 +32,7 @@ const ring = Ring.current({
   ...(input.ring.attachWq && input.parentRing !== null ? { attachWq: input.parentRing } : {}),
   ...(input.ring.busyPollUs !== 0 ? { busyPollUs: input.ring.busyPollUs } : {}),
   ...(input.ring.maxIoWorkers !== undefined ? { maxIoWorkers: input.ring.maxIoWorkers } : {}),
+  ...(input.ring.entries !== undefined ? { entries: input.ring.entries } : {}),
 });
 // Pinned through the ring's backend (set-up syscalls never bypass it), before
 // any operation: the kernel's async workers for this ring start on demand

@@ -14,7 +14,8 @@ export interface EntryData {
   /** CPU to pin to, or -1. */
   cpu: number;
   /** Options for this worker's ring (validated by startWorkers). */
-  ring: { attachWq: boolean; busyPollUs: number; maxIoWorkers: { bounded?: number; unbounded?: number } | undefined };
+  ring: { attachWq: boolean; busyPollUs: number; maxIoWorkers: { bounded?: number; unbounded?: number } | undefined;
+    entries: number | undefined };
   /**
    * 'portable' when the parent's ring runs on the portable backend: the
    * worker's ring does too, so that ring messages reach the parent (a

@@ -81,6 +81,11 @@ export interface WorkerRingOptions {
    * io-wq threads per worker (default: bounded = the kernel's, unbounded = 64).
    */
   maxIoWorkers?: MaxIoWorkers;
+  /**
+   * RingOptions.entries for each worker's ring (SQ size, 1..32768; default
+   * 1024). Smaller rings need less locked memory where RLIMIT_MEMLOCK is small.
+   */
+  entries?: number;
 }
 
 export interface WorkerInfo {
@@ -172,13 +177,19 @@ export function allowedCpus(): number[] {
 }
 
 function workerRingOptions(o: unknown): EntryData['ring'] {
-  if (o === undefined) return { attachWq: false, busyPollUs: 0, maxIoWorkers: undefined };
+  if (o === undefined) return { attachWq: false, busyPollUs: 0, maxIoWorkers: undefined, entries: undefined };
   if (o === null || typeof o !== 'object') throw invalidArgType('options.ring', 'of type object', o);
-  const { attachWq = false, busyPollUs = 0, maxIoWorkers } = o as WorkerRingOptions;
+  const { attachWq = false, busyPollUs = 0, maxIoWorkers, entries } = o as WorkerRingOptions;
   if (typeof attachWq !== 'boolean') throw invalidArgType('options.ring.attachWq', 'of type boolean', attachWq);
   checkBusyPoll(busyPollUs, 'options.ring.busyPollUs');
   if (maxIoWorkers !== undefined) checkMaxIoWorkers(maxIoWorkers, 'options.ring.maxIoWorkers');
-  return { attachWq, busyPollUs, maxIoWorkers: maxIoWorkers === undefined ? undefined : { ...maxIoWorkers } };
+  if (entries !== undefined) {
+    if (typeof entries !== 'number') throw invalidArgType('options.ring.entries', 'of type number', entries);
+    if (!Number.isInteger(entries) || entries < 1 || entries > 32768) {
+      throw outOfRange('options.ring.entries', '>= 1 && <= 32768', entries);
+    }
+  }
+  return { attachWq, busyPollUs, maxIoWorkers: maxIoWorkers === undefined ? undefined : { ...maxIoWorkers }, entries };
 }
 
 function moduleUrl(m: unknown): string {

@@ -65,6 +65,19 @@ test('the limit flags', () => {
   assert.throws(() => parseServeArgs(['--send-timeout', 'x']), /--send-timeout needs an integer/);
 });
 
+test('--ring-entries and --max-io-workers: parsed, bounded, and the server runs with them (1 and 2 workers)',
+  { skip: hasPrlimit ? false : 'prlimit (util-linux) is not installed' }, async () => {
+    const o = parseServeArgs(['--ring-entries', '64', '--max-io-workers=8']);
+    assert.equal(o.ringEntries, 64);
+    assert.equal(o.maxIoWorkers, 8);
+    assert.throws(() => parseServeArgs(['--ring-entries', '1']), /--ring-entries needs an integer from 2 to 32768/);
+    assert.throws(() => parseServeArgs(['--max-io-workers', '0']), /--max-io-workers needs an integer from 1 to 65536/);
+    for (const workers of ['1', '2']) {
+      const r = await runCli(['--port', '0', '--workers', workers, '--ring-entries', '16', '--max-io-workers', '4']);
+      assert.ok(r.served, `--workers ${workers}: ${r.stderr}`);
+    }
+  });
+
 test('ports are decimal digits only (no 0x50, 1e3, or padding)', () => {
   assert.equal(parseServeArgs(['--port', '8081']).port, 8081);
   assert.equal(parseServeArgs(['--port=0']).port, 0);

@@ -2,7 +2,7 @@
  * startWorkers gives the parent each worker's ring handle (`workers.handles[i]`,
  * `workers.workers[i].ring`): the parent messages every worker's ring
  * directly and gets an answer, without a side channel. Also: the workers'
- * rings take `ring.maxIoWorkers`.
+ * rings take `ring.maxIoWorkers` and `ring.entries`.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -16,7 +16,7 @@ describe('startWorkers: ring handles per worker', () => {
   test('the parent sends to each worker\'s ring and each answers', async () => {
     const ring = Ring.current();
     const count = 3;
-    const workers = startWorkers({ module: FIXTURE, count, pin: false, ring: { maxIoWorkers: { unbounded: 4 } } });
+    const workers = startWorkers({ module: FIXTURE, count, pin: false, ring: { maxIoWorkers: { unbounded: 4 }, entries: 8 } });
     try {
       const got: RingMessage[] = [];
       const it = ring.messages();
@@ -38,11 +38,12 @@ describe('startWorkers: ring handles per worker', () => {
         assert.equal(h.threadId, workers.workers[i]!.threadId);
       }
       assert.equal(new Set(handles.map((h) => h!.id)).size, count, 'distinct rings');
-      for (let i = 0; i < count; i++) await ring.send(handles[i]!, { tag: 7, value: i + 1 });
-      await deadline(collect(2 * count), 60_000, 'answers');
+      for (let i = 0; i < count; i++) await ring.sendMessage(handles[i]!, { tag: 7, value: i + 1 });
+      await deadline(collect(3 * count), 60_000, 'answers');
       await it.return?.();
       const caps = got.filter((m) => m.tag === 1).map((m) => m.value);
       assert.deepEqual(caps, [4, 4, 4], 'each worker ring has maxIoWorkers.unbounded = 4');
+      assert.deepEqual(got.filter((m) => m.tag === 2).map((m) => m.value), [8, 8, 8], 'each worker ring has 8 SQ entries');
       const answers = got.filter((m) => m.tag === 7).map((m) => m.value).sort((a, b) => a - b);
       assert.deepEqual(answers, [10, 21, 32], 'worker i answered value (i + 1) * 10 + i');
     } finally {
@@ -51,10 +52,14 @@ describe('startWorkers: ring handles per worker', () => {
     await workers.join();
   });
 
-  test('startWorkers validates ring.maxIoWorkers before starting anything', () => {
+  test('startWorkers validates ring.maxIoWorkers and ring.entries before starting anything', () => {
     assert.throws(() => startWorkers({ module: FIXTURE, count: 1, ring: { maxIoWorkers: { unbounded: 0 } } }),
       { code: 'ERR_OUT_OF_RANGE', name: 'RangeError' });
     assert.throws(() => startWorkers({ module: FIXTURE, count: 1, ring: { maxIoWorkers: 'x' as unknown as object } }),
+      { code: 'ERR_INVALID_ARG_TYPE' });
+    assert.throws(() => startWorkers({ module: FIXTURE, count: 1, ring: { entries: 0 } }),
+      { code: 'ERR_OUT_OF_RANGE', name: 'RangeError' });
+    assert.throws(() => startWorkers({ module: FIXTURE, count: 1, ring: { entries: '8' as unknown as number } }),
       { code: 'ERR_INVALID_ARG_TYPE' });
   });
 });
