@@ -16,8 +16,13 @@ import {
 } from './file.js';
 import { accept, acceptMultishot, connect, recv, recvmsg, recvMultishot, send, sendmsg, shutdown } from './socket.js';
 
-/** Public method name → issuing function (`this` is the ring). */
-export const METHODS: Readonly<Record<string, (this: Ring, ...args: never[]) => unknown>> = Object.freeze({
+/**
+ * Public method name → issuing function (`this` is the ring). Typed by its
+ * entries (not as a plain Record), so that this module's declaration file
+ * imports core/file/socket's: their `declare module` blocks type Ring's
+ * methods, and a user's program sees them only if a file it loads imports them.
+ */
+export const METHODS = Object.freeze({
   // ring core
   nop, sleep, poll, pollMultishot, closeFd, sendMessage,
   // files

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
@@ -203,6 +204,10 @@ describe('permissions', () => {
         }
         // The child must reach the fixture: open the temporary directories to others.
         for (let d = fx.root; d.startsWith(fx.tmp.dir); d = path.dirname(d)) fs.chmodSync(d, 0o755);
+        // ...and let it pass through the directories above (the test runner gives each file a private TMPDIR).
+        for (let d = path.dirname(fx.tmp.dir); d.startsWith(os.tmpdir()) && d !== path.dirname(d); d = path.dirname(d)) {
+          fs.chmodSync(d, (fs.statSync(d).mode & 0o777) | 0o111);
+        }
         const srv = await startChildServer(fx.root, {}, { uid: nobody });
         try {
           await expect(srv.port);
