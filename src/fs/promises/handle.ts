@@ -21,6 +21,7 @@ import os from 'node:os';
 
 import { invalidArgType, SystemError } from '../../errors.js';
 import type { File } from '../file.js';
+import { registerHandleFile } from './handle-files.js';
 import {
   argValueError, checkAborted, closedError, NODE_MAJOR, rangeError as outOfRange, toNodeStats,
 } from './shape.js';
@@ -111,14 +112,7 @@ function checkBufferArray(buffers: unknown): readonly NodeJS.ArrayBufferView[] {
   return buffers as NodeJS.ArrayBufferView[];
 }
 
-/** The File behind one of our handles (for the streams module). */
-export let handleFile: (h: FileHandle) => File;
-
 export class FileHandle extends EventEmitter {
-  static {
-    handleFile = (h) => h.#file;
-  }
-
   #file: File;
   #fd: number;
   #refs = 1;
@@ -131,6 +125,7 @@ export class FileHandle extends EventEmitter {
     super();
     this.#file = file;
     this.#fd = file.fd;
+    registerHandleFile(this, file);
     finalizer.register(this, this.#fd, this);
   }
 

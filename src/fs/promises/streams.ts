@@ -21,7 +21,7 @@ import { Readable, Writable } from 'node:stream';
 import { invalidArgType, outOfRange } from '../../errors.js';
 import { File } from '../file.js';
 import { Ring } from '../../ring/ring.js';
-import { FileHandle, handleFile } from './handle.js';
+import { fileOfHandle, type StreamFileHandle } from './handle-files.js';
 import { currentRing, plainFlags, plainMode, plainPath } from './shape.js';
 import { parseOpenFlags } from '../../ops/file.js';
 
@@ -34,7 +34,7 @@ const DEFAULT_HWM = 64 * 1024;
 export interface StreamCommonOptions {
   flags?: string | number;
   encoding?: BufferEncoding | null;
-  fd?: number | FileHandle;
+  fd?: number | StreamFileHandle;
   mode?: number;
   autoClose?: boolean;
   emitClose?: boolean;
@@ -70,12 +70,13 @@ function checkStartEnd(start: unknown, end: unknown): [number | undefined, numbe
 
 interface Source {
   file?: File;
-  handle?: FileHandle;
+  handle?: StreamFileHandle;
 }
 
 /** Resolves `fd` (number or our FileHandle) to a File; undefined: open `path` in _construct. */
 function sourceOf(fd: unknown): Source {
-  if (fd instanceof FileHandle) return { handle: fd, file: handleFile(fd) };
+  const handleFile = fileOfHandle(fd);
+  if (handleFile !== undefined) return { handle: fd as StreamFileHandle, file: handleFile };
   if (fd === undefined || fd === null) return {};
   if (typeof fd !== 'number') throw invalidArgType('fd', 'of type number or an instance of FileHandle', fd);
   if (!Number.isInteger(fd) || fd < 0 || fd > 2 ** 31 - 1) throw outOfRange('fd', '>= 0 && <= 2147483647', fd);
@@ -87,7 +88,7 @@ function delegated(options: StreamCommonOptions | undefined): boolean {
   if (currentRing() === undefined) return true;
   if (options === undefined) return false;
   return options.fs !== undefined || (options.fd !== undefined && typeof options.fd === 'object' &&
-    !(options.fd instanceof FileHandle));
+    fileOfHandle(options.fd) === undefined);
 }
 
 /** What both stream kinds resolve from their arguments: the source, the path, flags and mode (node's checks). */
