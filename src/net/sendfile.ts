@@ -153,6 +153,7 @@ function release(ring: Ring, p: Pipe): void {
 
 /** Friend access to a lease's pipe (set by SendFilePipe's static block). */
 let takeLease: (lease: SendFilePipe) => Pipe | undefined;
+const leaseToken: unique symbol = Symbol('SendFilePipe');
 
 /**
  * A pipe taken for one sendFile ahead of time (reserveSendFilePipe): pass it
@@ -163,8 +164,9 @@ export class SendFilePipe {
   readonly #ring: Ring;
   #pipe: Pipe | undefined;
 
-  /** @internal */
-  constructor(ring: Ring, pipe: Pipe) {
+  /** @internal Made by reserveSendFilePipe() only (a lease of arbitrary fds would let sendFile close them). */
+  constructor(token: typeof leaseToken, ring: Ring, pipe: Pipe) {
+    if (token !== leaseToken) throw new TypeError('Illegal constructor: use reserveSendFilePipe(ring)');
     this.#ring = ring;
     this.#pipe = pipe;
     leaseFinalizer.register(this, { pipe, close: poolOf(ring).close }, this);
@@ -214,7 +216,7 @@ export class SendFilePipe {
 export function reserveSendFilePipe(ring: Ring): SendFilePipe {
   if (!(ring instanceof Ring)) throw invalidArgType('ring', 'an instance of Ring', ring);
   if (ring.closed) throw new RingClosedError('reserveSendFilePipe');
-  return new SendFilePipe(ring, acquire(ring));
+  return new SendFilePipe(leaseToken, ring, acquire(ring));
 }
 
 /** How many idle pipes the ring's sendFile pool holds (for tests and diagnostics). */

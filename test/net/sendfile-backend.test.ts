@@ -205,6 +205,8 @@ describe('sendFile takes its pipe before anything is queued (EMFILE before the r
         await other.close();
       }
       assert.throws(() => reserveSendFilePipe({} as Ring), { code: 'ERR_INVALID_ARG_TYPE' });
+      const Ctor = SendFilePipe as unknown as new (...a: unknown[]) => SendFilePipe;
+      assert.throws(() => new Ctor(Symbol('SendFilePipe'), ring, { r: 0, w: 1 }), TypeError, 'no lease of arbitrary fds');
       await sock.close();
       assert.equal(drainSendFilePipes(ring), 1);
       assert.deepEqual(mockPipes(mock), []);
