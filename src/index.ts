@@ -49,7 +49,10 @@ export type {
   NotifierHandle, ChannelHandle, ChannelOptions, StartWorkersOptions, StopOptions, StopResult, WorkerContext, WorkerInfo,
   WorkerMain, Workers, WorkerStats, OffloadPoolOptions, OffloadRunOptions, OffloadTask, WaitSignalOptions,
 } from './thread/index.js';
-export { sendFile, sendFilePoolSize, drainSendFilePipes, SENDFILE_PIPE_SIZE, SENDFILE_POOL_MAX } from './net/sendfile.js';
+export {
+  sendFile, sendFilePoolSize, drainSendFilePipes, reserveSendFilePipe, SendFilePipe, SENDFILE_PIPE_SIZE, SENDFILE_POOL_MAX,
+} from './net/sendfile.js';
+export type { SendFileOptions } from './net/sendfile.js';
 export { connect, DEFAULT_ATTEMPT_DELAY } from './net/connect.js';
 export type { HostConnectOptions, LookupFunction, LookupAddress } from './net/connect.js';
 export { socketStream, SocketStream } from './net/stream.js';
