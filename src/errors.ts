@@ -85,13 +85,36 @@ export function invalidArgType(name: string, expected: string, actual: unknown):
     `The "${name}" argument must be ${expected}. Received ${describe(actual)}`);
 }
 
+/** Node's wording: "The argument 'x' ..." (or "The property 'o.x'") and the value inspected, cut at 128 characters. */
 export function invalidArgValue(name: string, actual: unknown, reason = 'is invalid'): TypeError & { code: string } {
-  return coded(TypeError, 'ERR_INVALID_ARG_VALUE', `The argument '${name}' ${reason}. Received ${describe(actual)}`);
+  let shown = util.inspect(actual);
+  if (shown.length > 128) shown = `${shown.slice(0, 128)}...`;
+  return coded(TypeError, 'ERR_INVALID_ARG_VALUE',
+    `The ${name.includes('.') ? 'property' : 'argument'} '${name}' ${reason}. Received ${shown}`);
 }
 
+/** Node's wording: integers past 2^32 with `_` separators, bigints with `n`, anything else inspected. */
 export function outOfRange(name: string, range: string, actual: unknown): RangeError & { code: string } {
   return coded(RangeError, 'ERR_OUT_OF_RANGE',
-    `The value of "${name}" is out of range. It must be ${range}. Received ${describe(actual)}`);
+    `The value of "${name}" is out of range. It must be ${range}. Received ${describeRangeValue(actual)}`);
+}
+
+function describeRangeValue(v: unknown): string {
+  if (typeof v === 'number' && Number.isInteger(v) && Math.abs(v) > 2 ** 32) return numericSeparators(String(v));
+  if (typeof v === 'bigint') {
+    const s = String(v);
+    return `${v > 2n ** 32n || v < -(2n ** 32n) ? numericSeparators(s) : s}n`;
+  }
+  return util.inspect(v);
+}
+
+/** '-1234567' → '-1_234_567' (as Node prints large numbers in range errors). */
+function numericSeparators(s: string): string {
+  const start = s.startsWith('-') ? 1 : 0;
+  let out = '';
+  let i = s.length;
+  for (; i >= start + 4; i -= 3) out = `_${s.slice(i - 3, i)}${out}`;
+  return `${s.slice(0, i)}${out}`;
 }
 
 /** io_uring cannot be used in this process: one clear error at ring creation. */

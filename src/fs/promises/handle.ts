@@ -19,11 +19,11 @@ import { promisify } from 'node:util';
 
 import os from 'node:os';
 
-import { invalidArgType, SystemError } from '../../errors.js';
+import { invalidArgType, invalidArgValue, outOfRange, SystemError } from '../../errors.js';
 import type { File } from '../file.js';
 import { registerHandleFile } from './handle-files.js';
 import {
-  argValueError, checkAborted, closedError, NODE_MAJOR, rangeError as outOfRange, toNodeStats,
+  checkAborted, closedError, NODE_MAJOR, toNodeStats,
 } from './shape.js';
 import { createReadStream, createWriteStream, type ReadStream, type ReadStreamOptions, type WriteStream,
   type WriteStreamOptions } from './streams.js';
@@ -207,7 +207,7 @@ export class FileHandle extends EventEmitter {
     // Node 24 validates the position before the zero-length early return (nodejs/node#62674).
     let pos: number | bigint = NODE_MAJOR >= 24 ? readPosition(position, len) : -1;
     if (len === 0) return { __proto__: null, bytesRead: 0, buffer: buf } as ReadResult<NodeJS.ArrayBufferView>;
-    if (buf.byteLength === 0) throw argValueError('buffer', buf, 'is empty and cannot be written');
+    if (buf.byteLength === 0) throw invalidArgValue('buffer', buf, 'is empty and cannot be written');
     if (off < 0) throw outOfRange('offset', '>= 0', off);
     if (len < 0) throw outOfRange('length', '>= 0', len);
     if (off + len > buf.byteLength) throw outOfRange('length', `<= ${buf.byteLength - off}`, len);
@@ -253,7 +253,7 @@ export class FileHandle extends EventEmitter {
     // As node: an unknown encoding writes utf8; hex must have an even length.
     const encoding = typeof lengthArg === 'string' && Buffer.isEncoding(lengthArg) ? lengthArg : 'utf8';
     if (encoding.toLowerCase() === 'hex' && data.length % 2 !== 0) {
-      throw argValueError('encoding', lengthArg, `is invalid for data of length ${data.length}`);
+      throw invalidArgValue('encoding', lengthArg, `is invalid for data of length ${data.length}`);
     }
     const pos = writePosition(offsetOrOptions);
     const bytes = Buffer.from(data, encoding);
@@ -427,7 +427,7 @@ function invalidState(message: string): Error & { code: string } {
 async function readFromCurrent(f: File, o: HandleReadFileOptions): Promise<string | Buffer> {
   const encoding = o.encoding ?? undefined;
   if (encoding !== undefined && !Buffer.isEncoding(encoding)) {
-    throw argValueError('encoding', encoding, 'is invalid encoding');
+    throw invalidArgValue('encoding', encoding, 'is invalid encoding');
   }
   checkAborted(o.signal);
   const st = await f.stat();
@@ -463,7 +463,7 @@ function isIterable(v: unknown): v is Iterable<unknown> | AsyncIterable<unknown>
  */
 export async function writeAllData(f: File, data: unknown, o: HandleWriteFileOptions, position: number): Promise<void> {
   const encoding = o.encoding ?? 'utf8';
-  if (!Buffer.isEncoding(encoding)) throw argValueError('encoding', encoding, 'is invalid encoding');
+  if (!Buffer.isEncoding(encoding)) throw invalidArgValue('encoding', encoding, 'is invalid encoding');
   let pos = position;
   const put = async (chunk: unknown): Promise<void> => {
     checkAborted(o.signal);

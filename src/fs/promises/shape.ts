@@ -5,10 +5,10 @@
  * node:fs/promises, so its own validation and errors apply unchanged).
  */
 import fs from 'node:fs';
-import { debuglog, inspect } from 'node:util';
+import { debuglog } from 'node:util';
 import { fileURLToPath } from 'node:url';
 
-import { AbortError, invalidArgValue, outOfRange } from '../../errors.js';
+import { AbortError } from '../../errors.js';
 import type { BigIntStats as UkBigIntStats, Stats as UkStats } from '../stats.js';
 import { Ring } from '../../ring/ring.js';
 
@@ -113,30 +113,6 @@ export function checkAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw abortError(signal);
 }
 
-/**
- * outOfRange with node's rendering of the received value ("Received -1",
- * "Received 10n", separators past 2**32), as node's ERR_OUT_OF_RANGE prints it.
- */
-export function rangeError(name: string, range: string, value: number | bigint): RangeError & { code: string } {
-  const err = outOfRange(name, range, value);
-  err.message = err.message.replace(/Received .*$/s, `Received ${receivedNumber(value)}`);
-  return err;
-}
-
-function receivedNumber(v: number | bigint): string {
-  const big = typeof v === 'bigint';
-  let s = String(v);
-  const abs = big ? (v < 0n ? -v : v) : Math.abs(v);
-  if (big ? (abs as bigint) > 2n ** 32n : Number.isInteger(abs) && (abs as number) > 2 ** 32) {
-    const neg = s.startsWith('-') ? '-' : '';
-    const digits = neg ? s.slice(1) : s;
-    let out = '';
-    let i = digits.length;
-    for (; i >= 4; i -= 3) out = `_${digits.slice(i - 3, i)}${out}`;
-    s = `${neg}${digits.slice(0, i)}${out}`;
-  }
-  return big ? `${s}n` : s;
-}
 
 const debug = debuglog('uringkit');
 let unavailable = false;
@@ -158,14 +134,6 @@ export function currentRing(): Ring | undefined {
   }
 }
 
-/** invalidArgValue with node's rendering of the received value (util.inspect, 128 characters at most). */
-export function argValueError(name: string, value: unknown, reason: string): TypeError & { code: string } {
-  const err = invalidArgValue(name, value, reason);
-  let shown = inspect(value);
-  if (shown.length > 128) shown = `${shown.slice(0, 128)}...`;
-  err.message = err.message.replace(/Received .*$/s, `Received ${shown}`);
-  return err;
-}
 
 /** The running Node's major version: node:fs/promises' argument rules changed in 21 and 24. */
 export const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
