@@ -113,11 +113,13 @@ abstract class Base {
   async currentRing(): Promise<Ring> {
     const b = this.backend();
     setDefaultBackend(typeof b === 'string' ? undefined : b);
-    let r = Ring.current();
+    // A named backend is asked for by name: UK_BACKEND=node must not turn the io_uring fixture's ring portable.
+    const options = typeof b === 'string' ? { backend: b } : undefined;
+    let r = Ring.current(options);
     if (r.info.backend !== this.name) {
       // A ring of another backend is current on this thread: replace it for the test.
       await r.close();
-      r = Ring.current();
+      r = Ring.current(options);
     }
     this.rings.push(r);
     return r;
