@@ -17,12 +17,14 @@ export interface EntryData {
   ring: { attachWq: boolean; busyPollUs: number; maxIoWorkers: { bounded?: number; unbounded?: number } | undefined;
     entries: number | undefined };
   /**
-   * 'portable' when the parent's ring runs on the portable backend: the
-   * worker's ring does too, so that ring messages reach the parent (a
-   * portable ring receives only from portable rings). Else undefined: the
-   * worker's ring selects its backend as any ring does.
+   * The backend of the parent thread's ring when it is 'io_uring' or
+   * 'portable': the worker's ring runs on the same one, so that ring messages
+   * reach the parent (a portable ring receives only from portable rings, an
+   * io_uring ring only from io_uring rings), whatever UK_BACKEND says. Else
+   * (a mock or custom backend) undefined: the worker's ring selects its
+   * backend as any ring does.
    */
-  backend: 'portable' | undefined;
+  backend: 'io_uring' | 'portable' | undefined;
 }
 
 /** Control messages (internal protocol). */

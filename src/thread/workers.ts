@@ -10,10 +10,11 @@
  * stop()), the worker closes its ring, cancelling whatever it left in flight,
  * and the thread ends once its event loop is empty.
  *
- * The workers' rings select their backend as any ring does, except that when
- * the calling thread's ring runs on the portable backend (forced with
- * `backend: 'portable'` or setDefaultBackend) theirs do too, so that their
- * ring messages reach it.
+ * The workers' rings run on the backend of the calling thread's ring
+ * (Ring.current()) when that is io_uring or the portable backend, also when
+ * it was forced (`backend` option, setDefaultBackend, UK_BACKEND), so that
+ * their ring messages reach it; under a mock or custom backend they select
+ * their backend as any ring does.
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -272,8 +273,9 @@ export function startWorkers<D = unknown>(options: StartWorkersOptions<D>): Work
   } catch {
     // a backend without ring-to-ring messages
   }
-  // Workers of a portable parent ring run portable rings too (see EntryData.backend).
-  const backend = current.info.backend === 'portable' ? 'portable' : undefined;
+  // Workers run their rings on the backend of this thread's ring (see EntryData.backend).
+  const parentBackend = current.info.backend;
+  const backend = parentBackend === 'portable' || parentBackend === 'io_uring' ? parentBackend : undefined;
   if (ringOptions.attachWq && parentRing === null) {
     throw invalidArgValue('options.ring.attachWq', true, "needs a parent ring with a handle (this thread's backend has none)");
   }

@@ -39,6 +39,7 @@ export const DIFF_PERMISSIONS = 'permission checks';
 export const DIFF_STAT_IDENTITY = 'stat dev, uid and gid';
 export const DIFF_UMASK = 'umask';
 export const DIFF_RING_INFO = 'ring.info.fd';
+export const DIFF_REUSEPORT = 'SO_REUSEPORT';
 
 export type BackendName = 'io_uring' | 'portable' | 'mock';
 
@@ -112,11 +113,13 @@ abstract class Base {
   async currentRing(): Promise<Ring> {
     const b = this.backend();
     setDefaultBackend(typeof b === 'string' ? undefined : b);
-    let r = Ring.current();
+    // A named backend is asked for by name: UK_BACKEND=node must not turn the io_uring fixture's ring portable.
+    const options = typeof b === 'string' ? { backend: b } : undefined;
+    let r = Ring.current(options);
     if (r.info.backend !== this.name) {
       // A ring of another backend is current on this thread: replace it for the test.
       await r.close();
-      r = Ring.current();
+      r = Ring.current(options);
     }
     this.rings.push(r);
     return r;
@@ -186,6 +189,16 @@ class UringFixture extends Base implements BackendFixture {
 }
 
 /**
+ * Whether this Node's net.Server#listen has `reusePort` (libuv's
+ * UV_TCP_REUSEPORT): Node 22.12+ in the 22 line, 23.1+ and later. Decided from
+ * the version, independently of the backend's own check, so the test can fail.
+ */
+function nodeHasReusePort(): boolean {
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+}
+
+/**
  * The portable backend (Node's own I/O): real temp directories, real time;
  * "never ready" is the read end of one of its own in-memory pipes (poll on an
  * arbitrary fd is refused on this backend), made readable by writing into the
@@ -195,6 +208,16 @@ class PortableFixture extends UringFixture {
   override readonly name: BackendFixture['name'] = 'portable';
   #pipes: number[] = [];
   #backend: PortableBackend = portableBackend();
+
+  constructor() {
+    super();
+    this.differences.set(DIFF_RING_INFO, 'no kernel ring behind it: info.fd is -1');
+    if (!nodeHasReusePort()) {
+      this.differences.set(DIFF_REUSEPORT,
+        `SO_REUSEPORT needs Node >= 22.12 (libuv's UV_TCP_REUSEPORT); on Node ${process.versions.node} ` +
+        'setsockopt refuses it with ENOPROTOOPT');
+    }
+  }
 
   override get skip(): string | undefined {
     return undefined;

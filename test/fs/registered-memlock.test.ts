@@ -11,6 +11,7 @@ import { after, before, test } from 'node:test';
 
 import { LIB_URL, describeChild, runProcess } from '../helpers/child.js';
 import { pattern, tmpDir, type TmpDir } from '../helpers/fs-util.js';
+import { skipUnlessIoUring } from '../helpers/io-uring-probe.js';
 
 let tmp: TmpDir;
 before(() => {
@@ -37,7 +38,8 @@ await f.close();
 console.log(JSON.stringify({ ipcLock: Number(ipcLock), registered: pool.registered, n, head, w, stats: pool.stats() }));
 `;
 
-test('a pool over RLIMIT_MEMLOCK falls back to plain reads and writes, with a debug message', async (t) => {
+test('a pool over RLIMIT_MEMLOCK falls back to plain reads and writes, with a debug message',
+  { skip: skipUnlessIoUring('needs buffer registration (the portable backend never registers)') }, async (t) => {
   if (!has('prlimit')) {
     t.skip('prlimit (util-linux) is not installed');
     return;

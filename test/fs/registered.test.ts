@@ -16,6 +16,7 @@ import { MockBackend } from '../../src/testing.js';
 import { directIoDir, fdCount, FORMS, pattern, RANGE, TYPE, VALUE, assertThrowsCoded, rejection, tmpDir, type TmpDir }
   from '../helpers/fs-util.js';
 import { makeFifo } from '../helpers/fifo.js';
+import { skipUnlessIoUring } from '../helpers/io-uring-probe.js';
 
 const HAS_TRANSFER = typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer === 'function';
 
@@ -34,7 +35,9 @@ function io(form: string, ring: Ring, method: 'read' | 'write', fd: number, buf:
   });
 }
 
-describe('buffer pool', () => {
+const REG_SKIP = skipUnlessIoUring('needs registered buffers and files (the portable backend emulates an unregistered pool, refuses register: true)');
+
+describe('buffer pool', { skip: REG_SKIP }, () => {
   let ring: Ring;
   let pool: BufferPool;
   before(() => {
@@ -197,7 +200,7 @@ describe('buffer pool', () => {
   });
 });
 
-describe('unregistering and ring close', () => {
+describe('unregistering and ring close', { skip: REG_SKIP }, () => {
   test('unregister(): buffers keep working with plain reads; the ring can register again', async () => {
     const ring = new Ring();
     try {
@@ -257,7 +260,7 @@ describe('unregistering and ring close', () => {
   });
 });
 
-describe('aborting an in-flight fixed read', () => {
+describe('aborting an in-flight fixed read', { skip: REG_SKIP }, () => {
   for (const form of FORMS) {
     test(`AbortSignal cancels a READ_FIXED on a registered file (${form})`, async () => {
       const ring = new Ring();
@@ -295,7 +298,7 @@ describe('aborting an in-flight fixed read', () => {
   }
 });
 
-describe('registered file table', () => {
+describe('registered file table', { skip: REG_SKIP }, () => {
   test('File.open registers by default; close clears the entry before the index is reused', async () => {
     const ring = new Ring();
     try {
@@ -388,7 +391,7 @@ describe('registered file table', () => {
 });
 
 
-describe('O_DIRECT with pool buffers', () => {
+describe('O_DIRECT with pool buffers', { skip: REG_SKIP }, () => {
   test('aligned fixed reads and writes bypass the page cache; a misaligned window is a clear EINVAL', async () => {
     const ring = new Ring();
     const dir = directIoDir();

@@ -54,3 +54,13 @@ export function needsUring(ring: { readonly info: { readonly backend: string } }
   const b = ring.info.backend;
   return b === 'io_uring' ? false : `needs the io_uring backend (this ring runs on the ${b} backend)`;
 }
+
+/**
+ * ioUringSkipReason() prefixed with what the test needs of io_uring (for a
+ * test that asserts behaviour the portable backend documents as different,
+ * e.g. 'needs a listener whose backlog fills'): undefined on io_uring.
+ */
+export function skipUnlessIoUring(why: string): string | undefined {
+  const reason = ioUringSkipReason();
+  return reason === undefined ? undefined : `${why}; ${reason}`;
+}

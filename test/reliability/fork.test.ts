@@ -13,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { POLL, Ring } from '../../src/index.js';
 import { makeFifo, type Fifo } from '../helpers/fifo.js';
+import { skipUnlessIoUring } from '../helpers/io-uring-probe.js';
 
 const ring = Ring.current();
 let fifo: Fifo;
@@ -43,7 +44,8 @@ function exit(child: import('node:child_process').ChildProcess): Promise<{ code:
   });
 }
 
-describe('fork and spawn with operations in flight', { timeout: 120_000 }, () => {
+describe('fork and spawn with operations in flight',
+  { timeout: 120_000, skip: skipUnlessIoUring('needs poll on a FIFO (refused with EOPNOTSUPP on the portable backend)') }, () => {
   test('100 sleeps and 100 polls in flight across spawn, fork and spawnSync', async () => {
     let settled = 0;
     const sleeps = Array.from({ length: 100 }, (_, i) => ring.sleep(200 + i).then(() => settled++));

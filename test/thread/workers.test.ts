@@ -11,6 +11,7 @@ import { after, describe, test } from 'node:test';
 import { Ring } from '../../src/index.js';
 import { allowedCpus, startWorkers } from '../../src/thread/index.js';
 import type { Data } from './fixtures/worker-main.js';
+import { ioUringSkipReason } from '../helpers/io-uring-probe.js';
 import { FIXTURES, within } from './helpers.js';
 
 const MODULE = new URL('worker-main.js', FIXTURES);
@@ -190,7 +191,7 @@ describe('startWorkers', () => {
   });
 
   test('ring.attachWq and ring.busyPollUs: every worker ring is set up attached (IORING_SETUP_ATTACH_WQ), busy polls, and runs io-wq work',
-    { timeout: 120_000 }, async () => {
+    { timeout: 120_000, skip: ioUringSkipReason() }, async () => {
       const count = 2;
       const r = results(count);
       const dir = mkdtempSync(path.join(os.tmpdir(), 'uk-attach-'));
@@ -221,7 +222,7 @@ describe('startWorkers', () => {
   });
 
   test('ring.attachWq to a parent ring closed before the workers start: the workers fail with ERR_RING_CLOSED',
-    { timeout: 120_000 }, async () => {
+    { timeout: 120_000, skip: ioUringSkipReason() }, async () => {
       const r = results(1);
       const w = startWorkers({ module: MODULE, count: 1, pin: false, ring: { attachWq: true },
         data: { mode: 'report', results: r.sab } satisfies Data });
