@@ -87,7 +87,7 @@ export function invalidArgType(name: string, expected: string, actual: unknown):
 
 /** Node's wording: "The argument 'x' ..." (or "The property 'o.x'") and the value inspected, cut at 128 characters. */
 export function invalidArgValue(name: string, actual: unknown, reason = 'is invalid'): TypeError & { code: string } {
-  let shown = util.inspect(actual);
+  let shown = safeInspect(actual);
   if (shown.length > 128) shown = `${shown.slice(0, 128)}...`;
   return coded(TypeError, 'ERR_INVALID_ARG_VALUE',
     `The ${name.includes('.') ? 'property' : 'argument'} '${name}' ${reason}. Received ${shown}`);
@@ -105,7 +105,16 @@ function describeRangeValue(v: unknown): string {
     const s = String(v);
     return `${v > 2n ** 32n || v < -(2n ** 32n) ? numericSeparators(s) : s}n`;
   }
-  return util.inspect(v);
+  return safeInspect(v);
+}
+
+/** util.inspect, or the plain description where inspecting throws (a DataView over a detached buffer). */
+function safeInspect(v: unknown): string {
+  try {
+    return util.inspect(v);
+  } catch {
+    return describe(v);
+  }
 }
 
 /** '-1234567' → '-1_234_567' (as Node prints large numbers in range errors). */
