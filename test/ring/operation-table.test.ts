@@ -8,7 +8,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 
 import { OPERATIONS, Ring } from '../../src/index.js';
-import { METHODS } from '../../src/ops/methods.js';
+import { GETTERS, METHODS, RESOURCE_METHODS } from '../../src/ops/methods.js';
 import { operationsDocPath, renderOperations } from '../../src/ops/reference.js';
 import { OP } from '../../src/ops/table.js';
 
@@ -27,6 +27,19 @@ test('every table method is on Ring through the one method list, and nothing els
   }
   const keys = OPERATIONS.map((o) => o.key);
   assert.equal(new Set(keys).size, keys.length, 'keys are unique');
+});
+
+test('the registered-resource methods and getters are on Ring through the method list', () => {
+  const proto = Ring.prototype as unknown as Record<string, unknown>;
+  assert.deepEqual(Object.keys(RESOURCE_METHODS).sort(), ['fileTableStats', 'registerBuffers']);
+  for (const [name, fn] of Object.entries(RESOURCE_METHODS)) assert.equal(proto[name], fn, name);
+  assert.deepEqual(Object.keys(GETTERS), ['bufferPool']);
+  for (const [name, get] of Object.entries(GETTERS)) {
+    assert.equal(Object.getOwnPropertyDescriptor(Ring.prototype, name)?.get, get, name);
+  }
+  for (const name of [...Object.keys(RESOURCE_METHODS), ...Object.keys(GETTERS)]) {
+    assert.ok(!(name in METHODS), `${name} is not a table method`);
+  }
 });
 
 test('every OP.<key> used in src/ names an entry of the table', () => {
