@@ -9,7 +9,9 @@
         "native/net.c",
         "native/register.c",
         "native/fdtrack.c",
-        "native/iowq.c"
+        "native/iowq.c",
+        "native/registry.c",
+        "native/handle.c"
       ],
       "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],
       "defines": ["NAPI_VERSION=8"],

@@ -20,7 +20,14 @@
 #define _GNU_SOURCE
 #include "napi_util.h"
 #include "uk.h"
-#include "hardening.h"
+#include "fdtrack.h"
+#include "handle.h"
+#include "iowq.h"
+#include "net.h"
+#include "prep.h"
+#include "register.h"
+#include "registry.h"
+#include "ring.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -32,16 +39,6 @@
 #include <unistd.h>
 
 
-/* A ring struct is allocated together with its handle; freed when both the
- * JS external is finalized and the libuv handles are closed. */
-typedef struct uk_box {
-  uk_ring ring;
-  int refs;
-  int closing_handles;
-  uint64_t busy_poll_ns; /* 0: never spin (the default) */
-  /* Spin accounting, read by JS through stats: spins, spins that saw a CQE. */
-  double spins, spin_hits;
-} uk_box;
 
 static void box_unref(uk_box *b) {
   if (--b->refs == 0) free(b);
@@ -49,21 +46,6 @@ static void box_unref(uk_box *b) {
 
 static void on_external_finalize(napi_env env, void *data, void *hint) {
   box_unref((uk_box *)data);
-}
-
-uk_ring *uk_ring_of_handle(napi_env env, napi_value v) {
-  void *p = NULL;
-  /* napi_get_value_external fails on anything but an external. */
-  if (napi_get_value_external(env, v, &p) != napi_ok || !p) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "invalid ring handle");
-    return NULL;
-  }
-  uk_ring *r = &((uk_box *)p)->ring;
-  if (r->destroyed) {
-    napi_throw_error(env, "ERR_RING_CLOSED", "the ring is closed");
-    return NULL;
-  }
-  return r;
 }
 
 static bool typed_array(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *len) {
@@ -74,66 +56,6 @@ static bool typed_array(napi_env env, napi_value v, napi_typedarray_type want, v
   if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return false;
   if (napi_get_typedarray_info(env, v, &t, len, data, &ab, &off) != napi_ok) return false;
   return t == want && *data != NULL;
-}
-
-/* ---- process-wide registry of live rings (ring-to-ring messages) -------- */
-
-/* Maps a ring's random 32-bit id to its fd while the ring lives, so that a
- * sender never aims IORING_OP_MSG_RING at a closed ring (or at whatever file
- * reused its fd). Shared by every thread of the process. */
-#define UK_REGISTRY_MAX 1024
-static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct { uint32_t id; int fd; } registry[UK_REGISTRY_MAX];
-/* Bumped (under the lock) by every change: a thread's cached lookup is valid
- * only while the generation it was made under is current. */
-static _Atomic uint32_t registry_gen;
-static __thread struct { uint32_t id, gen; int fd; } registry_cache;
-
-static void registry_add(uint32_t id, int fd) {
-  pthread_mutex_lock(&registry_lock);
-  for (int i = 0; i < UK_REGISTRY_MAX; i++)
-    if (registry[i].id == 0) {
-      registry[i].id = id;
-      registry[i].fd = fd;
-      break;
-    }
-  atomic_fetch_add_explicit(&registry_gen, 1, memory_order_release);
-  pthread_mutex_unlock(&registry_lock);
-}
-
-static void registry_remove(uint32_t id) {
-  pthread_mutex_lock(&registry_lock);
-  for (int i = 0; i < UK_REGISTRY_MAX; i++)
-    if (registry[i].id == id) registry[i].id = 0;
-  atomic_fetch_add_explicit(&registry_gen, 1, memory_order_release);
-  pthread_mutex_unlock(&registry_lock);
-}
-
-/* The fd of the live ring registered under `id`, or -1. Used when an
- * IORING_OP_MSG_RING SQE is built, so the fd is resolved right before the
- * kernel sees it. */
-int uk_registry_find(uint32_t id) {
-  int fd = -1;
-  if (id == 0) return -1;
-  /* Fast path (a stream of messages to one ring): the last answer, if the
-   * registry has not changed since. No weaker than the locked lookup: either
-   * way the target may close right after the answer; the id check on the
-   * receiving side counts such a message as dropped. */
-  if (registry_cache.id == id && registry_cache.gen == atomic_load_explicit(&registry_gen, memory_order_acquire))
-    return registry_cache.fd;
-  pthread_mutex_lock(&registry_lock);
-  for (int i = 0; i < UK_REGISTRY_MAX; i++)
-    if (registry[i].id == id) {
-      fd = registry[i].fd;
-      break;
-    }
-  if (fd >= 0) {
-    registry_cache.id = id;
-    registry_cache.fd = fd;
-    registry_cache.gen = atomic_load_explicit(&registry_gen, memory_order_relaxed);
-  }
-  pthread_mutex_unlock(&registry_lock);
-  return fd;
 }
 
 /* ---- libuv integration ------------------------------------------------ */
@@ -296,7 +218,7 @@ static void ring_teardown(uk_box *b, bool from_js) {
   uk_ring *r = &b->ring;
   if (r->destroyed) return;
   r->destroyed = true;
-  if (r->ring_id) registry_remove(r->ring_id);
+  if (r->ring_id) uk_registry_remove(r->ring_id);
   uk_ring_drain_all(r);
   uk_ring_unmap(r);
   uk_pbuf_release_all(r, r->env, from_js);
@@ -324,6 +246,18 @@ static void on_env_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
 }
 
 /* ---- exported functions ---------------------------------------------- */
+
+/* uk_ring_init attached to the io-wq of the ring fd `wq_fd` (uk_registry_with_fd's callback). */
+struct attach_args {
+  uk_ring *r;
+  unsigned entries, cq_entries, want;
+  const uint8_t *allow;
+  const char **why;
+};
+static int attach_init(int wq_fd, void *arg) {
+  struct attach_args *a = arg;
+  return uk_ring_init(a->r, a->entries, a->cq_entries, a->want, a->allow, wq_fd, a->why);
+}
 
 static napi_value js_create(napi_env env, napi_callback_info info) {
   size_t argc = 10;
@@ -384,17 +318,10 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   const char *why;
   int e;
   if (attach_id != 0) {
-    /* Held across io_uring_setup: the target cannot be torn down (its fd
-     * closed and perhaps reused) between the lookup and the kernel's check. */
-    pthread_mutex_lock(&registry_lock);
-    int wq_fd = -1;
-    for (int i = 0; i < UK_REGISTRY_MAX; i++)
-      if (registry[i].id == attach_id) {
-        wq_fd = registry[i].fd;
-        break;
-      }
-    e = wq_fd < 0 ? -EBADFD : uk_ring_init(r, entries, cq_entries, want, allow, wq_fd, &why);
-    pthread_mutex_unlock(&registry_lock);
+    /* Under the registry lock across io_uring_setup: the target cannot be torn
+     * down (its fd closed and perhaps reused) between the lookup and the kernel's check. */
+    struct attach_args a = { r, entries, cq_entries, want, allow, &why };
+    e = uk_registry_with_fd(attach_id, attach_init, &a);
   } else {
     e = uk_ring_init(r, entries, cq_entries, want, allow, -1, &why);
   }
@@ -538,9 +465,9 @@ static napi_value js_register_ring(napi_env env, napi_callback_info info) {
   if (!r) return NULL;
   uint32_t id;
   if (napi_get_value_uint32(env, argv[1], &id) != napi_ok || id == 0) return num(env, -EINVAL);
-  if (r->ring_id) registry_remove(r->ring_id);
+  if (r->ring_id) uk_registry_remove(r->ring_id);
   r->ring_id = id;
-  registry_add(id, r->fd);
+  uk_registry_add(id, r->fd);
   return num(env, 0);
 }
 

@@ -32,7 +32,7 @@
  *    completes while draining is tracked too), then the fds are closed.
  */
 #define _GNU_SOURCE
-#include "hardening.h"
+#include "fdtrack.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -15,7 +15,8 @@
  *       0 leaves that count unchanged.
  */
 #define _GNU_SOURCE
-#include "hardening.h"
+#include "iowq.h"
+#include "handle.h"
 
 #include <errno.h>
 #include <sys/syscall.h>

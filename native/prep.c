@@ -8,7 +8,10 @@
  * so SQE order equals issue order. One `case UK_DESC_*` per operation in
  * build_record; side storage the kernel reads lives in the slot's uk_slot_mem.
  */
-#include "uk.h"
+#include "prep.h"
+#include "register.h"
+#include "registry.h"
+#include "ring.h"
 
 #include <errno.h>
 #include <math.h>
@@ -69,10 +72,6 @@ static inline void prep_poll_add(struct io_uring_sqe *sqe, int fd, uint32_t even
 
 static inline void prep_close(struct io_uring_sqe *sqe, int fd, uint64_t ud) {
   prep_rw(sqe, IORING_OP_CLOSE, fd, 0, 0, 0, ud);
-}
-
-void uk_prep_cancel_ud(struct io_uring_sqe *sqe, uint64_t target, uint64_t ud) {
-  prep_rw(sqe, IORING_OP_ASYNC_CANCEL, -1, target, 0, 0, ud);
 }
 
 static int ms_to_ts(double ms, struct __kernel_timespec *ts) {
@@ -505,7 +504,7 @@ static int build_record(uk_ring *r, napi_env env, napi_value pins, uint32_t inde
     case UK_DESC_POLL_MULTI: prep_poll_add(sqe, fd, (uint32_t)rec[UK_REC_ARG0], true, ud); break;
     case UK_DESC_CLOSE: prep_close(sqe, fd, ud); break;
     case UK_DESC_CANCEL:
-      uk_prep_cancel_ud(sqe, ((uint64_t)(uint32_t)rec[UK_REC_ARG1] << 32) | (uint32_t)rec[UK_REC_ARG0], ud);
+      uk_sqe_cancel(sqe, ((uint64_t)(uint32_t)rec[UK_REC_ARG1] << 32) | (uint32_t)rec[UK_REC_ARG0], ud);
       break;
     case UK_DESC_READ: prep_rw(sqe, IORING_OP_READ, fd, b.addr, b.len, b.off, ud); break;
     case UK_DESC_WRITE: prep_rw(sqe, IORING_OP_WRITE, fd, b.addr, b.len, b.off, ud); break;

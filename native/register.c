@@ -33,9 +33,12 @@
  */
 #define _GNU_SOURCE
 #include "napi_util.h"
-#include "uk.h"
+#include "register.h"
+#include "handle.h"
 
 #include <errno.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -205,4 +208,111 @@ napi_value uk_register_init(napi_env env, napi_value exports) {
     napi_set_named_property(env, exports, fns[i].name, fn);
   }
   return exports;
+}
+
+/* ---- provided-buffer rings --------------------------------------------- */
+
+static uk_pbuf *pbuf_find(uk_ring *r, uint16_t bgid) {
+  for (int i = 0; i < UK_MAX_PBUF; i++)
+    if (r->pbufs[i].active && r->pbufs[i].bgid == bgid) return &r->pbufs[i];
+  return NULL;
+}
+
+static inline void pbuf_add(uk_pbuf *p, uint16_t bid, uint16_t offset) {
+  struct io_uring_buf *b = &p->ring->bufs[(uint16_t)(p->tail + offset) & p->mask];
+  b->addr = (uint64_t)(uintptr_t)(p->base + (size_t)bid * p->buf_size);
+  b->len = p->buf_size;
+  b->bid = bid;
+}
+
+int uk_pbuf_register(uk_ring *r, napi_env env, uint16_t bgid, uint32_t entries, uint32_t buf_size, napi_value ab) {
+  if (entries == 0 || entries > 32768 || (entries & (entries - 1)) != 0 || buf_size == 0) return -EINVAL;
+  if (pbuf_find(r, bgid)) return -EEXIST;
+  uk_pbuf *p = NULL;
+  for (int i = 0; i < UK_MAX_PBUF; i++)
+    if (!r->pbufs[i].active) {
+      p = &r->pbufs[i];
+      break;
+    }
+  if (!p) return -ENOSPC;
+  void *data;
+  size_t len;
+  bool is = false;
+  if (napi_is_arraybuffer(env, ab, &is) != napi_ok || !is) return -EINVAL;
+  if (napi_get_arraybuffer_info(env, ab, &data, &len) != napi_ok || !data) return -EINVAL;
+  if ((size_t)entries * buf_size > len) return -EINVAL;
+  size_t ring_len = entries * sizeof(struct io_uring_buf);
+  long page = sysconf(_SC_PAGESIZE);
+  ring_len = (ring_len + (size_t)page - 1) & ~((size_t)page - 1);
+  void *mem = mmap(NULL, ring_len, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  if (mem == MAP_FAILED) return -errno;
+  madvise(mem, ring_len, MADV_DONTFORK);
+  memset(mem, 0, ring_len);
+  struct io_uring_buf_reg reg;
+  memset(&reg, 0, sizeof reg);
+  reg.ring_addr = (uint64_t)(uintptr_t)mem;
+  reg.ring_entries = entries;
+  reg.bgid = bgid;
+  if (syscall(__NR_io_uring_register, r->fd, IORING_REGISTER_PBUF_RING, &reg, 1) < 0) {
+    int e = errno;
+    munmap(mem, ring_len);
+    return -e;
+  }
+  memset(p, 0, sizeof *p);
+  p->active = true;
+  p->bgid = bgid;
+  p->entries = entries;
+  p->mask = entries - 1;
+  p->buf_size = buf_size;
+  p->ring = mem;
+  p->ring_len = ring_len;
+  p->base = data;
+  napi_create_reference(env, ab, 1, &p->ref);
+  for (uint32_t i = 0; i < entries; i++) pbuf_add(p, (uint16_t)i, (uint16_t)i);
+  p->tail = (uint16_t)entries;
+  atomic_store_explicit((_Atomic uint16_t *)&p->ring->tail, p->tail, memory_order_release);
+  return 0;
+}
+
+static void pbuf_free(uk_ring *r, napi_env env, uk_pbuf *p, bool unregister, bool delete_ref) {
+  if (unregister && r->fd >= 0) {
+    struct io_uring_buf_reg reg;
+    memset(&reg, 0, sizeof reg);
+    reg.bgid = p->bgid;
+    syscall(__NR_io_uring_register, r->fd, IORING_UNREGISTER_PBUF_RING, &reg, 1);
+  }
+  munmap(p->ring, p->ring_len);
+  if (delete_ref && p->ref) napi_delete_reference(env, p->ref);
+  memset(p, 0, sizeof *p);
+}
+
+int uk_pbuf_unregister(uk_ring *r, napi_env env, uint16_t bgid) {
+  uk_pbuf *p = pbuf_find(r, bgid);
+  if (!p) return -ENOENT;
+  pbuf_free(r, env, p, true, true);
+  return 0;
+}
+
+/* Called by the stage flush for UK_DESC_PBUF_RECYCLE records. */
+void uk_pbuf_recycle(uk_ring *r, uint16_t bgid, uint16_t bid) {
+  uk_pbuf *p = pbuf_find(r, bgid);
+  if (!p || bid >= p->entries) return;
+  pbuf_add(p, bid, 0);
+  p->tail++;
+  r->pbuf_dirty = true;
+}
+
+void uk_pbuf_publish(uk_ring *r) {
+  if (!r->pbuf_dirty) return;
+  r->pbuf_dirty = false;
+  for (int i = 0; i < UK_MAX_PBUF; i++) {
+    uk_pbuf *p = &r->pbufs[i];
+    if (p->active) atomic_store_explicit((_Atomic uint16_t *)&p->ring->tail, p->tail, memory_order_release);
+  }
+}
+
+/* Ring teardown: after the last CQE (no operation can use a buffer). */
+void uk_pbuf_release_all(uk_ring *r, napi_env env, bool delete_refs) {
+  for (int i = 0; i < UK_MAX_PBUF; i++)
+    if (r->pbufs[i].active) pbuf_free(r, env, &r->pbufs[i], false, delete_refs);
 }

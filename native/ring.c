@@ -7,8 +7,8 @@
  *  - uk_ring_drain_all returns only when no SQE of this ring awaits a CQE.
  */
 #define _GNU_SOURCE
-#include "uk.h"
-#include "hardening.h"
+#include "ring.h"
+#include "fdtrack.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -221,6 +221,15 @@ struct io_uring_sqe *uk_get_sqe(uk_ring *r) {
   return sqe;
 }
 
+/* Fills a zeroed SQE (from uk_get_sqe) as IORING_OP_ASYNC_CANCEL of the
+ * operation whose user_data is `target`; its own CQE carries `ud`. */
+void uk_sqe_cancel(struct io_uring_sqe *sqe, uint64_t target, uint64_t ud) {
+  sqe->opcode = IORING_OP_ASYNC_CANCEL;
+  sqe->fd = -1;
+  sqe->addr = target;
+  sqe->user_data = ud;
+}
+
 /* io_uring_enter, retrying EINTR. Returns >= 0 or -errno. */
 int uk_ring_enter(uk_ring *r, unsigned to_submit, unsigned min_complete, unsigned flags) {
   for (;;) {
@@ -364,7 +373,7 @@ void uk_ring_drain_all(uk_ring *r) {
             sqe = uk_get_sqe(r);
             if (!sqe) break;
           }
-          uk_prep_cancel_ud(sqe, m->op_user_data, ((uint64_t)UK_KIND_CANCEL << 32) | ((c << UK_SLOT_CHUNK_SHIFT) | i));
+          uk_sqe_cancel(sqe, m->op_user_data, ((uint64_t)UK_KIND_CANCEL << 32) | ((c << UK_SLOT_CHUNK_SHIFT) | i));
           m->live++;
         }
       }

@@ -42,6 +42,9 @@
 #define IORING_CQE_F_MORE (1U << 1)
 #endif
 
+/* IORING_REGISTER_IOWQ_MAX_WORKERS (5.15); an enum in newer headers, absent in older ones. */
+#define UK_REGISTER_IOWQ_MAX_WORKERS 19u
+
 /* Descriptor opcodes: uringkit's own stable numbering, shared with
  * src/backend/protocol.ts (enum DescOp). C maps each to an IORING_OP and validates it. */
 enum uk_desc_op {
@@ -261,41 +264,5 @@ typedef struct uk_ring {
   size_t fixed_len;
   uint32_t files_count;
 } uk_ring;
-
-/* ring.c */
-int uk_sys_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags);
-int uk_ring_init(uk_ring *r, unsigned entries, unsigned cq_entries, unsigned want_flags, const uint8_t *allow,
-                 int wq_fd, const char **why);
-int uk_ring_enter(uk_ring *r, unsigned to_submit, unsigned min_complete, unsigned flags);
-int uk_ring_submit(uk_ring *r, unsigned min_complete);
-unsigned uk_sq_space(const uk_ring *r);
-struct io_uring_sqe *uk_get_sqe(uk_ring *r);
-uint32_t uk_reap(uk_ring *r, uint32_t start, bool enable_when_empty);
-void uk_eventfd_enable(uk_ring *r, bool on);
-void uk_ring_drain_all(uk_ring *r);
-void uk_ring_unmap(uk_ring *r);
-uk_slot_mem *uk_slot(uk_ring *r, uint32_t slot);
-int uk_probe(uk_ring *r, uint8_t *ops, unsigned n);
-
-/* addon.c */
-int uk_registry_find(uint32_t id);
-
-/* net.c */
-napi_value uk_net_init(napi_env env, napi_value exports);
-int uk_pbuf_register(uk_ring *r, napi_env env, uint16_t bgid, uint32_t entries, uint32_t buf_size, napi_value ab);
-int uk_pbuf_unregister(uk_ring *r, napi_env env, uint16_t bgid);
-void uk_pbuf_recycle(uk_ring *r, uint16_t bgid, uint16_t bid);
-void uk_pbuf_publish(uk_ring *r);
-void uk_pbuf_release_all(uk_ring *r, napi_env env, bool delete_refs);
-
-/* register.c */
-napi_value uk_register_init(napi_env env, napi_value exports);
-/* The ring behind a JS handle; NULL with a JS exception (ERR_INVALID_ARG_TYPE,
- * or ERR_RING_CLOSED once destroyed). addon.c. */
-uk_ring *uk_ring_of_handle(napi_env env, napi_value v);
-
-/* prep.c */
-int uk_stage_flush(uk_ring *r, napi_env env, napi_value pins, uint32_t *nout);
-void uk_prep_cancel_ud(struct io_uring_sqe *sqe, uint64_t target, uint64_t ud);
 
 #endif

@@ -55,6 +55,47 @@ export const enum Rec {
   ARG2 = 15,
 }
 
+/**
+ * Stats a backend writes into the shared `stats` Float64Array (uk_stat in
+ * native/uk.h); Ring reads them for ring.stats().
+ */
+export const enum NativeStat {
+  ENTERS = 0,
+  CQ_OVERFLOWS = 1,
+  REAP_BATCHES = 2,
+  SQES = 3,
+  CQES_DROPPED = 4,
+  COUNT = 5,
+}
+
+/**
+ * Words of the `turn` Int32Array Ring shares with its backend (the same
+ * contract as native/addon.c's uv_prepare hook).
+ */
+export const enum TurnWord {
+  /** Loop turns seen by the backend (wraps). */
+  COUNT = 0,
+  /** Ring wants the event loop kept alive (set by Ring). */
+  WANT_REF = 1,
+  /** The backend currently keeps the loop alive (set by the backend). */
+  REFFED = 2,
+}
+
+/** Completion flag (`Cqe.FLAGS`): more completions follow for this slot (a multishot operation). */
+export const IORING_CQE_F_MORE = 1 << 1;
+
+/**
+ * IORING_OP_* numbers (include/uapi/linux/io_uring.h) that uringkit submits:
+ * what a backend reports as supported (ring.supports(), the probe).
+ */
+export const IORING_OP = {
+  NOP: 0, READV: 1, WRITEV: 2, FSYNC: 3, READ_FIXED: 4, WRITE_FIXED: 5, POLL_ADD: 6, SENDMSG: 9, RECVMSG: 10,
+  TIMEOUT: 11, ACCEPT: 13, ASYNC_CANCEL: 14, LINK_TIMEOUT: 15, CONNECT: 16, FALLOCATE: 17, OPENAT: 18, CLOSE: 19,
+  FILES_UPDATE: 20, STATX: 21, READ: 22, WRITE: 23, FADVISE: 24, SEND: 26, RECV: 27, OPENAT2: 28, SPLICE: 30,
+  SHUTDOWN: 34, RENAMEAT: 35, UNLINKAT: 36, MKDIRAT: 37, SYMLINKAT: 38, LINKAT: 39, MSG_RING: 40, SEND_ZC: 47,
+  FTRUNCATE: 55,
+} as const;
+
 /** A completion record: `Cqe.WORDS` int32 words. */
 export const enum Cqe {
   WORDS = 4,

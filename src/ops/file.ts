@@ -13,6 +13,7 @@ import path from 'node:path';
 import { AbortError, invalidArgType, invalidArgValue, outOfRange } from '../errors.js';
 import { DescFlag, DescOp } from '../backend/protocol.js';
 import { ringInternals, type Ring } from '../ring/ring.js';
+import { fixedRegionCount, fixedRegions } from '../buffer/registration.js';
 import {
   checkPosition, checkSize, checkView, MAX_RW, parseMode, parseOpenFlags, splitArgs, toPathBuffer, viewBuffer, window,
 } from './args.js';
@@ -155,29 +156,12 @@ export function openat2(this: Ring, p: PathLike, how?: OpenHow | Cb<number>, a?:
     { pin: pathBuf, arg2: resolve, ctx: { path: shown } });
 }
 
-// ---- registered resources (src/fs/registered.ts sets these up) -----------------------
-
-/** A registered buffer region while it is registered: its ring and how many operations went fixed. */
-export interface FixedRegion {
-  readonly ring: Ring;
-  reads: number;
-  writes: number;
-}
-
-/**
- * The ArrayBuffers registered as a ring's fixed buffer region. A read or
- * write whose buffer lies in one (on the same ring) is issued as
- * READ_FIXED/WRITE_FIXED; C checks the window against the region again and
- * issues a plain READ/WRITE for anything outside it.
- */
-export const fixedRegions = new WeakMap<ArrayBufferLike, FixedRegion>();
-/** How many regions fixedRegions holds (none: reads and writes skip the lookup). */
-export const fixedRegionCount = { value: 0 };
+// ---- registered resources (src/buffer/buffer-pool.ts and src/ops/file-table.ts set these up) ----
 
 /** Descriptor flag bits for an fd that is an index into the ring's registered file table. */
 export const FIXED_FILE = DescFlag.FIXED_FILE << 8;
 
-/** The FILES_UPDATE descriptor's operation (registered.ts issues it). */
+/** The FILES_UPDATE descriptor's operation (file-table.ts issues it). */
 export const OP_FILES_UPDATE = OP.unregisterFile!;
 
 export function read(this: Ring, fd: number, buffer: ArrayBufferView, a?: ReadOptions | Cb<number>,

@@ -8,12 +8,14 @@
  * package entry), which guarantees the list ran: nothing depends on which
  * module happened to load first.
  */
+import { bufferPoolOf, registerBuffers } from '../buffer/buffer-pool.js';
 import { Ring } from '../ring/ring.js';
 import { closeFd, nop, poll, pollMultishot, sendMessage, sleep } from './core.js';
 import {
   fadvise, fallocate, fdatasync, fsync, ftruncate, link, mkdir, open, openat2, read, readv, rename, rmdir, splice,
   statx, symlink, unlink, write, writev,
 } from './file.js';
+import { ringFileTableStats } from './file-table.js';
 import { accept, acceptMultishot, connect, recv, recvmsg, recvMultishot, send, sendmsg, shutdown } from './socket.js';
 
 /**
@@ -32,8 +34,23 @@ export const METHODS = Object.freeze({
   accept, acceptMultishot, connect, send, recv, recvMultishot, sendmsg, recvmsg, shutdown,
 });
 
-for (const [name, fn] of Object.entries(METHODS)) {
+/**
+ * The registered-resource methods: not operations of the table (they issue
+ * no operation of their own), but on Ring through this same list.
+ */
+export const RESOURCE_METHODS: Readonly<Record<string, (this: Ring, ...args: never[]) => unknown>> = Object.freeze({
+  registerBuffers, fileTableStats: ringFileTableStats,
+});
+/** Read-only properties of Ring computed by a function of the ring. */
+export const GETTERS: Readonly<Record<string, (this: Ring) => unknown>> = Object.freeze({
+  bufferPool: bufferPoolOf,
+});
+
+for (const [name, fn] of [...Object.entries(METHODS), ...Object.entries(RESOURCE_METHODS)]) {
   Object.defineProperty(Ring.prototype, name, { value: fn, writable: true, configurable: true, enumerable: false });
+}
+for (const [name, get] of Object.entries(GETTERS)) {
+  Object.defineProperty(Ring.prototype, name, { get, configurable: true, enumerable: false });
 }
 
 export { Ring };

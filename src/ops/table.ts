@@ -191,10 +191,39 @@ function methodOf(o: Operation): string | undefined {
   return m?.[1];
 }
 
-/** Engine ids by key (`OP.read`): registered here, once, in one loop. */
-export const OP: Readonly<Record<string, number>> = Object.freeze(
-  Object.fromEntries(OPERATIONS.map((o) => [o.key, registerOp(o, o.key, { method: o.method ?? methodOf(o), allow: o.allow, opcodes: o.uringOps })])),
-);
+/** Engine ids by key, registered here, once, in one loop (OPERATIONS order). */
+const registered = new Map<string, number>();
+for (const o of OPERATIONS) {
+  if (registered.has(o.key)) throw new Error(`OPERATIONS: duplicate key '${o.key}'`);
+  registered.set(o.key, registerOp(o, o.key, { method: o.method ?? methodOf(o), allow: o.allow, opcodes: o.uringOps }));
+}
+function id(key: string): number {
+  const v = registered.get(key);
+  if (v === undefined) throw new Error(`OP.${key}: no such key in OPERATIONS`);
+  return v;
+}
+
+/**
+ * Engine ids by key (`OP.read`). An object literal with every key spelled
+ * out, frozen: it keeps fast properties (a fixed shape, not the dictionary
+ * mode Object.fromEntries gives a 40-key object), so the issuing functions'
+ * `OP.<key>` loads are constant-foldable. A key missing here, or here but not in
+ * OPERATIONS, throws at module load.
+ */
+export const OP = Object.freeze({
+  nop: id('nop'), sleep: id('sleep'), poll: id('poll'), pollMultishot: id('pollMultishot'), closeFd: id('closeFd'),
+  sendMessage: id('sendMessage'), open: id('open'), openat2: id('openat2'), read: id('read'), write: id('write'),
+  readv: id('readv'), writev: id('writev'), fsync: id('fsync'), fdatasync: id('fdatasync'),
+  fallocate: id('fallocate'), fadvise: id('fadvise'), ftruncate: id('ftruncate'), statx: id('statx'),
+  fstat: id('fstat'), lstat: id('lstat'), unlink: id('unlink'), rmdir: id('rmdir'), mkdir: id('mkdir'),
+  rename: id('rename'), symlink: id('symlink'), link: id('link'), splice: id('splice'),
+  unregisterFile: id('unregisterFile'), accept: id('accept'), acceptMultishot: id('acceptMultishot'),
+  connect: id('connect'), send: id('send'), sendZc: id('sendZc'), sendZcNotify: id('sendZcNotify'), recv: id('recv'),
+  recvMultishot: id('recvMultishot'), sendmsg: id('sendmsg'), recvmsg: id('recvmsg'), shutdown: id('shutdown'),
+});
+if (Object.keys(OP).length !== registered.size) {
+  throw new Error(`OP: ${[...registered.keys()].filter((k) => !(k in OP)).join(', ')} missing from the literal`);
+}
 
 /** The entry of a public method (its main form). */
 export function operation(method: string): Operation | undefined {

@@ -26,13 +26,14 @@ import {
 } from '../errors.js';
 import type { Backend, BackendHandle, SyscallBackend } from '../backend/backend.js';
 import { fallBackAfterSetup, selectBackend } from '../backend/select.js';
+import { nativeBinding } from '../backend/uring/binding.js';
 import {
   checkCallback, checkOptions, checkUint32, type Callback, type OpOptions,
 } from './checks.js';
 import { Cqe, DescFlag, DescOp, Kind, Rec, SLOT_MESSAGE } from '../backend/protocol.js';
 import {
   IORING_CQE_F_MORE, IORING_OP, IORING_SETUP_COOP_TASKRUN, IORING_SETUP_SINGLE_ISSUER,
-  IORING_SETUP_SUBMIT_ALL, IORING_SETUP_TASKRUN_FLAG, NativeStat,
+  IORING_SETUP_SUBMIT_ALL, IORING_SETUP_TASKRUN_FLAG, NativeStat, TurnWord,
 } from './constants.js';
 import { Mailbox } from './mailbox.js';
 import { MultishotIterator } from './multishot.js';
@@ -188,6 +189,12 @@ export interface RingInternals {
   stageRaw(ring: Ring, desc: number, arg0: number, arg1: number): void;
   backend(ring: Ring): Backend;
   handle(ring: Ring): BackendHandle | undefined;
+  /**
+   * Whether the ring's backend is the io_uring addon (it works on real fds and
+   * paths, so libuv may work on the same ones). False for the mock, the
+   * portable backend, or when the addon cannot load in this process.
+   */
+  kernelBacked(ring: Ring): boolean;
   /** Reserved-tag wake-ups (Notifier, Channel). */
   onTag(ring: Ring, tag: number, handler: ((value: number) => void) | undefined): void;
   sendTag(ring: Ring, target: RingHandle, tag: number, value: number): Promise<void>;
@@ -223,6 +230,13 @@ export class Ring {
       stageRaw: (ring, desc, arg0, arg1) => ring.#stageRecord(desc, 0, 0, -1, arg0, arg1, 0, 0),
       backend: (ring) => ring.#native,
       handle: (ring) => ring.#h,
+      kernelBacked: (ring) => {
+        try {
+          return ring.#native === nativeBinding();
+        } catch {
+          return false; // no addon in this process: not the io_uring backend
+        }
+      },
       onTag: (ring, tag, handler) => {
         ring.#mailbox.onTag(tag, handler);
       },
@@ -867,7 +881,7 @@ export class Ring {
       this.#refuseStaleCredentials();
       return;
     }
-    const turn = this.#turn[0]!;
+    const turn = this.#turn[TurnWord.COUNT]!;
     if (turn !== this.#lastTurn) {
       this.#lastTurn = turn;
       this.#turnCompletions = 0;
@@ -1289,8 +1303,8 @@ export class Ring {
   #updateRef(): void {
     const want = (this.#refCount > 0 && this.#ringRef) || (this.#closing && this.#inFlight > 0);
     const turn = this.#turn;
-    turn[1] = want ? 1 : 0;
-    if (want && turn[2] === 0 && this.#h !== undefined) this.#native.setRef(this.#h, true);
+    turn[TurnWord.WANT_REF] = want ? 1 : 0;
+    if (want && turn[TurnWord.REFFED] === 0 && this.#h !== undefined) this.#native.setRef(this.#h, true);
   }
 
   #maybeFinishClose(): void {

@@ -14,7 +14,7 @@ export type WorkerServeOptions = Omit<ServeOptions, 'ring' | 'log'> & { log?: bo
 
 export default async function serveWorker(ctx: WorkerContext<WorkerServeOptions>): Promise<void> {
   const server = StaticServer.start({ ...ctx.data, reusePort: true, ring: ctx.ring });
-  if (ctx.parentRing !== null) await ctx.ring.send(ctx.parentRing, { tag: LISTENING_TAG, value: ctx.index });
+  if (ctx.parentRing !== null) await ctx.ring.sendMessage(ctx.parentRing, { tag: LISTENING_TAG, value: ctx.index });
   if (!ctx.signal.aborted) await new Promise<void>((r) => ctx.signal.addEventListener('abort', () => r(), { once: true }));
   await server.close();
 }

@@ -25,7 +25,7 @@ import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { AbortError, invalidArgType, invalidArgValue, outOfRange } from '../errors.js';
 import { checkBusyPoll, Ring, type RingHandle, type RingStats } from '../ring/ring.js';
 import { checkMaxIoWorkers, type MaxIoWorkers } from '../ring/setup.js';
-import type { EntryData, FromWorker, ToWorker } from './worker-entry.js';
+import type { EntryData, FromWorker, ToWorker } from './worker-protocol.js';
 
 /** What a worker module's default export receives. */
 export interface WorkerContext<D = unknown> {
@@ -96,7 +96,7 @@ export interface WorkerInfo {
   readonly cpu: number | null;
   /**
    * The worker's ring (the one its function gets as ctx.ring), to message it
-   * from this thread with `Ring.current().send(handle, { tag, value })`; set
+   * from this thread with `Ring.current().sendMessage(handle, { tag, value })`; set
    * once the worker has started (after `ready()`), null before that or when
    * its backend cannot receive ring-to-ring messages. After the worker's
    * function returns, its ring is closed and sends to it reject with

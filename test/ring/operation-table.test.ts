@@ -8,7 +8,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 
 import { OPERATIONS, Ring } from '../../src/index.js';
-import { METHODS } from '../../src/ops/methods.js';
+import { GETTERS, METHODS, RESOURCE_METHODS } from '../../src/ops/methods.js';
 import { operationsDocPath, renderOperations } from '../../src/ops/reference.js';
 import { OP } from '../../src/ops/table.js';
 
@@ -29,6 +29,19 @@ test('every table method is on Ring through the one method list, and nothing els
   assert.equal(new Set(keys).size, keys.length, 'keys are unique');
 });
 
+test('the registered-resource methods and getters are on Ring through the method list', () => {
+  const proto = Ring.prototype as unknown as Record<string, unknown>;
+  assert.deepEqual(Object.keys(RESOURCE_METHODS).sort(), ['fileTableStats', 'registerBuffers']);
+  for (const [name, fn] of Object.entries(RESOURCE_METHODS)) assert.equal(proto[name], fn, name);
+  assert.deepEqual(Object.keys(GETTERS), ['bufferPool']);
+  for (const [name, get] of Object.entries(GETTERS)) {
+    assert.equal(Object.getOwnPropertyDescriptor(Ring.prototype, name)?.get, get, name);
+  }
+  for (const name of [...Object.keys(RESOURCE_METHODS), ...Object.keys(GETTERS)]) {
+    assert.ok(!(name in METHODS), `${name} is not a table method`);
+  }
+});
+
 test('every OP.<key> used in src/ names an entry of the table', () => {
   const srcDir = path.join(path.dirname(operationsDocPath()), '..', 'src');
   const files: string[] = [];
@@ -45,7 +58,7 @@ test('every OP.<key> used in src/ names an entry of the table', () => {
     for (const m of fs.readFileSync(f, 'utf8').matchAll(/\bOP\.([a-z]\w*)/g)) used.add(m[1]!);
   }
   assert.ok(used.has('read') && used.has('openat2'), 'the scan finds uses');
-  for (const k of used) assert.equal(typeof OP[k], 'number', `OP.${k} is registered`);
+  for (const k of used) assert.equal(typeof (OP as Readonly<Record<string, number | undefined>>)[k], 'number', `OP.${k} is registered`);
 });
 
 test('allow groups come from the table; supports() takes a name', async () => {

@@ -31,8 +31,7 @@
 import { constants as fsc } from 'node:fs';
 
 import type { Backend, BackendHandle, SyscallBackend } from '../backend.js';
-import { Cqe, Rec, StageHeader } from '../protocol.js';
-import { IORING_OP } from '../../ring/constants.js';
+import { Cqe, IORING_OP, Rec, StageHeader } from '../protocol.js';
 import { MockClockImpl, type MockClock } from './clock.js';
 import { MockEngine } from './engine.js';
 import { E, EBADFD } from '../shared/errno.js';

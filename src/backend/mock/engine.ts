@@ -17,7 +17,7 @@
  *
  * Nothing is ever thrown from flush(): handler errors become results.
  */
-import { IORING_CQE_F_MORE, NativeStat } from '../../ring/constants.js';
+import { IORING_CQE_F_MORE, NativeStat, TurnWord } from '../protocol.js';
 import {
   decodeRecord, DescFlag, DescOp, Kind, Rec, SLOT_MESSAGE, StageHeader, writeCompletion,
 } from '../protocol.js';
@@ -26,7 +26,7 @@ import { E, EBADFD } from '../shared/errno.js';
 import type { FaultPlan, FaultRule } from './faults.js';
 import type { MockLog } from './log.js';
 import { decodeRequest, isKnownOp, isMs, nameOf, needsFd, Req } from './request.js';
-import { MockRing, TurnWord, type Op } from './ring.js';
+import { MockRing, type Op } from './ring.js';
 import type { MockLogEntry } from './types.js';
 
 /** A zero-copy send's notification CQE. */

@@ -10,18 +10,6 @@ import type { FdEntry } from './fds.js';
 import type { Req } from './request.js';
 import type { MockLogEntry } from './types.js';
 
-/**
- * Words of the `turn` Int32Array Ring shares with its backend (the same
- * contract as native/ring.c's uv_prepare hook).
- */
-export const enum TurnWord {
-  /** Loop turns seen by the backend (wraps). */
-  COUNT = 0,
-  /** Ring wants the event loop kept alive (set by Ring). */
-  WANT_REF = 1,
-  /** The backend currently keeps the loop alive (set by the backend). */
-  REFFED = 2,
-}
 
 /** A pending poll registered on an fd entry. */
 export interface PollWaiter {

@@ -21,7 +21,7 @@
  */
 import os from 'node:os';
 
-import { NativeStat } from '../../ring/constants.js';
+import { NativeStat } from '../protocol.js';
 import { Cqe, Kind, stageF64 } from '../protocol.js';
 
 export const E = os.constants.errno;

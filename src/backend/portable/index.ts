@@ -13,7 +13,7 @@
  * What has no meaning without io_uring degrades as docs/guides/portable.md's
  * table says (refused with a code, never silently different).
  */
-import { NativeStat } from '../../ring/constants.js';
+import { NativeStat } from '../protocol.js';
 import type { Backend, BackendHandle, SyscallBackend } from '../backend.js';
 import { DescFlag, DescOp, Kind, Rec, SLOT_MESSAGE, StageHeader } from '../protocol.js';
 import { decodeSockaddr } from '../shared/sockaddr.js';

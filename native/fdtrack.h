@@ -1,13 +1,11 @@
 /*
- * Thread-teardown fd tracking (fdtrack.c) and io-wq worker caps (iowq.c).
- * Declarations shared with addon.c (init) and ring.c (submit/reap hooks).
+ * Thread-teardown fd tracking (fdtrack.c): init from addon.c, submit/reap
+ * hooks from ring.c. A leaf: calls no other uringkit C file.
  */
-#ifndef UK_HARDENING_H
-#define UK_HARDENING_H
+#ifndef UK_FDTRACK_H
+#define UK_FDTRACK_H
 
 #include "uk.h"
-
-/* ---- fdtrack.c --------------------------------------------------------- */
 
 /* Wraps the addon's `socket` and `pipe` exports so their fds are tracked,
  * and registers the env cleanup hook that closes this env's tracked fds. */
@@ -24,13 +22,5 @@ void uk_fdtrack_submit(uk_ring *r, unsigned from, unsigned to);
 void uk_fdtrack_cqe(uk_ring *r, const struct io_uring_cqe *cqe);
 /* The ring is being unmapped: drop its per-ring state. */
 void uk_fdtrack_forget_ring(uk_ring *r);
-
-/* ---- iowq.c ------------------------------------------------------------ */
-
-/* Exports setMaxIoWorkers(h, bounded, unbounded). */
-void uk_iowq_init(napi_env env, napi_value exports);
-
-/* IORING_REGISTER_IOWQ_MAX_WORKERS (5.15); an enum in newer headers, absent in older ones. */
-#define UK_REGISTER_IOWQ_MAX_WORKERS 19u
 
 #endif
