@@ -8,23 +8,15 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import net from 'node:net';
-import { after, afterEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 
-import { Ring, Socket } from '../../src/index.js';
+import { Socket } from '../../src/index.js';
 import { BufRing } from '../../src/backend/portable/engine.js';
-import { portableBackend } from '../../src/backend/portable/index.js';
 import { deadline } from '../helpers/net-util.js';
+import { portableRing } from './util.js';
 
 const SOON = 20_000;
-const backend = portableBackend();
-const ring = new Ring({ backend });
-after(() => ring.close());
-
-afterEach(async () => {
-  for (let i = 0; i < 100 && backend.openHandles().length > 0; i++) await new Promise((r) => setTimeout(r, 10));
-  assert.deepEqual(backend.openHandles(), []);
-  assert.equal(ring.stats().inFlight, 0);
-});
+const { ring } = portableRing();
 
 /** A node:net server whose connections start paused; resolves with the server and its first connection. */
 async function pausedPeer(): Promise<{ srv: net.Server; port: number; conn: Promise<net.Socket> }> {
