@@ -7,25 +7,15 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
-import { after, afterEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 
-import { Ring, Socket, SocketAddress, SystemError, TcpListener, UnixListener, sendFile } from '../../src/index.js';
-import { portableBackend } from '../../src/backend/portable/index.js';
+import { Socket, SocketAddress, SystemError, TcpListener, UnixListener, sendFile } from '../../src/index.js';
 import { INBOX_HIGH } from '../../src/backend/portable/sockets.js';
 import { deadline, echoServer, recvAll, recvExactly, rejectionOf, sockDir } from '../helpers/net-util.js';
-import { tempDir } from './util.js';
+import { portableRing, tempDir } from './util.js';
 
 const SOON = 10_000;
-const backend = portableBackend();
-const ring = new Ring({ backend });
-after(() => ring.close());
-
-afterEach(async () => {
-  // Every test closes what it opened: no virtual fd may outlive it.
-  for (let i = 0; i < 100 && backend.openHandles().length > 0; i++) await new Promise((r) => setTimeout(r, 10));
-  assert.deepEqual(backend.openHandles(), []);
-  assert.equal(ring.stats().inFlight, 0);
-});
+const { backend, ring } = portableRing();
 
 async function pair(listener: TcpListener): Promise<[Socket, Socket]> {
   const accepted = listener.accept();
