@@ -16,6 +16,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { REPO_ROOT } from '../helpers/child.js';
+import { skipUnlessIoUring } from '../helpers/io-uring-probe.js';
 import { projectWithPackage } from '../helpers/pack.js';
 import { allSamples, runnableSource, runSample, sampleFileName, type Sample } from '../helpers/samples.js';
 
@@ -68,8 +69,10 @@ test('every TypeScript sample type-checks in a user project (strict, NodeNext)',
 for (const page of pages) {
   describe(page, () => {
     for (const s of samples.filter((x) => x.source === page && x.kind !== 'module')) {
-      test(`${s.source}:${s.line} (${s.kind === 'exits' ? 'runs and exits' : `${s.kind} server answers`})`, { timeout: 120_000 },
-        async () => {
+      test(`${s.source}:${s.line} (${s.kind === 'exits' ? 'runs and exits' : `${s.kind} server answers`})`, {
+        timeout: 120_000,
+        skip: s.needsIoUring ? skipUnlessIoUring('the sample uses an io_uring-only option (its marker says io_uring)') : undefined,
+      }, async () => {
           const dir = pageDir(s.source);
           // The sample's own temporary files (some guides mkdtemp) go inside the project, removed with it.
           const tmp = path.join(project.dir, 'tmp');

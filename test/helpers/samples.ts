@@ -11,6 +11,10 @@
  *   <!-- sample: complete, file NAME -->    saved as NAME (another sample of the
  *                                           same page imports it as './NAME')
  *   <!-- sample: complete, module, file NAME -->  saved as NAME, not run itself
+ *   <!-- sample: complete, io_uring -->     runs only where rings run on io_uring
+ *                                           (it uses an io_uring-only option, e.g.
+ *                                           `register: true`, `attachWq`); skipped,
+ *                                           with the reason, on the portable backend
  *
  * The marker stands alone on the line right before the fence (```ts, ```js or
  * ```mjs). Servers read their port from `process.env.PORT` (the tests pass 0).
@@ -31,22 +35,26 @@ export interface Sample {
   readonly code: string;
   /** The file name the page gives it (`file NAME`), if any. */
   readonly fileName: string | undefined;
+  /** The marker says `io_uring`: the sample runs only where rings run on io_uring. */
+  readonly needsIoUring: boolean;
 }
 
 const MARKER = /^<!--\s*sample:\s*complete((?:\s*,\s*[^,>]+?)*)\s*-->\s*$/;
 
-/** The marker's options: `server tcp-echo|http`, `module`, `file NAME`. */
-function markerOptions(relFile: string, line: number, text: string): { kind: SampleKind; fileName: string | undefined } {
+/** The marker's options: `server tcp-echo|http`, `module`, `file NAME`, `io_uring`. */
+function markerOptions(relFile: string, line: number, text: string): { kind: SampleKind; fileName: string | undefined; needsIoUring: boolean } {
   let kind: SampleKind = 'exits';
   let fileName: string | undefined;
+  let needsIoUring = false;
   for (const opt of text.split(',').map((o) => o.trim()).filter(Boolean)) {
     const [key, value, extra] = opt.split(/\s+/);
     if (key === 'server' && (value === 'tcp-echo' || value === 'http') && extra === undefined) kind = value;
     else if (key === 'module' && value === undefined) kind = 'module';
     else if (key === 'file' && value !== undefined && /^[\w.-]+$/.test(value) && extra === undefined) fileName = value;
+    else if (key === 'io_uring' && value === undefined) needsIoUring = true;
     else throw new Error(`${relFile}:${line}: unknown sample marker option "${opt}"`);
   }
-  return { kind, fileName };
+  return { kind, fileName, needsIoUring };
 }
 
 /** Every complete sample in one Markdown file. Throws on a marker not followed by a fence. */
@@ -63,8 +71,8 @@ export function samplesIn(root: string, relFile: string): Sample[] {
     while (j < lines.length && lines[j]!.trim() !== '```') body.push(lines[j++]!);
     if (j >= lines.length) throw new Error(`${relFile}:${i + 2}: unterminated fence`);
     const lang = fence[1] === 'ts' || fence[1] === 'typescript' ? 'ts' : 'js';
-    const { kind, fileName } = markerOptions(relFile, i + 1, m[1] ?? '');
-    out.push({ source: relFile, line: i + 2, lang, kind, fileName, code: body.join('\n') + '\n' });
+    const { kind, fileName, needsIoUring } = markerOptions(relFile, i + 1, m[1] ?? '');
+    out.push({ source: relFile, line: i + 2, lang, kind, fileName, needsIoUring, code: body.join('\n') + '\n' });
     i = j;
   }
   return out;
