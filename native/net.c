@@ -1,6 +1,7 @@
 /*
  * Socket set-up syscalls that never block (socket, bind, listen, options,
- * names), sockaddr conversion, pipes, CPU affinity, and provided-buffer rings.
+ * names), sockaddr conversion, pipes, CPU affinity. (Provided-buffer rings are
+ * in register.c.)
  * Blocking work (accept, connect, send, recv) goes through the ring.
  *
  * Functions (exported from the addon):
@@ -12,7 +13,6 @@
  *   sockaddrDecode(buffer) -> [family, address, port, flowinfo, scopeId] | -errno
  *   pipe(size) -> [readFd, writeFd] | -errno            (O_CLOEXEC; F_SETPIPE_SZ when size > 0)
  *   setAffinity(cpu) -> 0 | -errno                       (the calling thread)
- *   registerBufRing(h, bgid, entries, bufSize, arrayBuffer) / unregisterBufRing(h, bgid) -> 0 | -errno
  */
 #define _GNU_SOURCE
 #include "napi_util.h"

@@ -15,6 +15,10 @@
  *       the UK_DESC_FILES_UPDATE descriptor instead
  *   unregisterFiles(h) -> 0 | -errno
  *
+ * Provided-buffer rings (IORING_REGISTER_PBUF_RING, 5.19): uk_pbuf_* below,
+ * exported from the addon by addon.c as
+ *   registerBufRing(h, bgid, entries, bufSize, arrayBuffer) / unregisterBufRing(h, bgid) -> 0 | -errno
+ *
  * Memory-safety contract: the kernel pins the pages of a registered region
  * (pin_user_pages, FOLL_LONGTERM) when it is registered and unpins them when
  * it is unregistered or the ring is freed; fixed operations reach the memory

@@ -11,8 +11,7 @@ import fs, { constants as fsc } from 'node:fs';
 import { invalidArgType } from '../errors.js';
 import { parseMode, parseOpenFlags, toPathBuffer, type OpenFlags, type PathLike } from '../ops/file.js';
 import { checkOptions } from '../ops/validate.js';
-import { nativeBinding } from '../backend/uring/binding.js';
-import { ringInternals, type Ring } from '../ring/ring.js';
+import { ringInternals } from '../ring/ring.js';
 import { checkEncoding, File, ringOf, toView, type FileOpenOptions } from './file.js';
 
 export { File } from './file.js';
@@ -163,15 +162,6 @@ export function copyFile(src: PathLike, dest: PathLike, options?: FileOpenOption
   return copyFileAsync(src, dest, options);
 }
 
-/** Whether `ring` issues to the kernel on real fds (not a mock), so libuv can work on the same paths. */
-function kernelBacked(ring: Ring): boolean {
-  try {
-    return ringInternals().backend(ring) === nativeBinding();
-  } catch {
-    return false;
-  }
-}
-
 async function copyFileAsync(src: PathLike, dest: PathLike, options?: FileOpenOptions & { exclusive?: boolean }):
   Promise<void> {
   const input = await File.open(src, 'r', 0o666, helperOpen(options));
@@ -181,7 +171,7 @@ async function copyFileAsync(src: PathLike, dest: PathLike, options?: FileOpenOp
     const output = await File.open(dest, options?.exclusive ? 'wx' : 'w', st.mode & 0o7777, helperOpen(options));
     try {
       inKernel = st.isFile() && st.size >= COPY_IN_KERNEL_MIN && options?.signal === undefined &&
-        options?.timeout === undefined && kernelBacked(input.ring);
+        options?.timeout === undefined && ringInternals().kernelBacked(input.ring);
       if (!inKernel) await copyChunks(input, output, options);
     } finally {
       await output.close();

@@ -14,7 +14,6 @@ import os from 'node:os';
 import type { Backend, SyscallBackend } from '../backend/backend.js';
 import { invalidArgType, invalidArgValue, outOfRange, RingClosedError, SystemError } from '../errors.js';
 import { File } from '../fs/file.js';
-import { nativeBinding } from '../backend/uring/binding.js';
 import '../ops/file.js';
 import { sysOf } from '../ops/socket.js';
 import { checkOptions, type OpOptions } from '../ops/validate.js';
@@ -58,13 +57,6 @@ const leaseFinalizer = new FinalizationRegistry<{ pipe: Pipe; close: SyncClose }
 type BackendExtras = Backend & { forgetFd?(fd: number): void; closeFd?(fd: number): unknown };
 type SysExtras = SyscallBackend & { close?(fd: number): number };
 
-function isNative(backend: Backend): boolean {
-  try {
-    return backend === nativeBinding();
-  } catch {
-    return false; // no addon in this process: not the io_uring backend
-  }
-}
 
 /**
  * How to close, without the ring, an fd that the ring's backend made (a
@@ -87,7 +79,7 @@ function syncCloser(ring: Ring): SyncClose {
     const ref = new WeakRef(sys);
     return (fd) => void ref.deref()?.close?.(fd);
   }
-  if (isNative(backend)) {
+  if (ringInternals().kernelBacked(ring)) {
     return (fd) => {
       backend.forgetFd?.(fd);
       try {

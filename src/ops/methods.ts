@@ -19,12 +19,11 @@ import { ringFileTableStats } from './file-table.js';
 import { accept, acceptMultishot, connect, recv, recvmsg, recvMultishot, send, sendmsg, shutdown } from './socket.js';
 
 /**
- * Public method name → issuing function (`this` is the ring). Typed by its
- * entries (not as a plain Record), so that this module's declaration file
- * imports core/file/socket's: their `declare module` blocks type Ring's
- * methods, and a user's program sees them only if a file it loads imports them.
+ * The issuing function of every public method, by name (`this` is the ring).
+ * Its type names each function, so the package's declaration files reach
+ * every module's `declare module` overloads of Ring from here.
  */
-export const METHODS = Object.freeze({
+const METHOD_FUNCTIONS = {
   // ring core
   nop, sleep, poll, pollMultishot, closeFd, sendMessage,
   // files
@@ -32,19 +31,17 @@ export const METHODS = Object.freeze({
   mkdir, rename, symlink, link, splice,
   // sockets
   accept, acceptMultishot, connect, send, recv, recvMultishot, sendmsg, recvmsg, shutdown,
-});
+};
+/** Public method name → issuing function (`this` is the ring). */
+export const METHODS: Readonly<typeof METHOD_FUNCTIONS> = Object.freeze(METHOD_FUNCTIONS);
 
 /**
  * The registered-resource methods: not operations of the table (they issue
  * no operation of their own), but on Ring through this same list.
  */
-export const RESOURCE_METHODS: Readonly<Record<string, (this: Ring, ...args: never[]) => unknown>> = Object.freeze({
-  registerBuffers, fileTableStats: ringFileTableStats,
-});
+export const RESOURCE_METHODS = Object.freeze({ registerBuffers, fileTableStats: ringFileTableStats });
 /** Read-only properties of Ring computed by a function of the ring. */
-export const GETTERS: Readonly<Record<string, (this: Ring) => unknown>> = Object.freeze({
-  bufferPool: bufferPoolOf,
-});
+export const GETTERS = Object.freeze({ bufferPool: bufferPoolOf });
 
 for (const [name, fn] of [...Object.entries(METHODS), ...Object.entries(RESOURCE_METHODS)]) {
   Object.defineProperty(Ring.prototype, name, { value: fn, writable: true, configurable: true, enumerable: false });
