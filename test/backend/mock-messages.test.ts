@@ -28,7 +28,7 @@ describe('mock: ring-to-ring messages', () => {
     try {
       assert.equal(typeof target.handle.id, 'number');
       assert.ok(other.ringFd(target.handle.id) >= 1, 'a live ring has a stand-in fd');
-      await ring.send(target.handle, { tag: 3, value: -7 });
+      await ring.sendMessage(target.handle, { tag: 3, value: -7 });
       assert.deepEqual(await take(target, 1), [{ tag: 3, value: -7 }]);
       const [entry] = mock.calls('msgRing');
       assert.equal(entry?.res, 0);
@@ -36,7 +36,7 @@ describe('mock: ring-to-ring messages', () => {
       const id = target.handle.id;
       await target.close();
       assert.equal(other.ringFd(id), -77, 'EBADFD once the ring is gone');
-      await assert.rejects(ring.send({ id, pid: process.pid, threadId: 0 }, { tag: 1, value: 1 }),
+      await assert.rejects(ring.sendMessage({ id, pid: process.pid, threadId: 0 }, { tag: 1, value: 1 }),
         { code: 'ERR_RING_CLOSED' });
     } finally {
       await target.close();
@@ -45,14 +45,14 @@ describe('mock: ring-to-ring messages', () => {
 
   test('faults and handlers apply to msgRing', () => withMock(t0(), async (mock, ring) => {
     mock.faults.add({ op: 'msgRing', errno: 'EIO', times: 1 });
-    await assert.rejects(ring.send(ring.handle, { tag: 1, value: 1 }), { code: 'EIO' });
+    await assert.rejects(ring.sendMessage(ring.handle, { tag: 1, value: 1 }), { code: 'EIO' });
     assert.equal(ring.messageStats().received, 0, 'a failed send posts nothing');
     const seen: number[] = [];
     mock.handle('msgRing', (req) => {
       seen.push(req.flags & 0xffff, req.mode);
       return req.default();
     });
-    await ring.send(ring.handle, { tag: 9, value: 42 });
+    await ring.sendMessage(ring.handle, { tag: 9, value: 42 });
     assert.deepEqual(seen, [9, 42], 'the handler sees the tag (low bits of flags) and the value (mode)');
     assert.deepEqual(await take(ring, 1), [{ tag: 9, value: 42 }]);
   }));

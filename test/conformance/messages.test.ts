@@ -26,7 +26,7 @@ for (const b of backends()) {
       const target = b.makeRing();
       const N = 500;
       const sends: Promise<void>[] = [];
-      for (let i = 0; i < N; i++) sends.push(a.send(target.handle, { tag: i % 7, value: i - 250 }));
+      for (let i = 0; i < N; i++) sends.push(a.sendMessage(target.handle, { tag: i % 7, value: i - 250 }));
       assert.deepEqual(await Promise.all(sends), new Array(N).fill(undefined));
       const got: RingMessage[] = [];
       for await (const m of target.messages()) {
@@ -42,7 +42,7 @@ for (const b of backends()) {
 
     test('messages({ batch: true }) yields what arrived together; a ring can message itself', async () => {
       const r = b.makeRing();
-      await Promise.all([1, 2, 3].map((v) => r.send(r.handle, { tag: 1, value: v })));
+      await Promise.all([1, 2, 3].map((v) => r.sendMessage(r.handle, { tag: 1, value: v })));
       const it = r.messages({ batch: true });
       const first = await it.next();
       assert.equal(first.done, false);
@@ -55,13 +55,13 @@ for (const b of backends()) {
       const gone = b.makeRing();
       const handle = gone.handle;
       await gone.close();
-      const o = await outcome(a.send(handle, { tag: 1, value: 1 }));
+      const o = await outcome(a.sendMessage(handle, { tag: 1, value: 1 }));
       assert.ok(!o.ok);
       assert.equal(o.error.code, 'ERR_RING_CLOSED');
       const before = a.stats().submitted;
-      assert.throws(() => a.send(handle, { tag: -1, value: 1 }), { code: 'ERR_OUT_OF_RANGE' });
-      assert.throws(() => a.send(handle, { tag: 1, value: 2 ** 31 }), { code: 'ERR_OUT_OF_RANGE' });
-      assert.throws(() => a.send({} as never, { tag: 1, value: 1 }), { code: 'ERR_INVALID_ARG_TYPE' });
+      assert.throws(() => a.sendMessage(handle, { tag: -1, value: 1 }), { code: 'ERR_OUT_OF_RANGE' });
+      assert.throws(() => a.sendMessage(handle, { tag: 1, value: 2 ** 31 }), { code: 'ERR_OUT_OF_RANGE' });
+      assert.throws(() => a.sendMessage({} as never, { tag: 1, value: 1 }), { code: 'ERR_INVALID_ARG_TYPE' });
       assert.equal(a.stats().submitted, before);
     });
 

@@ -23,7 +23,7 @@ describe('portable backend: ring messages', () => {
       const { workerData, parentPort } = require('node:worker_threads');
       import(workerData.lib).then(async ({ Ring }) => {
         const r = new Ring({ backend: 'portable' });
-        for (let i = 0; i < 500; i++) await r.send(workerData.target, { tag: 7, value: i });
+        for (let i = 0; i < 500; i++) await r.sendMessage(workerData.target, { tag: 7, value: i });
         parentPort.postMessage({ backend: r.info.backend, handle: r.handle });
         await r.close();
       });
@@ -39,12 +39,12 @@ describe('portable backend: ring messages', () => {
     assert.equal(info.backend, 'portable');
     await new Promise((r) => w.once('exit', r));
     // The worker's ring is closed (and its thread gone): sending to it is ERR_RING_CLOSED.
-    await assert.rejects(ring.send(info.handle as never, { tag: 1, value: 1 }), { code: 'ERR_RING_CLOSED' });
+    await assert.rejects(ring.sendMessage(info.handle as never, { tag: 1, value: 1 }), { code: 'ERR_RING_CLOSED' });
   });
 
   test('messages to this ring from itself, queued while nobody iterates', async () => {
     // Same-thread sends are delivered at once (as the kernel posts the CQE before the send's own completion).
-    for (let i = 0; i < 5; i++) await ring.send(ring.handle, { tag: 1, value: -1 - i });
+    for (let i = 0; i < 5; i++) await ring.sendMessage(ring.handle, { tag: 1, value: -1 - i });
     assert.equal(ring.messageStats().queued, 5);
     const it = ring.messages({ batch: true });
     const first = await it.next();
@@ -75,7 +75,7 @@ describe('portable backend: liveness', () => {
       const r = new Ring({ backend: 'portable' });
       new Worker("import('node:worker_threads').then(({ workerData }) => import(workerData.lib).then(async ({ Ring }) => {" +
         "await new Promise((res) => setTimeout(res, 100)); const w = new Ring({ backend: 'portable' });" +
-        "await w.send(workerData.h, { tag: 3, value: 42 }); await w.close(); }));",
+        "await w.sendMessage(workerData.h, { tag: 3, value: 42 }); await w.close(); }));",
         { eval: true, workerData: { lib: __LIB__, h: r.handle } });
       for await (const m of r.messages()) { console.log(m.tag, m.value); break; }
     `, {}, 20_000);
