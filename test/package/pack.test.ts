@@ -52,9 +52,11 @@ test('the musl prebuild loads with musl\'s dynamic linker (Alpine\'s libc); the 
     runOk(musl, ['-rdynamic', '-o', 'probe', 'probe.c'], work.dir);
     runOk('tar', ['xzf', tgz, 'package/prebuilds/linux-x64'], work.dir);
     const dir = path.join(work.dir, 'package', 'prebuilds', 'linux-x64');
-    const ok = await runProcess(path.join(work.dir, 'probe'), [path.join(dir, 'uringkit.musl.node')], 60_000);
+    // Without LD_PRELOAD: under `npm run test:asan` it names glibc's sanitizer runtime, which musl cannot load.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'LD_PRELOAD'));
+    const ok = await runProcess(path.join(work.dir, 'probe'), [path.join(dir, 'uringkit.musl.node')], 60_000, { env });
     assert.equal(ok.stdout.trim(), 'loaded, napi_register_module_v1 present', describeChild(ok));
-    const wrong = await runProcess(path.join(work.dir, 'probe'), [path.join(dir, 'uringkit.glibc.node')], 60_000);
+    const wrong = await runProcess(path.join(work.dir, 'probe'), [path.join(dir, 'uringkit.glibc.node')], 60_000, { env });
     assert.match(wrong.stdout, /dlopen failed: .*ld-linux-x86-64\.so\.2/, describeChild(wrong));
   } finally {
     work.remove();
