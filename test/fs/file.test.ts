@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 
 import { AbortError, BigIntStats, File, Ring, Stats, copyFile, readFile, writeFile } from '../../src/index.js';
-import { fdCount, pattern, rejection, tmpDir, type TmpDir } from '../helpers/fs-util.js';
+import { fdCount, isOpen, pattern, rejection, tmpDir, type TmpDir } from '../helpers/fs-util.js';
 
 const ring = Ring.current();
 
@@ -19,15 +19,6 @@ before(() => {
 });
 after(() => tmp.remove());
 
-function isOpen(fd: number): boolean {
-  try {
-    fs.fstatSync(fd);
-    return true;
-  } catch (e) {
-    assert.equal((e as NodeJS.ErrnoException).code, 'EBADF');
-    return false;
-  }
-}
 
 /** The error of `fn`, whether thrown synchronously or as a rejection. */
 async function failure(fn: () => unknown): Promise<Error & { code?: unknown; syscall?: unknown; path?: unknown }> {

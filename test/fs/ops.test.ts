@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 
 import { BigIntStats, Ring, Stats } from '../../src/index.js';
-import { FORMS, call, pattern, rejection, tmpDir, type TmpDir } from '../helpers/fs-util.js';
+import { FORMS, call, isOpen, pattern, rejection, tmpDir, type TmpDir } from '../helpers/fs-util.js';
 import { skipUnlessIoUring } from '../helpers/io-uring-probe.js';
 
 const ring = Ring.current();
@@ -38,15 +38,6 @@ function fdFlags(fd: number): number {
   return parseInt(m[1]!, 8);
 }
 
-function isOpen(fd: number): boolean {
-  try {
-    fs.fstatSync(fd);
-    return true;
-  } catch (e) {
-    assert.equal((e as NodeJS.ErrnoException).code, 'EBADF');
-    return false;
-  }
-}
 
 /** Field-by-field comparison of our Stats with node's. */
 function assertSameStats(ours: Stats | BigIntStats, theirs: fs.Stats | fs.BigIntStats, label: string,

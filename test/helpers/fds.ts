@@ -2,11 +2,23 @@
  * File-descriptor accounting for leak checks: how many fds this process has
  * open, and how many of them are io_uring instances or eventfds.
  */
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 
 /** Number of open fds of this process (the listing's own fd included, consistently). */
 export function fdCount(): number {
   return fs.readdirSync('/proc/self/fd').length;
+}
+
+/** Whether `fd` is open in this process (EBADF is the only answer that means closed). */
+export function isOpen(fd: number): boolean {
+  try {
+    fs.fstatSync(fd);
+    return true;
+  } catch (e) {
+    assert.equal((e as NodeJS.ErrnoException).code, 'EBADF');
+    return false;
+  }
 }
 
 /** Open fds grouped by what they point to ('anon_inode:[io_uring]', 'anon_inode:[eventfd]', 'pipe:', ...). */

@@ -117,10 +117,7 @@ export function pattern(len: number, seed: number): Buffer {
   return b;
 }
 
-/** Open fds of this process (the listing's own fd included, consistently). */
-export function fdCount(): number {
-  return fs.readdirSync('/proc/self/fd').length;
-}
+export { fdCount, isOpen } from './fds.js';
 
 /** The open fds of this process that point at `file`. */
 export function fdsPointingAt(file: string): number[] {
@@ -170,6 +167,7 @@ export function assertThrowsCoded(fn: () => unknown, expect: Expect, label: stri
   assert.ok(expect.name === 'TypeError' ? e instanceof TypeError : e instanceof RangeError, label);
   if (typeof expect.code === 'string') assert.equal(e.code, expect.code, `${label}: code ${String(e.code)}: ${e.message}`);
   else assert.match(String(e.code), expect.code, `${label}: code ${String(e.code)}`);
+  assert.ok(e.message.length > 0, `${label}: an empty message`);
 }
 
 /**

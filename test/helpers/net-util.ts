@@ -187,6 +187,4 @@ export function childResult<T>(r: ChildResult): T | undefined {
 }
 
 /** A delay on a JS timer (not the ring under test). */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
+export { delay as sleep } from './loop.js';

@@ -383,6 +383,4 @@ export function tmpDir(prefix: string): { dir: string; remove(): void } {
   };
 }
 
-export function fdCount(): number {
-  return fs.readdirSync('/proc/self/fd').length;
-}
+export { fdCount } from '../helpers/fds.js';

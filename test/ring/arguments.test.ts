@@ -9,9 +9,9 @@ import { after, before, describe, test } from 'node:test';
 
 import { Ring, type RingOptions } from '../../src/index.js';
 import { uringFdCount } from '../helpers/fds.js';
+import { assertThrowsCoded, type Expect } from '../helpers/fs-util.js';
 import { turns } from '../helpers/loop.js';
 
-type Expect = { name: 'TypeError' | 'RangeError'; code: string | RegExp };
 const TYPE: Expect = { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' };
 const RANGE: Expect = { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' };
 /** A value of the right type that is not one of the allowed values. */
@@ -21,27 +21,6 @@ const VALUE: Expect = { name: 'TypeError', code: /^ERR_INVALID_ARG_(TYPE|VALUE)$
 type AnyFn = (...args: unknown[]) => unknown;
 const RingCtor = Ring as unknown as new (...args: unknown[]) => Ring;
 
-function assertThrowsCoded(fn: () => unknown, expect: Expect, label: string): void {
-  let thrown: unknown;
-  let returned: unknown;
-  try {
-    returned = fn();
-  } catch (e) {
-    thrown = e;
-  }
-  if (thrown === undefined) {
-    // A returned promise must not be used to report argument errors: swallow it and fail.
-    if (returned instanceof Promise) returned.catch(() => {});
-    assert.fail(`${label}: did not throw synchronously (returned ${String(returned)})`);
-  }
-  const e = thrown as Error & { code?: unknown };
-  assert.ok(e instanceof Error, `${label}: threw a non-Error ${String(thrown)}`);
-  assert.equal(e.name, expect.name, `${label}: ${e.name}: ${e.message}`);
-  assert.ok(expect.name === 'TypeError' ? e instanceof TypeError : e instanceof RangeError, label);
-  if (typeof expect.code === 'string') assert.equal(e.code, expect.code, `${label}: code ${String(e.code)}`);
-  else assert.match(String(e.code), expect.code, `${label}: code ${String(e.code)}`);
-  assert.ok(e.message.length > 0, label);
-}
 
 const BAD_MS: [string, unknown, Expect][] = [
   ['a string', '5', TYPE],
