@@ -35,9 +35,6 @@ export interface RecvOptions extends OpOptions {
   flags?: number;
 }
 
-/** One chunk of a multishot recv: a fresh Buffer the caller owns (copied out of the provided buffer). */
-export type RecvChunk = Buffer;
-
 const MAX_IO = 0x7ffff000;
 
 export {
