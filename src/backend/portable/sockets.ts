@@ -301,8 +301,11 @@ class StreamHandle extends Handle {
     // (reset by the peer, or closed here): those bytes never reached the kernel.
     const s = this.sock!;
     let res = n;
-    if (err) res = errnoOf(err);
-    else if (s.destroyed && (s.writableLength > 0 || this.#dropped(s))) {
+    // libuv cancels the writes still queued when the socket is destroyed (newer Node passes its
+    // ECANCELED on): like the writes Node drops silently, they failed because the connection went.
+    const cancelled = err != null && errnoOf(err) === -E.ECANCELED;
+    if (err && !cancelled) res = errnoOf(err);
+    else if (cancelled || (s.destroyed && (s.writableLength > 0 || this.#dropped(s)))) {
       res = s.errored ? errnoOf(s.errored) : this.inbox.error !== 0 ? this.inbox.error : -E.EPIPE;
     }
     if (op.code === DescOp.SEND_ZC) op.completeZc(res);
