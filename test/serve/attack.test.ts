@@ -175,7 +175,12 @@ describe('permissions', () => {
     const id = spawnSync('id', ['-u', 'nobody'], { encoding: 'utf8' });
     nobody = id.status === 0 ? Number(id.stdout.trim()) : undefined;
   }
-  const skip = root && nobody === undefined ? 'running as root and there is no user nobody to run the server as' : false;
+  // ...and `nobody` must be able to run this Node binary (one installed under a private directory is not).
+  const runsNode = nobody === undefined ||
+    spawnSync(process.execPath, ['-e', ''], { uid: nobody, stdio: 'ignore' }).status === 0;
+  const skip = root && nobody === undefined ? 'running as root and there is no user nobody to run the server as'
+    : !runsNode ? `user nobody cannot execute ${process.execPath} (a private directory): cannot drop root for the server`
+      : false;
 
   test('a file or directory the server may not read is 403 (EACCES), as nginx; never 404, never a listing', { skip },
     async () => {
