@@ -64,3 +64,16 @@ export function skipUnlessIoUring(why: string): string | undefined {
   const reason = ioUringSkipReason();
   return reason === undefined ? undefined : `${why}; ${reason}`;
 }
+
+/**
+ * Undefined where several workers can share one listening port (SO_REUSEPORT):
+ * always on io_uring; on the portable backend only on Node >= 22.12 (its
+ * net.Server `reusePort`). Otherwise the reason, for a test that starts
+ * `--workers 2` or more.
+ */
+export function reusePortSkipReason(): string | undefined {
+  if (ioUringSkipReason() === undefined) return undefined;
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  return major > 22 || (major === 22 && minor >= 12) ? undefined
+    : `several workers on one port need SO_REUSEPORT, which the portable backend has only on Node >= 22.12 (this is Node ${process.versions.node}); ${ioUringSkipReason()}`;
+}

@@ -12,6 +12,7 @@ import { describe, test } from 'node:test';
 import { DEFAULT_MAX_IO_WORKERS, Ring } from '../../src/ring/ring.js';
 import '../../src/index.js';
 import { describeChild, runModule } from '../helpers/child.js';
+import { skipUnlessIoUring } from '../helpers/io-uring-probe.js';
 
 /** `target`: iou-wrk threads the child waits for (bounded wait: thread creation is asynchronous on a loaded machine). */
 const CHILD = (ringOptions: string, n: number, target: number): string => `
@@ -83,7 +84,7 @@ async function run(ringOptions: string, n: number, target: number): Promise<Out>
 
 describe('maxIoWorkers', () => {
   test('100 splices blocked on peers that never read, unbounded = 8: at most 8 iou-wrk threads, all settle on abort',
-    async () => {
+    { skip: skipUnlessIoUring("counts io_uring's iou-wrk threads (maxIoWorkers)") }, async () => {
       const out = await run('{ maxIoWorkers: { unbounded: 8 } }', 100, 8);
       assert.equal(out.info?.unbounded, 8, 'the cap is in effect');
       assert.ok(out.inFlight >= 100, `the splices were blocked (in flight: ${out.inFlight})`);
@@ -97,7 +98,7 @@ describe('maxIoWorkers', () => {
       assert.equal(out.whole, 0);
     });
 
-  test('the default caps unbounded workers at 64 (here more than 8 are used)', async () => {
+  test('the default caps unbounded workers at 64 (here more than 8 are used)', { skip: skipUnlessIoUring("counts io_uring's iou-wrk threads (maxIoWorkers)") }, async () => {
     const out = await run('{}', 80, 64);
     assert.equal(out.info?.unbounded, DEFAULT_MAX_IO_WORKERS.unbounded);
     assert.ok(out.max - out.before <= 64, `iou-wrk threads: ${out.max}`);
@@ -118,7 +119,7 @@ describe('maxIoWorkers', () => {
     assert.throws(() => new Ring({ maxIoWorkers: null as unknown as object }), { code: 'ERR_INVALID_ARG_TYPE' });
   });
 
-  test('info.maxIoWorkers reports what is in effect: bounded keeps the kernel default unless set', async () => {
+  test('info.maxIoWorkers reports what is in effect: bounded keeps the kernel default unless set', { skip: skipUnlessIoUring("counts io_uring's iou-wrk threads (maxIoWorkers)") }, async () => {
     const a = new Ring({ maxIoWorkers: { bounded: 3, unbounded: 5 } });
     assert.deepEqual(a.info.maxIoWorkers, { bounded: 3, unbounded: 5 });
     await a.close();

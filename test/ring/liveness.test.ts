@@ -10,6 +10,10 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 
 import { describeChild, runModule, type ChildResult } from '../helpers/child.js';
 import { makeFifo, type Fifo } from '../helpers/fifo.js';
+import { skipUnlessIoUring } from '../helpers/io-uring-probe.js';
+
+/** Skip reason for the tests that poll a FIFO (undefined on io_uring). */
+const NEEDS_FIFO_POLL = skipUnlessIoUring('polls a FIFO (the portable backend refuses poll on fds it does not own: EOPNOTSUPP, docs/guides/portable.md)');
 
 /** How long a child that should exit may take: generous for a loaded machine. */
 const EXIT_DEADLINE = 20_000;
@@ -75,7 +79,7 @@ describe('liveness', () => {
     assertExited(r, /^slept true$/m);
   });
 
-  test('a pending poll keeps the process alive until the fd becomes ready', async () => {
+  test('a pending poll keeps the process alive until the fd becomes ready', { skip: NEEDS_FIFO_POLL }, async () => {
     const r = await runModule(`
       import { Ring, POLL } from __LIB__;
       ${openFifo()}
@@ -87,7 +91,7 @@ describe('liveness', () => {
     assertExited(r, /^ready 1$/m);
   });
 
-  test('an operation with { ref: false } does not keep the process alive', async () => {
+  test('an operation with { ref: false } does not keep the process alive', { skip: NEEDS_FIFO_POLL }, async () => {
     const r = await runModule(`
       import { Ring, POLL } from __LIB__;
       ${openFifo()}
@@ -112,7 +116,7 @@ describe('liveness', () => {
     assert.doesNotMatch(r.stdout, /BAD/);
   });
 
-  test('after ring.unref() pending operations do not keep the process alive', async () => {
+  test('after ring.unref() pending operations do not keep the process alive', { skip: NEEDS_FIFO_POLL }, async () => {
     const r = await runModule(`
       import { Ring, POLL } from __LIB__;
       ${openFifo()}
@@ -148,7 +152,7 @@ describe('liveness', () => {
     assertExited(r, /^slept null$/m);
   });
 
-  test('a multishot poll keeps the process alive until break', async () => {
+  test('a multishot poll keeps the process alive until break', { skip: NEEDS_FIFO_POLL }, async () => {
     const r = await runModule(`
       import { Ring, POLL } from __LIB__;
       ${openFifo()}
@@ -162,7 +166,7 @@ describe('liveness', () => {
     assertExited(r, /^event 1\nafter break [01]$/m);
   });
 
-  test('a multishot poll iterator after .unref() does not keep the process alive', async () => {
+  test('a multishot poll iterator after .unref() does not keep the process alive', { skip: NEEDS_FIFO_POLL }, async () => {
     const r = await runModule(`
       import { Ring, POLL } from __LIB__;
       ${openFifo()}
@@ -176,7 +180,7 @@ describe('liveness', () => {
     assert.doesNotMatch(r.stdout, /BAD/);
   });
 
-  test('a multishot poll with a callback keeps the process alive until cancel()', async () => {
+  test('a multishot poll with a callback keeps the process alive until cancel()', { skip: NEEDS_FIFO_POLL }, async () => {
     const r = await runModule(`
       import { Ring, POLL } from __LIB__;
       ${openFifo()}
@@ -190,7 +194,7 @@ describe('liveness', () => {
     assertExited(r, /^event 1 true\nended AbortError$/m);
   });
 
-  test('close() with operations pending settles them and lets the process exit', async () => {
+  test('close() with operations pending settles them and lets the process exit', { skip: NEEDS_FIFO_POLL }, async () => {
     const r = await runModule(`
       import { Ring, POLL } from __LIB__;
       ${openFifo()}
@@ -213,7 +217,7 @@ describe('liveness', () => {
     assertExited(r, /^cancelled 100$/m);
   });
 
-  test('process.exit() with 1,000 ref\'d operations in flight exits cleanly', async () => {
+  test('process.exit() with 1,000 ref\'d operations in flight exits cleanly', { skip: NEEDS_FIFO_POLL }, async () => {
     const r = await runModule(`
       import { Ring, POLL } from __LIB__;
       ${openFifo()}
@@ -228,7 +232,7 @@ describe('liveness', () => {
     assert.equal(r.stderr, '');
   });
 
-  test('natural exit with 1,000 unref\'d operations in flight is clean', async () => {
+  test('natural exit with 1,000 unref\'d operations in flight is clean', { skip: NEEDS_FIFO_POLL }, async () => {
     const r = await runModule(`
       import { Ring, POLL } from __LIB__;
       ${openFifo()}

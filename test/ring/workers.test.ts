@@ -11,6 +11,7 @@ import { Worker } from 'node:worker_threads';
 import { Ring } from '../../src/index.js';
 import { eventFdCount, fdCount, fdKinds, uringFdCount } from '../helpers/fds.js';
 import { makeFifo } from '../helpers/fifo.js';
+import { skipUnlessIoUring } from '../helpers/io-uring-probe.js';
 import { delay, waitUntil } from '../helpers/loop.js';
 import type { InfoMessage, WorkerInput } from './fixtures/ring-worker.js';
 
@@ -72,7 +73,7 @@ async function exitsWithin(w: Started, ms: number): Promise<number | 'hung'> {
   return r;
 }
 
-describe('worker_threads', () => {
+describe('worker_threads', { skip: skipUnlessIoUring('polls FIFOs and counts io_uring fds per thread') }, () => {
   test('each thread gets its own ring: distinct fds, separate stats', { timeout: 60_000 }, async () => {
     const main = Ring.current();
     try {

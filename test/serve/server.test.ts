@@ -19,6 +19,7 @@ import { Ring } from '../../src/index.js';
 import { drainSendFilePipes } from '../../src/net/sendfile.js';
 import { StaticServer } from '../../src/serve/server.js';
 import { fdCount } from '../helpers/fds.js';
+import { reusePortSkipReason } from '../helpers/io-uring-probe.js';
 import { decodePath } from '../../src/serve/files.js';
 import { parseRange } from '../../src/serve/http.js';
 import {
@@ -666,7 +667,7 @@ describe('graceful shutdown', () => {
     }
   });
 
-  test('the CLI with --workers 2 and --log: serves, logs JSON lines, exits 0 on SIGINT', async () => {
+  test('the CLI with --workers 2 and --log: serves, logs JSON lines, exits 0 on SIGINT', { skip: reusePortSkipReason() }, async () => {
     const cli = await startCli([fx.root, '--port', '0', '--workers', '2', '--log']);
     try {
       assert.match(cli.stdout(), /\(2 workers\)/);

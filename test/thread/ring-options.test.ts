@@ -9,12 +9,13 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 
 import { Ring, type RingHandle } from '../../src/index.js';
+import { skipUnlessIoUring } from '../helpers/io-uring-probe.js';
 import { Peer, within } from './helpers.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'uk-ring-options-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('RingOptions.attachWq', () => {
+describe('RingOptions.attachWq', { skip: skipUnlessIoUring('attachWq attaches io_uring io-wq pools (IORING_SETUP_ATTACH_WQ)') }, () => {
   test('a ring attached to a live ring (Ring or handle) runs io-wq work: write, fsync, statx', async () => {
     const main = new Ring();
     try {
@@ -85,7 +86,7 @@ describe('RingOptions.attachWq', () => {
   });
 });
 
-describe('RingOptions.busyPollUs', () => {
+describe('RingOptions.busyPollUs', { skip: skipUnlessIoUring('busyPollUs spins on the io_uring completion queue') }, () => {
   test('validated: integer 0..1000000, option and property', async () => {
     for (const v of [-1, 1.5, 1_000_001, NaN]) {
       assert.throws(() => new Ring({ busyPollUs: v }), { code: 'ERR_OUT_OF_RANGE' }, String(v));

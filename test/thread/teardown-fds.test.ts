@@ -16,6 +16,7 @@ import { Worker } from 'node:worker_threads';
 import { File, nativeBinding, Ring, Socket, TcpListener } from '../../src/index.js';
 import { tmpDir, type TmpDir } from '../helpers/fs-util.js';
 import { deadline, rejectionOf } from '../helpers/net-util.js';
+import { skipUnlessIoUring } from '../helpers/io-uring-probe.js';
 import type { HolderInput, HolderReport } from './fixtures/fd-holder.js';
 
 const FIXTURE = new URL('./fixtures/fd-holder.js', import.meta.url);
@@ -95,7 +96,7 @@ function startHolder(mode: HolderInput['mode']): { worker: Worker; ready: Promis
   return { worker, ready, exit, errors };
 }
 
-describe('fds opened through uringkit at thread teardown', () => {
+describe('fds opened through uringkit at thread teardown', { skip: skipUnlessIoUring('counts the kernel fds the io_uring backend tracks per thread') }, () => {
   test('10 terminated workers leave no fds (File, ring.open, Socket, TcpListener, sendFile pipes)', async () => {
     const baseline = openFds();
     const holders = Array.from({ length: 10 }, () => startHolder('hold'));

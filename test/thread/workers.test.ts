@@ -11,7 +11,7 @@ import { after, describe, test } from 'node:test';
 import { Ring } from '../../src/index.js';
 import { allowedCpus, startWorkers } from '../../src/thread/index.js';
 import type { Data } from './fixtures/worker-main.js';
-import { ioUringSkipReason } from '../helpers/io-uring-probe.js';
+import { ioUringSkipReason, skipUnlessIoUring } from '../helpers/io-uring-probe.js';
 import { FIXTURES, within } from './helpers.js';
 
 const MODULE = new URL('worker-main.js', FIXTURES);
@@ -72,7 +72,7 @@ describe('startWorkers', () => {
     });
 
   test('pinning: each worker runs on exactly the CPU it reports (read from /proc/thread-self/status)',
-    { timeout: 120_000 }, async () => {
+    { skip: skipUnlessIoUring("CPU pinning needs the native addon's setAffinity (the portable backend refuses it with ENOSYS, docs/guides/portable.md)"), timeout: 120_000 }, async () => {
       const allowed = allowedCpus();
       const count = Math.max(2, os.availableParallelism());
       const r = results(count);
