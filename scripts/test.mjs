@@ -33,6 +33,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 // UK_TEST_ROOT: another directory of compiled test files (the runner's own test uses it).
 const testRoot = process.env.UK_TEST_ROOT ? path.resolve(process.env.UK_TEST_ROOT) : path.join(root, 'dist', 'test');
 const filters = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+// UK_TEST_EXCLUDE: comma-separated substrings of test files NOT to run; every exclusion is printed.
+const excludes = (process.env.UK_TEST_EXCLUDE ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
 const concurrency = Math.max(1, Number(process.env.UK_TEST_CONCURRENCY) || 2);
 // UK_TEST_FILE_TIMEOUT (seconds) changes the default, e.g. for the slower sanitizer build.
 const DEFAULT_FILE_TIMEOUT_S = Number(process.env.UK_TEST_FILE_TIMEOUT) || 240;
@@ -146,9 +148,14 @@ function count(out, key) {
 }
 
 // --- main --------------------------------------------------------------------
-const files = existsSync(testRoot)
+const selected = existsSync(testRoot)
   ? walk(testRoot).filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
   : [];
+const files = selected.filter((f) => !excludes.some((s) => f.includes(s)));
+if (files.length < selected.length) {
+  console.log(`uringkit tests: NOT RUN (UK_TEST_EXCLUDE): ${selected.filter((f) => !files.includes(f))
+    .map((f) => path.relative(testRoot, f)).join(', ')}`);
+}
 if (files.length === 0) {
   console.error('no test files found (did tsc run?)');
   process.exit(1);
