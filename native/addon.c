@@ -219,9 +219,10 @@ static void ring_teardown(uk_box *b, bool from_js) {
   if (r->destroyed) return;
   r->destroyed = true;
   if (r->ring_id) uk_registry_remove(r->ring_id);
-  uk_ring_drain_all(r);
-  uk_ring_unmap(r);
-  uk_pbuf_release_all(r, r->env, from_js);
+  if (uk_ring_drain_all(r)) {
+    uk_ring_unmap(r);
+    uk_pbuf_release_all(r, r->env, from_js);
+  }
   if (from_js) {
     napi_delete_reference(r->env, r->on_wake);
     napi_delete_reference(r->env, r->js_self);

@@ -4,7 +4,11 @@
  *  - the ring memory is MADV_DONTFORK: a forked child never touches it;
  *  - uk_reap never drops a CQE: overflowed CQEs (IORING_FEAT_NODROP) are
  *    flushed back into the CQ by an enter with GETEVENTS;
- *  - uk_ring_drain_all returns only when no SQE of this ring awaits a CQE.
+ *  - uk_ring_drain_all returns true only when no SQE of this ring awaits a
+ *    CQE; after UK_DRAIN_LIMIT_MS without that it says so on stderr and
+ *    returns false, and the caller must then leave the ring's memory and
+ *    buffers alone (the kernel may still write them; they are freed with
+ *    the process).
  */
 #define _GNU_SOURCE
 #include "ring.h"
@@ -12,6 +16,7 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -353,12 +358,21 @@ uk_slot_mem *uk_slot(uk_ring *r, uint32_t slot) {
   return &r->chunks[c][slot & (UK_SLOT_CHUNK - 1)];
 }
 
-/* Teardown without JavaScript: cancel every live activation and reap until no
- * SQE awaits a CQE. Blocks the (exiting) thread; never used on a live loop. */
-void uk_ring_drain_all(uk_ring *r) {
+/* Teardown: cancel every live activation and reap until no SQE awaits a CQE
+ * (from JS, nothing is live any more and this returns at once). Blocks the
+ * thread for at most UK_DRAIN_LIMIT_MS: an operation the kernel never ends
+ * must not turn a thread's or process's exit into a hang. */
+#define UK_DRAIN_LIMIT_MS 10000
+bool uk_ring_drain_all(uk_ring *r) {
   r->out_cap = 0; /* nothing is copied out any more */
   int rounds = 0;
   while (r->outstanding > 0) {
+    if (rounds >= UK_DRAIN_LIMIT_MS / 50) {
+      fprintf(stderr, "uringkit: ring fd %d: %u operation(s) still outstanding %d ms into teardown; "
+              "the ring's memory is left to the kernel (freed when the process exits)\n",
+              r->fd, (unsigned)r->outstanding, UK_DRAIN_LIMIT_MS);
+      return false;
+    }
     /* Re-issue cancels every few rounds: an operation may have been running
      * (not cancellable) the first time. */
     if (rounds % 8 == 0) {
@@ -396,6 +410,7 @@ void uk_ring_drain_all(uk_ring *r) {
     }
     store_release(r->cq_khead, head);
   }
+  return true;
 }
 
 int uk_probe(uk_ring *r, uint8_t *ops, unsigned n) {

@@ -17,6 +17,8 @@
 //    and counted as failed (default 240 s, or UK_TEST_FILE_TIMEOUT; a file may
 //    ask for more with a `@file-timeout <seconds>` line in its header comment);
 //  - --test-force-exit: a handle left open cannot keep a finished file alive;
+//  - a file killed at its limit gets a snapshot of its process group in the
+//    log (each thread's state, wait channel and kernel stack);
 //  - the file's TMPDIR is removed afterwards, and what the file left there is
 //    reported (a test must clean up after itself).
 // The last line is the total: "N passed, N failed" (plus skipped, todo, cancelled).
@@ -122,8 +124,10 @@ function runFile(file, env) {
         // the group is gone
       }
     };
+    let snapshot = '';
     const timer = setTimeout(() => {
       timedOut = true;
+      snapshot = processSnapshot(child.pid);
       killGroup();
     }, limitS * 1000);
     child.on('close', (code, signal) => {
@@ -136,9 +140,60 @@ function runFile(file, env) {
         // removed by the test itself
       }
       rmSync(tmp, { recursive: true, force: true });
-      resolve({ file, code, signal, out, timedOut, limitS, left, seconds: (Date.now() - started) / 1000 });
+      resolve({ file, code, signal, out, timedOut, snapshot, limitS, left, seconds: (Date.now() - started) / 1000 });
     });
   });
+}
+
+/**
+ * What a file that ran past its limit was doing when it was killed: every
+ * process of its group and each thread's state, kernel wait channel and (as
+ * root) kernel stack. A hang then explains itself in the CI log.
+ */
+function processSnapshot(pgid) {
+  const lines = [];
+  const read = (f) => {
+    try {
+      return readFileSync(f, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  let pids = [];
+  try {
+    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return '(no /proc)';
+  }
+  for (const pid of pids) {
+    const stat = read(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[2]) !== pgid) continue; // field 5: the process group
+    lines.push(`process ${pid}: ${read(`/proc/${pid}/cmdline`).split('\0').join(' ').trim()}`);
+    let tids = [];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tids) {
+      const tstat = read(`/proc/${pid}/task/${tid}/stat`);
+      const comm = tstat.slice(tstat.indexOf('(') + 1, tstat.lastIndexOf(')'));
+      const state = tstat.slice(tstat.lastIndexOf(')') + 2).split(' ')[0];
+      const wchan = read(`/proc/${pid}/task/${tid}/wchan`);
+      const stack = read(`/proc/${pid}/task/${tid}/stack`).trim().split('\n').slice(0, 6).map((l) => l.replace(/^\[<[0-9a-f]+>\] /, '')).join(' < ');
+      lines.push(`  thread ${tid} ${comm} ${state} wchan=${wchan || '-'}${stack ? ` stack: ${stack}` : ''}`);
+    }
+    const fds = (() => {
+      try {
+        return readdirSync(`/proc/${pid}/fd`).length;
+      } catch {
+        return '?';
+      }
+    })();
+    lines.push(`  open fds: ${fds}`);
+  }
+  return lines.join('\n');
 }
 
 function count(out, key) {
@@ -185,6 +240,7 @@ async function worker() {
     for (const k of Object.keys(totals)) totals[k] += count(r.out, k);
     if (r.timedOut) {
       console.log(`# ${rel}: still running after ${r.limitS} s: killed with its process group (counted as failed)`);
+      if (r.snapshot) console.log(`# ${rel}: what it was doing when killed:\n${r.snapshot.replace(/^/gm, '#   ')}`);
       broken.push(`${rel} (killed after ${r.limitS} s)`);
       totals.fail++;
     } else if (r.code !== 0 && count(r.out, 'fail') === 0 && count(r.out, 'cancelled') === 0) {

@@ -58,7 +58,7 @@ describe('connection churn', () => {
       assert.equal(srv.accepted, TOTAL + 1);
       assert.equal(srv.closed, TOTAL + 1);
       assert.deepEqual(srv.errors, []);
-      assert.ok(await waitUntil(() => fdCount() === base, 10_000), `fds: ${fdCount()} after, ${base} before`);
+      assert.ok(await waitUntil(() => fdCount() <= base, 10_000), `fds: ${fdCount()} after, ${base} before`);
       assert.ok(peak <= base + 2 * BATCH + 16, `fd peak ${peak} (baseline ${base}): fds pile up between batches`);
       t.diagnostic(`fd baseline ${base}, peak ${peak}`);
     } finally {

@@ -64,7 +64,7 @@ describe('connection errors', () => {
       assert.equal(e.port, port);
       assert.match(e.message, new RegExp(`127\\.0\\.0\\.1:${port}`));
     }
-    assert.ok(await waitUntil(() => fdCount() === base, SOON), `fds after failed connects: ${fdCount()} vs ${base}`);
+    assert.ok(await waitUntil(() => fdCount() <= base, SOON), `fds after failed connects: ${fdCount()} vs ${base}`);
   });
 
   test('ECONNREFUSED on IPv6 loopback carries address ::1 and the port', { skip: !hasIPv6Loopback() }, async () => {
@@ -373,7 +373,7 @@ describe('socket options', () => {
       assert.equal(e2.code, 'ERR_INVALID_ARG_TYPE');
       const e3 = await rejectionOf(Socket.connect(l.address(), { keepAlive: { idle: -5 } }), 'keepAlive.idle -5');
       assert.equal(e3.code, 'ERR_OUT_OF_RANGE');
-      assert.ok(await waitUntil(() => fdCount() === base, SOON), `fds: ${fdCount()} vs ${base}`);
+      assert.ok(await waitUntil(() => fdCount() <= base, SOON), `fds: ${fdCount()} vs ${base}`);
     } finally {
       await l.close();
     }

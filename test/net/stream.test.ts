@@ -108,7 +108,7 @@ describe('socketStream basics', () => {
       assert.ok(a.uringSocket.closed && b.uringSocket.closed, 'the sockets are closed');
       // The remote address stays readable after close (as net.Socket).
       assert.equal(a.remoteAddress, '127.0.0.1');
-      assert.ok(await waitUntil(() => fdCount() === fds, 10_000), `fds: ${fdCount()} now, ${fds} before`);
+      assert.ok(await waitUntil(() => fdCount() <= fds, 10_000), `fds: ${fdCount()} now, ${fds} before`);
     });
   }
 
