@@ -564,6 +564,8 @@ describe('teardown', () => {
 });
 
 after(async () => {
-  // Whatever a failed test left pending must not keep this file's process alive.
-  await Ring.current().cancelAll().catch(() => 0);
+  // Whatever a failed test left pending must not keep this file's process alive; a cancelAll that
+  // never settles is a bug of its own: fail with the ring's state rather than hang.
+  const ring = Ring.current();
+  await deadline(ring.cancelAll().catch(() => 0), 20_000, `cancelAll() at the end (stats ${JSON.stringify(ring.stats())})`);
 });
