@@ -138,3 +138,13 @@ test('the mock answers an operation it has no model for generically, with the ta
     await ring.close();
   }
 });
+
+test('ring.send takes an fd only: the removed ring-to-ring forward is refused before anything is staged', async () => {
+  const ring = new Ring();
+  try {
+    assert.throws(() => ring.send(ring.handle as never, { tag: 1, value: 1 } as never), { code: 'ERR_INVALID_ARG_TYPE' });
+    assert.equal(ring.stats().submitted ?? 0, 0);
+  } finally {
+    await ring.close();
+  }
+});
