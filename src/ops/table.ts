@@ -35,8 +35,15 @@ export type Support = 'yes' | 'fallback' | 'no';
 export interface Operation extends OpInfo {
   /** Unique key: the public method, or the variant (fstat, sendZc, ...). */
   readonly key: string;
-  /** The Ring method that issues it (undefined: an internal variant issued by another method). */
+  /** The Ring method that issues it (undefined: a variant issued by another method, or internal). */
   readonly method: string | undefined;
+  /**
+   * The public method through which it is issued: `method`, or for a variant
+   * the method that issues it (`fstat`: `statx`); undefined for an internal
+   * operation. `ring.supports(issuedBy)` covers its opcodes; a mock handler
+   * for that method also answers it.
+   */
+  readonly issuedBy: string | undefined;
   /** uringkit's record opcode (src/backend/protocol.ts). */
   readonly descOp: DescOp;
   /** IORING_OP_* numbers it may submit (its linked timeout and cancel aside). */
@@ -87,12 +94,13 @@ const AT_SYMLINK_NOFOLLOW = 0x100;
 const AT_REMOVEDIR = 0x200;
 const AT_EMPTY_PATH = 0x1000;
 
-type Entry = Omit<Operation, 'key' | 'method'> & { key?: string; method?: string | null };
+type Entry = Omit<Operation, 'key' | 'method' | 'issuedBy'> & { key?: string; method?: string | null; issuedBy?: string };
 
 /** An entry; its `name` keeps its literal type, so OperationName is the union of the table's names. */
 function op<const N extends string>(e: Entry & { readonly name: N }): Operation & { readonly name: N } {
   const key = e.key ?? e.name;
-  return { ...e, key, method: e.method === null ? undefined : (e.method ?? key) };
+  const method = e.method === null ? undefined : (e.method ?? key);
+  return { ...e, key, method, issuedBy: method ?? e.issuedBy };
 }
 
 /** Every operation. Order is presentation only (docs); ids come from registration by key. */
@@ -150,10 +158,10 @@ export const OPERATIONS = [
     minKernel: '5.6', allow: 'statx', backends: ALL, shape: shapeStat, forceAsync: true }),
   op({ key: 'fstat', method: null, name: 'fstat', syscall: 'fstat', descOp: DescOp.STATX, uringOps: [O.STATX],
     pins: 'statx buffer', minKernel: '5.6', allow: 'statx', backends: ALL, shape: shapeStat, forceAsync: true,
-    marks: { arg0: AT_EMPTY_PATH }, note: 'ring.statx(fd)' }),
+    marks: { arg0: AT_EMPTY_PATH }, issuedBy: 'statx', note: 'ring.statx(fd)' }),
   op({ key: 'lstat', method: null, name: 'lstat', syscall: 'lstat', descOp: DescOp.STATX, uringOps: [O.STATX],
     pins: 'path, statx buffer', minKernel: '5.6', allow: 'statx', backends: ALL, shape: shapeStat, forceAsync: true,
-    marks: { arg0: AT_SYMLINK_NOFOLLOW }, note: 'ring.statx(path, { followSymlinks: false })' }),
+    marks: { arg0: AT_SYMLINK_NOFOLLOW }, issuedBy: 'statx', note: 'ring.statx(path, { followSymlinks: false })' }),
   op({ name: 'unlink', syscall: 'unlink', descOp: DescOp.UNLINKAT, uringOps: [O.UNLINKAT], pins: 'path',
     minKernel: '5.11', allow: 'unlink', backends: ALL, forceAsync: true }),
   op({ name: 'rmdir', syscall: 'rmdir', descOp: DescOp.UNLINKAT, uringOps: [O.UNLINKAT], pins: 'path',
@@ -185,7 +193,7 @@ export const OPERATIONS = [
     minKernel: '5.6', allow: 'send', backends: ALL, shape: ident, note: 'MSG_NOSIGNAL always; SEND_ZC on request (6.0+)' }),
   op({ key: 'sendZc', method: null, name: 'sendZc', syscall: 'send', descOp: DescOp.SEND_ZC, uringOps: [O.SEND_ZC],
     pins: 'buffer until the notification CQE', minKernel: '6.0', allow: 'send', backends: NO_MOCK, shape: ident,
-    note: 'ring.send(fd, data, { zeroCopy: true })' }),
+    issuedBy: 'send', note: 'ring.send(fd, data, { zeroCopy: true })' }),
   // SEND_ZC reporting both of its CQEs (ops/socket.ts sendZeroCopy): started as a
   // multishot so that the result (F_MORE) and the notification each reach the callback.
   op({ key: 'sendZcNotify', method: null, name: 'sendZc', syscall: 'send', descOp: DescOp.SEND_ZC,
@@ -207,18 +215,11 @@ export const OPERATIONS = [
 /** Every operation's public name (the mock's operation names: `mock.handle(name, ...)`). */
 export type OperationName = (typeof OPERATIONS)[number]['name'];
 
-/** The public method through which an entry is issued (a variant's note names it: `ring.statx(fd)`). */
-export function issuingMethod(o: Operation): string | undefined {
-  if (o.method !== undefined) return o.method;
-  const m = /^ring\.(\w+)\(/.exec(o.note ?? '');
-  return m?.[1];
-}
-
 /** Engine ids by key, registered here, once, in one loop (OPERATIONS order). */
 const registered = new Map<string, number>();
 for (const o of OPERATIONS) {
   if (registered.has(o.key)) throw new Error(`OPERATIONS: duplicate key '${o.key}'`);
-  registered.set(o.key, registerOp(o, o.key, { method: issuingMethod(o), allow: o.allow, opcodes: o.uringOps }));
+  registered.set(o.key, registerOp(o, o.key, { method: o.issuedBy, allow: o.allow, opcodes: o.uringOps }));
 }
 function id(key: string): number {
   const v = registered.get(key);

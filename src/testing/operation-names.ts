@@ -7,7 +7,7 @@
  * (src/testing/mock-backend.ts).
  */
 import { MockNames, type MockOperationSpec } from '../backend/mock/names.js';
-import { ALLOW_ALWAYS, issuingMethod, OPERATIONS, type OperationName } from '../ops/table.js';
+import { ALLOW_ALWAYS, OPERATIONS, type OperationName } from '../ops/table.js';
 
 declare module '../backend/mock/types.js' {
   /** The table's names make MockOpName (see MockOperationNames). */
@@ -28,7 +28,7 @@ const SPECS: readonly MockOperationSpec[] = OPERATIONS.map((o) => ({
   name: o.name,
   descOp: o.descOp,
   marks: o.marks,
-  family: issuingMethod(o),
+  family: o.issuedBy,
   opcode: o.uringOps[0]!,
   model: o.backends.mock === 'yes',
 }));
