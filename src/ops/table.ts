@@ -129,7 +129,7 @@ export const OPERATIONS = [
     note: 'O_CLOEXEC always; an fd that arrives after an abort is closed (CLOSE)' }),
   op({ name: 'openat2', syscall: 'openat2', descOp: DescOp.OPENAT2, uringOps: [O.OPENAT2, O.CLOSE],
     pins: 'path; struct open_how in per-slot native memory', minKernel: '5.6', allow: 'openat2',
-    backends: NO_MOCK, shape: ident, resultIsFd: true, forceAsync: true,
+    backends: { uring: 'yes', portable: 'no', mock: 'no' }, shape: ident, resultIsFd: true, forceAsync: true,
     note: 'resolve flags (RESOLVE_BENEATH, ...); O_CLOEXEC always' }),
   op({ name: 'read', syscall: 'read', descOp: DescOp.READ, uringOps: [O.READ, O.READ_FIXED], pins: 'buffer',
     minKernel: '5.6', allow: 'read', backends: ALL, shape: ident, note: 'READ_FIXED for a registered BufferPool buffer' }),

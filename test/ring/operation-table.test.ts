@@ -148,3 +148,16 @@ test('ring.send takes an fd only: the removed ring-to-ring forward is refused be
     await ring.close();
   }
 });
+
+test('the table\'s portable column agrees with what the portable backend probes', async () => {
+  const ring = new Ring({ backend: 'portable' });
+  try {
+    for (const o of OPERATIONS) {
+      // 'fallback' rows run another way there (syncFileRange: fdatasync) and are not probed as the opcode.
+      if (o.backends.portable === 'fallback') continue;
+      assert.equal(ring.supports(o.uringOps[0]!), o.backends.portable === 'yes', `${o.key} on the portable backend`);
+    }
+  } finally {
+    await ring.close();
+  }
+});
