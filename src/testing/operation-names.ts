@@ -37,4 +37,4 @@ const SPECS: readonly MockOperationSpec[] = OPERATIONS.map((o) => ({
 export const MOCK_OP_NAMES: readonly OperationName[] = Object.freeze([...new Set(OPERATIONS.map((o) => o.name))]);
 
 /** What every MockBackend of uringkit/testing is given. */
-export const MOCK_NAMES = new MockNames(SPECS, ALIASES, ALLOW_ALWAYS);
+export const MOCK_NAMES = new MockNames(SPECS, ALIASES, ['msgRing'], ALLOW_ALWAYS);

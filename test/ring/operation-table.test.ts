@@ -104,7 +104,18 @@ test('the mock\'s operation names are the table\'s names, both ways; records are
     assert.equal(MOCK_NAMES.resolve(o.name, 'test'), o.name);
   }
   // Documented older names resolve to table names; anything else is refused with a code.
+  const warnings: Error[] = [];
+  const onWarning = (w: Error): void => {
+    warnings.push(w);
+  };
+  process.on('warning', onWarning);
   assert.equal(MOCK_NAMES.resolve('msgRing', 'test'), 'sendMessage');
+  assert.equal(MOCK_NAMES.resolve('msgRing', 'test'), 'sendMessage');
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  process.off('warning', onWarning);
+  const deprecations = warnings.filter((w) => (w as Error & { code?: string }).code === 'URINGKIT_MOCK_OP_NAME');
+  assert.equal(deprecations.length, 1, 'msgRing warns once (a deprecated alias)');
+  assert.equal(deprecations[0]!.name, 'DeprecationWarning');
   assert.equal(MOCK_NAMES.resolve('close', 'test'), 'closeFd');
   assert.equal(MOCK_NAMES.resolve('stat', 'test'), 'statx');
   assert.equal(MOCK_NAMES.resolve('timeout', 'test'), 'sleep');

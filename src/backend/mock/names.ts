@@ -27,6 +27,8 @@ export class MockNames {
   /** Every canonical name, in table order. */
   readonly list: readonly string[];
   readonly #aliases: ReadonlyMap<string, string>;
+  readonly #deprecated: ReadonlySet<string>;
+  readonly #warned = new Set<string>();
   readonly #family = new Map<string, string>();
   /** DescOp → its entries, the most specific marks first. */
   readonly #byDesc = new Map<number, MockOperationSpec[]>();
@@ -35,9 +37,12 @@ export class MockNames {
 
   /**
    * `aliases`: alias → canonical name (each alias a documented public name);
+   * `deprecated`: the aliases that warn (once per process, DeprecationWarning);
    * `always`: IORING_OPs every ring has (cancel, timeouts).
    */
-  constructor(specs: readonly MockOperationSpec[], aliases: Readonly<Record<string, string>>, always: readonly number[]) {
+  constructor(specs: readonly MockOperationSpec[], aliases: Readonly<Record<string, string>>,
+    deprecated: readonly string[], always: readonly number[]) {
+    this.#deprecated = new Set(deprecated);
     this.#specs = specs;
     this.#always = always;
     const names: string[] = [];
@@ -62,7 +67,14 @@ export class MockNames {
     if (typeof name === 'string') {
       if (this.list.includes(name)) return name;
       const alias = this.#aliases.get(name);
-      if (alias !== undefined) return alias;
+      if (alias !== undefined) {
+        if (this.#deprecated.has(name) && !this.#warned.has(name)) {
+          this.#warned.add(name);
+          process.emitWarning(`the mock operation name '${name}' is deprecated: use '${alias}'`,
+            { type: 'DeprecationWarning', code: 'URINGKIT_MOCK_OP_NAME' });
+        }
+        return alias;
+      }
     }
     const err = new TypeError(`${what}: unknown mock operation '${String(name)}' (one of ${this.list.join(', ')})`);
     throw Object.assign(err, { code: 'ERR_INVALID_ARG_VALUE' });
