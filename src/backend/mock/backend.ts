@@ -45,7 +45,7 @@ import { defaultSeed, Prng } from './prng.js';
 import type { Req } from './request.js';
 import { MockRing, type Op } from './ring.js';
 import { makeSys } from './sys.js';
-import type { MockNames } from './names.js';
+import { MockNames } from './names.js';
 import type { MockHandler, MockLogEntry, MockOpAlias, MockOpName, MockRequest } from './types.js';
 
 export type { MockUnhandled } from './log.js';
@@ -123,6 +123,9 @@ export class MockBackend implements Backend {
    * (whose MockBackend passes them: construct that one).
    */
   constructor(options: MockBackendOptions, names: MockNames) {
+    if (!(names instanceof MockNames)) {
+      throw new TypeError('MockBackend: construct it from uringkit/testing (this class needs the operation table\'s names)');
+    }
     this.#names = names;
     if (options === null || typeof options !== 'object') throw new TypeError('MockBackend options must be an object');
     const seed = options.seed ?? defaultSeed();
