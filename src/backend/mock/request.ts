@@ -31,7 +31,7 @@ export class Req implements MockRequest {
   sockaddr?: SockAddr;
   /** recvmsg: where the sender's address goes (internal). */
   addrOut?: Uint8Array;
-  /** msgRing: the target ring's id and the message (internal). */
+  /** sendMessage: the target ring's id and the message (internal). */
   message?: { target: number; hi: number; value: number };
   #ac: AbortController | undefined;
   #aborted = false;

@@ -35,9 +35,9 @@ export interface MockRequest {
   readonly dest?: string;
   /** connect/sendmsg: the destination ('127.0.0.1:8080', '[::1]:53', '/run/app.sock'). */
   readonly address?: string;
-  /** open: O_* flags; statx: AT_* flags; rename: RENAME_* flags; poll: the events; fsync: 1 for fdatasync; send/recv: MSG_* flags; shutdown: how; msgRing: the target CQE's high word (tag in the low 16 bits). */
+  /** open: O_* flags; statx: AT_* flags; rename: RENAME_* flags; poll: the events; fsync: 1 for fdatasync; send/recv: MSG_* flags; shutdown: how; sendMessage: the target CQE's high word (tag in the low 16 bits); any other operation (syncFileRange: SYNC_FILE_RANGE_*): the record's first argument. */
   readonly flags: number;
-  /** open/mkdir: the mode; fallocate: the FALLOC_FL_* mode; fadvise: the advice; statx: the STATX_* mask; splice: fd_out; msgRing: the value. */
+  /** open/mkdir: the mode; fallocate: the FALLOC_FL_* mode; fadvise: the advice; statx: the STATX_* mask; splice: fd_out; sendMessage: the value; any other operation: the record's second argument. */
   readonly mode: number;
   /** read/write/readv/writev: the file position (-1: the fd's current position); fallocate/fadvise: offset; ftruncate: length. */
   readonly position: number;
