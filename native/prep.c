@@ -427,7 +427,7 @@ static int build_record(uk_ring *r, napi_env env, napi_value pins, uint32_t inde
     switch (op) {
       case UK_DESC_READ: case UK_DESC_WRITE: case UK_DESC_READV: case UK_DESC_WRITEV: case UK_DESC_READ_FIXED:
       case UK_DESC_WRITE_FIXED: case UK_DESC_FSYNC: case UK_DESC_FALLOCATE: case UK_DESC_FADVISE:
-      case UK_DESC_FTRUNCATE:
+      case UK_DESC_FTRUNCATE: case UK_DESC_SYNC_FILE_RANGE:
         if ((uint32_t)fd >= r->files_count) return -EBADF;
         break;
       default:
@@ -448,6 +448,12 @@ static int build_record(uk_ring *r, napi_env env, napi_value pins, uint32_t inde
     case UK_DESC_FTRUNCATE:
       if (!f64_to_off(rec_f64(rec, UK_REC_POSITION), &b.off) || b.off == (uint64_t)-1) return -EINVAL;
       if (!f64_to_off(rec_f64(rec, UK_REC_OFFSET), &off2) || off2 == (uint64_t)-1) return -EINVAL;
+      break;
+    case UK_DESC_SYNC_FILE_RANGE:
+      /* offset >= 0, byte count fits the SQE's u32 len, flags only SYNC_FILE_RANGE_WAIT_BEFORE | WRITE | WAIT_AFTER. */
+      if (!f64_to_off(rec_f64(rec, UK_REC_POSITION), &b.off) || b.off == (uint64_t)-1) return -EINVAL;
+      if (!f64_to_off(rec_f64(rec, UK_REC_OFFSET), &off2) || off2 > 0xffffffffu) return -EINVAL;
+      if ((uint32_t)rec[UK_REC_ARG0] & ~7u) return -EINVAL;
       break;
     case UK_DESC_SPLICE:
       if (!f64_to_off(rec_f64(rec, UK_REC_POSITION), &b.off) || !f64_to_off(rec_f64(rec, UK_REC_OFFSET), &off2)) return -EINVAL;
@@ -523,6 +529,10 @@ static int build_record(uk_ring *r, napi_env env, napi_value pins, uint32_t inde
       break;
     case UK_DESC_FTRUNCATE:
       prep_rw(sqe, 55 /* IORING_OP_FTRUNCATE, Linux 6.9 */, fd, 0, 0, b.off, ud);
+      break;
+    case UK_DESC_SYNC_FILE_RANGE: /* liburing's io_uring_prep_sync_file_range: len = bytes, off = offset */
+      prep_rw(sqe, IORING_OP_SYNC_FILE_RANGE, fd, 0, (uint32_t)off2, b.off, ud);
+      sqe->sync_range_flags = (uint32_t)rec[UK_REC_ARG0];
       break;
     case UK_DESC_OPENAT:
       prep_rw(sqe, IORING_OP_OPENAT, fd, b.addr, (uint32_t)rec[UK_REC_ARG1], 0, ud);

@@ -85,6 +85,7 @@ enum uk_desc_op {
   UK_DESC_WRITE_FIXED = 34,  /* pin: view inside the registered buffer region (else built as a plain WRITE) */
   UK_DESC_FILES_UPDATE = 35, /* arg0 first table index; pin: Int32Array of fds (-1 clears), length = count */
   UK_DESC_OPENAT2 = 36,      /* fd dirfd, arg0 flags, arg1 mode, arg2 resolve; pin: path; open_how in slot memory */
+  UK_DESC_SYNC_FILE_RANGE = 37, /* arg0 SYNC_FILE_RANGE_* flags, POSITION offset, OFFSET byte count (u32, 0: to EOF) */
   UK_DESC__COUNT
 };
 

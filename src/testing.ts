@@ -10,9 +10,10 @@
  * Nothing here loads with `import 'uringkit'`: the root entry carries no
  * mock code (test/backend/testing-entry.test.ts checks it).
  */
-export { MockBackend, MOCK_OP_NAMES } from './backend/mock/index.js';
+export { MockBackend } from './testing/mock-backend.js';
+export { MOCK_OP_NAMES } from './testing/operation-names.js';
 export type {
-  MockBackendOptions, MockUnhandled, MockClock, MockTimer, Fault, FaultPlan, FaultSpec, MockFdKind, MockOpenFd, MockFs,
+  MockBackendOptions, MockOpAlias, MockUnhandled, MockClock, MockTimer, Fault, FaultPlan, FaultSpec, MockFdKind, MockOpenFd, MockFs,
   MockFsOptions, MockFsStat, MockInodeType, MockHandler, MockLogEntry, MockOpName, MockReply, MockRequest, MockResult,
   MockStatInit,
 } from './backend/mock/index.js';

@@ -126,7 +126,7 @@ declare module '../ring/ring.js' {
      * Posts `{ tag, value }` into the target ring's completion queue with
      * IORING_OP_MSG_RING (no syscall on the receiving side, wakes its thread).
      * Resolves once the kernel delivered it; a closed target rejects with
-     * ERR_RING_CLOSED. (Was `ring.send(handle, msg)` before 0.2: `send` is the socket send.)
+     * ERR_RING_CLOSED.
      */
     sendMessage(target: RingHandle, message: RingMessage, options?: OpOptions): Promise<void>;
     sendMessage(target: RingHandle, message: RingMessage, options: OpOptions | undefined, callback: Callback<void>): void;

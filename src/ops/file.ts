@@ -58,6 +58,19 @@ export interface MkdirOptions extends OpOptions {
 
 export interface RmdirOptions extends OpOptions {}
 
+/**
+ * What `ring.syncFileRange` does (sync_file_range(2)'s SYNC_FILE_RANGE_*
+ * flags, by name). With none given: `write` (start writeback of the range).
+ */
+export interface SyncFileRangeOptions extends OpOptions {
+  /** Wait for writeback already under way on the range before starting (SYNC_FILE_RANGE_WAIT_BEFORE). */
+  waitBefore?: boolean;
+  /** Start writeback of the range's dirty pages (SYNC_FILE_RANGE_WRITE). */
+  write?: boolean;
+  /** Wait until the range's writeback has completed (SYNC_FILE_RANGE_WAIT_AFTER). */
+  waitAfter?: boolean;
+}
+
 export interface FallocateOptions extends OpOptions {
   /** fallocate(2) mode bits (FALLOC_FL_*). Default 0. */
   mode?: number;
@@ -417,6 +430,16 @@ declare module '../ring/ring.js' {
     fallocate(fd: number, offset: number, length: number, options: FallocateOptions | undefined,
       callback: Callback<void>): void;
     /** posix_fadvise (POSIX_FADV_* advice). */
+    /**
+     * IORING_OP_SYNC_FILE_RANGE (Linux 5.2+): sync_file_range(2) on
+     * [offset, offset + length) of `fd` (length 0: to the end of the file;
+     * at most 2^32 - 1 bytes per call). Not a durability guarantee (no
+     * metadata, no disk cache flush): use fdatasync for that. On the
+     * portable backend it is an fdatasync of the whole file.
+     */
+    syncFileRange(fd: number, offset: number, length: number, options?: SyncFileRangeOptions): Promise<void>;
+    syncFileRange(fd: number, offset: number, length: number, options: SyncFileRangeOptions | undefined,
+      callback: Callback<void>): void;
     fadvise(fd: number, offset: number, length: number, advice: number, options?: OpOptions): Promise<void>;
     fadvise(fd: number, offset: number, length: number, advice: number, options: OpOptions | undefined,
       callback: Callback<void>): void;
@@ -471,6 +494,27 @@ export function fallocate(this: Ring, fd: number, offset: number, length: number
   const mode = typeof a === 'object' && a?.mode !== undefined ? a.mode : 0;
   checkUint32(mode, 'options.mode');
   return simpleFd(this, OP.fallocate!, DescOp.FALLOCATE, fd, mode, a, b, { position: off, offset: len });
+}
+const SYNC_FILE_RANGE_WAIT_BEFORE = 1;
+const SYNC_FILE_RANGE_WRITE = 2;
+const SYNC_FILE_RANGE_WAIT_AFTER = 4;
+export function syncFileRange(this: Ring, fd: number, offset: number, length: number,
+  a?: SyncFileRangeOptions | Cb<void>, b?: Cb<void>) {
+  const off = checkSize(offset, 'offset');
+  const len = checkSize(length, 'length', 0xffffffff);
+  let flags = 0;
+  if (typeof a === 'object' && a !== null) {
+    const bits: [keyof SyncFileRangeOptions, number][] = [
+      ['waitBefore', SYNC_FILE_RANGE_WAIT_BEFORE], ['write', SYNC_FILE_RANGE_WRITE], ['waitAfter', SYNC_FILE_RANGE_WAIT_AFTER],
+    ];
+    for (const [key, bit] of bits) {
+      const v = a[key];
+      if (v !== undefined && typeof v !== 'boolean') throw invalidArgType(`options.${key}`, 'of type boolean', v);
+      if (v === true) flags |= bit;
+    }
+    if (a.waitBefore === undefined && a.write === undefined && a.waitAfter === undefined) flags = SYNC_FILE_RANGE_WRITE;
+  } else flags = SYNC_FILE_RANGE_WRITE;
+  return simpleFd(this, OP.syncFileRange!, DescOp.SYNC_FILE_RANGE, fd, flags, a, b, { position: off, offset: len });
 }
 export function fadvise(this: Ring, fd: number, offset: number, length: number, advice: number,
   a?: OpOptions | Cb<void>, b?: Cb<void>) {

@@ -1,8 +1,9 @@
 /**
  * The one method list: every public Ring operation is put on Ring.prototype
- * here, in one list, from the plain functions of the operation modules
- * (ops/core.ts, ops/file.ts, ops/socket.ts). Each name is a `method` of the
- * operation table (src/ops/table.ts); a test checks the two agree.
+ * here, from the plain functions of the operation modules (ops/core.ts,
+ * ops/file.ts, ops/socket.ts). The list is the operation table's `method`s
+ * (src/ops/table.ts): a new operation adds nothing here; a table method
+ * without its issuing function fails at load.
  *
  * Modules that call operations on a ring import `Ring` from here (or from the
  * package entry), which guarantees the list ran: nothing depends on which
@@ -10,30 +11,44 @@
  */
 import { bufferPoolOf, registerBuffers } from '../buffer/buffer-pool.js';
 import { Ring } from '../ring/ring.js';
-import { closeFd, nop, poll, pollMultishot, sendMessage, sleep } from './core.js';
-import {
-  fadvise, fallocate, fdatasync, fsync, ftruncate, link, mkdir, open, openat2, read, readv, rename, rmdir, splice,
-  statx, symlink, unlink, write, writev,
-} from './file.js';
+import * as core from './core.js';
+import * as file from './file.js';
 import { ringFileTableStats } from './file-table.js';
-import { accept, acceptMultishot, connect, recv, recvmsg, recvMultishot, send, sendmsg, shutdown } from './socket.js';
+import * as socket from './socket.js';
+import { OPERATIONS } from './table.js';
 
 /**
- * The issuing function of every public method, by name (`this` is the ring).
- * Its type names each function, so the package's declaration files reach
- * every module's `declare module` overloads of Ring from here.
+ * The operation modules. Each exports the issuing function of its
+ * operations under the method's name (`export function read(this: Ring, ...)`).
+ * Their types reach every module's `declare module` overloads of Ring, so
+ * the package's declaration files carry them from here.
  */
-const METHOD_FUNCTIONS = {
-  // ring core
-  nop, sleep, poll, pollMultishot, closeFd, sendMessage,
-  // files
-  open, openat2, read, write, readv, writev, fsync, fdatasync, fallocate, fadvise, ftruncate, statx, unlink, rmdir,
-  mkdir, rename, symlink, link, splice,
-  // sockets
-  accept, acceptMultishot, connect, send, recv, recvMultishot, sendmsg, recvmsg, shutdown,
-};
-/** Public method name → issuing function (`this` is the ring). */
-export const METHODS: Readonly<typeof METHOD_FUNCTIONS> = Object.freeze(METHOD_FUNCTIONS);
+const FAMILIES = { core, file, socket } as const;
+/** Exported so the declaration files import the three modules (and so their Ring overloads). */
+export type OperationModules = typeof FAMILIES;
+
+/** Issuing function of an operation's method: the one family module export with that name. */
+type Issuer = (this: Ring, ...args: never[]) => unknown;
+
+function methodsOfTable(): Readonly<Record<string, Issuer>> {
+  const out: Record<string, Issuer> = {};
+  for (const o of OPERATIONS) {
+    if (o.method === undefined) continue;
+    const found = Object.values(FAMILIES).flatMap((m) => {
+      const fn = (m as Readonly<Record<string, unknown>>)[o.method!];
+      return typeof fn === 'function' ? [fn as Issuer] : [];
+    });
+    if (found.length !== 1) {
+      throw new Error(`ops/methods: the table method '${o.method}' needs one issuing function in ops/core.ts, ` +
+        `ops/file.ts or ops/socket.ts (found ${found.length})`);
+    }
+    out[o.method] = found[0]!;
+  }
+  return Object.freeze(out);
+}
+
+/** Public method name → issuing function (`this` is the ring): every `method` of the operation table. */
+export const METHODS: Readonly<Record<string, Issuer>> = methodsOfTable();
 
 /**
  * The registered-resource methods: not operations of the table (they issue

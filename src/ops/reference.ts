@@ -41,6 +41,8 @@ export function renderOperations(): string {
     '- **kernel**: the oldest Linux with the opcode; `ring.supports(name)` asks the running kernel.',
     `- **allow**: its \`RingOptions.allow\` group (always allowed: ${always}).`,
     '- **io_uring / portable / mock**: support per backend (yes, fallback: another non-blocking path, no).',
+    '  On the mock, `no` means no built-in model: the operation fails with ENOSYS naming it until a test',
+    '  gives it a handler (`mock.handle(name, ...)`), which also makes the mock\'s probe report it.',
     '',
     '| method | syscall | io_uring | pins | kernel | allow | io_uring | portable | mock | notes |',
     '|---|---|---|---|---|---|---|---|---|---|',

@@ -7,9 +7,8 @@
 import { invalidArgType, outOfRange, SystemError } from '../errors.js';
 import { DescOp } from '../backend/protocol.js';
 import { MultishotIterator } from '../ring/multishot.js';
-import { ringInternals, type Ring, type RingHandle, type RingMessage } from '../ring/ring.js';
+import { ringInternals, type Ring } from '../ring/ring.js';
 import { IORING_OP, OP } from './table.js';
-import { sendMessage } from './core.js';
 import type { SyscallBackend } from '../backend/backend.js';
 import { checkView, splitArgs } from './args.js';
 import { providedBufferRing } from '../buffer/provided-buffer-ring.js';
@@ -78,11 +77,8 @@ declare module '../ring/ring.js' {
     /** connect(2) to a sockaddr built by SocketAddress (bytes, length). */
     connect(fd: number, sockaddr: Buffer, length: number, options?: OpOptions): Promise<void>;
     connect(fd: number, sockaddr: Buffer, length: number, options: OpOptions | undefined, callback: Callback<void>): void;
+    /** send(2) on a socket (MSG_NOSIGNAL always). The ring-to-ring message is `ring.sendMessage`. */
     send(fd: number, data: ArrayBufferView, options?: SendOptions): Promise<number>;
-    /** @deprecated the ring-to-ring message is `ring.sendMessage(handle, message)` (kept for one release). */
-    send(target: RingHandle, message: RingMessage, options?: OpOptions): Promise<void>;
-    /** @deprecated use `ring.sendMessage(handle, message, options, callback)`. */
-    send(target: RingHandle, message: RingMessage, options: OpOptions | undefined, callback: Callback<void>): void;
     send(fd: number, data: ArrayBufferView, options: SendOptions | undefined, callback: Callback<number>): void;
     recv(fd: number, buffer: ArrayBufferView, options?: RecvOptions): Promise<number>;
     recv(fd: number, buffer: ArrayBufferView, options: RecvOptions | undefined, callback: Callback<number>): void;
@@ -143,10 +139,6 @@ export function connect(this: Ring, fd: number, sockaddr: Buffer, length: number
 
 export function send(this: Ring, fd: number, data: ArrayBufferView, a?: SendOptions | Callback<number>,
   b?: Callback<number>) {
-  // Deprecated: ring.send(handle, { tag, value }) was the ring-to-ring message (now ring.sendMessage).
-  if (typeof fd === 'object' && fd !== null) {
-    return sendMessage.call(this, fd as RingHandle, data as unknown as RingMessage, a as OpOptions, b as unknown as Callback<void>);
-  }
   checkFd(fd);
   checkView(data, 'data');
   const [opts, cb] = splitArgs<number, SendOptions>(a, b);

@@ -5,7 +5,9 @@
  *  - `RingOptions.allow` (each entry's `allow` group → its IORING_OP_* numbers);
  *  - `ring.supports(name)` (every IORING_OP an operation needs, probed);
  *  - the per-operation reference docs/operations.md (scripts/gen-operations.ts);
- *  - the mock's operation names (OPERATIONS: `name`, `descOp`).
+ *  - the mock's operation names, how it names a record, and what its probe
+ *    reports (src/testing/operation-names.ts: `name`, `descOp`, `marks`,
+ *    `backends.mock`).
  *
  * The issuing function of each entry with a `method` lives in its family
  * module (ops/core.ts, ops/file.ts, ops/socket.ts) and is put on Ring by the
@@ -33,8 +35,15 @@ export type Support = 'yes' | 'fallback' | 'no';
 export interface Operation extends OpInfo {
   /** Unique key: the public method, or the variant (fstat, sendZc, ...). */
   readonly key: string;
-  /** The Ring method that issues it (undefined: an internal variant issued by another method). */
+  /** The Ring method that issues it (undefined: a variant issued by another method, or internal). */
   readonly method: string | undefined;
+  /**
+   * The public method through which it is issued: `method`, or for a variant
+   * the method that issues it (`fstat`: `statx`); undefined for an internal
+   * operation. `ring.supports(issuedBy)` covers its opcodes; a mock handler
+   * for that method also answers it.
+   */
+  readonly issuedBy: string | undefined;
   /** uringkit's record opcode (src/backend/protocol.ts). */
   readonly descOp: DescOp;
   /** IORING_OP_* numbers it may submit (its linked timeout and cancel aside). */
@@ -46,6 +55,12 @@ export interface Operation extends OpInfo {
   /** Its `RingOptions.allow` group (undefined: not selectable; refused on a restricted ring). */
   readonly allow: string | undefined;
   readonly backends: { readonly uring: Support; readonly portable: Support; readonly mock: Support };
+  /**
+   * Bits set in the record's arg0/arg1 that tell this entry from another
+   * with the same `descOp` (fdatasync: IORING_FSYNC_DATASYNC in arg0). A
+   * record is the entry whose marks are all set, the most specific first.
+   */
+  readonly marks?: { readonly arg0?: number; readonly arg1?: number } | undefined;
   /** One line for the reference table. */
   readonly note?: string | undefined;
 }
@@ -71,17 +86,25 @@ function shapeRecvChunk(res: number, flags: number, pin: unknown): Buffer {
 }
 
 const ALL = { uring: 'yes', portable: 'yes', mock: 'yes' } as const;
+/** The mock has no model: it answers ENOSYS (naming the operation) unless a test gives it a handler. */
 const NO_MOCK = { uring: 'yes', portable: 'yes', mock: 'no' } as const;
+/** Record bits that tell entries sharing a DescOp apart (`marks`). */
+const IORING_FSYNC_DATASYNC = 1;
+const AT_SYMLINK_NOFOLLOW = 0x100;
+const AT_REMOVEDIR = 0x200;
+const AT_EMPTY_PATH = 0x1000;
 
-type Entry = Omit<Operation, 'key' | 'method'> & { key?: string; method?: string | null };
+type Entry = Omit<Operation, 'key' | 'method' | 'issuedBy'> & { key?: string; method?: string | null; issuedBy?: string };
 
-function op(e: Entry): Operation {
+/** An entry; its `name` keeps its literal type, so OperationName is the union of the table's names. */
+function op<const N extends string>(e: Entry & { readonly name: N }): Operation & { readonly name: N } {
   const key = e.key ?? e.name;
-  return { ...e, key, method: e.method === null ? undefined : (e.method ?? key) };
+  const method = e.method === null ? undefined : (e.method ?? key);
+  return { ...e, key, method, issuedBy: method ?? e.issuedBy };
 }
 
 /** Every operation. Order is presentation only (docs); ids come from registration by key. */
-export const OPERATIONS: readonly Operation[] = [
+export const OPERATIONS = [
   // ---- ring core
   op({ name: 'nop', syscall: 'nop', descOp: DescOp.NOP, uringOps: [O.NOP], pins: '—', minKernel: '5.1', allow: 'nop',
     backends: ALL, note: 'completes with nothing: measures the ring itself' }),
@@ -106,7 +129,7 @@ export const OPERATIONS: readonly Operation[] = [
     note: 'O_CLOEXEC always; an fd that arrives after an abort is closed (CLOSE)' }),
   op({ name: 'openat2', syscall: 'openat2', descOp: DescOp.OPENAT2, uringOps: [O.OPENAT2, O.CLOSE],
     pins: 'path; struct open_how in per-slot native memory', minKernel: '5.6', allow: 'openat2',
-    backends: NO_MOCK, shape: ident, resultIsFd: true, forceAsync: true,
+    backends: { uring: 'yes', portable: 'no', mock: 'no' }, shape: ident, resultIsFd: true, forceAsync: true,
     note: 'resolve flags (RESOLVE_BENEATH, ...); O_CLOEXEC always' }),
   op({ name: 'read', syscall: 'read', descOp: DescOp.READ, uringOps: [O.READ, O.READ_FIXED], pins: 'buffer',
     minKernel: '5.6', allow: 'read', backends: ALL, shape: ident, note: 'READ_FIXED for a registered BufferPool buffer' }),
@@ -119,7 +142,7 @@ export const OPERATIONS: readonly Operation[] = [
   op({ name: 'fsync', syscall: 'fsync', descOp: DescOp.FSYNC, uringOps: [O.FSYNC], pins: '—', minKernel: '5.1',
     allow: 'fsync', backends: ALL, forceAsync: true }),
   op({ name: 'fdatasync', syscall: 'fdatasync', descOp: DescOp.FSYNC, uringOps: [O.FSYNC], pins: '—',
-    minKernel: '5.1', allow: 'fdatasync', backends: ALL, forceAsync: true }),
+    minKernel: '5.1', allow: 'fdatasync', backends: ALL, forceAsync: true, marks: { arg0: IORING_FSYNC_DATASYNC } }),
   op({ name: 'fallocate', syscall: 'fallocate', descOp: DescOp.FALLOCATE, uringOps: [O.FALLOCATE], pins: '—',
     minKernel: '5.6', allow: 'fallocate', backends: ALL, forceAsync: true }),
   op({ name: 'fadvise', syscall: 'fadvise', descOp: DescOp.FADVISE, uringOps: [O.FADVISE], pins: '—',
@@ -128,18 +151,21 @@ export const OPERATIONS: readonly Operation[] = [
   op({ name: 'ftruncate', syscall: 'ftruncate', descOp: DescOp.FTRUNCATE, uringOps: [O.FTRUNCATE], pins: '—',
     minKernel: '6.9', allow: 'ftruncate', backends: { uring: 'fallback', portable: 'yes', mock: 'yes' },
     forceAsync: true, note: 'before 6.9: libuv\'s thread pool' }),
+  op({ name: 'syncFileRange', syscall: 'sync_file_range', descOp: DescOp.SYNC_FILE_RANGE, uringOps: [O.SYNC_FILE_RANGE],
+    pins: '—', minKernel: '5.2', allow: 'syncFileRange', backends: { uring: 'yes', portable: 'fallback', mock: 'no' },
+    forceAsync: true, note: 'portable: fdatasync(2) of the whole file (node:fs has no sync_file_range)' }),
   op({ name: 'statx', syscall: 'stat', descOp: DescOp.STATX, uringOps: [O.STATX], pins: 'path, statx buffer',
     minKernel: '5.6', allow: 'statx', backends: ALL, shape: shapeStat, forceAsync: true }),
   op({ key: 'fstat', method: null, name: 'fstat', syscall: 'fstat', descOp: DescOp.STATX, uringOps: [O.STATX],
     pins: 'statx buffer', minKernel: '5.6', allow: 'statx', backends: ALL, shape: shapeStat, forceAsync: true,
-    note: 'ring.statx(fd)' }),
+    marks: { arg0: AT_EMPTY_PATH }, issuedBy: 'statx', note: 'ring.statx(fd)' }),
   op({ key: 'lstat', method: null, name: 'lstat', syscall: 'lstat', descOp: DescOp.STATX, uringOps: [O.STATX],
     pins: 'path, statx buffer', minKernel: '5.6', allow: 'statx', backends: ALL, shape: shapeStat, forceAsync: true,
-    note: 'ring.statx(path, { followSymlinks: false })' }),
+    marks: { arg0: AT_SYMLINK_NOFOLLOW }, issuedBy: 'statx', note: 'ring.statx(path, { followSymlinks: false })' }),
   op({ name: 'unlink', syscall: 'unlink', descOp: DescOp.UNLINKAT, uringOps: [O.UNLINKAT], pins: 'path',
     minKernel: '5.11', allow: 'unlink', backends: ALL, forceAsync: true }),
   op({ name: 'rmdir', syscall: 'rmdir', descOp: DescOp.UNLINKAT, uringOps: [O.UNLINKAT], pins: 'path',
-    minKernel: '5.11', allow: 'rmdir', backends: ALL, forceAsync: true }),
+    minKernel: '5.11', allow: 'rmdir', backends: ALL, forceAsync: true, marks: { arg0: AT_REMOVEDIR } }),
   op({ name: 'mkdir', syscall: 'mkdir', descOp: DescOp.MKDIRAT, uringOps: [O.MKDIRAT], pins: 'path',
     minKernel: '5.15', allow: 'mkdir', backends: ALL, forceAsync: true }),
   op({ name: 'rename', syscall: 'rename', descOp: DescOp.RENAMEAT, uringOps: [O.RENAMEAT], pins: 'two paths',
@@ -153,29 +179,30 @@ export const OPERATIONS: readonly Operation[] = [
     note: 'always on io-wq, where it may block indefinitely (a full socket, an empty pipe)' }),
   op({ key: 'unregisterFile', method: null, name: 'unregisterFile', syscall: 'io_uring_register',
     descOp: DescOp.FILES_UPDATE, uringOps: [O.FILES_UPDATE], pins: 'fd array', minKernel: '5.6', allow: undefined,
-    backends: { uring: 'yes', portable: 'no', mock: 'yes' }, shape: ident,
+    backends: { uring: 'yes', portable: 'no', mock: 'no' }, shape: ident,
     note: 'clears a registered-file table index (File.close)' }),
   // ---- sockets
   op({ name: 'accept', syscall: 'accept', descOp: DescOp.ACCEPT, uringOps: [O.ACCEPT, O.CLOSE], pins: '—',
     minKernel: '5.5', allow: 'accept', backends: ALL, shape: ident, resultIsFd: true }),
   op({ name: 'acceptMultishot', syscall: 'accept', descOp: DescOp.ACCEPT, uringOps: [O.ACCEPT, O.CLOSE], pins: '—',
-    minKernel: '5.19', allow: 'accept', backends: ALL, shape: ident, note: 'multishot: an async iterator' }),
+    minKernel: '5.19', allow: 'accept', backends: ALL, shape: ident, marks: { arg1: 1 },
+    note: 'multishot: an async iterator' }),
   op({ name: 'connect', syscall: 'connect', descOp: DescOp.CONNECT, uringOps: [O.CONNECT], pins: 'sockaddr',
     minKernel: '5.5', allow: 'connect', backends: ALL }),
   op({ name: 'send', syscall: 'send', descOp: DescOp.SEND, uringOps: [O.SEND, O.SEND_ZC], pins: 'buffer',
     minKernel: '5.6', allow: 'send', backends: ALL, shape: ident, note: 'MSG_NOSIGNAL always; SEND_ZC on request (6.0+)' }),
   op({ key: 'sendZc', method: null, name: 'sendZc', syscall: 'send', descOp: DescOp.SEND_ZC, uringOps: [O.SEND_ZC],
-    pins: 'buffer until the notification CQE', minKernel: '6.0', allow: 'send', backends: ALL, shape: ident,
-    note: 'ring.send(fd, data, { zeroCopy: true })' }),
+    pins: 'buffer until the notification CQE', minKernel: '6.0', allow: 'send', backends: NO_MOCK, shape: ident,
+    issuedBy: 'send', note: 'ring.send(fd, data, { zeroCopy: true })' }),
   // SEND_ZC reporting both of its CQEs (ops/socket.ts sendZeroCopy): started as a
   // multishot so that the result (F_MORE) and the notification each reach the callback.
   op({ key: 'sendZcNotify', method: null, name: 'sendZc', syscall: 'send', descOp: DescOp.SEND_ZC,
-    uringOps: [O.SEND_ZC], pins: 'buffer until the notification CQE', minKernel: '6.0', allow: 'send', backends: ALL,
-    shapeMore: ident, note: 'Socket zero-copy writes (both CQEs)' }),
+    uringOps: [O.SEND_ZC], pins: 'buffer until the notification CQE', minKernel: '6.0', allow: 'send',
+    backends: NO_MOCK, shapeMore: ident, note: 'Socket zero-copy writes (both CQEs)' }),
   op({ name: 'recv', syscall: 'recv', descOp: DescOp.RECV, uringOps: [O.RECV], pins: 'buffer', minKernel: '5.6',
     allow: 'recv', backends: ALL, shape: ident }),
   op({ name: 'recvMultishot', syscall: 'recv', descOp: DescOp.RECV_MULTI, uringOps: [O.RECV], pins: 'provided-buffer ring',
-    minKernel: '6.0', allow: 'recv', backends: ALL, shapeMore: shapeRecvChunk,
+    minKernel: '6.0', allow: 'recv', backends: NO_MOCK, shapeMore: shapeRecvChunk,
     note: 'into the ring\'s ProvidedBufferRing; chunks are copied out' }),
   op({ name: 'sendmsg', syscall: 'sendmsg', descOp: DescOp.SENDMSG, uringOps: [O.SENDMSG],
     pins: 'buffer, sockaddr, msghdr', minKernel: '5.3', allow: 'sendmsg', backends: ALL, shape: ident }),
@@ -183,19 +210,16 @@ export const OPERATIONS: readonly Operation[] = [
     pins: 'buffer, sockaddr out, msghdr', minKernel: '5.3', allow: 'recvmsg', backends: ALL, shape: ident }),
   op({ name: 'shutdown', syscall: 'shutdown', descOp: DescOp.SHUTDOWN, uringOps: [O.SHUTDOWN], pins: '—',
     minKernel: '5.11', allow: 'shutdown', backends: ALL }),
-];
+] as const satisfies readonly Operation[];
 
-/** The public method through which a variant is issued (its note names it: `ring.statx(fd)`). */
-function methodOf(o: Operation): string | undefined {
-  const m = /^ring\.(\w+)\(/.exec(o.note ?? '');
-  return m?.[1];
-}
+/** Every operation's public name (the mock's operation names: `mock.handle(name, ...)`). */
+export type OperationName = (typeof OPERATIONS)[number]['name'];
 
 /** Engine ids by key, registered here, once, in one loop (OPERATIONS order). */
 const registered = new Map<string, number>();
 for (const o of OPERATIONS) {
   if (registered.has(o.key)) throw new Error(`OPERATIONS: duplicate key '${o.key}'`);
-  registered.set(o.key, registerOp(o, o.key, { method: o.method ?? methodOf(o), allow: o.allow, opcodes: o.uringOps }));
+  registered.set(o.key, registerOp(o, o.key, { method: o.issuedBy, allow: o.allow, opcodes: o.uringOps }));
 }
 function id(key: string): number {
   const v = registered.get(key);
@@ -214,7 +238,7 @@ export const OP = Object.freeze({
   nop: id('nop'), sleep: id('sleep'), poll: id('poll'), pollMultishot: id('pollMultishot'), closeFd: id('closeFd'),
   sendMessage: id('sendMessage'), open: id('open'), openat2: id('openat2'), read: id('read'), write: id('write'),
   readv: id('readv'), writev: id('writev'), fsync: id('fsync'), fdatasync: id('fdatasync'),
-  fallocate: id('fallocate'), fadvise: id('fadvise'), ftruncate: id('ftruncate'), statx: id('statx'),
+  fallocate: id('fallocate'), fadvise: id('fadvise'), ftruncate: id('ftruncate'), syncFileRange: id('syncFileRange'), statx: id('statx'),
   fstat: id('fstat'), lstat: id('lstat'), unlink: id('unlink'), rmdir: id('rmdir'), mkdir: id('mkdir'),
   rename: id('rename'), symlink: id('symlink'), link: id('link'), splice: id('splice'),
   unregisterFile: id('unregisterFile'), accept: id('accept'), acceptMultishot: id('acceptMultishot'),

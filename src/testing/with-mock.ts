@@ -10,7 +10,8 @@
  * which depends on nothing above src/backend.
  */
 import { Ring, setDefaultBackend, type RingOptions } from '../index.js';
-import { MockBackend, type MockBackendOptions } from '../backend/mock/backend.js';
+import type { MockBackendOptions } from '../backend/mock/backend.js';
+import { MockBackend } from './mock-backend.js';
 
 /** What withMock needs from node:test's TestContext (any object with diagnostic() will do). */
 export interface MockTestContext {

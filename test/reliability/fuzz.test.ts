@@ -220,7 +220,7 @@ describe('fuzz: every public function survives hostile arguments', { timeout: 90
     await healthy('poll');
   });
 
-  test('closeFd / cancelAll / send(handle, message) / supports', async () => {
+  test('closeFd / cancelAll / sendMessage(handle, message) / supports', async () => {
     const handleArb = fc.oneof(
       fc.constant('own'),
       fc.record({ id: numberish, pid: numberish, threadId: numberish }),
@@ -228,7 +228,7 @@ describe('fuzz: every public function survives hostile arguments', { timeout: 90
     );
     const msgArb = fc.oneof(fc.record({ tag: numberish, value: numberish }), anyValue);
     await fc.assert(fc.asyncProperty(
-      fc.constantFrom('closeFd', 'closeFd-fresh', 'cancelAll', 'send', 'supports'), deadFd, handleArb, msgArb, optionsArb,
+      fc.constantFrom('closeFd', 'closeFd-fresh', 'cancelAll', 'sendMessage', 'supports'), deadFd, handleArb, msgArb, optionsArb,
       cbArb, async (m, fd, h, msg, o, cb) => {
         if (m === 'closeFd') await ringCase('closeFd', [fd], o, cb);
         else if (m === 'closeFd-fresh') {
@@ -244,13 +244,13 @@ describe('fuzz: every public function survives hostile arguments', { timeout: 90
         }
         else if (m === 'cancelAll') await ringCase('cancelAll', [], undefined, cb);
         else if (m === 'supports') await fnCase('supports', () => ring.supports(fd as number));
-        else await ringCase('send', [h === 'own' ? ring.handle : h, msg], o, cb);
+        else await ringCase('sendMessage', [h === 'own' ? ring.handle : h, msg], o, cb);
       }), P);
-    // Drain what send() delivered to our own ring.
+    // Drain what sendMessage() delivered to our own ring.
     const it = ring.messages();
     while (ring.messageStats().queued > 0) await it.next();
     await it.return!();
-    await healthy('closeFd/cancelAll/send');
+    await healthy('closeFd/cancelAll/sendMessage');
   });
 
   test('read / write', async () => {

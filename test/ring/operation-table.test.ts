@@ -92,3 +92,83 @@ test('ring.send is the socket send; the ring-to-ring message is sendMessage', as
     await ring.close();
   }
 });
+
+test('the mock\'s operation names are the table\'s names, both ways; records are named after their entry', async () => {
+  const { MOCK_OP_NAMES, MockBackend } = await import('../../src/testing.js');
+  const { MOCK_NAMES } = await import('../../src/testing/operation-names.js');
+  assert.deepEqual(new Set(MOCK_OP_NAMES), new Set(OPERATIONS.map((o) => o.name)));
+  assert.equal(new Set(MOCK_OP_NAMES).size, MOCK_OP_NAMES.length, 'no name twice');
+  for (const o of OPERATIONS) {
+    const marks = (o as { marks?: { arg0?: number; arg1?: number } }).marks;
+    assert.equal(MOCK_NAMES.nameOf(o.descOp, marks?.arg0 ?? 0, marks?.arg1 ?? 0), o.name, `${o.key}'s record`);
+    assert.equal(MOCK_NAMES.resolve(o.name, 'test'), o.name);
+  }
+  // Documented older names resolve to table names; anything else is refused with a code.
+  const warnings: Error[] = [];
+  const onWarning = (w: Error): void => {
+    warnings.push(w);
+  };
+  process.on('warning', onWarning);
+  assert.equal(MOCK_NAMES.resolve('msgRing', 'test'), 'sendMessage');
+  assert.equal(MOCK_NAMES.resolve('msgRing', 'test'), 'sendMessage');
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  process.off('warning', onWarning);
+  const deprecations = warnings.filter((w) => (w as Error & { code?: string }).code === 'URINGKIT_MOCK_OP_NAME');
+  assert.equal(deprecations.length, 1, 'msgRing warns once (a deprecated alias)');
+  assert.equal(deprecations[0]!.name, 'DeprecationWarning');
+  assert.equal(MOCK_NAMES.resolve('close', 'test'), 'closeFd');
+  assert.equal(MOCK_NAMES.resolve('stat', 'test'), 'statx');
+  assert.equal(MOCK_NAMES.resolve('timeout', 'test'), 'sleep');
+  const mock = new MockBackend({ seed: 1 });
+  assert.throws(() => mock.handle('openat' as never, () => 0), { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' });
+  // The probe is the table's: an opcode of an entry the mock models is reported, one it does not is not.
+  const ring = new Ring({ backend: mock });
+  try {
+    for (const o of OPERATIONS) {
+      if (o.backends.mock === 'yes') assert.ok(ring.supports(o.uringOps[0]!), `${o.key}: the mock models it`);
+    }
+    assert.equal(ring.supports('splice'), false, 'splice: no model, no handler');
+  } finally {
+    await ring.close();
+  }
+});
+
+test('the mock answers an operation it has no model for generically, with the table\'s name', async () => {
+  const { MockBackend } = await import('../../src/testing.js');
+  const mock = new MockBackend({ seed: 1 });
+  const ring = new Ring({ backend: mock });
+  try {
+    await assert.rejects(ring.openat2('/x', { flags: 0 }), { code: 'ENOSYS', syscall: 'openat2' });
+    assert.equal(mock.unhandled.length, 1);
+    assert.equal(mock.unhandled[0]!.op, 'openat2');
+    assert.match(mock.unhandled[0]!.message, /mock\.handle\('openat2'/);
+    mock.handle('openat2', (req) => (req.op === 'openat2' ? 9 : -1));
+    assert.equal(await ring.openat2('/x', { flags: 0 }), 9, 'a handler answers it');
+    assert.equal(mock.calls('openat2').length, 2);
+  } finally {
+    await ring.close();
+  }
+});
+
+test('ring.send takes an fd only: the removed ring-to-ring forward is refused before anything is staged', async () => {
+  const ring = new Ring();
+  try {
+    assert.throws(() => ring.send(ring.handle as never, { tag: 1, value: 1 } as never), { code: 'ERR_INVALID_ARG_TYPE' });
+    assert.equal(ring.stats().submitted ?? 0, 0);
+  } finally {
+    await ring.close();
+  }
+});
+
+test('the table\'s portable column agrees with what the portable backend probes', async () => {
+  const ring = new Ring({ backend: 'portable' });
+  try {
+    for (const o of OPERATIONS) {
+      // 'fallback' rows run another way there (syncFileRange: fdatasync) and are not probed as the opcode.
+      if (o.backends.portable === 'fallback') continue;
+      assert.equal(ring.supports(o.uringOps[0]!), o.backends.portable === 'yes', `${o.key} on the portable backend`);
+    }
+  } finally {
+    await ring.close();
+  }
+});

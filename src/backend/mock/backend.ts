@@ -31,7 +31,7 @@
 import { constants as fsc } from 'node:fs';
 
 import type { Backend, BackendHandle, SyscallBackend } from '../backend.js';
-import { Cqe, IORING_OP, Rec, StageHeader } from '../protocol.js';
+import { Cqe, Rec, StageHeader } from '../protocol.js';
 import { MockClockImpl, type MockClock } from './clock.js';
 import { MockEngine } from './engine.js';
 import { E, EBADFD } from '../shared/errno.js';
@@ -45,24 +45,13 @@ import { defaultSeed, Prng } from './prng.js';
 import type { Req } from './request.js';
 import { MockRing, type Op } from './ring.js';
 import { makeSys } from './sys.js';
-import { opName, type MockHandler, type MockLogEntry, type MockOpName, type MockRequest } from './types.js';
+import { MockNames } from './names.js';
+import type { MockHandler, MockLogEntry, MockOpAlias, MockOpName, MockRequest } from './types.js';
 
 export type { MockUnhandled } from './log.js';
 
-/** IORING_OP_* numbers constants.ts does not name. */
-const IORING_OP_READV = 1;
-const IORING_OP_WRITEV = 2;
-const IORING_OP_FSYNC = 3;
-
 /** IORING_FEAT_NODROP | SUBMIT_STABLE | RW_CUR_POS | FAST_POLL | POLL_32BITS | EXT_ARG: what info() reports. */
 const MOCK_FEATURES = (1 << 1) | (1 << 2) | (1 << 3) | (1 << 5) | (1 << 6) | (1 << 8);
-/** The opcodes probe() reports (SPLICE and SEND_ZC only with a handler; no provided-buffer rings). */
-const MOCK_OPS = [IORING_OP.NOP, IORING_OP_READV, IORING_OP_WRITEV, IORING_OP_FSYNC, IORING_OP.POLL_ADD,
-  IORING_OP.TIMEOUT, IORING_OP.ASYNC_CANCEL, IORING_OP.LINK_TIMEOUT, IORING_OP.FALLOCATE, IORING_OP.OPENAT,
-  IORING_OP.CLOSE, IORING_OP.STATX, IORING_OP.READ, IORING_OP.WRITE, IORING_OP.FADVISE, IORING_OP.RENAMEAT,
-  IORING_OP.UNLINKAT, IORING_OP.MKDIRAT, IORING_OP.SYMLINKAT, IORING_OP.LINKAT, IORING_OP.FTRUNCATE,
-  IORING_OP.ACCEPT, IORING_OP.CONNECT, IORING_OP.SEND, IORING_OP.RECV, IORING_OP.SENDMSG, IORING_OP.RECVMSG,
-  IORING_OP.SHUTDOWN, IORING_OP.MSG_RING];
 
 export interface MockBackendOptions {
   /** Seed of the PRNG behind every fault decision. Default: URINGKIT_MOCK_SEED, else random (see `mock.seed`). */
@@ -80,7 +69,7 @@ export interface MockBackendOptions {
   /** Fault rules to start with (see `mock.faults.add`). */
   faults?: FaultSpec[];
   /** Handlers to start with (see `mock.handle`). */
-  handlers?: Partial<Record<MockOpName, MockHandler>>;
+  handlers?: Partial<Record<MockOpName | MockOpAlias, MockHandler>>;
   /**
    * The in-memory file system: options, or false to have no built-in file
    * model at all (then every file operation needs a handler). Default on.
@@ -127,8 +116,17 @@ export class MockBackend implements Backend {
   readonly #models: MockModels;
   readonly #handlers: MockHandlers;
   readonly #autoAdvance: boolean;
+  readonly #names: MockNames;
 
-  constructor(options: MockBackendOptions = {}) {
+  /**
+   * `names`: the operation names of the table, given by uringkit/testing
+   * (whose MockBackend passes them: construct that one).
+   */
+  constructor(options: MockBackendOptions, names: MockNames) {
+    if (!(names instanceof MockNames)) {
+      throw new TypeError('MockBackend: construct it from uringkit/testing (this class needs the operation table\'s names)');
+    }
+    this.#names = names;
     if (options === null || typeof options !== 'object') throw new TypeError('MockBackend options must be an object');
     const seed = options.seed ?? defaultSeed();
     if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
@@ -150,22 +148,22 @@ export class MockBackend implements Backend {
     this.log = this.#log.entries;
     this.unhandled = this.#log.unhandled;
     this.errors = this.#log.errors;
-    this.faults = new FaultPlan(prng, (p) => this.fs.display(p));
+    this.faults = new FaultPlan(prng, (p) => this.fs.display(p), names);
     this.#engine = new MockEngine({
-      clock, faults: this.faults, log: this.#log, autoAdvance: this.#autoAdvance,
+      clock, faults: this.faults, log: this.#log, autoAdvance: this.#autoAdvance, names,
       execute: (op) => this.#execute(op),
       reset: (fd) => this.#models.reset(fd),
     });
     this.#models = new MockModels(this.#fds, this.fs, options.fs !== false, clock, this.#engine);
     this.#handlers = new MockHandlers({
-      clock, fs: this.fs, log: this.#log,
+      clock, fs: this.fs, log: this.#log, names,
       complete: (op, res, by) => this.#engine.complete(op, res, by),
       touch: () => this.#engine.touch(),
     });
     this.sys = makeSys(this.#fds, this.#models);
     for (const f of options.faults ?? []) this.faults.add(f);
     for (const [name, h] of Object.entries(options.handlers ?? {})) {
-      if (h !== undefined) this.handle(name as MockOpName, h);
+      if (h !== undefined) this.handle(name as MockOpName | MockOpAlias, h);
     }
   }
 
@@ -175,13 +173,13 @@ export class MockBackend implements Backend {
    * Handles every `name` operation with `handler` instead of the built-in
    * model (call `req.default()` inside it to delegate). Returns the mock.
    */
-  handle(name: MockOpName | 'close' | 'timeout' | 'stat', handler: MockHandler): this {
+  handle(name: MockOpName | MockOpAlias, handler: MockHandler): this {
     this.#handlers.set(name, handler);
     return this;
   }
 
   /** Removes a handler (the built-in model applies again). */
-  unhandle(name: MockOpName | 'close' | 'timeout' | 'stat'): this {
+  unhandle(name: MockOpName | MockOpAlias): this {
     this.#handlers.delete(name);
     return this;
   }
@@ -245,11 +243,11 @@ export class MockBackend implements Backend {
     return this.#engine.forceCancelAll();
   }
 
-  /** `mock.log` entries, optionally of one operation. */
-  calls(name?: MockOpName): MockLogEntry[] {
+  /** `mock.log` entries, optionally of one operation (a method's name also covers its variants: `statx`, `fstat`). */
+  calls(name?: MockOpName | MockOpAlias): MockLogEntry[] {
     if (name === undefined) return [...this.log];
-    const op = opName(name, 'mock.calls');
-    return this.log.filter((e) => e.op === op);
+    const op = this.#names.resolve(name, 'mock.calls');
+    return this.log.filter((e) => this.#names.covers(op, e.op));
   }
 
   /**
@@ -311,11 +309,8 @@ export class MockBackend implements Backend {
 
   probe(h: BackendHandle): Uint8Array {
     this.#ring(h);
-    const p = new Uint8Array(256);
-    for (const op of MOCK_OPS) p[op] = 1;
-    if (this.#handlers.has('splice')) p[IORING_OP.SPLICE] = 1;
-    if (this.#handlers.has('sendZc')) p[IORING_OP.SEND_ZC] = 1;
-    return p;
+    // The table's operations with a model (backends.mock 'yes'), and those a handler answers (splice, sendZc, ...).
+    return this.#names.probe((name) => this.#handlers.has(name));
   }
 
   flush(h: BackendHandle, pins?: unknown[]): number {
@@ -369,7 +364,7 @@ export class MockBackend implements Backend {
   #execute(op: Op): void {
     const req = op.req;
     req.runDefault = () => this.#runDefault(op);
-    const handler = this.#handlers.get(req.op);
+    const handler = this.#handlers.find(req.op);
     if (handler !== undefined) {
       op.log.by = 'handler';
       this.#handlers.run(op, handler);

@@ -25,9 +25,10 @@ import type { MockClockImpl } from './clock.js';
 import { E, EBADFD } from '../shared/errno.js';
 import type { FaultPlan, FaultRule } from './faults.js';
 import type { MockLog } from './log.js';
-import { decodeRequest, isKnownOp, isMs, nameOf, needsFd, Req } from './request.js';
+import type { MockNames } from './names.js';
+import { decodeRequest, isMs, needsFd, Req } from './request.js';
 import { MockRing, type Op } from './ring.js';
-import type { MockLogEntry } from './types.js';
+import type { MockLogEntry, MockOpName } from './types.js';
 
 /** A zero-copy send's notification CQE. */
 const IORING_CQE_F_NOTIF = 1 << 3;
@@ -38,6 +39,8 @@ export interface EngineHost {
   readonly faults: FaultPlan;
   readonly log: MockLog;
   readonly autoAdvance: boolean;
+  /** The table's operation names: a record is named after the entry it was issued for. */
+  readonly names: MockNames;
   /** Runs an operation (its handler or the built-in model); completes it now or later. */
   execute(op: Op): void;
   /** An injected ECONNRESET on this fd: reset the connection (both sides see it). */
@@ -382,8 +385,10 @@ export class MockEngine {
     const link = (flags & DescFlag.LINK_TIMEOUT) !== 0;
     const separate = link && (flags & DescFlag.SEPARATE_TIMER) !== 0;
     const linkMs = link ? rec.linkMs : 0;
-    const known = isKnownOp(code);
-    const req = new Req(known ? nameOf(code, arg0) : 'nop', fd);
+    // A record no table entry issues (an unknown opcode) completes with -EINVAL, as in C.
+    const name = this.#host.names.nameOf(code, arg0, arg1);
+    const known = name !== undefined;
+    const req = new Req((name ?? 'nop') as MockOpName, fd);
     let invalid = 0;
     if (!known || rec.kind !== Kind.OP || slot < 0) invalid = -E.EINVAL;
     else if (link && !isMs(linkMs)) invalid = -E.EINVAL;

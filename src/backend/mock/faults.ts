@@ -6,11 +6,12 @@
  */
 import { errnoName, errnoNumber } from '../shared/errno.js';
 import type { Prng } from './prng.js';
-import { opName, type MockOpName, type MockRequest } from './types.js';
+import type { MockNames } from './names.js';
+import type { MockOpAlias, MockOpName, MockRequest } from './types.js';
 
 export interface FaultSpec {
   /** Which operations (names as in `mock.handle`); default every operation. */
-  op?: MockOpName | 'close' | 'timeout' | 'stat' | readonly (MockOpName | 'close' | 'timeout' | 'stat')[] | '*';
+  op?: MockOpName | MockOpAlias | readonly (MockOpName | MockOpAlias)[] | '*';
   /** Fail with this errno ('EIO', 'EAGAIN', 'ECONNRESET', ... or a number). The operation has no effect. */
   errno?: string | number;
   /**
@@ -56,7 +57,7 @@ export interface Fault {
 
 /** @internal A rule with its resolved values. */
 export interface FaultRule extends Fault {
-  readonly ops: ReadonlySet<MockOpName> | undefined;
+  readonly ops: ReadonlySet<string> | undefined;
   readonly errnoValue: number | undefined;
   hits: number;
   remaining: number;
@@ -68,20 +69,22 @@ export class FaultPlan {
   readonly #abs: (p: string) => string;
   #rules: FaultRule[] = [];
   #nextId = 1;
+  readonly #names: MockNames;
 
   /** @internal */
-  constructor(prng: Prng, abs: (p: string) => string) {
+  constructor(prng: Prng, abs: (p: string) => string, names: MockNames) {
     this.#prng = prng;
     this.#abs = abs;
+    this.#names = names;
   }
 
   /** Adds a rule (rules are tried in the order added; the first that hits applies). */
   add(spec: FaultSpec): Fault {
     if (spec === null || typeof spec !== 'object') throw new TypeError('faults.add(spec): spec must be an object');
-    let ops: Set<MockOpName> | undefined;
+    let ops: Set<string> | undefined;
     if (spec.op !== undefined && spec.op !== '*') {
-      const list = typeof spec.op === 'string' ? [spec.op] : spec.op;
-      ops = new Set(list.map((n) => opName(n, 'faults.add: op')));
+      const list: readonly string[] = typeof spec.op === 'string' ? [spec.op] : spec.op;
+      ops = new Set(list.map((n) => this.#names.resolve(n, 'faults.add: op')));
     }
     const errnoValue = spec.errno !== undefined ? errnoNumber(spec.errno, 'faults.add: errno') : undefined;
     if (spec.probability !== undefined && !(spec.probability >= 0 && spec.probability <= 1)) {
@@ -130,7 +133,7 @@ export class FaultPlan {
       const s = rule.spec;
       if (rule.remaining <= 0) continue;
       if ((phase === 'submit') !== (s.busy === true)) continue;
-      if (rule.ops !== undefined && !rule.ops.has(req.op)) continue;
+      if (rule.ops !== undefined && !rule.ops.has(req.op) && !rule.ops.has(this.#names.familyOf(req.op) ?? '')) continue;
       if (s.fd !== undefined && req.fd !== s.fd) continue;
       if (s.path !== undefined && !this.#pathMatches(s.path, req)) continue;
       if (s.match !== undefined && !s.match(req)) continue;

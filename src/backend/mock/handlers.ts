@@ -9,19 +9,21 @@ import { Inode, type MockFs } from './fs.js';
 import { Statx } from './statx.js';
 import type { MockLog } from './log.js';
 import type { Op } from './ring.js';
-import { opName, type MockHandler, type MockOpName, type MockReply, type MockResult, type MockStatInit } from './types.js';
+import type { MockNames } from './names.js';
+import type { MockHandler, MockReply, MockResult, MockStatInit } from './types.js';
 
 /** What running a handler needs from the rest of the mock. */
 export interface HandlerHost {
   readonly clock: MockClockImpl;
   readonly fs: MockFs;
   readonly log: MockLog;
+  readonly names: MockNames;
   complete(op: Op, res: number, by: string): void;
   touch(): void;
 }
 
 export class MockHandlers {
-  readonly #table = new Map<MockOpName, MockHandler>();
+  readonly #table = new Map<string, MockHandler>();
   readonly #host: HandlerHost;
 
   constructor(host: HandlerHost) {
@@ -29,21 +31,23 @@ export class MockHandlers {
   }
 
   set(name: string, handler: MockHandler): void {
-    const op = opName(name, 'mock.handle');
+    const op = this.#host.names.resolve(name, 'mock.handle');
     if (typeof handler !== 'function') throw new TypeError(`mock.handle('${op}', handler): handler must be a function`);
     this.#table.set(op, handler);
   }
 
   delete(name: string): void {
-    this.#table.delete(opName(name, 'mock.unhandle'));
+    this.#table.delete(this.#host.names.resolve(name, 'mock.unhandle'));
   }
 
-  get(name: MockOpName): MockHandler | undefined {
-    return this.#table.get(name);
+  /** The handler of an operation named `name`: its own, else its issuing method's (`fstat` → `statx`). */
+  find(name: string): MockHandler | undefined {
+    const family = this.#host.names.familyOf(name);
+    return this.#table.get(name) ?? (family !== undefined ? this.#table.get(family) : undefined);
   }
 
-  has(name: MockOpName): boolean {
-    return this.#table.has(name);
+  has(name: string): boolean {
+    return this.find(name) !== undefined;
   }
 
   /** Runs `handler` for `op` and completes the operation with its answer (now or when it settles). */

@@ -9,5 +9,5 @@ export type { MockClock, MockTimer } from './clock.js';
 export type { Fault, FaultPlan, FaultSpec } from './faults.js';
 export type { MockFdKind, MockOpenFd } from './fds.js';
 export type { MockFs, MockFsOptions, MockFsStat, InodeType as MockInodeType } from './fs.js';
-export { MOCK_OP_NAMES } from './types.js';
-export type { MockHandler, MockLogEntry, MockOpName, MockReply, MockRequest, MockResult, MockStatInit } from './types.js';
+export { MockNames, type MockOperationSpec } from './names.js';
+export type { MockHandler, MockLogEntry, MockOpAlias, MockOperationNames, MockOpName, MockReply, MockRequest, MockResult, MockStatInit } from './types.js';

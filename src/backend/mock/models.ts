@@ -30,8 +30,14 @@ export const PENDING = Symbol('pending');
 /** A result, PENDING, or `{ noModel }`: there is no built-in model for this operation (or fd kind). */
 export type ModelResult = number | typeof PENDING | { noModel: string };
 
+/** The file operations the in-memory file system models. */
 function isFileOp(code: DescOp): boolean {
   return code <= DescOp.FTRUNCATE;
+}
+
+/** The socket operations the in-memory sockets model (some only with a handler: recvMultishot, sendZc). */
+function isSocketOp(code: DescOp): boolean {
+  return code >= DescOp.ACCEPT && code <= DescOp.SHUTDOWN;
 }
 
 export class MockModels {
@@ -145,6 +151,8 @@ export class MockModels {
       default:
         break;
     }
+    // Anything else the table has but the mock does not model (openat2, ...): no model, whatever its name.
+    if (!isFileOp(op.code) && !isSocketOp(op.code)) return { noModel: `${req.op} has no built-in model` };
     if (!isFileOp(op.code) || op.code === DescOp.READ || op.code === DescOp.WRITE) {
       const e = this.#fds.get(req.fd);
       if (e?.sock !== undefined) return this.#socketOp(op, e.sock, finish);

@@ -275,14 +275,20 @@ export class MockNet {
   /** send/write/sendmsg. `dest` only for sendmsg with an address. */
   send(s: MockSocket, w: NetWaiter): number | typeof PENDING {
     if (s.type === 'dgram') return this.#sendDgram(s, w);
-    if (s.sendWaiters.length > 0) {
-      s.sendWaiters.push(w);
-      return PENDING;
+    return this.#nowOrWait(s.sendWaiters, w, () => this.#trySend(s, w));
+  }
+
+  /**
+   * A send or receive in arrival order: behind earlier waiters it waits;
+   * otherwise `attempt()` answers now, or it waits (EAGAIN under MSG_DONTWAIT).
+   */
+  #nowOrWait(waiters: NetWaiter[], w: NetWaiter, attempt: () => number | undefined): number | typeof PENDING {
+    if (waiters.length === 0) {
+      const r = attempt();
+      if (r !== undefined) return r;
+      if ((w.flags & MSG_DONTWAIT) !== 0) return -E.EAGAIN;
     }
-    const r = this.#trySend(s, w);
-    if (r !== undefined) return r;
-    if ((w.flags & MSG_DONTWAIT) !== 0) return -E.EAGAIN;
-    s.sendWaiters.push(w);
+    waiters.push(w);
     return PENDING;
   }
 
@@ -323,15 +329,8 @@ export class MockNet {
 
   recv(s: MockSocket, w: NetWaiter): number | typeof PENDING {
     if (s.state === 'listening') return -E.ENOTCONN;
-    if (s.recvWaiters.length > 0) {
-      s.recvWaiters.push(w);
-      return PENDING;
-    }
-    const r = s.type === 'dgram' ? this.#tryRecvDgram(s, w) : this.#tryRecv(s, w);
-    if (r !== undefined) return r;
-    if ((w.flags & MSG_DONTWAIT) !== 0) return -E.EAGAIN;
-    s.recvWaiters.push(w);
-    return PENDING;
+    return this.#nowOrWait(s.recvWaiters, w,
+      () => (s.type === 'dgram' ? this.#tryRecvDgram(s, w) : this.#tryRecv(s, w)));
   }
 
   #tryRecv(s: MockSocket, w: NetWaiter): number | undefined {

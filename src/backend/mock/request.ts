@@ -10,7 +10,6 @@ import { Statx } from './statx.js';
 import { addrOf, formatAddr, type SockAddr } from '../shared/sockaddr.js';
 import type { MockOpName, MockRequest } from './types.js';
 
-const AT_REMOVEDIR = 0x200;
 
 /** The request object handlers see. */
 export class Req implements MockRequest {
@@ -32,7 +31,7 @@ export class Req implements MockRequest {
   sockaddr?: SockAddr;
   /** recvmsg: where the sender's address goes (internal). */
   addrOut?: Uint8Array;
-  /** msgRing: the target ring's id and the message (internal). */
+  /** sendMessage: the target ring's id and the message (internal). */
   message?: { target: number; hi: number; value: number };
   #ac: AbortController | undefined;
   #aborted = false;
@@ -73,53 +72,10 @@ export class Req implements MockRequest {
   }
 }
 
-/** Maps a descriptor to the public operation name. */
-export function nameOf(code: number, arg0: number): MockOpName {
-  switch (code) {
-    case DescOp.NOP: return 'nop';
-    case DescOp.TIMEOUT: return 'sleep';
-    case DescOp.POLL: return 'poll';
-    case DescOp.POLL_MULTI: return 'pollMultishot';
-    case DescOp.CLOSE: return 'closeFd';
-    case DescOp.READ: return 'read';
-    case DescOp.WRITE: return 'write';
-    case DescOp.READV: return 'readv';
-    case DescOp.WRITEV: return 'writev';
-    case DescOp.FSYNC: return (arg0 & 1) !== 0 ? 'fdatasync' : 'fsync';
-    case DescOp.FALLOCATE: return 'fallocate';
-    case DescOp.FADVISE: return 'fadvise';
-    case DescOp.OPENAT: return 'open';
-    case DescOp.STATX: return 'statx';
-    case DescOp.UNLINKAT: return (arg0 & AT_REMOVEDIR) !== 0 ? 'rmdir' : 'unlink';
-    case DescOp.MKDIRAT: return 'mkdir';
-    case DescOp.RENAMEAT: return 'rename';
-    case DescOp.SYMLINKAT: return 'symlink';
-    case DescOp.LINKAT: return 'link';
-    case DescOp.SPLICE: return 'splice';
-    case DescOp.FTRUNCATE: return 'ftruncate';
-    case DescOp.ACCEPT: return 'accept';
-    case DescOp.CONNECT: return 'connect';
-    case DescOp.SEND: return 'send';
-    case DescOp.RECV: return 'recv';
-    case DescOp.RECV_MULTI: return 'recvMultishot';
-    case DescOp.SENDMSG: return 'sendmsg';
-    case DescOp.RECVMSG: return 'recvmsg';
-    case DescOp.SEND_ZC: return 'sendZc';
-    case DescOp.SHUTDOWN: return 'shutdown';
-    case DescOp.MSG_RING: return 'msgRing';
-    default: return 'nop';
-  }
-}
-
-/** Whether the mock takes this opcode at all (the others complete with -EINVAL, as an unknown opcode does in C). */
-export function isKnownOp(code: number): boolean {
-  return code >= DescOp.NOP && code <= DescOp.MSG_RING && code !== DescOp.PBUF_RECYCLE;
-}
-
 /** Operations whose record carries an fd that must be >= 0 (the others: none, AT_FDCWD, or a ring id). */
 export function needsFd(code: DescOp): boolean {
   switch (code) {
-    case DescOp.NOP: case DescOp.TIMEOUT: case DescOp.CANCEL: case DescOp.OPENAT: case DescOp.STATX:
+    case DescOp.NOP: case DescOp.TIMEOUT: case DescOp.CANCEL: case DescOp.OPENAT: case DescOp.OPENAT2: case DescOp.STATX:
     case DescOp.UNLINKAT: case DescOp.MKDIRAT: case DescOp.RENAMEAT: case DescOp.SYMLINKAT: case DescOp.LINKAT:
     case DescOp.MSG_RING:
       return false;

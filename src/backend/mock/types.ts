@@ -5,36 +5,22 @@
 import type { InodeType } from './fs.js';
 
 /**
- * Operation names, as the Ring methods that issue them. (`closeFd` may also
- * be written 'close', `sleep` 'timeout', `statx` 'stat', `open` 'openat'.)
+ * The operation names a test uses (`mock.handle(name)`, `faults.add({ op })`,
+ * `mock.calls(name)`, `req.op`): the names of the operation table
+ * (src/ops/table.ts). uringkit/testing fills this interface in from the
+ * table (src/testing/operation-names.ts), so the type is derived, not kept.
  */
-export type MockOpName =
-  | 'nop' | 'sleep' | 'poll' | 'pollMultishot' | 'closeFd'
-  | 'read' | 'write' | 'readv' | 'writev' | 'fsync' | 'fdatasync' | 'fallocate' | 'fadvise' | 'ftruncate'
-  | 'open' | 'statx' | 'unlink' | 'rmdir' | 'mkdir' | 'rename' | 'symlink' | 'link' | 'splice'
-  /** Socket operations: modelled on in-memory sockets (mock.sys); send/recv see `buffer`, connect/sendmsg `address`. */
-  | 'accept' | 'connect' | 'send' | 'recv' | 'recvMultishot' | 'sendmsg' | 'recvmsg' | 'sendZc' | 'shutdown'
-  | 'msgRing';
+export interface MockOperationNames {}
 
-export const MOCK_OP_NAMES: readonly MockOpName[] = [
-  'nop', 'sleep', 'poll', 'pollMultishot', 'closeFd', 'read', 'write', 'readv', 'writev', 'fsync', 'fdatasync',
-  'fallocate', 'fadvise', 'ftruncate', 'open', 'statx', 'unlink', 'rmdir', 'mkdir', 'rename', 'symlink', 'link',
-  'splice', 'accept', 'connect', 'send', 'recv', 'recvMultishot', 'sendmsg', 'recvmsg', 'sendZc', 'shutdown', 'msgRing',
-];
+/** An operation name of the table (`read`, `fstat`, `sendMessage`, ...). */
+export type MockOpName = [keyof MockOperationNames] extends [never] ? string : keyof MockOperationNames & string;
 
-const ALIASES: Record<string, MockOpName> = {
-  close: 'closeFd', timeout: 'sleep', stat: 'statx', fstat: 'statx', lstat: 'statx', openat: 'open',
-  unlinkat: 'unlink', mkdirat: 'mkdir', renameat: 'rename', symlinkat: 'symlink', linkat: 'link',
-  pollMulti: 'pollMultishot',
-};
-
-/** Canonical name of an operation name or alias; throws a TypeError for an unknown one. */
-export function opName(name: string, what = 'op'): MockOpName {
-  if ((MOCK_OP_NAMES as readonly string[]).includes(name)) return name as MockOpName;
-  const alias = ALIASES[name];
-  if (alias !== undefined) return alias;
-  throw new TypeError(`${what}: unknown mock operation '${name}' (one of ${MOCK_OP_NAMES.join(', ')})`);
-}
+/**
+ * Older names still accepted wherever a name is: `close` (closeFd),
+ * `timeout` (sleep), `stat` (statx), and, deprecated, `msgRing`
+ * (sendMessage; see the README changelog).
+ */
+export type MockOpAlias = 'close' | 'timeout' | 'stat' | 'msgRing';
 
 /** One operation as the mock received it. Read-only except for the memory an operation fills. */
 export interface MockRequest {
@@ -49,9 +35,9 @@ export interface MockRequest {
   readonly dest?: string;
   /** connect/sendmsg: the destination ('127.0.0.1:8080', '[::1]:53', '/run/app.sock'). */
   readonly address?: string;
-  /** open: O_* flags; statx: AT_* flags; rename: RENAME_* flags; poll: the events; fsync: 1 for fdatasync; send/recv: MSG_* flags; shutdown: how; msgRing: the target CQE's high word (tag in the low 16 bits). */
+  /** open: O_* flags; statx: AT_* flags; rename: RENAME_* flags; poll: the events; fsync: 1 for fdatasync; send/recv: MSG_* flags; shutdown: how; sendMessage: the target CQE's high word (tag in the low 16 bits); any other operation (syncFileRange: SYNC_FILE_RANGE_*): the record's first argument. */
   readonly flags: number;
-  /** open/mkdir: the mode; fallocate: the FALLOC_FL_* mode; fadvise: the advice; statx: the STATX_* mask; splice: fd_out; msgRing: the value. */
+  /** open/mkdir: the mode; fallocate: the FALLOC_FL_* mode; fadvise: the advice; statx: the STATX_* mask; splice: fd_out; sendMessage: the value; any other operation: the record's second argument. */
   readonly mode: number;
   /** read/write/readv/writev: the file position (-1: the fd's current position); fallocate/fadvise: offset; ftruncate: length. */
   readonly position: number;

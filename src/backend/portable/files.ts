@@ -122,6 +122,12 @@ export function startFileOp(op: Op, stage: Int32Array, f64: Float64Array, base: 
       if ((arg0 & 1) !== 0) fs.fdatasync(fd, done);
       else fs.fsync(fd, done);
       return;
+    case DescOp.SYNC_FILE_RANGE:
+      // node:fs has no sync_file_range: fdatasync of the whole file covers the range (and more).
+      if ((arg0 & ~7) !== 0 || !isOffset(f64[(base + Rec.POSITION) >> 1]!, false)) return op.complete(-E.EINVAL);
+      op.cancellable = false;
+      fs.fdatasync(fd, done);
+      return;
     case DescOp.FTRUNCATE: {
       const length = f64[(base + Rec.POSITION) >> 1]!;
       if (!isOffset(length, false)) return op.complete(-E.EINVAL);
