@@ -143,21 +143,7 @@ export class File {
     const [start, want] = checkWindow(buffer, options);
     const pos = checkPosition(options?.position, 'options.position');
     this.#open();
-    return this.#readAll(buffer, start, want, pos, options);
-  }
-
-  async #readAll(buffer: ArrayBufferView, start: number, want: number, pos: number,
-    options: ReadOptions | undefined): Promise<number> {
-    let done = 0;
-    while (done < want) {
-      this.#open();
-      const o = { ...options, offset: start + done, length: want - done, position: pos };
-      const n = await (readOn(this.#ring, this.#opFd, this.#fileFlag, buffer, o, undefined) as Promise<number>);
-      if (n === 0) break;
-      done += n;
-      if (pos !== -1) pos += n;
-    }
-    return done;
+    return this.#loop(readOn, true, buffer, start, want, pos, options);
   }
 
   /** Writes all of `data`, continuing short writes. Resolves with the byte count. */
@@ -167,20 +153,64 @@ export class File {
     const [start, want] = checkWindow(view, options);
     const pos = checkPosition(options?.position, 'options.position');
     this.#open();
-    return this.#writeAll(view, start, want, pos, options);
+    return this.#loop(writeOn, false, view, start, want, pos, options);
   }
 
-  async #writeAll(view: ArrayBufferView, start: number, want: number, pos: number,
-    options: WriteOptions | undefined): Promise<number> {
-    let done = 0;
-    while (done < want) {
-      this.#open();
-      const o = { ...options, offset: start + done, length: want - done, position: pos };
-      const n = await (writeOn(this.#ring, this.#opFd, this.#fileFlag, view, o, undefined) as Promise<number>);
-      done += n;
-      if (pos !== -1) pos += n;
-    }
-    return done;
+  /**
+   * The loop of readAll and writeAll (arguments checked by them): one
+   * operation at a time over view[start, start + want), each starting where
+   * the previous one ended (at file position `pos` + done, or the file's own
+   * position when `pos` is -1), until `want` bytes have moved, a read moves 0
+   * bytes (`stopAtZero`: the end of the file; resolves with the count so far),
+   * or an operation fails (rejects with its error; nothing more is issued).
+   * A write that moves 0 bytes is issued again, as fs.promises' writeFile does.
+   * Each operation takes `options`' signal, timeout and ref.
+   *
+   * One Promise for the whole loop: the operations use the callback form, so
+   * there is no Promise, async frame or microtask hop per operation. Settles
+   * exactly once: one operation is in flight at a time, and the next is issued
+   * only from the previous one's callback. A File closed between two
+   * operations rejects with EBADF, as any method of a closed File does.
+   */
+  #loop(issue: typeof readOn | typeof writeOn, stopAtZero: boolean, view: ArrayBufferView, start: number, want: number, pos: number,
+    options: OpOptions | undefined): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      if (want === 0) {
+        resolve(0);
+        return;
+      }
+      let done = 0;
+      // One options object for every operation: each reads it synchronously when issued.
+      const o: ReadOptions & WriteOptions = {
+        signal: options?.signal, timeout: options?.timeout, ref: options?.ref, offset: start, length: want, position: pos,
+      };
+      const next = (err: Error | null, n?: number): void => {
+        if (err !== null) {
+          reject(err);
+          return;
+        }
+        done += n!;
+        if (done >= want || (n === 0 && stopAtZero)) {
+          resolve(done);
+          return;
+        }
+        try {
+          o.offset = start + done;
+          o.length = want - done;
+          if (pos !== -1) o.position = pos + done;
+          issue(this.#ring, this.#opFdOrThrow(), this.#fileFlag, view, o, next);
+        } catch (e) {
+          reject(e);
+        }
+      };
+      issue(this.#ring, this.#opFd, this.#fileFlag, view, o, next);
+    });
+  }
+
+  /** The operation target, or EBADF when the File was closed. */
+  #opFdOrThrow(): number {
+    this.#open();
+    return this.#opFd;
   }
 
   stat(options: StatOptions & { bigint: true }): Promise<BigIntStats>;
