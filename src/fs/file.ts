@@ -10,10 +10,11 @@ import os from 'node:os';
 
 import { invalidArgType, invalidArgValue, outOfRange, SystemError } from '../errors.js';
 import {
-  checkPosition, checkView, checkWindow, FIXED_FILE, parseMode, parseOpenFlags, readOn, simpleFd, toPathBuffer,
+  checkPosition, checkView, FIXED_FILE, parseMode, parseOpenFlags, readOn, simpleFd, toPathBuffer,
   vectored, writeOn, type FallocateOptions, type OpenFlags, type PathLike, type ReadOptions, type StatOptions,
   type VectorOptions, type WriteOptions,
 } from '../ops/file.js';
+import { checkSize, MAX_RW } from '../ops/args.js';
 import { DescOp } from '../backend/protocol.js';
 import { installFile, removeFile } from './registered.js';
 import { checkOptions, type OpOptions } from '../ops/validate.js';
@@ -140,7 +141,7 @@ export class File {
   readAll(buffer: ArrayBufferView, options?: ReadOptions): Promise<number> {
     checkView(buffer);
     checkOptions(options);
-    const [start, want] = checkWindow(buffer, options);
+    const [start, want] = wholeWindow(buffer, options);
     const pos = checkPosition(options?.position, 'options.position');
     this.#open();
     return this.#loop(readOn, true, buffer, start, want, pos, options);
@@ -150,7 +151,7 @@ export class File {
   writeAll(data: ArrayBufferView | string, options?: WriteOptions): Promise<number> {
     checkOptions(options);
     const view = toView(data, options?.encoding);
-    const [start, want] = checkWindow(view, options);
+    const [start, want] = wholeWindow(view, options);
     const pos = checkPosition(options?.position, 'options.position');
     this.#open();
     return this.#loop(writeOn, false, view, start, want, pos, options);
@@ -164,6 +165,8 @@ export class File {
    * bytes (`stopAtZero`: the end of the file; resolves with the count so far),
    * or an operation fails (rejects with its error; nothing more is issued).
    * A write that moves 0 bytes is issued again, as fs.promises' writeFile does.
+   * Each operation asks for at most MAX_RW bytes (the kernel's limit of one
+   * read or write), so a view over 2 GiB moves whole in several operations.
    * Each operation takes `options`' signal, timeout and ref.
    *
    * One Promise for the whole loop: the operations use the callback form, so
@@ -182,7 +185,8 @@ export class File {
       let done = 0;
       // One options object for every operation: each reads it synchronously when issued.
       const o: ReadOptions & WriteOptions = {
-        signal: options?.signal, timeout: options?.timeout, ref: options?.ref, offset: start, length: want, position: pos,
+        signal: options?.signal, timeout: options?.timeout, ref: options?.ref, offset: start,
+        length: Math.min(want, MAX_RW), position: pos,
       };
       const next = (err: Error | null, n?: number): void => {
         if (err !== null) {
@@ -196,7 +200,7 @@ export class File {
         }
         try {
           o.offset = start + done;
-          o.length = want - done;
+          o.length = Math.min(want - done, MAX_RW);
           if (pos !== -1) o.position = pos + done;
           issue(this.#ring, this.#opFdOrThrow(), this.#fileFlag, view, o, next);
         } catch (e) {
@@ -265,6 +269,16 @@ export class File {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/**
+ * offset and length of the window readAll / writeAll move: checkWindow's
+ * rules without its cap of one operation (MAX_RW), since the loop splits.
+ */
+function wholeWindow(view: ArrayBufferView, o: { offset?: number; length?: number } | undefined): [number, number] {
+  const offset = o?.offset === undefined ? 0 : checkSize(o.offset, 'options.offset', view.byteLength);
+  const rest = view.byteLength - offset;
+  return [offset, o?.length === undefined ? rest : checkSize(o.length, 'options.length', rest)];
 }
 
 /** The ring of `options` (default Ring.current()); throws on a bad `options` or `options.ring`. */

@@ -159,6 +159,30 @@ describe('File.writeAll continues short writes (mock backend)', () => {
   }));
 });
 
+describe('File.writeAll / readAll of a view over 2 GiB (mock backend)', () => {
+  test('split into operations of at most 2 GiB - 4 KiB (the kernel\'s MAX_RW_COUNT), contiguous', () =>
+    run(async (mock, ring) => {
+      const MAX_RW = 0x7ffff000;
+      const size = 2 ** 31 + 10;
+      // Never written to or read: the handlers below only report lengths, so the pages stay uncommitted.
+      const big = Buffer.allocUnsafe(size);
+      const seen: Record<'read' | 'write', Transfer[]> = { read: [], write: [] };
+      for (const op of ['read', 'write'] as const) {
+        mock.handle(op, (req: MockRequest) => {
+          seen[op].push({ position: req.position, length: req.length, result: req.length });
+          return req.length;
+        });
+      }
+      const f = await File.open('/big', 'w+', 0o666, { ring });
+      assert.equal(await f.writeAll(big, { position: 5 }), size);
+      assert.deepEqual(seen.write.map((t) => t.length), [MAX_RW, size - MAX_RW]);
+      assert.equal(assertContiguous(seen.write, 5, size), size);
+      assert.equal(await f.readAll(big, { offset: 10, position: 0 }), size - 10);
+      assert.deepEqual(seen.read.map((t) => t.length), [MAX_RW, size - 10 - MAX_RW]);
+      await f.close();
+    }));
+});
+
 describe('File.readAll continues short reads (mock backend)', () => {
   test('short reads continued in order up to the end of the file; byte-exact', () => run(async (mock, ring) => {
     const data = pattern(9_000, 6);
