@@ -700,7 +700,9 @@ export async function main(argv: string[]): Promise<void> {
       .peer('fs-promises', s['fsp']!, 'await fh.write(buf, 0, 65536, pos), sequential')
       .target('fs-promises', 1.3).build();
     r.info = `await file.writeAll(64 KiB, { position }), sequential, cycling over 64 MiB of a file on ${wfs} ` +
-      `(buffered: page cache); io-wq workers of this process seen: ${workers}; ${entersInfo(uk)}`;
+      `(buffered: page cache); io-wq workers of this process seen: ${workers} (when > 0 the kernel could not ` +
+      `complete these buffered writes without blocking and ran them on its io-wq threads: one thread hop per write, ` +
+      `as fs-promises has with the libuv pool; the two then differ by the JavaScript around the write); ${entersInfo(uk)}`;
     cases.push(r);
   }
 

@@ -10,10 +10,11 @@ import os from 'node:os';
 
 import { invalidArgType, invalidArgValue, outOfRange, SystemError } from '../errors.js';
 import {
-  checkPosition, checkView, checkWindow, FIXED_FILE, parseMode, parseOpenFlags, readOn, simpleFd, toPathBuffer,
+  checkPosition, checkView, FIXED_FILE, parseMode, parseOpenFlags, readOn, simpleFd, toPathBuffer,
   vectored, writeOn, type FallocateOptions, type OpenFlags, type PathLike, type ReadOptions, type StatOptions,
   type VectorOptions, type WriteOptions,
 } from '../ops/file.js';
+import { checkSize, MAX_RW } from '../ops/args.js';
 import { DescOp } from '../backend/protocol.js';
 import { installFile, removeFile } from './registered.js';
 import { checkOptions, type OpOptions } from '../ops/validate.js';
@@ -140,47 +141,80 @@ export class File {
   readAll(buffer: ArrayBufferView, options?: ReadOptions): Promise<number> {
     checkView(buffer);
     checkOptions(options);
-    const [start, want] = checkWindow(buffer, options);
+    const [start, want] = wholeWindow(buffer, options);
     const pos = checkPosition(options?.position, 'options.position');
     this.#open();
-    return this.#readAll(buffer, start, want, pos, options);
-  }
-
-  async #readAll(buffer: ArrayBufferView, start: number, want: number, pos: number,
-    options: ReadOptions | undefined): Promise<number> {
-    let done = 0;
-    while (done < want) {
-      this.#open();
-      const o = { ...options, offset: start + done, length: want - done, position: pos };
-      const n = await (readOn(this.#ring, this.#opFd, this.#fileFlag, buffer, o, undefined) as Promise<number>);
-      if (n === 0) break;
-      done += n;
-      if (pos !== -1) pos += n;
-    }
-    return done;
+    return this.#loop(readOn, true, buffer, start, want, pos, options);
   }
 
   /** Writes all of `data`, continuing short writes. Resolves with the byte count. */
   writeAll(data: ArrayBufferView | string, options?: WriteOptions): Promise<number> {
     checkOptions(options);
     const view = toView(data, options?.encoding);
-    const [start, want] = checkWindow(view, options);
+    const [start, want] = wholeWindow(view, options);
     const pos = checkPosition(options?.position, 'options.position');
     this.#open();
-    return this.#writeAll(view, start, want, pos, options);
+    return this.#loop(writeOn, false, view, start, want, pos, options);
   }
 
-  async #writeAll(view: ArrayBufferView, start: number, want: number, pos: number,
-    options: WriteOptions | undefined): Promise<number> {
-    let done = 0;
-    while (done < want) {
-      this.#open();
-      const o = { ...options, offset: start + done, length: want - done, position: pos };
-      const n = await (writeOn(this.#ring, this.#opFd, this.#fileFlag, view, o, undefined) as Promise<number>);
-      done += n;
-      if (pos !== -1) pos += n;
-    }
-    return done;
+  /**
+   * The loop of readAll and writeAll (arguments checked by them): one
+   * operation at a time over view[start, start + want), each starting where
+   * the previous one ended (at file position `pos` + done, or the file's own
+   * position when `pos` is -1), until `want` bytes have moved, a read moves 0
+   * bytes (`stopAtZero`: the end of the file; resolves with the count so far),
+   * or an operation fails (rejects with its error; nothing more is issued).
+   * A write that moves 0 bytes is issued again, as fs.promises' writeFile does.
+   * Each operation asks for at most MAX_RW bytes (the kernel's limit of one
+   * read or write), so a view over 2 GiB moves whole in several operations.
+   * Each operation takes `options`' signal, timeout and ref.
+   *
+   * One Promise for the whole loop: the operations use the callback form, so
+   * there is no Promise, async frame or microtask hop per operation. Settles
+   * exactly once: one operation is in flight at a time, and the next is issued
+   * only from the previous one's callback. A File closed between two
+   * operations rejects with EBADF, as any method of a closed File does.
+   */
+  #loop(issue: typeof readOn | typeof writeOn, stopAtZero: boolean, view: ArrayBufferView, start: number, want: number, pos: number,
+    options: OpOptions | undefined): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      if (want === 0) {
+        resolve(0);
+        return;
+      }
+      let done = 0;
+      // One options object for every operation: each reads it synchronously when issued.
+      const o: ReadOptions & WriteOptions = {
+        signal: options?.signal, timeout: options?.timeout, ref: options?.ref, offset: start,
+        length: Math.min(want, MAX_RW), position: pos,
+      };
+      const next = (err: Error | null, n?: number): void => {
+        if (err !== null) {
+          reject(err);
+          return;
+        }
+        done += n!;
+        if (done >= want || (n === 0 && stopAtZero)) {
+          resolve(done);
+          return;
+        }
+        try {
+          o.offset = start + done;
+          o.length = Math.min(want - done, MAX_RW);
+          if (pos !== -1) o.position = pos + done;
+          issue(this.#ring, this.#opFdOrThrow(), this.#fileFlag, view, o, next);
+        } catch (e) {
+          reject(e);
+        }
+      };
+      issue(this.#ring, this.#opFd, this.#fileFlag, view, o, next);
+    });
+  }
+
+  /** The operation target, or EBADF when the File was closed. */
+  #opFdOrThrow(): number {
+    this.#open();
+    return this.#opFd;
   }
 
   stat(options: StatOptions & { bigint: true }): Promise<BigIntStats>;
@@ -235,6 +269,16 @@ export class File {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/**
+ * offset and length of the window readAll / writeAll move: checkWindow's
+ * rules without its cap of one operation (MAX_RW), since the loop splits.
+ */
+function wholeWindow(view: ArrayBufferView, o: { offset?: number; length?: number } | undefined): [number, number] {
+  const offset = o?.offset === undefined ? 0 : checkSize(o.offset, 'options.offset', view.byteLength);
+  const rest = view.byteLength - offset;
+  return [offset, o?.length === undefined ? rest : checkSize(o.length, 'options.length', rest)];
 }
 
 /** The ring of `options` (default Ring.current()); throws on a bad `options` or `options.ring`. */
