@@ -156,8 +156,9 @@ describe('garbage collection of a Socket never closed (item 11)', () => {
         peer = c;
         // `s` is dropped here without close().
       })();
-      const target = fs.readlinkSync(`/proc/self/fd/${fd}`);
-      assert.match(target, /^socket:/);
+      // On io_uring the fd is the kernel's; on the portable backend it is a handle of its own
+      // (a virtual fd, docs/guides/portable.md), not in /proc: the warning and the peer's EOF prove the close there.
+      if (Ring.current().info.backend === 'io_uring') assert.match(fs.readlinkSync(`/proc/self/fd/${fd}`), /^socket:/);
       let closed = false;
       for (let i = 0; i < 50 && !closed; i++) {
         await collectGarbage(2);
