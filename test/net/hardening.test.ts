@@ -13,6 +13,7 @@ import { after, describe, test } from 'node:test';
 import { Ring, Socket, SocketAddress, TcpListener, UdpSocket } from '../../src/index.js';
 import { collectGarbage, waitUntil } from '../helpers/loop.js';
 import { deadline, rejectionOf } from '../helpers/net-util.js';
+import { socketBuffersSkipReason } from '../portable/socket-buffers.js';
 
 const SOON = 10_000;
 
@@ -61,7 +62,7 @@ describe('a write that fails part-way (item 9)', () => {
     }
   });
 
-  test('a timeout before any byte went out leaves the socket writable; the error says bytesWritten 0', async () => {
+  test('a timeout before any byte went out leaves the socket writable; the error says bytesWritten 0', { skip: socketBuffersSkipReason() }, async () => {
     const l = TcpListener.bind();
     try {
       const [c, s] = await pair(l, { sendBuffer: 4096 });

@@ -11,8 +11,11 @@
  *  - CONNECT, ACCEPT (one-shot and multishot), SEND, RECV, SHUTDOWN, CLOSE map
  *    to net.Socket; received bytes wait in the handle's inbox and the socket is
  *    paused while more than INBOX_HIGH bytes wait unread (resumed by recv);
- *  - a SEND completes when libuv has handed the bytes to the kernel (the
- *    write callback): the slot pins the buffer until then;
+ *  - a SEND completes as send(2) on a non-blocking socket: with what the
+ *    kernel took now (a non-blocking write on libuv's fd), or, without room,
+ *    after waiting while holding no byte (see StreamHandle.send), so a cancel
+ *    really ends it; SO_SNDBUF / SO_RCVBUF go to the kernel through the
+ *    addon's setsockopt where it loads;
  *  - pipe() makes an in-memory pipe (virtual fds too), used by sendFile's
  *    splice path: SPLICE moves file → pipe by fs.read and pipe → socket by write;
  *  - POLL works on these handles (readiness is known here); on real fds it is
@@ -207,6 +210,7 @@ class StreamHandle extends Handle {
       this.changed();
     });
     sock.on('end', () => {
+      this.#readRest();
       ib.eof = true;
       this.#feed();
       this.changed();
@@ -224,6 +228,33 @@ class StreamHandle extends Handle {
       this.changed();
     });
     this.applyOptions();
+  }
+
+  /**
+   * At libuv's end-of-stream: the bytes and the error still in the kernel.
+   * libuv reports a reset (RST) that arrives while a read was partial as
+   * end-of-stream (its POLLHUP shortcut), leaving the bytes still queued and
+   * the error (ECONNRESET) unread, where recv(2) returns them: they are read
+   * here from the fd with non-blocking reads (bounded by the socket's receive
+   * buffer). After a real FIN the first read returns 0.
+   */
+  #readRest(): void {
+    const fd = this.#rawFd();
+    if (fd < 0) return;
+    const ib = this.inbox;
+    for (;;) {
+      const buf = Buffer.allocUnsafe(65536);
+      let n: number;
+      try {
+        n = fs.readSync(fd, buf, 0, buf.length, null);
+      } catch (err) {
+        const e = errnoOf(err);
+        if (e !== -E.EAGAIN && e !== -E.EWOULDBLOCK && ib.error === 0) ib.error = e;
+        return;
+      }
+      if (n === 0) return;
+      ib.push(n === buf.length ? buf : buf.subarray(0, n));
+    }
   }
 
   applyOptions(): void {
