@@ -218,7 +218,7 @@ class StreamHandle extends Handle {
     sock.on('error', (err) => {
       if (ib.error === 0) ib.error = errnoOf(err);
       this.#feed();
-      this.#runSends();
+      this.#runSends(errnoOf(err));
       this.changed();
     });
     sock.on('close', () => {
@@ -431,22 +431,26 @@ class StreamHandle extends Handle {
     finishSend(op, n, zc);
   }
 
-  readonly #onProbe = (): void => {
+  readonly #onProbe = (err?: Error | null): void => {
     this.#probe = false;
-    this.#runSends();
+    this.#runSends(err != null ? errnoOf(err) : 0);
     this.changed();
   };
 
-  /** Starts the waiting sends in order (fails them all once the socket cannot send). */
-  #runSends(): void {
+  /**
+   * Starts the waiting sends in order; once the socket cannot send, fails them
+   * all: with `failWith` when given (the connection's error, which the kernel
+   * reports to the sends it wakes), else as a new send would fail (EPIPE).
+   */
+  #runSends(failWith = 0): void {
     const q = this.#sendq;
     while (q.length > 0) {
-      const res = this.#sendError();
+      const res = failWith !== 0 && failWith !== -E.ECANCELED ? failWith : this.#sendError();
       if (res === 0 && this.#probe) return;
       const w = q.shift()!;
       w.op.detach = undefined;
       if (res !== 0) finishSend(w.op, res, w.zc);
-      else this.send(w.op, w.view, w.zc);
+      else this.#sendNow(w.op, w.view, w.zc);
     }
   }
 
@@ -471,7 +475,7 @@ class StreamHandle extends Handle {
       if (err != null) res = errnoOf(err) === -E.ECANCELED ? this.#lostWrite(s) : errnoOf(err);
       else if (s.destroyed && (s.errored !== null || this.destroying)) res = this.#lostWrite(s);
       finishSend(op, res, zc);
-      this.#runSends();
+      this.#runSends(res < 0 ? res : 0);
       this.changed();
     });
     op.detach = () => {
