@@ -36,6 +36,8 @@ import { Handle, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, uvBinding, uvErrn
 
 /** The first virtual fd. */
 export const FD_BASE = 0x40000000;
+/** How long a closed socket may wait for libuv to write the one byte it still holds (see StreamHandle.send). */
+const CLOSE_FLUSH_MS = 10_000;
 /** Bytes received and not yet read past which the socket is paused. */
 export const INBOX_HIGH = 1 << 20;
 
@@ -383,8 +385,16 @@ class StreamHandle extends Handle {
   /** The one byte handed to libuv is not written yet: sends wait behind it. */
   #probe = false;
 
+  /**
+   * Whether sends and the end-of-stream read-back use the socket's fd where
+   * libuv exposes it (true). False takes the path of runtimes without one
+   * (Windows) everywhere: for the tests of that path.
+   */
+  static rawFdAccess = true;
+
   /** The socket's kernel fd, or -1 (none, closed, or not offered by this runtime). */
   #rawFd(): number {
+    if (!StreamHandle.rawFdAccess) return -1;
     return fdOf((this.sock as unknown as { _handle?: unknown } | undefined)?._handle);
   }
 
@@ -484,6 +494,28 @@ class StreamHandle extends Handle {
       this.destroying = true;
       s.destroy();
     };
+  }
+
+  /**
+   * close(2) with the one byte libuv holds not written yet: that byte was
+   * reported sent, and the kernel sends what its buffer holds after close
+   * (then FIN), so libuv gets to write it (end(): FIN after it) before the
+   * socket is destroyed; a peer that never reads holds it CLOSE_FLUSH_MS at
+   * most (the socket is unref'd meanwhile: it keeps no process alive).
+   */
+  #flushThenDestroy(s: net.Socket): void {
+    const t = setTimeout(() => s.destroy(), CLOSE_FLUSH_MS);
+    t.unref();
+    const done = (): void => {
+      clearTimeout(t);
+      s.destroy();
+    };
+    s.once('finish', done);
+    s.once('close', done);
+    if (!this.writeEnded) {
+      this.writeEnded = true;
+      s.end();
+    }
   }
 
   /** The error of a write libuv dropped because the connection went. */
@@ -694,6 +726,7 @@ class StreamHandle extends Handle {
     if (s !== undefined) {
       this.destroying = true;
       if (this.linger === 0 && !s.destroyed && typeof s.resetAndDestroy === 'function') s.resetAndDestroy();
+      else if (this.#probe && !s.destroyed && this.#rawFd() >= 0) this.#flushThenDestroy(s);
       else s.destroy();
     }
     this.connecting?.complete(-E.ECANCELED);
