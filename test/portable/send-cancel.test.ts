@@ -7,16 +7,19 @@
  * StreamHandle.rawFdAccess = false) libuv's queued bytes cannot be withdrawn:
  * the cancel destroys the connection instead, so nothing follows the gap.
  * A reset that arrives while unread bytes wait is reported after them
- * (ECONNRESET), never as end-of-stream. No handle is left open (portableRing).
+ * (ECONNRESET), never as end-of-stream. sendFile's pipe → socket step, which
+ * took its bytes out of the pipe already, sends them all even when the kernel
+ * takes only part at once. No handle is left open (portableRing).
  */
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { afterEach, describe, test } from 'node:test';
 
-import { Socket, TcpListener } from '../../src/index.js';
+import { drainSendFilePipes, sendFile, Socket, TcpListener } from '../../src/index.js';
 import { StreamHandle } from '../../src/backend/portable/sockets.js';
 import { deadline, rejectionOf } from '../helpers/net-util.js';
-import { portableRing } from './util.js';
+import { portableRing, tempDir } from './util.js';
 
 const SOON = 10_000;
 const { ring } = portableRing();
@@ -152,5 +155,26 @@ describe('portable backend: a reset while unread bytes wait', () => {
     assert.ok(got > 0 && got <= 4 * block.length, `got ${got}`);
     await c.close();
     await new Promise<void>((r) => srv.close(() => r()));
+  });
+});
+
+describe('portable backend: sendFile to a peer that reads late', () => {
+  test('every byte arrives, in order, though the kernel takes each piece in parts', async () => {
+    const dir = tempDir();
+    const data = randomBytes(24 << 20); // far beyond the socket buffers: the pipe → socket sends are short at first
+    const file = dir.write('big.bin', data);
+    const l = TcpListener.bind({ host: '127.0.0.1', port: 0, ring });
+    const [c, s] = await pair(l);
+    const fh = await ring.open(file);
+    const sending = sendFile(s, fh);
+    await new Promise((r) => setTimeout(r, 100)); // the peer reads nothing yet: the buffers fill
+    const got = await readBytes(c, data.length);
+    assert.equal(await deadline(sending, SOON, 'sendFile'), data.length);
+    assert.equal(got.length, data.length);
+    assert.equal(createHash('sha256').update(got).digest('hex'), createHash('sha256').update(data).digest('hex'));
+    await ring.closeFd(fh);
+    await Promise.all([c.close(), s.close(), l.close()]);
+    drainSendFilePipes(ring);
+    dir.remove();
   });
 });

@@ -30,6 +30,7 @@ import net from 'node:net';
 import type { SyscallBackend } from '../backend.js';
 import { nativeBinding } from '../uring/binding.js';
 import { AF_INET, AF_INET6, AF_UNIX, decodeSockaddr, encodeSockaddr } from '../shared/sockaddr.js';
+import { DescOp } from '../protocol.js';
 import { E, errnoOf, IORING_CQE_BUFFER_SHIFT, IORING_CQE_F_BUFFER, type BufRing, type Op } from './engine.js';
 import { DgramHandle } from './datagrams.js';
 import { Handle, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, uvBinding, uvErrno } from './handle.js';
@@ -381,7 +382,7 @@ class StreamHandle extends Handle {
    * cancellable and holding nothing, until libuv's callback says it went.
    * Where there is no fd (Windows), see #sendBuffered.
    */
-  readonly #sendq: { op: Op; view: Uint8Array; zc: boolean }[] = [];
+  readonly #sendq: { op: Op; view: Uint8Array; zc: boolean; whole: boolean }[] = [];
   /** The one byte handed to libuv is not written yet: sends wait behind it. */
   #probe = false;
 
@@ -410,13 +411,14 @@ class StreamHandle extends Handle {
   send(op: Op, view: Uint8Array, zc = false): void {
     const res = this.#sendError();
     if (res !== 0 || view.length === 0) return finishSend(op, res, zc);
-    if (this.#sendq.length > 0 || this.#probe) return this.#waitSend(op, view, zc);
-    if (this.#rawFd() < 0) return this.#sendBuffered(op, view, zc);
-    this.#sendNow(op, view, zc);
+    // A SPLICE (pipe → socket) already took its bytes out of the pipe: it sends them all.
+    const whole = op.code === DescOp.SPLICE;
+    if (this.#sendq.length > 0 || this.#probe) return this.#waitSend(op, view, zc, whole);
+    this.#sendNow(op, view, zc, whole);
   }
 
-  #waitSend(op: Op, view: Uint8Array, zc: boolean): void {
-    const w = { op, view, zc };
+  #waitSend(op: Op, view: Uint8Array, zc: boolean, whole: boolean): void {
+    const w = { op, view, zc, whole };
     this.#sendq.push(w);
     op.detach = () => {
       const i = this.#sendq.indexOf(w);
@@ -424,20 +426,25 @@ class StreamHandle extends Handle {
     };
   }
 
-  /** One non-blocking write(2) of `view`; libuv's write queue is empty. */
-  #sendNow(op: Op, view: Uint8Array, zc: boolean): void {
+  /**
+   * One non-blocking write(2) of `view`; libuv's write queue is empty. A
+   * `whole` send hands what the kernel did not take to libuv (#sendBuffered).
+   */
+  #sendNow(op: Op, view: Uint8Array, zc: boolean, whole: boolean): void {
     const fd = this.#rawFd();
-    if (fd < 0) return this.#sendBuffered(op, view, zc);
+    if (fd < 0) return this.#sendBuffered(op, view, zc, 0);
     let n: number;
     try {
       n = fs.writeSync(fd, view, 0, view.length, null);
     } catch (err) {
       const errno = errnoOf(err);
       if (errno !== -E.EAGAIN && errno !== -E.EWOULDBLOCK) return finishSend(op, errno, zc);
+      if (whole) return this.#sendBuffered(op, view, zc, 0);
       this.#probe = true;
       this.sock!.write(Buffer.from(view.subarray(0, 1)), this.#onProbe);
       n = 1;
     }
+    if (whole && n < view.length) return this.#sendBuffered(op, view, zc, n);
     finishSend(op, n, zc);
   }
 
@@ -460,24 +467,25 @@ class StreamHandle extends Handle {
       const w = q.shift()!;
       w.op.detach = undefined;
       if (res !== 0) finishSend(w.op, res, w.zc);
-      else this.#sendNow(w.op, w.view, w.zc);
+      else this.#sendNow(w.op, w.view, w.zc, w.whole);
     }
   }
 
   /**
-   * Where the socket's fd is not exposed (Windows): net.Socket.write, the send
-   * completing in libuv's write callback, one in libuv at a time. Bytes libuv
+   * Where the socket's fd is not exposed (Windows), and for the rest of a
+   * `whole` send: net.Socket.write of view[from..], the send completing with
+   * view.length in libuv's write callback, one in libuv at a time. Bytes libuv
    * holds cannot be taken back: cancelling such a send (a deadline, an abort)
    * destroys the connection (later sends fail with EPIPE, recvs end with
    * ECONNABORTED after the bytes already received), so nothing is sent after
    * the gap.
    */
-  #sendBuffered(op: Op, view: Uint8Array, zc: boolean): void {
+  #sendBuffered(op: Op, view: Uint8Array, zc: boolean, from: number): void {
     const s = this.sock!;
     const n = view.length;
     let written = false;
     this.#probe = true; // later sends wait for this one's callback
-    s.write(view, (err?: Error | null) => {
+    s.write(from === 0 ? view : view.subarray(from), (err?: Error | null) => {
       written = true;
       this.#probe = false;
       // Node calls back without an error for writes it dropped because the socket was destroyed.
