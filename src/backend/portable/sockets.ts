@@ -139,6 +139,17 @@ function fdOf(handle: unknown): number {
   return typeof fd === 'number' && Number.isInteger(fd) && fd >= 0 ? fd : -1;
 }
 
+/** write(2) on a non-blocking fd, again after EINTR (a signal, no progress); throws the other errors. */
+function writeRetrying(fd: number, view: Uint8Array): number {
+  for (let i = 0; ; i++) {
+    try {
+      return fs.writeSync(fd, view, 0, view.length, null);
+    } catch (err) {
+      if (i >= 8 || errnoOf(err) !== -E.EINTR) throw err;
+    }
+  }
+}
+
 /** A send's final CQE(s): SEND_ZC posts its result and its notification together. */
 function finishSend(op: Op, res: number, zc: boolean): void {
   if (zc) op.completeZc(res);
@@ -435,7 +446,7 @@ class StreamHandle extends Handle {
     if (fd < 0) return this.#sendBuffered(op, view, zc, 0);
     let n: number;
     try {
-      n = fs.writeSync(fd, view, 0, view.length, null);
+      n = writeRetrying(fd, view);
     } catch (err) {
       const errno = errnoOf(err);
       if (errno !== -E.EAGAIN && errno !== -E.EWOULDBLOCK) return finishSend(op, errno, zc);
