@@ -516,11 +516,12 @@ class StreamHandle extends Handle {
   }
 
   /**
-   * close(2) with the one byte libuv holds not written yet: that byte was
-   * reported sent, and the kernel sends what its buffer holds after close
-   * (then FIN), so libuv gets to write it (end(): FIN after it) before the
-   * socket is destroyed; a peer that never reads holds it CLOSE_FLUSH_MS at
-   * most (the socket is unref'd meanwhile: it keeps no process alive).
+   * close(2) while libuv still holds bytes (the one byte of a send that found
+   * no room, reported sent; or the rest of a splice's chunk): the kernel sends
+   * what its buffer holds after close (then FIN), so libuv gets to write them
+   * (end(): FIN after them) before the socket is destroyed; a peer that never
+   * reads holds them CLOSE_FLUSH_MS at most (the socket is unref'd meanwhile:
+   * it keeps no process alive).
    */
   #flushThenDestroy(s: net.Socket): void {
     const t = setTimeout(() => s.destroy(), CLOSE_FLUSH_MS);
