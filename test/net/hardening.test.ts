@@ -13,6 +13,7 @@ import { after, describe, test } from 'node:test';
 import { Ring, Socket, SocketAddress, TcpListener, UdpSocket } from '../../src/index.js';
 import { collectGarbage, waitUntil } from '../helpers/loop.js';
 import { deadline, rejectionOf } from '../helpers/net-util.js';
+import { socketBuffersSkipReason } from '../portable/socket-buffers.js';
 
 const SOON = 10_000;
 
@@ -61,7 +62,7 @@ describe('a write that fails part-way (item 9)', () => {
     }
   });
 
-  test('a timeout before any byte went out leaves the socket writable; the error says bytesWritten 0', async () => {
+  test('a timeout before any byte went out leaves the socket writable; the error says bytesWritten 0', { skip: socketBuffersSkipReason() }, async () => {
     const l = TcpListener.bind();
     try {
       const [c, s] = await pair(l, { sendBuffer: 4096 });
@@ -156,8 +157,9 @@ describe('garbage collection of a Socket never closed (item 11)', () => {
         peer = c;
         // `s` is dropped here without close().
       })();
-      const target = fs.readlinkSync(`/proc/self/fd/${fd}`);
-      assert.match(target, /^socket:/);
+      // On io_uring the fd is the kernel's; on the portable backend it is a handle of its own
+      // (a virtual fd, docs/guides/portable.md), not in /proc: the warning and the peer's EOF prove the close there.
+      if (Ring.current().info.backend === 'io_uring') assert.match(fs.readlinkSync(`/proc/self/fd/${fd}`), /^socket:/);
       let closed = false;
       for (let i = 0; i < 50 && !closed; i++) {
         await collectGarbage(2);

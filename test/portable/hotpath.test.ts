@@ -1,9 +1,11 @@
 /**
  * The portable backend's hot paths: provided-buffer bookkeeping (take /
- * recycle), and sends completing through one shared write callback per
- * socket (a FIFO in write order): many sends in flight at once each settle
- * once, with their own byte count, bytes in order; sends still queued when
- * the peer resets the connection all settle (none hangs, none twice).
+ * recycle), and sends completing as send(2) on a non-blocking socket does
+ * (what the kernel took now, a short count when it took part; without room,
+ * later): many sends in flight at once each settle once, in order, with the
+ * count the kernel took, and the peer receives exactly those bytes; sends
+ * still waiting when the peer resets the connection all settle (none hangs,
+ * none twice).
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -49,7 +51,7 @@ describe('portable backend: provided-buffer ring bookkeeping', () => {
 });
 
 describe('portable backend: sends in flight', () => {
-  test('32 sends queued behind a paused peer each settle with their own length; bytes arrive in order', async () => {
+  test('32 sends queued behind a paused peer each settle once with what the kernel took; the peer gets exactly those bytes, in order', async () => {
     const { srv, port, conn } = await pausedPeer();
     const c = await Socket.connect(`127.0.0.1:${port}`, { ring });
     const peer = await deadline(conn, SOON, 'peer connection');
@@ -61,12 +63,15 @@ describe('portable backend: sends in flight', () => {
     peer.on('data', (d: Buffer) => got.push(d));
     peer.resume();
     const results = await deadline(Promise.all(sends), SOON, 'sends');
-    assert.deepEqual(results, parts.map((p) => p.length));
+    // Short counts as the kernel gives them (the buffers fill): each send took a prefix of its part.
+    results.forEach((n, i) => assert.ok(n >= 1 && n <= parts[i]!.length, `send ${i}: ${n} of ${parts[i]!.length}`));
+    assert.ok(results.some((n, i) => n < parts[i]!.length), 'some send was short: the kernel buffers filled');
     await c.shutdown('write');
     await deadline(ended, SOON, 'peer EOF');
     const all = Buffer.concat(got);
-    assert.equal(createHash('sha256').update(all).digest('hex'),
-      createHash('sha256').update(Buffer.concat(parts)).digest('hex'));
+    const expected = Buffer.concat(parts.map((p, i) => p.subarray(0, results[i])));
+    assert.equal(all.length, expected.length);
+    assert.equal(createHash('sha256').update(all).digest('hex'), createHash('sha256').update(expected).digest('hex'));
     await c.close();
     peer.destroy();
     await new Promise<void>((r) => srv.close(() => r()));
@@ -87,7 +92,10 @@ describe('portable backend: sends in flight', () => {
     await deadline(Promise.all(sends), SOON, 'sends after the reset');
     assert.equal(settled, 16);
     assert.equal(outcomes.length, 16);
-    for (const o of outcomes) assert.match(o, /^(ok 1048576|ECONNRESET|EPIPE)$/);
+    for (const o of outcomes) {
+      assert.match(o, /^(ok \d+|ECONNRESET|EPIPE)$/);
+      if (o.startsWith('ok')) assert.ok(Number(o.slice(3)) >= 1 && Number(o.slice(3)) <= 1 << 20, o);
+    }
     assert.ok(outcomes.some((o) => !o.startsWith('ok')), `some send saw the reset: ${outcomes.join(', ')}`);
     c.destroy();
     await new Promise<void>((r) => srv.close(() => r()));

@@ -11,8 +11,11 @@
  *  - CONNECT, ACCEPT (one-shot and multishot), SEND, RECV, SHUTDOWN, CLOSE map
  *    to net.Socket; received bytes wait in the handle's inbox and the socket is
  *    paused while more than INBOX_HIGH bytes wait unread (resumed by recv);
- *  - a SEND completes when libuv has handed the bytes to the kernel (the
- *    write callback): the slot pins the buffer until then;
+ *  - a SEND completes as send(2) on a non-blocking socket: with what the
+ *    kernel took now (a non-blocking write on libuv's fd), or, without room,
+ *    after waiting while holding no byte (see StreamHandle.send), so a cancel
+ *    really ends it; SO_SNDBUF / SO_RCVBUF go to the kernel through the
+ *    addon's setsockopt where it loads;
  *  - pipe() makes an in-memory pipe (virtual fds too), used by sendFile's
  *    splice path: SPLICE moves file → pipe by fs.read and pipe → socket by write;
  *  - POLL works on these handles (readiness is known here); on real fds it is
@@ -25,6 +28,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 
 import type { SyscallBackend } from '../backend.js';
+import { nativeBinding } from '../uring/binding.js';
 import { AF_INET, AF_INET6, AF_UNIX, decodeSockaddr, encodeSockaddr } from '../shared/sockaddr.js';
 import { DescOp } from '../protocol.js';
 import { E, errnoOf, IORING_CQE_BUFFER_SHIFT, IORING_CQE_F_BUFFER, type BufRing, type Op } from './engine.js';
@@ -33,6 +37,8 @@ import { Handle, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, uvBinding, uvErrn
 
 /** The first virtual fd. */
 export const FD_BASE = 0x40000000;
+/** How long a closed socket may wait for libuv to write the one byte it still holds (see StreamHandle.send). */
+const CLOSE_FLUSH_MS = 10_000;
 /** Bytes received and not yet read past which the socket is paused. */
 export const INBOX_HIGH = 1 << 20;
 
@@ -109,6 +115,47 @@ class Inbox {
   }
 }
 
+let nativeSys: SyscallBackend | null | undefined;
+
+/**
+ * The addon's setsockopt where it loads (Linux, io_uring blocked or not
+ * chosen): it sets what Node has no API for (SO_SNDBUF / SO_RCVBUF on TCP and
+ * Unix sockets) on libuv's own fd; null where the addon cannot load.
+ */
+function nativeSockopt(): SyscallBackend | null {
+  if (nativeSys === undefined) {
+    try {
+      nativeSys = nativeBinding().sys ?? null;
+    } catch {
+      nativeSys = null;
+    }
+  }
+  return nativeSys;
+}
+
+/** The kernel fd under a libuv handle (net.Socket's _handle, a TCP wrap), or -1. */
+function fdOf(handle: unknown): number {
+  const fd = (handle as { fd?: unknown } | null | undefined)?.fd;
+  return typeof fd === 'number' && Number.isInteger(fd) && fd >= 0 ? fd : -1;
+}
+
+/** write(2) on a non-blocking fd, again after EINTR (a signal, no progress); throws the other errors. */
+function writeRetrying(fd: number, view: Uint8Array): number {
+  for (let i = 0; ; i++) {
+    try {
+      return fs.writeSync(fd, view, 0, view.length, null);
+    } catch (err) {
+      if (i >= 8 || errnoOf(err) !== -E.EINTR) throw err;
+    }
+  }
+}
+
+/** A send's final CQE(s): SEND_ZC posts its result and its notification together. */
+function finishSend(op: Op, res: number, zc: boolean): void {
+  if (zc) op.completeZc(res);
+  else op.complete(res);
+}
+
 /** Options recorded by setsockopt, applied when the net.Socket exists. */
 interface StreamOptions {
   noDelay?: boolean;
@@ -156,8 +203,8 @@ class StreamHandle extends Handle {
     if (ib.bytes > 0 || ib.eof || this.readShut) m |= POLLIN;
     if (ib.eof) m |= POLLRDHUP;
     if (ib.error !== 0) m |= POLLERR;
-    if (this.sock !== undefined && this.connecting === undefined && !this.writeEnded &&
-      !this.sock.writableNeedDrain) m |= POLLOUT;
+    if (this.sock !== undefined && this.connecting === undefined && !this.writeEnded && !this.#probe &&
+      this.#sendq.length === 0) m |= POLLOUT;
     if (ib.eof && this.writeEnded) m |= POLLHUP;
     return m;
   }
@@ -170,13 +217,14 @@ class StreamHandle extends Handle {
     sock.on('data', (chunk: Buffer) => {
       ib.push(chunk);
       this.#feed();
-      if (ib.bytes > INBOX_HIGH && !this.paused) {
+      if (ib.bytes > this.inboxHigh && !this.paused) {
         this.paused = true;
         sock.pause();
       }
       this.changed();
     });
     sock.on('end', () => {
+      this.#readRest();
       ib.eof = true;
       this.#feed();
       this.changed();
@@ -184,22 +232,74 @@ class StreamHandle extends Handle {
     sock.on('error', (err) => {
       if (ib.error === 0) ib.error = errnoOf(err);
       this.#feed();
+      this.#runSends(errnoOf(err));
       this.changed();
     });
-    sock.on('drain', () => this.changed());
     sock.on('close', () => {
       ib.eof = true;
       this.#feed();
+      this.#runSends();
       this.changed();
     });
     this.applyOptions();
   }
 
+  /**
+   * At libuv's end-of-stream: the bytes and the error still in the kernel.
+   * libuv reports a reset (RST) that arrives while a read was partial as
+   * end-of-stream (its POLLHUP shortcut), leaving the bytes still queued and
+   * the error (ECONNRESET) unread, where recv(2) returns them: they are read
+   * here from the fd with non-blocking reads (bounded by the socket's receive
+   * buffer). After a real FIN the first read returns 0.
+   */
+  #readRest(): void {
+    const fd = this.#rawFd();
+    if (fd < 0) return;
+    const ib = this.inbox;
+    for (;;) {
+      const buf = Buffer.allocUnsafe(65536);
+      let n: number;
+      try {
+        n = fs.readSync(fd, buf, 0, buf.length, null);
+      } catch (err) {
+        const e = errnoOf(err);
+        if (e !== -E.EAGAIN && e !== -E.EWOULDBLOCK && ib.error === 0) ib.error = e;
+        return;
+      }
+      if (n === 0) return;
+      ib.push(n === buf.length ? buf : buf.subarray(0, n));
+    }
+  }
+
   applyOptions(): void {
+    this.applyBuffers();
     const s = this.sock;
     if (s === undefined) return;
     if (this.opts.noDelay !== undefined) s.setNoDelay(this.opts.noDelay);
     if (this.opts.keepAlive !== undefined) s.setKeepAlive(this.opts.keepAlive, (this.opts.keepIdle ?? 0) * 1000);
+  }
+
+  /**
+   * SO_SNDBUF / SO_RCVBUF on the kernel socket (the connection, or the bound
+   * listener, whose accepted connections inherit them), through the addon;
+   * recorded only where it cannot load. Returns 0 or the setsockopt errno.
+   */
+  applyBuffers(): number {
+    const { sndbuf, rcvbuf } = this.opts;
+    if (sndbuf === undefined && rcvbuf === undefined) return 0;
+    const fd = this.sock !== undefined ? this.#rawFd() : fdOf(this.boundHandle ?? this.server);
+    const sys = fd >= 0 ? nativeSockopt() : null;
+    if (sys === null) return 0;
+    let err = 0;
+    if (sndbuf !== undefined) err = sys.setsockopt(fd, SOL_SOCKET, SO_SNDBUF, sndbuf);
+    if (rcvbuf !== undefined && err === 0) err = sys.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, rcvbuf);
+    return err;
+  }
+
+  /** Unread bytes past which the socket is paused: SO_RCVBUF's size when set (as the kernel's buffer would bound them), else INBOX_HIGH. */
+  get inboxHigh(): number {
+    const r = this.opts.rcvbuf;
+    return r !== undefined && r < INBOX_HIGH ? Math.max(r, 1024) : INBOX_HIGH;
   }
 
   /** A multishot recv into a provided-buffer ring (at most one per socket, as Socket arms it). */
@@ -250,7 +350,7 @@ class StreamHandle extends Handle {
   }
 
   maybeResume(): void {
-    if (this.paused && this.inbox.bytes <= INBOX_HIGH >> 1) {
+    if (this.paused && this.inbox.bytes <= this.inboxHigh >> 1) {
       this.paused = false;
       this.sock?.resume();
     }
@@ -278,71 +378,169 @@ class StreamHandle extends Handle {
   }
 
   /**
-   * Sends still waiting for their write callback, in write order, with their
-   * byte counts (null: completed when libuv wrote it at once). net.Socket calls
-   * write callbacks in write order, also for writes dropped by destroy(), so
-   * one shared callback takes them from the head: no closure per send.
+   * SEND, as the kernel's send(2) on a non-blocking socket completes it: with
+   * the bytes the socket buffer took now (a short count when it took part),
+   * or, when it has no room, not before it has. A send that waits holds no
+   * byte anywhere, so a cancel or a linked deadline really ends it (-ECANCELED)
+   * and nothing of it is sent later.
+   *
+   * How, where libuv exposes the socket's fd (every Unix): a non-blocking
+   * write(2) on that fd (fs.writeSync: it never blocks, O_NONBLOCK is libuv's)
+   * while libuv's own write queue is empty. On EAGAIN one byte (a copy) goes
+   * to libuv, which writes it once the kernel has room (libuv's POLLOUT wait,
+   * the only one Node offers); that byte counts as taken (the send completes
+   * with 1), as if the socket buffer were one byte larger. Later sends wait,
+   * cancellable and holding nothing, until libuv's callback says it went.
+   * Where there is no fd (Windows), see #sendBuffered.
    */
-  readonly #writes: (Op | null)[] = [];
-  readonly #writeLens: number[] = [];
-  #writeHead = 0;
+  readonly #sendq: { op: Op; view: Uint8Array; zc: boolean; whole: boolean }[] = [];
+  /** The one byte handed to libuv is not written yet: sends wait behind it. */
+  #probe = false;
 
-  readonly #onWritten = (err?: Error | null): void => {
-    const i = this.#writeHead;
-    const op = this.#writes[i];
-    const n = this.#writeLens[i]!;
-    if (++this.#writeHead === this.#writes.length) {
-      this.#writes.length = 0;
-      this.#writeLens.length = 0;
-      this.#writeHead = 0;
+  /**
+   * Whether sends and the end-of-stream read-back use the socket's fd where
+   * libuv exposes it (true). False takes the path of runtimes without one
+   * (Windows) everywhere: for the tests of that path.
+   */
+  static rawFdAccess = true;
+
+  /** The socket's kernel fd, or -1 (none, closed, or not offered by this runtime). */
+  #rawFd(): number {
+    if (!StreamHandle.rawFdAccess) return -1;
+    return fdOf((this.sock as unknown as { _handle?: unknown } | undefined)?._handle);
+  }
+
+  /** Why a send cannot go now (negative errno), or 0. */
+  #sendError(): number {
+    const s = this.sock;
+    if (s === undefined || this.connecting !== undefined) return -E.ENOTCONN;
+    if (this.writeEnded || s.destroyed) return -E.EPIPE;
+    return this.inbox.error;
+  }
+
+  /** SEND (and SEND_ZC when `zc`: both CQEs at once, the bytes are the kernel's by then). */
+  send(op: Op, view: Uint8Array, zc = false): void {
+    const res = this.#sendError();
+    if (res !== 0 || view.length === 0) return finishSend(op, res, zc);
+    // A SPLICE (pipe → socket) already took its bytes out of the pipe: it sends them all.
+    const whole = op.code === DescOp.SPLICE;
+    if (this.#sendq.length > 0 || this.#probe) return this.#waitSend(op, view, zc, whole);
+    this.#sendNow(op, view, zc, whole);
+  }
+
+  #waitSend(op: Op, view: Uint8Array, zc: boolean, whole: boolean): void {
+    const w = { op, view, zc, whole };
+    this.#sendq.push(w);
+    op.detach = () => {
+      const i = this.#sendq.indexOf(w);
+      if (i >= 0) this.#sendq.splice(i, 1);
+    };
+  }
+
+  /**
+   * One non-blocking write(2) of `view`; libuv's write queue is empty. A
+   * `whole` send hands what the kernel did not take to libuv (#sendBuffered).
+   */
+  #sendNow(op: Op, view: Uint8Array, zc: boolean, whole: boolean): void {
+    const fd = this.#rawFd();
+    if (fd < 0) return this.#sendBuffered(op, view, zc, 0);
+    let n: number;
+    try {
+      n = writeRetrying(fd, view);
+    } catch (err) {
+      const errno = errnoOf(err);
+      if (errno !== -E.EAGAIN && errno !== -E.EWOULDBLOCK) return finishSend(op, errno, zc);
+      if (whole) return this.#sendBuffered(op, view, zc, 0);
+      this.#probe = true;
+      this.sock!.write(Buffer.from(view.subarray(0, 1)), this.#onProbe);
+      n = 1;
     }
-    if (op === null || op === undefined) return;
-    // Node calls back without an error for writes it dropped because the socket was destroyed
-    // (reset by the peer, or closed here): those bytes never reached the kernel.
-    const s = this.sock!;
-    let res = n;
-    // libuv cancels the writes still queued when the socket is destroyed (newer Node passes its
-    // ECANCELED on): like the writes Node drops silently, they failed because the connection went.
-    const cancelled = err != null && errnoOf(err) === -E.ECANCELED;
-    if (err && !cancelled) res = errnoOf(err);
-    else if (cancelled || (s.destroyed && (s.writableLength > 0 || this.#dropped(s)))) {
-      res = s.errored ? errnoOf(s.errored) : this.inbox.error !== 0 ? this.inbox.error : -E.EPIPE;
-    }
-    if (op.code === DescOp.SEND_ZC) op.completeZc(res);
-    else op.complete(res);
+    if (whole && n < view.length) return this.#sendBuffered(op, view, zc, n);
+    finishSend(op, n, zc);
+  }
+
+  readonly #onProbe = (err?: Error | null): void => {
+    this.#probe = false;
+    this.#runSends(err != null ? errnoOf(err) : 0);
+    this.changed();
   };
 
-  /** SEND (and SEND_ZC when `zc`): completes when libuv has handed every byte to the kernel. */
-  send(op: Op, view: Uint8Array, zc = false): void {
-    const s = this.sock;
-    let res = 0;
-    if (s === undefined || this.connecting !== undefined) res = -E.ENOTCONN;
-    else if (this.writeEnded || s.destroyed) res = -E.EPIPE;
-    else if (this.inbox.error !== 0) res = this.inbox.error;
-    if (res !== 0 || view.length === 0 || s === undefined) {
-      if (zc) op.completeZc(res);
-      else op.complete(res);
-      return;
-    }
-    op.cancellable = false;
-    const n = view.length;
-    const before = s.writableLength;
-    const at = this.#writes.length;
-    this.#writes.push(op);
-    this.#writeLens.push(n);
-    s.write(view, this.#onWritten);
-    // libuv wrote every byte at once (its try_write): the kernel has them now, so the send is
-    // complete now (returned by this flush); its callback, which follows, finds nothing to do.
-    if (before === 0 && s.writableLength === 0 && !s.destroyed && s.errored === null) {
-      if (this.#writes[at] === op && at >= this.#writeHead) this.#writes[at] = null;
-      if (zc) op.completeZc(n);
-      else op.complete(n);
+  /**
+   * Starts the waiting sends in order; once the socket cannot send, fails them
+   * all: with `failWith` when given (the connection's error, which the kernel
+   * reports to the sends it wakes), else as a new send would fail (EPIPE).
+   */
+  #runSends(failWith = 0): void {
+    const q = this.#sendq;
+    while (q.length > 0) {
+      const res = failWith !== 0 && failWith !== -E.ECANCELED ? failWith : this.#sendError();
+      if (res === 0 && this.#probe) return;
+      const w = q.shift()!;
+      w.op.detach = undefined;
+      if (res !== 0) finishSend(w.op, res, w.zc);
+      else this.#sendNow(w.op, w.view, w.zc, w.whole);
     }
   }
 
-  /** Whether a write callback that ran after destroy() was for bytes libuv dropped. */
-  #dropped(s: net.Socket): boolean {
-    return s.errored !== null || this.destroying;
+  /**
+   * Where the socket's fd is not exposed (Windows), and for the rest of a
+   * `whole` send: net.Socket.write of view[from..], the send completing with
+   * view.length in libuv's write callback, one in libuv at a time. Bytes libuv
+   * holds cannot be taken back: cancelling such a send (a deadline, an abort)
+   * destroys the connection (later sends fail with EPIPE, recvs end with
+   * ECONNABORTED after the bytes already received), so nothing is sent after
+   * the gap.
+   */
+  #sendBuffered(op: Op, view: Uint8Array, zc: boolean, from: number): void {
+    const s = this.sock!;
+    const n = view.length;
+    let written = false;
+    this.#probe = true; // later sends wait for this one's callback
+    s.write(from === 0 ? view : view.subarray(from), (err?: Error | null) => {
+      written = true;
+      this.#probe = false;
+      // Node calls back without an error for writes it dropped because the socket was destroyed.
+      let res = n;
+      if (err != null) res = errnoOf(err) === -E.ECANCELED ? this.#lostWrite(s) : errnoOf(err);
+      else if (s.destroyed && (s.errored !== null || this.destroying)) res = this.#lostWrite(s);
+      finishSend(op, res, zc);
+      this.#runSends(res < 0 ? res : 0);
+      this.changed();
+    });
+    op.detach = () => {
+      if (written) return;
+      this.inbox.error = -E.ECONNABORTED;
+      this.destroying = true;
+      s.destroy();
+    };
+  }
+
+  /**
+   * close(2) while libuv still holds bytes (the one byte of a send that found
+   * no room, reported sent; or the rest of a splice's chunk): the kernel sends
+   * what its buffer holds after close (then FIN), so libuv gets to write them
+   * (end(): FIN after them) before the socket is destroyed; a peer that never
+   * reads holds them CLOSE_FLUSH_MS at most (the socket is unref'd meanwhile:
+   * it keeps no process alive).
+   */
+  #flushThenDestroy(s: net.Socket): void {
+    const t = setTimeout(() => s.destroy(), CLOSE_FLUSH_MS);
+    t.unref();
+    const done = (): void => {
+      clearTimeout(t);
+      s.destroy();
+    };
+    s.once('finish', done);
+    s.once('close', done);
+    if (!this.writeEnded) {
+      this.writeEnded = true;
+      s.end();
+    }
+  }
+
+  /** The error of a write libuv dropped because the connection went. */
+  #lostWrite(s: net.Socket): number {
+    return s.errored ? errnoOf(s.errored) : this.inbox.error !== 0 ? this.inbox.error : -E.EPIPE;
   }
 
   /** close() has destroyed the socket: writes still pending were dropped. */
@@ -438,6 +636,7 @@ class StreamHandle extends Handle {
     th.unref();
     this.bound = { address, port: Number(out.port) };
     this.boundHandle = th;
+    this.applyBuffers();
     return 0;
   }
 
@@ -481,6 +680,13 @@ class StreamHandle extends Handle {
       // Bytes may arrive before accept: buffer them as the kernel would (the inbox applies backpressure).
       const pre = new StreamHandle(this.domain);
       if (this.domain === AF_UNIX) pre.local = this.local;
+      // The kernel's accepted socket inherits the listener's buffer sizes: so do the records.
+      for (const name of [SO_SNDBUF, SO_RCVBUF]) {
+        const v = this.optValues.get(optKey(SOL_SOCKET, name));
+        if (v !== undefined) pre.optValues.set(optKey(SOL_SOCKET, name), v);
+      }
+      pre.opts.sndbuf = this.opts.sndbuf;
+      pre.opts.rcvbuf = this.opts.rcvbuf;
       pre.attach(sock);
       this.#queueConnection(pre);
     };
@@ -540,9 +746,11 @@ class StreamHandle extends Handle {
     if (s !== undefined) {
       this.destroying = true;
       if (this.linger === 0 && !s.destroyed && typeof s.resetAndDestroy === 'function') s.resetAndDestroy();
+      else if (this.#probe && !s.destroyed && this.#rawFd() >= 0) this.#flushThenDestroy(s);
       else s.destroy();
     }
     this.connecting?.complete(-E.ECANCELED);
+    for (const w of this.#sendq.splice(0)) finishSend(w.op, -E.ECANCELED, w.zc);
     this.inbox.eof = true;
     for (const w of this.inbox.readers.splice(0)) w.op.complete(-E.ECANCELED);
     const pollers = [...this.pollers];
@@ -779,6 +987,10 @@ export function makeSys(table: HandleTable): SyscallBackend {
       if (level === SOL_SOCKET && (name === SO_SNDBUF || name === SO_RCVBUF)) {
         // As Linux: the size is doubled (bookkeeping overhead), capped by the sysctl maximum.
         const max = sysctl(name === SO_SNDBUF ? 'net/core/wmem_max' : 'net/core/rmem_max') ?? value;
+        if (name === SO_SNDBUF) s.opts.sndbuf = value;
+        else s.opts.rcvbuf = value;
+        const err = s.applyBuffers();
+        if (err !== 0) return err;
         s.optValues.set(key, 2 * Math.min(value, max));
         return 0;
       }
