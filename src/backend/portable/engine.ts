@@ -138,6 +138,7 @@ export class BufRing {
 
   constructor(readonly memory: Uint8Array, readonly size: number, readonly count: number) {
     this.#isFree = new Uint8Array(count).fill(1);
+    this.#views = new Array<Uint8Array | undefined>(count).fill(undefined);
     for (let i = count - 1; i >= 0; i--) this.free.push(i);
   }
 
@@ -156,9 +157,12 @@ export class BufRing {
     }
   }
 
+  /** Buffer `bid`'s bytes (one view per buffer, made on first use and kept: the memory never moves). */
   view(bid: number): Uint8Array {
-    return this.memory.subarray(bid * this.size, (bid + 1) * this.size);
+    return (this.#views[bid] ??= this.memory.subarray(bid * this.size, (bid + 1) * this.size));
   }
+
+  readonly #views: (Uint8Array | undefined)[];
 }
 
 /**

@@ -33,12 +33,14 @@ function isOffset(d: number, allowCurrent: boolean): boolean {
 
 /**
  * A view's bytes at [offset, offset + length), or undefined when outside the
- * view (C's EFAULT check). A Buffer over the same memory (no copy): node:net's
- * write() and node:fs take a Buffer as it is, where a plain Uint8Array would
- * first be wrapped in one more object per operation.
+ * view (C's EFAULT check); the same memory, never a copy. The whole of a
+ * Uint8Array (a Buffer included) is the pin itself: no object per operation.
+ * Otherwise a Buffer over the window, which node:net's write() takes as it
+ * is (a plain Uint8Array would be wrapped in one more object there).
  */
-export function windowOf(pin: unknown, offset: number, length: number): Buffer | undefined {
+export function windowOf(pin: unknown, offset: number, length: number): Uint8Array | undefined {
   if (!ArrayBuffer.isView(pin) || !isOffset(offset, false) || offset + length > pin.byteLength) return undefined;
+  if (offset === 0 && length === pin.byteLength && pin instanceof Uint8Array) return pin;
   return Buffer.from(pin.buffer, pin.byteOffset + offset, length);
 }
 
