@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import { NativeStat } from '../../src/backend/protocol.js';
-import { PortableRing, SlotOps, type Op } from '../../src/backend/portable/engine.js';
+import { IORING_CQE_F_MORE, Op, PortableRing, SlotOps } from '../../src/backend/portable/engine.js';
 import { portableRing } from './util.js';
 
 /** Stand-ins for operations: SlotOps only stores and returns them. */
@@ -19,13 +19,36 @@ function fakeOp(n: number): Op {
 }
 
 /** A PortableRing with an output buffer of `outCap` completions, outside any Ring. */
-function bareRing(outCap: number): PortableRing {
+function bareRing(outCap: number, onWake: (r: PortableRing) => void = () => {}): PortableRing {
   const stage = new Int32Array(16 + 16 * 4);
   const out = new Int32Array(outCap * 4);
   const stats = new Float64Array(NativeStat.COUNT);
   const turn = new Int32Array(3);
-  return new PortableRing(stage, out, stats, turn, () => {}, 4, 8, 0);
+  const r: PortableRing = new PortableRing(stage, out, stats, turn, () => onWake(r), 4, 8, 0);
+  return r;
 }
+
+/** A PortableRing whose wake-ups deliver everything queued; `wakes` lists each wake-up's completions [slot, res, flags]. */
+function recordingRing(): { r: PortableRing; wakes: number[][][] } {
+  const wakes: number[][][] = [];
+  const r = bareRing(64, (ring) => {
+    const got: number[][] = [];
+    for (let n = ring.deliver(); n > 0; n = ring.deliver()) {
+      for (let i = 0; i < n; i++) got.push([ring.out[i * 4]!, ring.out[i * 4 + 2]!, ring.out[i * 4 + 3]!]);
+    }
+    wakes.push(got);
+  });
+  return { r, wakes };
+}
+
+/** An operation in flight on `r` (as the backend's submit makes one). */
+function inFlight(r: PortableRing, slot: number, multishot: boolean): Op {
+  const op = new Op(r, slot, slot << 2, 0, -1, multishot);
+  r.pending.set(slot, op);
+  return op;
+}
+
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 describe('portable engine: SlotOps (operations in flight, by slot)', () => {
   test('get / set / delete / size / values / clear behave as a Map, dense and sparse slots alike', () => {
@@ -113,6 +136,58 @@ describe('portable engine: the completion queue', () => {
     } finally {
       r.destroy();
     }
+  });
+});
+
+describe('portable engine: when completions are handed to Ring', () => {
+  test('multishot CQEs posted during one turn are handed over together, once, in the same loop iteration', async () => {
+    const { r, wakes } = recordingRing();
+    try {
+      const a = inFlight(r, 1, true);
+      const b = inFlight(r, 2, true);
+      a.more(10);
+      b.more(20);
+      a.more(11);
+      assert.equal(wakes.length, 0, 'not handed over from inside the I/O callback');
+      await turn();
+      assert.deepEqual(wakes, [[[1, 10, IORING_CQE_F_MORE], [2, 20, IORING_CQE_F_MORE], [1, 11, IORING_CQE_F_MORE]]]);
+      await turn();
+      assert.equal(wakes.length, 1, 'no second, empty hand-over');
+      a.complete(0);
+      assert.deepEqual(wakes[1], [[1, 0, 0]], 'a final CQE is handed over at once');
+      b.complete(0);
+      assert.equal(wakes.length, 3);
+    } finally {
+      r.destroy();
+    }
+  });
+
+  test('a final CQE hands over the multishot CQEs queued before it, in order; the batch then finds nothing', async () => {
+    const { r, wakes } = recordingRing();
+    try {
+      const m = inFlight(r, 3, true);
+      const s = inFlight(r, 4, false);
+      m.more(1);
+      m.more(2);
+      s.complete(-5);
+      assert.deepEqual(wakes, [[[3, 1, IORING_CQE_F_MORE], [3, 2, IORING_CQE_F_MORE], [4, -5, 0]]]);
+      await turn();
+      assert.equal(wakes.length, 1);
+      m.more(3);
+      m.complete(0);
+      assert.deepEqual(wakes[1], [[3, 3, IORING_CQE_F_MORE], [3, 0, 0]]);
+    } finally {
+      r.destroy();
+    }
+  });
+
+  test('a ring destroyed with a batch pending hands nothing over', async () => {
+    const { r, wakes } = recordingRing();
+    inFlight(r, 5, true).more(1);
+    r.destroy();
+    await turn();
+    await turn();
+    assert.deepEqual(wakes, []);
   });
 });
 

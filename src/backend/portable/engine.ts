@@ -17,7 +17,12 @@
  *
  * Completions posted while the backend is inside flush() are returned by that
  * flush; others are delivered by one microtask per batch that calls Ring's
- * onWake (never re-entrantly: Ring's drive is synchronous).
+ * onWake (never re-entrantly: Ring's drive is synchronous). A multishot
+ * operation's intermediate CQEs (F_MORE: received data, accepted connections,
+ * poll events) are handed over once per event-loop turn, from one
+ * setImmediate after the I/O callbacks of that turn (the check phase of the
+ * same loop iteration): fifty sockets readable at once are one dispatch, not
+ * fifty. Any other completion hands over everything queued at once, in order.
  */
 import os from 'node:os';
 
@@ -101,7 +106,7 @@ export class Op {
   more(res: number, flags = 0): void {
     if (this.done || this.r.destroyed) return;
     this.r.post(this.slot, this.hi, res, IORING_CQE_F_MORE | flags);
-    this.r.wake();
+    this.r.wakeSoon();
   }
 
   /**
@@ -310,6 +315,25 @@ export class PortableRing {
     this.#wakeNow();
   }
 
+  /** The pending once-per-turn hand-over of wakeSoon(). */
+  #soon: NodeJS.Immediate | undefined;
+
+  /**
+   * wake(), batched: the completions queued during this loop iteration's I/O
+   * callbacks are handed to Ring together, from the check phase of the same
+   * iteration (before any timer of the next one). Inside flush() or while
+   * Ring dispatches, as wake().
+   */
+  wakeSoon(): void {
+    if (this.flushing || this.#waking) return this.wake();
+    if (this.#soon === undefined && !this.destroyed) this.#soon = setImmediate(this.#wakeSoonNow);
+  }
+
+  readonly #wakeSoonNow = (): void => {
+    this.#soon = undefined;
+    this.wake();
+  };
+
   #waking = false;
 
   readonly #wakeLater = (): void => {
@@ -425,6 +449,8 @@ export class PortableRing {
   destroy(): void {
     this.destroyed = true;
     clearInterval(this.#keepalive);
+    if (this.#soon !== undefined) clearImmediate(this.#soon);
+    this.#soon = undefined;
     this.turn[2] = 0;
     for (const op of [...this.pending.values()]) {
       op.done = true;
