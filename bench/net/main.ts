@@ -167,6 +167,18 @@ function recordCpu(s: Server, cpuSeconds: number, requests: number): void {
   cpuPerRequest.set(s.name, list);
 }
 
+/**
+ * "; server CPU per request vs <peer>: 0.61" (the peer's median ÷ uringkit's: > 1 means uringkit
+ * uses less), or '' when either is missing. On a loaded machine the request rates of the
+ * servers follow the scheduler as much as their own cost; CPU per request is their own cost.
+ */
+function cpuRatioNote(peer: string): string {
+  const uk = cpuPerRequest.get('uringkit');
+  const p = cpuPerRequest.get(peer);
+  if (uk === undefined || p === undefined || uk.length === 0 || p.length === 0) return '';
+  return `; server CPU per request vs ${peer}: ${(median(p) / median(uk)).toFixed(2)} (> 1: uringkit uses less)`;
+}
+
 /** "server CPU 5.71 µs/request" (median over the samples), or '' when none. */
 function cpuNote(name: string): string {
   const v = cpuPerRequest.get(name);
@@ -426,6 +438,7 @@ async function portableCases(o: BenchOptions, cpu: ReturnType<typeof cpus>, note
     } else {
       const ms = Math.max(200, o.repeatMs);
       progress(`${name}: starting servers`);
+      cpuPerRequest.clear();
       const uk = await tryStartWithEnv(env, 'uringkit', cpu.server, process.execPath,
         [path.join(dist, 'examples', 'echo-server.js'), '0', HOST]);
       const nn = await tryStart('node-net', cpu.server, process.execPath,
@@ -437,10 +450,14 @@ async function portableCases(o: BenchOptions, cpu: ReturnType<typeof cpus>, note
         const s = await interleave(samplers, o);
         const c = new Case(name, 'req/s').uringkit(s['uringkit'] ?? NaN).target('node-net', 0.9);
         if (typeof nn === 'string') c.missingPeer('node-net', nn);
-        else c.peer('node-net', s['node-net']!, `node:net echo server (bench/net/node-net-echo.ts) on node ${process.version}`);
+        else {
+          c.peer('node-net', s['node-net']!, `node:net echo server (bench/net/node-net-echo.ts) on node ${process.version}` +
+            `; ${cpuNote('node-net')}`);
+        }
         const r = c.build();
         r.info = typeof uk === 'string' ? `uringkit server failed: ${uk}` :
-          `examples/echo-server.ts with UK_BACKEND=node (the portable backend), 50 connections; ${cpuNote('uringkit')}`;
+          `examples/echo-server.ts with UK_BACKEND=node (the portable backend), 50 connections; ${cpuNote('uringkit')}` +
+          cpuRatioNote('node-net');
         cpuPerRequest.clear();
         out.push(r);
       } finally {
@@ -459,6 +476,7 @@ async function portableCases(o: BenchOptions, cpu: ReturnType<typeof cpus>, note
       return out;
     }
     progress(`${name}: starting servers`);
+    cpuPerRequest.clear(); // the io_uring http case's figures use the same server names
     const uk = await tryStartWithEnv(env, 'uringkit', cpu.server, process.execPath,
       [path.join(dist, 'examples', 'http-hello.js'), '0', HOST]);
     const nh = await tryStart('node-http', cpu.server, process.execPath,
@@ -470,10 +488,15 @@ async function portableCases(o: BenchOptions, cpu: ReturnType<typeof cpus>, note
       const s = await interleave(samplers, o);
       c.uringkit(s['uringkit'] ?? NaN);
       if (typeof nh === 'string') c.missingPeer('node-http', nh);
-      else c.peer('node-http', s['node-http']!, `node:http hello world (bench/net/node-http-hello.ts), node ${process.version}`);
+      else {
+        c.peer('node-http', s['node-http']!, `node:http hello world (bench/net/node-http-hello.ts), node ${process.version}` +
+          `; ${cpuNote('node-http')}`);
+      }
       const r = c.build();
       r.info = typeof uk === 'string' ? `uringkit server failed: ${uk}` :
-        `examples/http-hello.ts with UK_BACKEND=node (the portable backend); ${cpuNote('uringkit')}`;
+        `examples/http-hello.ts with UK_BACKEND=node (the portable backend); ${cpuNote('uringkit')}` +
+        cpuRatioNote('node-http');
+      cpuPerRequest.clear();
       out.push(r);
     } finally {
       await stopAll([uk, nh]);

@@ -17,7 +17,12 @@
  *
  * Completions posted while the backend is inside flush() are returned by that
  * flush; others are delivered by one microtask per batch that calls Ring's
- * onWake (never re-entrantly: Ring's drive is synchronous).
+ * onWake (never re-entrantly: Ring's drive is synchronous). A multishot
+ * operation's intermediate CQEs (F_MORE: received data, accepted connections,
+ * poll events) are handed over once per event-loop turn, from one
+ * setImmediate after the I/O callbacks of that turn (the check phase of the
+ * same loop iteration): fifty sockets readable at once are one dispatch, not
+ * fifty. Any other completion hands over everything queued at once, in order.
  */
 import os from 'node:os';
 
@@ -101,7 +106,7 @@ export class Op {
   more(res: number, flags = 0): void {
     if (this.done || this.r.destroyed) return;
     this.r.post(this.slot, this.hi, res, IORING_CQE_F_MORE | flags);
-    this.r.wake();
+    this.r.wakeSoon();
   }
 
   /**
@@ -138,6 +143,7 @@ export class BufRing {
 
   constructor(readonly memory: Uint8Array, readonly size: number, readonly count: number) {
     this.#isFree = new Uint8Array(count).fill(1);
+    this.#views = new Array<Uint8Array | undefined>(count).fill(undefined);
     for (let i = count - 1; i >= 0; i--) this.free.push(i);
   }
 
@@ -156,8 +162,72 @@ export class BufRing {
     }
   }
 
+  /** Buffer `bid`'s bytes (one view per buffer, made on first use and kept: the memory never moves). */
   view(bid: number): Uint8Array {
-    return this.memory.subarray(bid * this.size, (bid + 1) * this.size);
+    return (this.#views[bid] ??= this.memory.subarray(bid * this.size, (bid + 1) * this.size));
+  }
+
+  readonly #views: (Uint8Array | undefined)[];
+}
+
+/**
+ * The operations in flight of one ring, by slot: a Map's get/set/delete
+ * over an array indexed by slot (Ring's slots are small dense integers), so
+ * the per-operation bookkeeping costs no hashing. A slot outside
+ * [0, SlotOps.DENSE) is kept in a Map.
+ */
+export class SlotOps {
+  static readonly DENSE = 1 << 20;
+  readonly #dense: (Op | undefined)[] = [];
+  #sparse: Map<number, Op> | undefined;
+  #size = 0;
+
+  get size(): number {
+    return this.#size;
+  }
+
+  get(slot: number): Op | undefined {
+    if (slot >= 0 && slot < SlotOps.DENSE) return slot < this.#dense.length ? this.#dense[slot] : undefined;
+    return this.#sparse?.get(slot);
+  }
+
+  set(slot: number, op: Op): this {
+    if (slot >= 0 && slot < SlotOps.DENSE) {
+      const d = this.#dense;
+      // Grown one slot at a time from the end (Ring's slots are dense), so the array stays packed.
+      while (d.length < slot) d.push(undefined);
+      if (d[slot] === undefined) this.#size++;
+      d[slot] = op;
+    } else {
+      const m = (this.#sparse ??= new Map());
+      if (!m.has(slot)) this.#size++;
+      m.set(slot, op);
+    }
+    return this;
+  }
+
+  delete(slot: number): boolean {
+    if (slot >= 0 && slot < SlotOps.DENSE) {
+      const d = this.#dense;
+      if (slot >= d.length || d[slot] === undefined) return false;
+      d[slot] = undefined;
+      this.#size--;
+      return true;
+    }
+    if (this.#sparse?.delete(slot) !== true) return false;
+    this.#size--;
+    return true;
+  }
+
+  *values(): IterableIterator<Op> {
+    for (const op of this.#dense) if (op !== undefined) yield op;
+    if (this.#sparse !== undefined) yield* this.#sparse.values();
+  }
+
+  clear(): void {
+    this.#dense.fill(undefined);
+    this.#sparse?.clear();
+    this.#size = 0;
   }
 }
 
@@ -167,10 +237,16 @@ export class PortableRing {
   /** The stage's float64 view (deadlines, offsets), made once rather than per flush. */
   readonly stageF64: Float64Array;
   readonly stageCap: number;
-  /** Completions posted, not yet copied out: flat [slot, hi, res, flags]. */
-  ready: number[] = [];
+  /**
+   * Completions posted, not yet copied out: flat [slot, hi, res, flags] words
+   * in ready[readyHead, readyTail). Grows by doubling; never truncated (no
+   * array-length writes on the hot path), the indices rewind when it empties.
+   */
+  ready = new Int32Array(256);
   readyHead = 0;
-  readonly pending = new Map<number, Op>();
+  readyTail = 0;
+  /** Operations in flight, by slot. */
+  readonly pending = new SlotOps();
   /** Armed separate deadline timers, by slot: they outlive their operation. */
   readonly timers = new Map<number, { hi: number; cancel: () => void }>();
   flushing = false;
@@ -196,12 +272,29 @@ export class PortableRing {
   }
 
   get queued(): number {
-    return (this.ready.length - this.readyHead) >> 2;
+    return (this.readyTail - this.readyHead) >> 2;
   }
 
   /** Queues a completion; the caller then calls wake() (once for a batch). */
   post(slot: number, hi: number, res: number, flags: number): void {
-    this.ready.push(slot, hi, res | 0, flags);
+    let t = this.readyTail;
+    let ready = this.ready;
+    if (t + 4 > ready.length) {
+      // Full: move the unread words to the front, doubling when more than half is unread.
+      const h = this.readyHead;
+      const live = t - h;
+      const next = live + 4 > ready.length >> 1 ? new Int32Array(ready.length * 2) : ready;
+      if (next === ready) ready.copyWithin(0, h, t);
+      else next.set(ready.subarray(h, t));
+      this.ready = ready = next;
+      this.readyHead = 0;
+      t = live;
+    }
+    ready[t] = slot;
+    ready[t + 1] = hi;
+    ready[t + 2] = res;
+    ready[t + 3] = flags;
+    this.readyTail = t + 4;
   }
 
   /**
@@ -221,6 +314,25 @@ export class PortableRing {
     }
     this.#wakeNow();
   }
+
+  /** The pending once-per-turn hand-over of wakeSoon(). */
+  #soon: NodeJS.Immediate | undefined;
+
+  /**
+   * wake(), batched: the completions queued during this loop iteration's I/O
+   * callbacks are handed to Ring together, from the check phase of the same
+   * iteration (before any timer of the next one). Inside flush() or while
+   * Ring dispatches, as wake().
+   */
+  wakeSoon(): void {
+    if (this.flushing || this.#waking) return this.wake();
+    if (this.#soon === undefined && !this.destroyed) this.#soon = setImmediate(this.#wakeSoonNow);
+  }
+
+  readonly #wakeSoonNow = (): void => {
+    this.#soon = undefined;
+    this.wake();
+  };
 
   #waking = false;
 
@@ -258,15 +370,11 @@ export class PortableRing {
       let h = this.readyHead;
       const words = n << 2;
       for (let k = 0; k < words; k++) out[k] = ready[h++]!;
-      if (h === ready.length) {
-        ready.length = 0;
+      if (h === this.readyTail) {
         this.readyHead = 0;
+        this.readyTail = 0;
       } else {
         this.readyHead = h;
-        if (h > 4096) {
-          this.ready = ready.slice(h);
-          this.readyHead = 0;
-        }
       }
       this.stats[NativeStat.REAP_BATCHES]! += 1;
     }
@@ -341,6 +449,8 @@ export class PortableRing {
   destroy(): void {
     this.destroyed = true;
     clearInterval(this.#keepalive);
+    if (this.#soon !== undefined) clearImmediate(this.#soon);
+    this.#soon = undefined;
     this.turn[2] = 0;
     for (const op of [...this.pending.values()]) {
       op.done = true;

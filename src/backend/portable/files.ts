@@ -31,10 +31,17 @@ function isOffset(d: number, allowCurrent: boolean): boolean {
   return d >= 0 && d <= Number.MAX_SAFE_INTEGER && Math.floor(d) === d;
 }
 
-/** A view's bytes at [offset, offset + length), or undefined when outside the view (C's EFAULT check). */
+/**
+ * A view's bytes at [offset, offset + length), or undefined when outside the
+ * view (C's EFAULT check); the same memory, never a copy. The whole of a
+ * Uint8Array (a Buffer included) is the pin itself: no object per operation.
+ * Otherwise a Buffer over the window, which node:net's write() takes as it
+ * is (a plain Uint8Array would be wrapped in one more object there).
+ */
 export function windowOf(pin: unknown, offset: number, length: number): Uint8Array | undefined {
   if (!ArrayBuffer.isView(pin) || !isOffset(offset, false) || offset + length > pin.byteLength) return undefined;
-  return new Uint8Array(pin.buffer, pin.byteOffset + offset, length);
+  if (offset === 0 && length === pin.byteLength && pin instanceof Uint8Array) return pin;
+  return Buffer.from(pin.buffer, pin.byteOffset + offset, length);
 }
 
 /** Writes fs.BigIntStats into the `struct statx` layout parseStatx reads (src/fs/stats.ts). */
@@ -75,11 +82,13 @@ export function fillStatx(s: fs.BigIntStats, out: Uint8Array): void {
   dev(s.dev, 136);
 }
 
+/** The callback of an fs call whose success completes `op` with 0 (made only where one is needed). */
+function doneOf(op: Op): (err: NodeJS.ErrnoException | null) => void {
+  return (err) => op.complete(err ? errnoOf(err) : 0);
+}
+
 /** Starts a file operation on `op`; every path ends in exactly one op.complete(). */
 export function startFileOp(op: Op, stage: Int32Array, f64: Float64Array, base: number, pin: unknown): void {
-  const done = (err: NodeJS.ErrnoException | null, n?: number): void => {
-    op.complete(err ? errnoOf(err) : n ?? 0);
-  };
   const arg0 = stage[base + Rec.ARG0]!;
   const arg1 = stage[base + Rec.ARG1]!;
   const fd = op.fd;
@@ -119,8 +128,8 @@ export function startFileOp(op: Op, stage: Int32Array, f64: Float64Array, base: 
     }
     case DescOp.FSYNC:
       op.cancellable = false;
-      if ((arg0 & 1) !== 0) fs.fdatasync(fd, done);
-      else fs.fsync(fd, done);
+      if ((arg0 & 1) !== 0) fs.fdatasync(fd, doneOf(op));
+      else fs.fsync(fd, doneOf(op));
       return;
     case DescOp.SYNC_FILE_RANGE:
       // node:fs has no sync_file_range: fdatasync of the whole file covers the range (and more).
@@ -132,7 +141,7 @@ export function startFileOp(op: Op, stage: Int32Array, f64: Float64Array, base: 
       const length = f64[(base + Rec.POSITION) >> 1]!;
       if (!isOffset(length, false)) return op.complete(-E.EINVAL);
       op.cancellable = false;
-      fs.ftruncate(fd, length, done);
+      fs.ftruncate(fd, length, doneOf(op));
       return;
     }
     case DescOp.FADVISE: {
@@ -156,7 +165,7 @@ export function startFileOp(op: Op, stage: Int32Array, f64: Float64Array, base: 
         if (err) return op.complete(errnoOf(err));
         if (!st.isFile()) return op.complete(st.isDirectory() ? -E.EISDIR : -E.ENODEV);
         if (arg0 === FALLOC_FL_KEEP_SIZE || st.size >= off + len) return op.complete(0);
-        fs.ftruncate(fd, off + len, done);
+        fs.ftruncate(fd, off + len, doneOf(op));
       });
       return;
     }
@@ -192,9 +201,9 @@ export function startFileOp(op: Op, stage: Int32Array, f64: Float64Array, base: 
       if (p === undefined) return op.complete(-E.EINVAL);
       if (fd !== AT_FDCWD && p[0] !== 0x2f) return op.complete(-E.EOPNOTSUPP);
       op.cancellable = false;
-      if (op.code === DescOp.MKDIRAT) fs.mkdir(p, { mode: arg1 }, (err) => done(err));
-      else if ((arg0 & AT_REMOVEDIR) !== 0) fs.rmdir(p, done);
-      else fs.unlink(p, done);
+      if (op.code === DescOp.MKDIRAT) fs.mkdir(p, { mode: arg1 }, (err) => op.complete(err ? errnoOf(err) : 0));
+      else if ((arg0 & AT_REMOVEDIR) !== 0) fs.rmdir(p, doneOf(op));
+      else fs.unlink(p, doneOf(op));
       return;
     }
     case DescOp.RENAMEAT:
@@ -207,14 +216,14 @@ export function startFileOp(op: Op, stage: Int32Array, f64: Float64Array, base: 
       // renameat2 flags (NOREPLACE, EXCHANGE) and linkat flags need the syscalls themselves.
       if (op.code !== DescOp.SYMLINKAT && arg1 !== 0) return op.complete(-E.EINVAL);
       op.cancellable = false;
-      if (op.code === DescOp.RENAMEAT) fs.rename(p1, p2, done);
-      else if (op.code === DescOp.SYMLINKAT) fs.symlink(p1, p2, done);
-      else fs.link(p1, p2, done);
+      if (op.code === DescOp.RENAMEAT) fs.rename(p1, p2, doneOf(op));
+      else if (op.code === DescOp.SYMLINKAT) fs.symlink(p1, p2, doneOf(op));
+      else fs.link(p1, p2, doneOf(op));
       return;
     }
     case DescOp.CLOSE:
       op.cancellable = false;
-      fs.close(fd, done);
+      fs.close(fd, doneOf(op));
       return;
     default:
       op.complete(-E.EINVAL);
