@@ -44,6 +44,22 @@ const SPLICE_CHUNK = 1 << 16;
 /** POLLERR | POLLHUP: reported whatever was asked. */
 const POLL_ALWAYS = 0x008 | 0x010;
 
+/**
+ * startFileOp, with node:fs's own argument validation as a backstop: a value
+ * node:fs refuses synchronously (its ERR_* TypeError/RangeError, thrown
+ * before anything was issued) completes the operation with -EINVAL, as the
+ * kernel would, instead of leaving it in flight forever.
+ */
+function fileOp(op: Op, stage: Int32Array, f64: Float64Array, base: number, pin: unknown): void {
+  try {
+    startFileOp(op, stage, f64, base, pin);
+  } catch (err) {
+    const code = (err as { code?: unknown } | null)?.code;
+    if (typeof code !== 'string' || !code.startsWith('ERR_')) throw err;
+    op.complete(-E.EINVAL);
+  }
+}
+
 function isMs(d: number): boolean {
   return Number.isFinite(d) && d >= 0;
 }
@@ -240,7 +256,7 @@ export class PortableBackend implements Backend {
         return this.#poll(op, stage[base + Rec.ARG0]! >>> 0);
       case DescOp.CLOSE:
         if (op.fd >= FD_BASE) return op.complete(this.#table.close(op.fd) ? 0 : -E.EBADF);
-        return startFileOp(op, stage, f64, base, pin);
+        return fileOp(op, stage, f64, base, pin);
       case DescOp.FILES_UPDATE:
         // Registered files: see docs/guides/portable.md.
         return op.complete(-E.EOPNOTSUPP);
@@ -250,7 +266,7 @@ export class PortableBackend implements Backend {
         break;
     }
     const pathOp = code === DescOp.OPENAT || code === DescOp.STATX || (code >= DescOp.UNLINKAT && code <= DescOp.LINKAT);
-    if (pathOp) return startFileOp(op, stage, f64, base, pin);
+    if (pathOp) return fileOp(op, stage, f64, base, pin);
     if (op.fd < 0) return op.complete(-E.EBADF);
     const handle = op.fd >= FD_BASE ? this.#table.get(op.fd) : undefined;
     if (code >= DescOp.ACCEPT && code <= DescOp.SHUTDOWN) {
@@ -263,7 +279,7 @@ export class PortableBackend implements Backend {
       return op.complete(-E.EINVAL);
     }
     if (op.fd >= FD_BASE) return op.complete(-E.EBADF);
-    startFileOp(op, stage, f64, base, pin);
+    fileOp(op, stage, f64, base, pin);
   }
 
   #socketOp(op: Op, h: Handle, stage: Int32Array, f64: Float64Array, base: number, pin: unknown): void {
