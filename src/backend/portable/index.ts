@@ -22,6 +22,7 @@ import fs from 'node:fs';
 import { BufRing, E, errnoOf, Op, PortableRing, timer } from './engine.js';
 import { startFileOp, windowOf } from './files.js';
 import { DgramHandle } from './datagrams.js';
+import { FdReads } from './fd-reads.js';
 import * as messages from './messages.js';
 import {
   FD_BASE, HandleTable, makeSys, PipeEnd, StreamHandle,
@@ -82,6 +83,8 @@ export class PortableBackend implements Backend {
   readonly sys: SyscallBackend;
   readonly #table = new HandleTable();
   readonly #rings = new Set<PortableRing>();
+  /** READs of real fds that may wait without end (pipes, sockets, terminals): cancellable (fd-reads.ts). */
+  readonly #fdReads = new FdReads();
 
   constructor() {
     this.sys = makeSys(this.#table);
@@ -256,6 +259,7 @@ export class PortableBackend implements Backend {
         return this.#poll(op, stage[base + Rec.ARG0]! >>> 0);
       case DescOp.CLOSE:
         if (op.fd >= FD_BASE) return op.complete(this.#table.close(op.fd) ? 0 : -E.EBADF);
+        this.#fdReads.closed(op.fd);
         return fileOp(op, stage, f64, base, pin);
       case DescOp.FILES_UPDATE:
         // Registered files: see docs/guides/portable.md.
@@ -279,6 +283,13 @@ export class PortableBackend implements Backend {
       return op.complete(-E.EINVAL);
     }
     if (op.fd >= FD_BASE) return op.complete(-E.EBADF);
+    if (code === DescOp.READ) {
+      const view = windowOf(pin, f64[(base + Rec.OFFSET) >> 1]!, stage[base + Rec.LENGTH]! >>> 0);
+      if (view === undefined) return op.complete(-E.EFAULT);
+      const position = f64[(base + Rec.POSITION) >> 1]!;
+      if (position !== -1 && !(Number.isSafeInteger(position) && position >= 0)) return op.complete(-E.EINVAL);
+      return this.#fdReads.read(op, view, position);
+    }
     fileOp(op, stage, f64, base, pin);
   }
 
