@@ -4,7 +4,8 @@
  * io_uring the read is armed on poll; on the portable backend it runs on a
  * libuv pool thread that no cancel stops, so it reads into a bounce buffer
  * and settles at once (src/backend/portable/fd-reads.ts). Bytes that arrive
- * afterwards are not lost: the next read returns them, in order.
+ * afterwards are not lost: the next read returns them, in order. A read of
+ * an O_NONBLOCK FIFO waits for data as on io_uring (never EAGAIN).
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -56,6 +57,22 @@ for (const which of ['default', 'portable'] as const) {
       }
       assert.equal('abcdef'.slice(0, n1) + rest, 'abcdef');
       assert.equal(ring.stats().inFlight, 0);
+    });
+
+    test('an O_NONBLOCK FIFO: a read waits for data (never EAGAIN), and its deadline ends the wait', async () => {
+      const p = path.join(tmp.dir, `nb-fifo-${which}`);
+      execFileSync('mkfifo', [p]);
+      const nb = fs.openSync(p, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
+      try {
+        await assert.rejects(ring.read(nb, Buffer.alloc(8), { timeout: 20 }), { code: 'ETIMEDOUT' });
+        const b = Buffer.alloc(8);
+        const pending = ring.read(nb, b, { timeout: 30_000 });
+        setTimeout(() => fs.writeSync(nb, 'xy'), 30);
+        const n = await pending;
+        assert.equal(b.toString('latin1', 0, n), 'xy');
+      } finally {
+        fs.closeSync(nb);
+      }
     });
 
     test('a callback read with a deadline settles once, with ETIMEDOUT', async () => {
