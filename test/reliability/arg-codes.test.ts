@@ -10,6 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import { after, before, describe, test } from 'node:test';
 
 import { copyFile, File, readFile, Ring, writeFile } from '../../src/index.js';
@@ -158,6 +159,18 @@ describe('argument errors carry a code', () => {
       }
     }
     assert.deepEqual(bad, []);
+    assert.equal(ring.stats().inFlight, 0);
+  });
+});
+
+describe('results past the largest file size', () => {
+  test('fallocate with offset + length past 2^53 - 1 rejects EFBIG (syscall fallocate), never stays in flight', async () => {
+    for (const [offset, length] of [[2 ** 53 - 1, 16], [2 ** 52, 2 ** 52]] as const) {
+      const e = await outcome(() => file.allocate(offset, length));
+      assert.equal((e as { code?: string } | undefined)?.code, 'EFBIG', `allocate(${offset}, ${length}): ${String(e)}`);
+      assert.equal((e as { syscall?: string }).syscall, 'fallocate');
+      assert.equal((e as { errno?: number }).errno, -os.constants.errno.EFBIG);
+    }
     assert.equal(ring.stats().inFlight, 0);
   });
 });
