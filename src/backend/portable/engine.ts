@@ -71,6 +71,8 @@ export class Op {
   done = false;
   /** Whether a cancel (or a linked deadline) can still stop it. */
   cancellable = true;
+  /** A cancel or linked deadline came while it was not cancellable: honoured where it would next wait (fd-reads.ts). */
+  interrupted = false;
   /** 0: no deadline, 1: linked timeout, 2: separate timer. */
   link = 0;
   /** Cancels the linked deadline's timer. */
@@ -405,6 +407,7 @@ export class PortableRing {
       if (op.done) return;
       if (!op.cancellable) {
         // The deadline could not stop it: say so; the operation completes on its own.
+        op.interrupted = true;
         op.link = 0;
         this.post(op.slot, (op.hi & ~3) | Kind.LINK_TIMEOUT, -E.EALREADY, 0);
         this.wake();
@@ -436,7 +439,10 @@ export class PortableRing {
     } else {
       const op = this.pending.get(targetSlot);
       if (op === undefined || op.hi !== targetHi || op.done) res = -E.ENOENT;
-      else if (!op.cancellable) res = -E.EALREADY;
+      else if (!op.cancellable) {
+        op.interrupted = true;
+        res = -E.EALREADY;
+      }
       else {
         op.complete(-E.ECANCELED);
         res = 0;

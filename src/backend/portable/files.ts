@@ -160,6 +160,8 @@ export function startFileOp(op: Op, stage: Int32Array, f64: Float64Array, base: 
       const len = f64[(base + Rec.OFFSET) >> 1]!;
       if (!isOffset(off, false) || !isOffset(len, false) || len === 0) return op.complete(-E.EINVAL);
       if (arg0 !== 0 && arg0 !== FALLOC_FL_KEEP_SIZE) return op.complete(-E.EOPNOTSUPP);
+      // Past the largest size Node can ftruncate to: EFBIG, as vfs_fallocate answers beyond s_maxbytes.
+      if (off + len > Number.MAX_SAFE_INTEGER) return op.complete(-E.EFBIG);
       op.cancellable = false;
       fs.fstat(fd, (err, st) => {
         if (err) return op.complete(errnoOf(err));

@@ -22,6 +22,7 @@ import fs from 'node:fs';
 import { BufRing, E, errnoOf, Op, PortableRing, timer } from './engine.js';
 import { startFileOp, windowOf } from './files.js';
 import { DgramHandle } from './datagrams.js';
+import { FdReads } from './fd-reads.js';
 import * as messages from './messages.js';
 import {
   FD_BASE, HandleTable, makeSys, PipeEnd, StreamHandle,
@@ -43,6 +44,22 @@ const SUPPORTED = [
 const SPLICE_CHUNK = 1 << 16;
 /** POLLERR | POLLHUP: reported whatever was asked. */
 const POLL_ALWAYS = 0x008 | 0x010;
+
+/**
+ * startFileOp, with node:fs's own argument validation as a backstop: a value
+ * node:fs refuses synchronously (its ERR_* TypeError/RangeError, thrown
+ * before anything was issued) completes the operation with -EINVAL, as the
+ * kernel would, instead of leaving it in flight forever.
+ */
+function fileOp(op: Op, stage: Int32Array, f64: Float64Array, base: number, pin: unknown): void {
+  try {
+    startFileOp(op, stage, f64, base, pin);
+  } catch (err) {
+    const code = (err as { code?: unknown } | null)?.code;
+    if (typeof code !== 'string' || !code.startsWith('ERR_')) throw err;
+    op.complete(-E.EINVAL);
+  }
+}
 
 function isMs(d: number): boolean {
   return Number.isFinite(d) && d >= 0;
@@ -66,6 +83,8 @@ export class PortableBackend implements Backend {
   readonly sys: SyscallBackend;
   readonly #table = new HandleTable();
   readonly #rings = new Set<PortableRing>();
+  /** READs of real fds that may wait without end (pipes, sockets, terminals): cancellable (fd-reads.ts). */
+  readonly #fdReads = new FdReads();
 
   constructor() {
     this.sys = makeSys(this.#table);
@@ -240,7 +259,8 @@ export class PortableBackend implements Backend {
         return this.#poll(op, stage[base + Rec.ARG0]! >>> 0);
       case DescOp.CLOSE:
         if (op.fd >= FD_BASE) return op.complete(this.#table.close(op.fd) ? 0 : -E.EBADF);
-        return startFileOp(op, stage, f64, base, pin);
+        this.#fdReads.closed(op.fd);
+        return fileOp(op, stage, f64, base, pin);
       case DescOp.FILES_UPDATE:
         // Registered files: see docs/guides/portable.md.
         return op.complete(-E.EOPNOTSUPP);
@@ -250,7 +270,7 @@ export class PortableBackend implements Backend {
         break;
     }
     const pathOp = code === DescOp.OPENAT || code === DescOp.STATX || (code >= DescOp.UNLINKAT && code <= DescOp.LINKAT);
-    if (pathOp) return startFileOp(op, stage, f64, base, pin);
+    if (pathOp) return fileOp(op, stage, f64, base, pin);
     if (op.fd < 0) return op.complete(-E.EBADF);
     const handle = op.fd >= FD_BASE ? this.#table.get(op.fd) : undefined;
     if (code >= DescOp.ACCEPT && code <= DescOp.SHUTDOWN) {
@@ -263,7 +283,14 @@ export class PortableBackend implements Backend {
       return op.complete(-E.EINVAL);
     }
     if (op.fd >= FD_BASE) return op.complete(-E.EBADF);
-    startFileOp(op, stage, f64, base, pin);
+    if (code === DescOp.READ) {
+      const view = windowOf(pin, f64[(base + Rec.OFFSET) >> 1]!, stage[base + Rec.LENGTH]! >>> 0);
+      if (view === undefined) return op.complete(-E.EFAULT);
+      const position = f64[(base + Rec.POSITION) >> 1]!;
+      if (position !== -1 && !(Number.isSafeInteger(position) && position >= 0)) return op.complete(-E.EINVAL);
+      return this.#fdReads.read(op, view, position);
+    }
+    fileOp(op, stage, f64, base, pin);
   }
 
   #socketOp(op: Op, h: Handle, stage: Int32Array, f64: Float64Array, base: number, pin: unknown): void {
