@@ -40,6 +40,20 @@ export interface ResponderOptions {
   cacheEntries: number;
   cacheTtlMs: number;
   sendFileThreshold: number;
+  /** Request paths with a segment starting with '.': 'ignore' (404), 'deny' (403) or 'allow' (served). */
+  dotfiles: DotfilesPolicy;
+}
+
+/** What the server does with a request path that has a segment starting with '.' (see ServeOptions.dotfiles). */
+export type DotfilesPolicy = 'ignore' | 'deny' | 'allow';
+
+/**
+ * True when the normalized path (decodePath's result: decoded, '.' dropped,
+ * '..' refused) has a segment starting with '.': '/.env', '/.git/config',
+ * '/a/.hidden/x'. Every segment follows a '/', so that is '/.' anywhere.
+ */
+export function hasDotSegment(key: string): boolean {
+  return key.includes('/.');
 }
 
 const MSG_MORE = 0x8000;
@@ -87,6 +101,11 @@ export class Responder {
     if (typeof key === 'number') {
       if (key === 400) c.closeAfter = true;
       return this.#error(c, req, key, isHead);
+    }
+    // Before the cache and the file system: a refused dotfile is never looked up, so its
+    // existence does not show (404 as for a missing file, or 403 for 'deny').
+    if (this.#o.dotfiles !== 'allow' && hasDotSegment(key)) {
+      return this.#error(c, req, this.#o.dotfiles === 'deny' ? 403 : 404, isHead);
     }
     const e = this.cache.get(key);
     if (e !== undefined && e.validUntil > host.clock.now) {
@@ -141,7 +160,8 @@ export class Responder {
     }
     let html: string;
     try {
-      html = await renderListing(this.#host.ring, d.path, urlPath, (real) => this.resolver.contains(real));
+      html = await renderListing(this.#host.ring, d.path, urlPath, (real) => this.resolver.contains(real),
+        this.#o.dotfiles === 'allow');
     } catch (err) {
       if (!c.dead) this.#error(c, req, isResourceError(err) ? 503 : 404, isHead);
       return;
