@@ -19,7 +19,11 @@ import type { File } from '../fs/file.js';
 import { sysOf, type RecvOptions, type SendOptions } from '../ops/socket.js';
 import { checkOptions, type Callback, type OpOptions } from '../ops/validate.js';
 import { Ring } from '../ring/ring.js';
-import { AF_INET, AF_INET6, AF_UNIX, SocketAddress } from './address.js';
+import {
+  AF_INET, AF_INET6, AF_UNIX, parseDestination, SocketAddress, type HostPortTarget, type UnixPathTarget,
+} from './address.js';
+// connect.ts imports this module too; each uses the other only when called, never while loading.
+import { connect as connectHost } from './connect.js';
 import {
   applyOptions, check, int, socketClosed, SOCK_STREAM, withAddress, type SocketOptions,
 } from './options.js';
@@ -91,14 +95,32 @@ export class Socket {
     });
   }
 
-  /** Connects to `address` ('host:port' parsed by SocketAddress, or a SocketAddress). Use connect() for names. */
-  static async connect(address: SocketAddress | string, options?: ConnectOptions): Promise<Socket> {
-    const addr = typeof address === 'string' ? SocketAddress.parse(address) : address;
-    if (!(addr instanceof SocketAddress)) throw invalidArgType('address', 'a SocketAddress or string', address);
+  /**
+   * Connects to `address`, given as:
+   * - a SocketAddress (`listener.address()`, `SocketAddress.ipv4(...)`);
+   * - an address string: '127.0.0.1:8080', '[::1]:8080', '/run/app.sock',
+   *   'unix:rel.sock', '@abstract' (parsed by SocketAddress.parse);
+   * - node:net's objects: `{ host, port }` (host default 'localhost'; port an
+   *   integer 0..65535 or a string holding one, checked as Node does) or
+   *   `{ path }` (a Unix socket).
+   * An IP address is connected to at once. A host name (`{ host: 'localhost',
+   * port }`) is resolved and its addresses raced by connect() (see
+   * connect.ts), with these options and the object's `family`.
+   * Bad input throws before any I/O: ERR_INVALID_ARG_TYPE naming the forms,
+   * ERR_SOCKET_BAD_PORT, ERR_MISSING_ARGS, ERR_INVALID_ARG_VALUE.
+   */
+  static async connect(address: SocketAddress | string | HostPortTarget | UnixPathTarget, options?: ConnectOptions):
+    Promise<Socket> {
+    const dest = parseDestination(address, 'address');
     if (options !== undefined && (options === null || typeof options !== 'object')) {
       throw invalidArgType('options', 'of type object', options);
     }
     checkOptions(options);
+    if (!('address' in dest)) {
+      const family = (address as HostPortTarget).family;
+      return connectHost(dest.host, dest.port, family === undefined ? { ...options } : { ...options, family });
+    }
+    const addr = dest.address;
     const ring = options?.ring ?? Ring.current();
     if (!(ring instanceof Ring)) throw invalidArgType('options.ring', 'an instance of Ring', ring);
     const sys = sysOf(ring);
