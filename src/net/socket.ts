@@ -53,6 +53,11 @@ function isLoopback(a: SocketAddress): boolean {
   return true;
 }
 
+/** node's error of a write after end(). */
+function writeAfterEnd(): Error & { code: 'ERR_STREAM_WRITE_AFTER_END' } {
+  return Object.assign(new Error('write after end'), { code: 'ERR_STREAM_WRITE_AFTER_END' as const });
+}
+
 function receivePending(): Error & { code: string } {
   return Object.assign(new Error('a receive is already pending on this socket'), { code: 'ERR_SOCKET_RECV_PENDING' });
 }
@@ -86,6 +91,8 @@ export class Socket {
   /** A receive (recv, iteration, stream, pipeTo) holds the read side. */
   #reading = false;
   #closed: Promise<void> | undefined;
+  /** end()'s result, once called: later writes are refused (ERR_STREAM_WRITE_AFTER_END). */
+  #ended: Promise<void> | undefined;
 
   static {
     // The Duplex of stream() (stream.ts) opens the receive pump through this, never through a public method.
@@ -233,7 +240,79 @@ export class Socket {
   write(data: ArrayBufferView | string, options?: SendOptions): Promise<number>;
   write(data: ArrayBufferView | string, options: SendOptions | undefined, callback: Callback<number>): void;
   write(data: ArrayBufferView | string, options?: SendOptions, callback?: Callback<number>): Promise<number> | void {
+    if (this.#ended !== undefined && this.#fd >= 0) throw writeAfterEnd();
     return this.#writes.write(data, options, callback);
+  }
+
+  /**
+   * node's `socket.end([data[, encoding]][, callback])`: writes `data` (if given; a string is
+   * UTF-8 unless `encoding` says otherwise; `options` in its place are write()'s) after
+   * every earlier write, then shuts down the write side (shutdown(SHUT_WR):
+   * the peer reads EOF once it has every byte). Resolves when the shutdown
+   * is done, or calls `callback(err)` instead. The read side stays open:
+   * the peer's answer can still be read; close() (or destroy()) releases
+   * the fd, as ever. Differences from node's net.Socket: it returns a
+   * Promise (with a callback: nothing), not the socket; the socket is not
+   * closed when the peer ends too (node's allowHalfOpen: false); a write
+   * after end() throws ERR_STREAM_WRITE_AFTER_END (node emits it).
+   * A second end() without data returns the first one's result; with data
+   * it throws ERR_STREAM_WRITE_AFTER_END. On a closed socket:
+   * ERR_SOCKET_CLOSED. Bad arguments throw synchronously, as write() does.
+   * A failed write of `data` rejects with its error and the write side is
+   * not shut down (close() or destroy() the socket).
+   */
+  end(callback?: Callback<void>): Promise<void>;
+  end(data: ArrayBufferView | string | null | undefined, options?: SendOptions): Promise<void>;
+  end(data: ArrayBufferView | string | null | undefined, callback: Callback<void>): void;
+  end(data: ArrayBufferView | string | null | undefined, options: SendOptions | BufferEncoding | undefined,
+    callback: Callback<void>): void;
+  end(data: string, encoding: BufferEncoding): Promise<void>;
+  end(a?: ArrayBufferView | string | null | Callback<void>, b?: SendOptions | BufferEncoding | Callback<void>,
+    c?: Callback<void>):
+    Promise<void> | void {
+    let data: ArrayBufferView | string | null | undefined;
+    let options: SendOptions | undefined;
+    let callback: Callback<void> | undefined;
+    if (typeof a === 'function') callback = a;
+    else {
+      data = a;
+      if (typeof b === 'function') callback = b;
+      else if (typeof b === 'string') {
+        // node's end(data, encoding[, callback])
+        if (!Buffer.isEncoding(b)) throw invalidArgValue('encoding', b, 'is not a Buffer encoding');
+        if (typeof data === 'string') data = Buffer.from(data, b);
+        callback = c;
+      } else {
+        options = b;
+        callback = c;
+      }
+    }
+    if (callback !== undefined && typeof callback !== 'function') throw invalidArgType('callback', 'of type function', callback);
+    const hasData = data !== undefined && data !== null;
+    if (hasData && typeof data !== 'string' && !ArrayBuffer.isView(data)) {
+      throw invalidArgType('data', 'a string, Buffer, TypedArray or DataView', data);
+    }
+    if (this.#fd < 0) throw socketClosed('end');
+    let ended = this.#ended;
+    if (ended !== undefined) {
+      if (hasData) throw writeAfterEnd();
+    } else {
+      const written = hasData ? this.#writes.write(data!, options) : undefined;
+      ended = this.#ended = (async () => {
+        if (written !== undefined) await written;
+        await this.shutdown('write');
+      })();
+      // The Promise is the caller's; this one only keeps an unobserved failure from being unhandled.
+      ended.catch(() => {});
+    }
+    if (callback === undefined) return ended;
+    const cb = callback;
+    ended.then(() => cb(null), (err: unknown) => cb(err as Error));
+  }
+
+  /** Whether end() was called. */
+  get ended(): boolean {
+    return this.#ended !== undefined;
   }
 
   /**
