@@ -10,7 +10,7 @@
  * files.ts for why a name is never trusted twice).
  */
 import type { File } from '../fs/file.js';
-import { sendFile } from '../net/sendfile.js';
+import { reserveSendFilePipe, sendFile, type SendFilePipe } from '../net/sendfile.js';
 import type { Ring } from '../ring/ring.js';
 import { DEFAULT_META_BYTES, FileCache } from './cache.js';
 import type { Connection } from './connection.js';
@@ -371,11 +371,25 @@ export class Responder {
    * transfer signal aborts it (send deadline, shutdown). Fewer bytes than
    * promised (the file shrank) or any failure ends the connection: a short
    * body is never followed by another response.
+   *
+   * The first step's pipe is reserved before the head is written: when no
+   * pipe can be made (EMFILE, ENFILE) the answer is a whole 503 with
+   * Retry-After, never a head followed by something else. Later steps take
+   * the pipe the previous step gave back to the ring's pool; should another
+   * transfer have taken it and no new one can be made, that step's bytes go
+   * through user space (read, then send) so the body is still complete.
    */
   async #splice(c: Connection, req: Request, file: File, h: Buffer, status: number,
     start: number, len: number): Promise<void> {
     await c.drained();
     if (c.dead) return;
+    let lease: SendFilePipe | undefined;
+    try {
+      lease = reserveSendFilePipe(this.#host.ring);
+    } catch (err) {
+      if (!isResourceError(err)) throw err;
+      return this.#error(c, req, 503, false); // nothing of this response was written yet
+    }
     const signal = c.beginTransfer();
     this.stats.sendFiles++;
     let sent = 0;
@@ -387,11 +401,13 @@ export class Responder {
         const step = Math.min(SEND_STEP, len - sent);
         let n: number;
         try {
-          n = await sendFile(c.sock, file, start + sent, step, { signal });
+          const pipe = lease;
+          lease = undefined; // spent by this sendFile, whatever it does
+          n = await sendFile(c.sock, file, start + sent, step, pipe === undefined ? { signal } : { signal, pipe });
         } catch (err) {
-          // No pipe to splice through (out of descriptors): sendFile failed before moving a byte
-          // of this step, so the body goes on through user space (read, then send) instead of
-          // being cut after its head.
+          // No pipe to splice through for a later step (out of descriptors): sendFile failed before
+          // moving a byte of this step, so the body goes on through user space (read, then send)
+          // instead of being cut after its head.
           if (!isResourceError(err) || (err as { syscall?: unknown }).syscall !== 'pipe') throw err;
           copyBuf ??= Buffer.allocUnsafe(SEND_STEP);
           n = await file.readAll(copyBuf.subarray(0, step), { position: start + sent });
@@ -410,6 +426,7 @@ export class Responder {
         if (!isResourceError(err)) this.#host.onError(err);
       }
     } finally {
+      lease?.release(); // the head's write failed: the reserved pipe goes back unused
       c.endTransfer();
     }
   }
