@@ -32,6 +32,17 @@ async function pair(): Promise<[Socket, Socket]> {
   }
 }
 
+/** Runs `fn` on a fresh connected pair, then closes both sockets whatever happened. */
+async function withPair(fn: (c: Socket, s: Socket) => Promise<void>): Promise<void> {
+  const [c, s] = await pair();
+  try {
+    await fn(c, s);
+  } finally {
+    await c.close();
+    await s.close();
+  }
+}
+
 /** Reads until EOF (bounded: recv has a timeout). */
 async function readAll(s: Socket): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -45,8 +56,7 @@ async function readAll(s: Socket): Promise<Buffer> {
 
 describe('Socket.end', () => {
   test('end(data): earlier writes, then data, then EOF; the read side still reads the answer', T, async () => {
-    const [c, s] = await pair();
-    try {
+    await withPair(async (c, s) => {
       void c.write('one,');
       const big = Buffer.alloc(3 * 1024 * 1024, 0x61); // more than a socket buffer: end() waits for it
       void c.write(big);
@@ -61,10 +71,7 @@ describe('Socket.end', () => {
       // Half-closed, not closed: the peer answers and we read it, then its EOF.
       await s.end('answer');
       assert.equal((await readAll(c)).toString(), 'answer');
-    } finally {
-      await c.close();
-      await s.close();
-    }
+    });
   });
 
   test('end() without data; end(callback); end(data, callback); end(data, encoding, callback)', T, async () => {
@@ -79,32 +86,23 @@ describe('Socket.end', () => {
       ['end(null)', (c) => c.end(null), ''],
     ];
     for (const [label, run, want] of forms) {
-      const [c, s] = await pair();
-      try {
+      await withPair(async (c, s) => {
         const reading = readAll(s);
         await run(c);
         assert.equal((await reading).toString('latin1'), want, label);
-      } finally {
-        await c.close();
-        await s.close();
-      }
+      });
     }
   });
 
   test('the callback form returns nothing (no Promise)', T, async () => {
-    const [c, s] = await pair();
-    try {
+    await withPair(async (c) => {
       const r = c.end(() => {});
       assert.equal(r, undefined);
-    } finally {
-      await c.close();
-      await s.close();
-    }
+    });
   });
 
   test('after end(): write() and end(data) throw ERR_STREAM_WRITE_AFTER_END; end() again is the same result', T, async () => {
-    const [c, s] = await pair();
-    try {
+    await withPair(async (c, s) => {
       const first = c.end('x');
       assert.throws(() => c.write('y'), { code: 'ERR_STREAM_WRITE_AFTER_END', message: 'write after end' });
       assert.throws(() => c.write('y', undefined, () => {}), { code: 'ERR_STREAM_WRITE_AFTER_END' });
@@ -112,15 +110,11 @@ describe('Socket.end', () => {
       assert.equal(c.end(), first);
       await first;
       assert.equal((await readAll(s)).toString(), 'x');
-    } finally {
-      await c.close();
-      await s.close();
-    }
+    });
   });
 
   test('a closed socket: ERR_SOCKET_CLOSED; bad arguments throw before anything is sent', T, async () => {
-    const [c, s] = await pair();
-    try {
+    await withPair(async (c, s) => {
       assert.throws(() => c.end(42 as never), { code: 'ERR_INVALID_ARG_TYPE' });
       assert.throws(() => c.end({} as never), { code: 'ERR_INVALID_ARG_TYPE' });
       assert.throws(() => c.end('a', 'klingon' as never), { code: 'ERR_INVALID_ARG_VALUE' });
@@ -130,15 +124,11 @@ describe('Socket.end', () => {
       await c.close();
       assert.throws(() => c.end(), { code: 'ERR_SOCKET_CLOSED' });
       assert.equal((await readAll(s)).length, 0);
-    } finally {
-      await c.close();
-      await s.close();
-    }
+    });
   });
 
   test('a failed end(): the error reaches the Promise and the callback', T, async () => {
-    const [c, s] = await pair();
-    try {
+    await withPair(async (c) => {
       const p = c.end('data');
       let cbErr: Error | null | undefined;
       const viaCb = new Promise<void>((res) => c.end((e) => {
@@ -149,10 +139,7 @@ describe('Socket.end', () => {
       await assert.rejects(p);
       await viaCb;
       assert.ok(cbErr instanceof Error, 'the callback got the error');
-    } finally {
-      await c.close();
-      await s.close();
-    }
+    });
   });
 
   test('a node:net peer sees data then "end", and its reply is still read', T, async () => {
