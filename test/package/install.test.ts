@@ -7,8 +7,7 @@
  *   devDependency, which a user does not have);
  * - a TypeScript project (strict, NodeNext) type-checks against the package
  *   installed with --ignore-scripts, every subpath imported;
- * - installed from a git URL (the `prepare` script compiles it in npm's
- *   clone), the package is built: dist/ is there and every subpath loads.
+ * (A git-URL install: git-install.test.ts.)
  *
  * @file-timeout 1500
  */
@@ -20,14 +19,13 @@ import path from 'node:path';
 import { test } from 'node:test';
 
 import { REPO_ROOT } from '../helpers/child.js';
-import { npmEnv, packedTarball, projectWithPackage, runOk } from '../helpers/pack.js';
+import { packedTarball, projectWithPackage, runOk } from '../helpers/pack.js';
 import { makeTempDir } from '../helpers/tmp.js';
 
 const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
   name: string; main: string; types: string; bin: Record<string, string>; dependencies: Record<string, string>;
-  exports: Record<string, string | Record<string, string>>; scripts: Record<string, string>;
+  exports: Record<string, string | Record<string, string>>;
 };
-const SUBPATHS = Object.keys(pkg.exports).filter((k) => k !== './package.json').map((k) => (k === '.' ? pkg.name : `${pkg.name}/${k.slice(2)}`));
 
 /** The import specifiers of a .js or .d.ts file (static, dynamic, export-from, import type). */
 function specifiers(source: string): string[] {
@@ -129,35 +127,3 @@ test('a TypeScript project type-checks against the installed package (every subp
     app.remove();
   }
 });
-
-const git = spawnSync('git', ['-C', REPO_ROOT, 'rev-parse', 'HEAD'], { encoding: 'utf8' });
-const gitSkip = git.status === 0 ? false : 'the repository is not a git checkout here: nothing to install from a git URL';
-
-test('installed from a git URL, the package is built (prepare) and every subpath loads', { timeout: 1_200_000, skip: gitSkip },
-  () => {
-    assert.equal(pkg.scripts.prepare, 'tsc -p tsconfig.json', 'prepare compiles the TypeScript for git installs');
-    const commit = git.stdout.trim();
-    const work = makeTempDir('uk-git-');
-    try {
-      // A bare copy of the committed tree (what a git URL gives: the working tree's uncommitted changes are not in it).
-      const bare = path.join(work.dir, 'repo.git');
-      runOk('git', ['clone', '--quiet', '--bare', '--no-local', REPO_ROOT, bare], work.dir);
-      const app = path.join(work.dir, 'app');
-      fs.mkdirSync(app);
-      fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true, type: 'module' }));
-      // --prefer-offline: the devDependencies prepare needs come from npm's cache, filled by this checkout's own install.
-      runOk('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', `git+file://${bare}#${commit}`], app,
-        npmEnv(process.execPath), 1_100_000);
-      const installed = path.join(app, 'node_modules', pkg.name);
-      assert.ok(fs.existsSync(path.join(installed, pkg.main)), `${pkg.main} is missing: prepare did not build the package`);
-      assert.ok(!fs.existsSync(path.join(installed, 'src')), 'TypeScript sources are not shipped (files: dist/src)');
-      const imports = SUBPATHS.map((s, i) => `import * as m${i} from '${s}';`).join(' ');
-      const out = runOk(process.execPath, ['--input-type=module', '-e', `${imports}
-        const { Ring } = m0; const r = Ring.current(); await r.nop();
-        console.log([${SUBPATHS.map((_, i) => `Object.keys(m${i}).length > 0`).join(', ')}].every(Boolean), typeof m0.Socket.prototype.end);
-        await r.close();`], app);
-      assert.equal(out.trim(), 'true function');
-    } finally {
-      work.remove();
-    }
-  });
