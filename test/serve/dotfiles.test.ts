@@ -14,6 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { StaticServer } from '../../src/serve/server.js';
 import { parseServeArgs } from '../../src/serve/cli.js';
 import { hasDotSegment } from '../../src/serve/respond.js';
+import { reusePortSkipReason } from '../helpers/io-uring-probe.js';
 import { makeFixture, rawOnce, requestText, startCli, withServer, within, type Fixture } from './helpers.js';
 
 const T = { timeout: 60_000 };
@@ -160,8 +161,8 @@ describe('dotfiles', () => {
   });
 
   for (const workers of [1, 2]) {
-    test(`the CLI: .env is 404 by default, served with --dotfiles allow (${workers} worker${workers > 1 ? 's' : ''})`, T,
-      async () => {
+    test(`the CLI: .env is 404 by default, served with --dotfiles allow (${workers} worker${workers > 1 ? 's' : ''})`,
+      { ...T, skip: workers > 1 ? reusePortSkipReason() : undefined }, async () => {
         for (const [args, status] of [[[], 404], [['--dotfiles', 'allow'], 200]] as const) {
           const cli = await startCli([fx.root, '--port', '0', '--workers', String(workers), ...args]);
           try {

@@ -17,10 +17,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 
+import { skipUnlessIoUring } from '../helpers/io-uring-probe.js';
 import { makeFixture, RawClient, requestText, within, type Fixture } from './helpers.js';
 
 const CHILD = fileURLToPath(new URL('./child-squeeze.js', import.meta.url));
-const T = { timeout: 120_000 };
+const T = {
+  timeout: 120_000,
+  skip: skipUnlessIoUring("needs sendFile's kernel pipe (two descriptors); the portable backend's pipe is in memory and takes none"),
+};
 
 let fx: Fixture;
 let child: ChildProcess;
