@@ -28,7 +28,8 @@ import {
 } from './address.js';
 import { guard } from './guard.js';
 import type { SocketOptions } from './options.js';
-import { Socket, type ConnectOptions } from './socket.js';
+// Types only: socket.ts imports this module (Socket.connect hands host names to connect()).
+import type { ConnectOptions, Socket } from './socket.js';
 
 /** One resolved address, as dns.lookup reports it with `all: true`. */
 export interface LookupAddress {
@@ -65,6 +66,24 @@ export interface HostConnectOptions extends SocketOptions {
 }
 
 export const DEFAULT_ATTEMPT_DELAY = 250;
+
+/** Connects to one address: Socket.connect, handed over by socket.ts when it loads (see provideAddressConnect). */
+type AddressConnect = (address: SocketAddress, options: ConnectOptions) => Promise<Socket>;
+let connectAddress: AddressConnect | undefined;
+
+/**
+ * @internal socket.ts gives Socket.connect here as it loads (it imports this
+ * module; this module never loads it: no import cycle). Every public way to
+ * reach connect() loads socket.ts first.
+ */
+export function provideAddressConnect(fn: AddressConnect): void {
+  connectAddress = fn;
+}
+
+function addressConnect(): AddressConnect {
+  if (connectAddress === undefined) throw new Error('uringkit: net/socket.js is not loaded (import connect from uringkit)');
+  return connectAddress;
+}
 
 const SOCKET_OPTION_KEYS = ['noDelay', 'keepAlive', 'sendBuffer', 'recvBuffer', 'linger'] as const;
 
@@ -185,7 +204,7 @@ export function connect(first: unknown, second?: unknown, third?: unknown): Prom
     }
     // A Unix socket: one connect, no DNS; the same options (timeout, signal, socket options).
     const { ring, socketOptions } = checkOptions(options);
-    return Socket.connect(dest.address, { ...socketOptions, ring, timeout: options.timeout, signal: options.signal });
+    return addressConnect()(dest.address, { ...socketOptions, ring, timeout: options.timeout, signal: options.signal });
   }
   const hint = first !== null && typeof first === 'object' && 'domain' in first && 'family' in first
     ? ' (for a SocketAddress use Socket.connect(address))' : '';
@@ -218,6 +237,7 @@ function connectHost(host: string, port: number, opts: unknown = {}): Promise<So
   if (typeof host !== 'string') throw invalidArgType('host', 'of type string', host);
   if (host.length === 0) throw invalidArgValue('host', host, 'must not be empty');
   const { socketOptions } = checkOptions(opts);
+  const connectOne = addressConnect();
   const options = opts as HostConnectOptions;
   const family = options.family ?? 0;
   const signal = options.signal;
@@ -259,7 +279,7 @@ function connectHost(host: string, port: number, opts: unknown = {}): Promise<So
         const index = started++;
         const addr = order[index]!;
         if (started < order.length) stagger = setTimeout(startNext, delay);
-        Socket.connect(addr, socketOptions).then((sock) => {
+        connectOne(addr, socketOptions).then((sock) => {
           if (done) {
             sock.destroy(); // lost the race after all
             return;

@@ -22,8 +22,8 @@ import { Ring } from '../ring/ring.js';
 import {
   AF_INET, AF_INET6, AF_UNIX, parseDestination, SocketAddress, type HostPortTarget, type UnixPathTarget,
 } from './address.js';
-// connect.ts imports this module too; each uses the other only when called, never while loading.
-import { connect as connectHost } from './connect.js';
+// connect.ts takes Socket.connect from here (provideAddressConnect) and imports this module for types only.
+import { connect as connectHost, provideAddressConnect } from './connect.js';
 import {
   applyOptions, check, int, socketClosed, SOCK_STREAM, withAddress, type SocketOptions,
 } from './options.js';
@@ -95,6 +95,8 @@ export class Socket {
   #ended: Promise<void> | undefined;
 
   static {
+    // connect() (connect.ts) connects each address it resolves through this.
+    provideAddressConnect((address, options) => Socket.connect(address, options));
     // The Duplex of stream() (stream.ts) opens the receive pump through this, never through a public method.
     provideReceiverAccess((s: unknown, opts: OpOptions, options: ReceiveOptions): Receiver | Error | undefined => {
       if (!(s instanceof Socket)) return undefined;
