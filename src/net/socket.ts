@@ -300,12 +300,11 @@ export class Socket {
       if (hasData) throw writeAfterEnd();
     } else {
       const written = hasData ? this.#writes.write(data!, options) : undefined;
+      // The caller's to handle, as write()'s: an ignored failure is an unhandled rejection, never silent.
       ended = this.#ended = (async () => {
         if (written !== undefined) await written;
         await this.shutdown('write');
       })();
-      // The Promise is the caller's; this one only keeps an unobserved failure from being unhandled.
-      ended.catch(() => {});
     }
     if (callback === undefined) return ended;
     const cb = callback;
