@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import util from 'node:util';
 
 import type { SyscallBackend } from '../backend/backend.js';
 import { invalidArgType, invalidArgValue, outOfRange, SystemError } from '../errors.js';
@@ -153,4 +154,95 @@ export class SocketAddress {
     }
     return new SocketAddress({ family: domain === AF_INET ? 'ipv4' : 'ipv6', address, port, flowlabel, scopeId });
   }
+}
+
+// ---- where to connect: node:net's forms ------------------------------------------
+
+/** node:net's TCP destination: `{ host, port }` (host defaults to 'localhost', as Node). */
+export interface HostPortTarget {
+  /** A host name or an IP literal ('[::1]' accepted). Default (also for ''): 'localhost'. */
+  host?: string;
+  /** 0..65535: an integer, or a string holding one (as Node). */
+  port: number | string;
+  /** For a host name: 4 or 6 resolves that family only; 0 (default): both. */
+  family?: 0 | 4 | 6;
+}
+
+/** node:net's Unix-socket destination: `{ path }` (a file path or a Linux abstract '@name'). */
+export interface UnixPathTarget {
+  path: string;
+}
+
+/** The accepted ways of naming a destination, for error messages. */
+export const CONNECT_FORMS = "a SocketAddress, an address string ('127.0.0.1:8080', '[::1]:8080', '/run/app.sock'), " +
+  '{ host, port } or { path }';
+
+/**
+ * Node's ERR_SOCKET_BAD_PORT (a RangeError) in Node's words:
+ * "Port should be >= 0 and < 65536. Received type string ('abc')."
+ */
+export function socketBadPort(port: unknown): RangeError & { code: 'ERR_SOCKET_BAD_PORT' } {
+  const shown = port === null || port === undefined ? String(port) : `type ${typeof port} (${util.inspect(port)})`;
+  return Object.assign(new RangeError(`Port should be >= 0 and < 65536. Received ${shown}.`),
+    { code: 'ERR_SOCKET_BAD_PORT' as const });
+}
+
+/**
+ * Node's port check (net.connect's validatePort): a number or a string;
+ * not blank, and its numeric value an integer 0..65535. Else
+ * ERR_INVALID_ARG_TYPE (neither number nor string) or ERR_SOCKET_BAD_PORT.
+ * Returns the number.
+ */
+export function validatePort(port: unknown, name = 'options.port'): number {
+  if (typeof port !== 'number' && typeof port !== 'string') throw invalidArgType(name, 'of type number or string', port);
+  const n = +port;
+  if ((typeof port === 'string' && port.trim().length === 0) || n !== n >>> 0 || n > 0xffff) throw socketBadPort(port);
+  return n;
+}
+
+/** An IP literal (IPv6 with an optional '%scope') and a port as a SocketAddress. */
+export function ipAddress(ip: string, port: number): SocketAddress {
+  return net.isIPv6(ip.replace(/%.*$/, '')) ? SocketAddress.parse(`[${ip}]:${port}`) : SocketAddress.ipv4(ip, port);
+}
+
+/** A destination after checking: an address to connect to as is, or a host name still to resolve. */
+export type Destination = { address: SocketAddress } | { host: string; port: number };
+
+/**
+ * Checks a destination given in any accepted form (CONNECT_FORMS) and
+ * normalizes it: a SocketAddress, or an address string parsed by
+ * SocketAddress.parse; `{ path }` (a Unix socket; wins over `port` as in
+ * Node); `{ host, port }` with an IP literal (an address) or a name (left to
+ * resolve). `name` names the argument in errors. Throws, before any I/O:
+ * ERR_INVALID_ARG_TYPE (wrong type, naming the accepted forms),
+ * ERR_SOCKET_BAD_PORT, ERR_MISSING_ARGS (neither port nor path),
+ * ERR_INVALID_ARG_VALUE (a string that is no address).
+ */
+export function parseDestination(target: unknown, name: string): Destination {
+  if (target instanceof SocketAddress) return { address: target };
+  if (typeof target === 'string') {
+    try {
+      return { address: SocketAddress.parse(target) };
+    } catch {
+      throw invalidArgValue(name, target,
+        `is not a socket address (for a host name use { host, port } or connect(host, port)); pass ${CONNECT_FORMS}`);
+    }
+  }
+  if (target === null || typeof target !== 'object') throw invalidArgType(name, CONNECT_FORMS, target);
+  const o = target as Partial<HostPortTarget & UnixPathTarget> & { address?: unknown };
+  if (o.path !== undefined && o.path !== null) {
+    if (typeof o.path !== 'string') throw invalidArgType(`${name}.path`, 'of type string', o.path);
+    return { address: SocketAddress.unix(o.path) };
+  }
+  if (o.port === undefined) {
+    const hint = o.address !== undefined ? " ('address' is not one: node:net's form is { host, port })" : '';
+    throw Object.assign(new TypeError(`The "${name}.port" or "${name}.path" property must be specified${hint}; ` +
+      `pass ${CONNECT_FORMS}`), { code: 'ERR_MISSING_ARGS' as const });
+  }
+  const port = validatePort(o.port, `${name}.port`);
+  const host = o.host === undefined || o.host === null || o.host === '' ? 'localhost' : o.host;
+  if (typeof host !== 'string') throw invalidArgType(`${name}.host`, 'of type string', host);
+  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  if (net.isIP(bare.replace(/%.*$/, '')) !== 0) return { address: ipAddress(bare, port) };
+  return { host, port };
 }

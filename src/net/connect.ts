@@ -20,13 +20,16 @@
 import dns from 'node:dns';
 import net from 'node:net';
 
-import { invalidArgType, invalidArgValue, outOfRange } from '../errors.js';
+import { invalidArgType, invalidArgValue } from '../errors.js';
 import { checkMs } from '../ops/validate.js';
 import { Ring } from '../ring/ring.js';
-import { SocketAddress } from './address.js';
+import {
+  ipAddress, parseDestination, validatePort, type HostPortTarget, type SocketAddress, type UnixPathTarget,
+} from './address.js';
 import { guard } from './guard.js';
 import type { SocketOptions } from './options.js';
-import { Socket, type ConnectOptions } from './socket.js';
+// Types only: socket.ts imports this module (Socket.connect hands host names to connect()).
+import type { ConnectOptions, Socket } from './socket.js';
 
 /** One resolved address, as dns.lookup reports it with `all: true`. */
 export interface LookupAddress {
@@ -64,16 +67,30 @@ export interface HostConnectOptions extends SocketOptions {
 
 export const DEFAULT_ATTEMPT_DELAY = 250;
 
+/** Connects to one address: Socket.connect, handed over by socket.ts when it loads (see provideAddressConnect). */
+type AddressConnect = (address: SocketAddress, options: ConnectOptions) => Promise<Socket>;
+let connectAddress: AddressConnect | undefined;
+
+/**
+ * @internal socket.ts gives Socket.connect here as it loads (it imports this
+ * module; this module never loads it: no import cycle). Every public way to
+ * reach connect() loads socket.ts first.
+ */
+export function provideAddressConnect(fn: AddressConnect): void {
+  connectAddress = fn;
+}
+
+function addressConnect(): AddressConnect {
+  if (connectAddress === undefined) throw new Error('uringkit: net/socket.js is not loaded (import connect from uringkit)');
+  return connectAddress;
+}
+
 const SOCKET_OPTION_KEYS = ['noDelay', 'keepAlive', 'sendBuffer', 'recvBuffer', 'linger'] as const;
 
 function familyOf(f: number | string): 4 | 6 | 0 {
   if (f === 4 || f === 'IPv4') return 4;
   if (f === 6 || f === 'IPv6') return 6;
   return 0;
-}
-
-function toAddress(ip: string, port: number): SocketAddress {
-  return net.isIPv6(ip.replace(/%.*$/, '')) ? SocketAddress.parse(`[${ip}]:${port}`) : SocketAddress.ipv4(ip, port);
 }
 
 /** RFC 8305 §4: alternate families, starting with the family of the first address. */
@@ -124,7 +141,7 @@ function notFound(host: string): Error {
 /** Resolves `host` (or takes it literally) into the addresses to try, in order. */
 async function resolve(host: string, port: number, family: 0 | 4 | 6, lookup: LookupFunction | undefined): Promise<SocketAddress[]> {
   const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-  if (net.isIP(bare.replace(/%.*$/, '')) !== 0) return [toAddress(bare, port)];
+  if (net.isIP(bare.replace(/%.*$/, '')) !== 0) return [ipAddress(bare, port)];
   const opts: { all: true; family: 0 | 4 | 6; hints?: number } = { all: true, family };
   if (family === 0) opts.hints = dns.ADDRCONFIG;
   const found = lookup === undefined ? await dns.promises.lookup(host, opts) : await runLookup(lookup, host, opts);
@@ -136,38 +153,95 @@ async function resolve(host: string, port: number, family: 0 | 4 | 6, lookup: Lo
     if (typeof a.address !== 'string' || net.isIP(a.address.replace(/%.*$/, '')) === 0) continue;
     if (seen.has(a.address)) continue;
     seen.add(a.address);
-    out.push(toAddress(a.address, port));
+    out.push(ipAddress(a.address, port));
   }
   if (out.length === 0) throw notFound(host);
   return out;
 }
 
+/** connect()'s object form: node:net's `{ host, port }` or `{ path }`, with the options beside them. */
+export type ConnectTargetOptions = HostConnectOptions & (HostPortTarget | UnixPathTarget);
+
+/** The forms of connect(), for error messages. */
+const CONNECT_CALL_FORMS = 'a host string (connect(host, port)), a port number (connect(port, host)) ' +
+  'or an options object (connect({ host, port }) or connect({ path }))';
+
 /**
- * Connects to `host`:`port`. `host` is a name (resolved with dns.lookup or
- * `options.lookup`) or an IP literal (used as is; '[::1]' is accepted).
+ * Connects a stream socket. The forms (node:net's, plus the host-first one):
+ * - `connect(host, port, options?)`: `host` is a name (resolved with
+ *   dns.lookup or `options.lookup`, its addresses raced) or an IP literal
+ *   (used as is; '[::1]' is accepted).
+ * - `connect(port, host = 'localhost', options?)`: node's positional order.
+ * - `connect({ host = 'localhost', port, ...options })`: node's object form.
+ * - `connect({ path, ...options })`: a Unix socket (no DNS).
+ * `port` is checked as Node does: an integer 0..65535 or a string holding
+ * one (else RangeError ERR_SOCKET_BAD_PORT; neither number nor string:
+ * ERR_INVALID_ARG_TYPE). `options.timeout` bounds the whole connect (DNS
+ * included); unlike node:net's `timeout`, it is not an idle timeout.
  */
-export function connect(host: string, port: number, options: HostConnectOptions = {}): Promise<Socket> {
-  if (typeof host !== 'string') throw invalidArgType('host', 'of type string', host);
-  if (host.length === 0) throw invalidArgValue('host', host, 'must not be empty');
-  if (typeof port !== 'number') throw invalidArgType('port', 'of type number', port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw outOfRange('port', '>= 0 && <= 65535', port);
-  if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
-  const family = options.family ?? 0;
-  if (family !== 0 && family !== 4 && family !== 6) throw invalidArgValue('options.family', family, 'must be 0, 4 or 6');
-  if (options.timeout !== undefined) checkMs(options.timeout, 'options.timeout');
-  const signal = options.signal;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an instance of AbortSignal', signal);
-  let delay = options.autoSelectFamilyAttemptDelay ?? DEFAULT_ATTEMPT_DELAY;
-  checkMs(delay, 'options.autoSelectFamilyAttemptDelay');
-  delay = Math.max(10, delay);
-  if (options.lookup !== undefined && typeof options.lookup !== 'function') {
-    throw invalidArgType('options.lookup', 'of type function', options.lookup);
+export function connect(options: ConnectTargetOptions): Promise<Socket>;
+export function connect(port: number, host?: string, options?: HostConnectOptions): Promise<Socket>;
+export function connect(host: string, port: number | string, options?: HostConnectOptions): Promise<Socket>;
+export function connect(first: unknown, second?: unknown, third?: unknown): Promise<Socket> {
+  if (typeof first === 'string') return connectHost(first, validatePort(second, 'port'), third);
+  if (typeof first === 'number') {
+    const port = validatePort(first, 'port');
+    if (second !== undefined && typeof second !== 'string') throw invalidArgType('host', 'of type string', second);
+    return connectHost(second === undefined || second === '' ? 'localhost' : second, port, third);
   }
-  const ring = options.ring ?? Ring.current();
+  // A plain object (a SocketAddress is Socket.connect's: it carries no options).
+  const proto: unknown = first !== null && typeof first === 'object' ? Object.getPrototypeOf(first) : undefined;
+  if (proto === Object.prototype || proto === null) {
+    if (second !== undefined) {
+      throw invalidArgValue('options', second, 'is not taken with the object form: put the options in the first object');
+    }
+    const options = first as ConnectTargetOptions;
+    const dest = parseDestination(first, 'options');
+    if (!('address' in dest)) return connectHost(dest.host, dest.port, options);
+    if (dest.address.family !== 'unix') {
+      // An IP literal: the host string as given (it may carry an IPv6 scope, '%eth0').
+      return connectHost((options as HostPortTarget).host!, dest.address.port, options);
+    }
+    // A Unix socket: one connect, no DNS; the same options (timeout, signal, socket options).
+    const { ring, socketOptions } = checkOptions(options);
+    return addressConnect()(dest.address, { ...socketOptions, ring, timeout: options.timeout, signal: options.signal });
+  }
+  const hint = first !== null && typeof first === 'object' && 'domain' in first && 'family' in first
+    ? ' (for a SocketAddress use Socket.connect(address))' : '';
+  throw invalidArgType('host', `${CONNECT_CALL_FORMS}${hint}`, first);
+}
+
+/** The checked options shared by every form of connect(). */
+function checkOptions(options: unknown): { ring: Ring; socketOptions: ConnectOptions } {
+  if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
+  const o = options as HostConnectOptions;
+  const family = o.family ?? 0;
+  if (family !== 0 && family !== 4 && family !== 6) throw invalidArgValue('options.family', family, 'must be 0, 4 or 6');
+  if (o.timeout !== undefined) checkMs(o.timeout, 'options.timeout');
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
+    throw invalidArgType('options.signal', 'an instance of AbortSignal', o.signal);
+  }
+  checkMs(o.autoSelectFamilyAttemptDelay ?? DEFAULT_ATTEMPT_DELAY, 'options.autoSelectFamilyAttemptDelay');
+  if (o.lookup !== undefined && typeof o.lookup !== 'function') throw invalidArgType('options.lookup', 'of type function', o.lookup);
+  if (o.ring !== undefined && !(o.ring instanceof Ring)) throw invalidArgType('options.ring', 'an instance of Ring', o.ring);
+  const ring = o.ring ?? Ring.current();
   const socketOptions: ConnectOptions = { ring };
   for (const k of SOCKET_OPTION_KEYS) {
-    if (options[k] !== undefined) (socketOptions as Record<string, unknown>)[k] = options[k];
+    if (o[k] !== undefined) (socketOptions as Record<string, unknown>)[k] = o[k];
   }
+  return { ring, socketOptions };
+}
+
+/** connect() to a host name or IP literal and a checked port: DNS, then Happy Eyeballs. */
+function connectHost(host: string, port: number, opts: unknown = {}): Promise<Socket> {
+  if (typeof host !== 'string') throw invalidArgType('host', 'of type string', host);
+  if (host.length === 0) throw invalidArgValue('host', host, 'must not be empty');
+  const { socketOptions } = checkOptions(opts);
+  const connectOne = addressConnect();
+  const options = opts as HostConnectOptions;
+  const family = options.family ?? 0;
+  const signal = options.signal;
+  const delay = Math.max(10, options.autoSelectFamilyAttemptDelay ?? DEFAULT_ATTEMPT_DELAY);
 
   return new Promise<Socket>((resolvePromise, reject) => {
     const attempts = new AbortController();
@@ -205,7 +279,7 @@ export function connect(host: string, port: number, options: HostConnectOptions 
         const index = started++;
         const addr = order[index]!;
         if (started < order.length) stagger = setTimeout(startNext, delay);
-        Socket.connect(addr, socketOptions).then((sock) => {
+        connectOne(addr, socketOptions).then((sock) => {
           if (done) {
             sock.destroy(); // lost the race after all
             return;

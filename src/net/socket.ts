@@ -19,7 +19,11 @@ import type { File } from '../fs/file.js';
 import { sysOf, type RecvOptions, type SendOptions } from '../ops/socket.js';
 import { checkOptions, type Callback, type OpOptions } from '../ops/validate.js';
 import { Ring } from '../ring/ring.js';
-import { AF_INET, AF_INET6, AF_UNIX, SocketAddress } from './address.js';
+import {
+  AF_INET, AF_INET6, AF_UNIX, parseDestination, SocketAddress, type HostPortTarget, type UnixPathTarget,
+} from './address.js';
+// connect.ts takes Socket.connect from here (provideAddressConnect) and imports this module for types only.
+import { connect as connectHost, provideAddressConnect } from './connect.js';
 import {
   applyOptions, check, int, socketClosed, SOCK_STREAM, withAddress, type SocketOptions,
 } from './options.js';
@@ -47,6 +51,11 @@ function isLoopback(a: SocketAddress): boolean {
   if (a.family === 'ipv4') return a.address.startsWith('127.');
   if (a.family === 'ipv6') return a.address === '::1' || /^::ffff:127\./i.test(a.address);
   return true;
+}
+
+/** node's error of a write after end(). */
+function writeAfterEnd(): Error & { code: 'ERR_STREAM_WRITE_AFTER_END' } {
+  return Object.assign(new Error('write after end'), { code: 'ERR_STREAM_WRITE_AFTER_END' as const });
 }
 
 function receivePending(): Error & { code: string } {
@@ -82,8 +91,12 @@ export class Socket {
   /** A receive (recv, iteration, stream, pipeTo) holds the read side. */
   #reading = false;
   #closed: Promise<void> | undefined;
+  /** end()'s result, once called: later writes are refused (ERR_STREAM_WRITE_AFTER_END). */
+  #ended: Promise<void> | undefined;
 
   static {
+    // connect() (connect.ts) connects each address it resolves through this.
+    provideAddressConnect((address, options) => Socket.connect(address, options));
     // The Duplex of stream() (stream.ts) opens the receive pump through this, never through a public method.
     provideReceiverAccess((s: unknown, opts: OpOptions, options: ReceiveOptions): Receiver | Error | undefined => {
       if (!(s instanceof Socket)) return undefined;
@@ -91,14 +104,32 @@ export class Socket {
     });
   }
 
-  /** Connects to `address` ('host:port' parsed by SocketAddress, or a SocketAddress). Use connect() for names. */
-  static async connect(address: SocketAddress | string, options?: ConnectOptions): Promise<Socket> {
-    const addr = typeof address === 'string' ? SocketAddress.parse(address) : address;
-    if (!(addr instanceof SocketAddress)) throw invalidArgType('address', 'a SocketAddress or string', address);
+  /**
+   * Connects to `address`, given as:
+   * - a SocketAddress (`listener.address()`, `SocketAddress.ipv4(...)`);
+   * - an address string: '127.0.0.1:8080', '[::1]:8080', '/run/app.sock',
+   *   'unix:rel.sock', '@abstract' (parsed by SocketAddress.parse);
+   * - node:net's objects: `{ host, port }` (host default 'localhost'; port an
+   *   integer 0..65535 or a string holding one, checked as Node does) or
+   *   `{ path }` (a Unix socket).
+   * An IP address is connected to at once. A host name (`{ host: 'localhost',
+   * port }`) is resolved and its addresses raced by connect() (see
+   * connect.ts), with these options and the object's `family`.
+   * Bad input throws before any I/O: ERR_INVALID_ARG_TYPE naming the forms,
+   * ERR_SOCKET_BAD_PORT, ERR_MISSING_ARGS, ERR_INVALID_ARG_VALUE.
+   */
+  static async connect(address: SocketAddress | string | HostPortTarget | UnixPathTarget, options?: ConnectOptions):
+    Promise<Socket> {
+    const dest = parseDestination(address, 'address');
     if (options !== undefined && (options === null || typeof options !== 'object')) {
       throw invalidArgType('options', 'of type object', options);
     }
     checkOptions(options);
+    if (!('address' in dest)) {
+      const family = (address as HostPortTarget).family;
+      return connectHost(dest.host, dest.port, family === undefined ? { ...options } : { ...options, family });
+    }
+    const addr = dest.address;
     const ring = options?.ring ?? Ring.current();
     if (!(ring instanceof Ring)) throw invalidArgType('options.ring', 'an instance of Ring', ring);
     const sys = sysOf(ring);
@@ -211,7 +242,78 @@ export class Socket {
   write(data: ArrayBufferView | string, options?: SendOptions): Promise<number>;
   write(data: ArrayBufferView | string, options: SendOptions | undefined, callback: Callback<number>): void;
   write(data: ArrayBufferView | string, options?: SendOptions, callback?: Callback<number>): Promise<number> | void {
+    if (this.#ended !== undefined && this.#fd >= 0) throw writeAfterEnd();
     return this.#writes.write(data, options, callback);
+  }
+
+  /**
+   * node's `socket.end([data[, encoding]][, callback])`: writes `data` (if given; a string is
+   * UTF-8 unless `encoding` says otherwise; `options` in its place are write()'s) after
+   * every earlier write, then shuts down the write side (shutdown(SHUT_WR):
+   * the peer reads EOF once it has every byte). Resolves when the shutdown
+   * is done, or calls `callback(err)` instead. The read side stays open:
+   * the peer's answer can still be read; close() (or destroy()) releases
+   * the fd, as ever. Differences from node's net.Socket: it returns a
+   * Promise (with a callback: nothing), not the socket; the socket is not
+   * closed when the peer ends too (node's allowHalfOpen: false); a write
+   * after end() throws ERR_STREAM_WRITE_AFTER_END (node emits it).
+   * A second end() without data returns the first one's result; with data
+   * it throws ERR_STREAM_WRITE_AFTER_END. On a closed socket:
+   * ERR_SOCKET_CLOSED. Bad arguments throw synchronously, as write() does.
+   * A failed write of `data` rejects with its error and the write side is
+   * not shut down (close() or destroy() the socket).
+   */
+  end(callback?: Callback<void>): Promise<void>;
+  end(data: ArrayBufferView | string | null | undefined, options?: SendOptions): Promise<void>;
+  end(data: ArrayBufferView | string | null | undefined, callback: Callback<void>): void;
+  end(data: ArrayBufferView | string | null | undefined, options: SendOptions | BufferEncoding | undefined,
+    callback: Callback<void>): void;
+  end(data: string, encoding: BufferEncoding): Promise<void>;
+  end(a?: ArrayBufferView | string | null | Callback<void>, b?: SendOptions | BufferEncoding | Callback<void>,
+    c?: Callback<void>):
+    Promise<void> | void {
+    let data: ArrayBufferView | string | null | undefined;
+    let options: SendOptions | undefined;
+    let callback: Callback<void> | undefined;
+    if (typeof a === 'function') callback = a;
+    else {
+      data = a;
+      if (typeof b === 'function') callback = b;
+      else if (typeof b === 'string') {
+        // node's end(data, encoding[, callback])
+        if (!Buffer.isEncoding(b)) throw invalidArgValue('encoding', b, 'is not a Buffer encoding');
+        if (typeof data === 'string') data = Buffer.from(data, b);
+        callback = c;
+      } else {
+        options = b;
+        callback = c;
+      }
+    }
+    if (callback !== undefined && typeof callback !== 'function') throw invalidArgType('callback', 'of type function', callback);
+    const hasData = data !== undefined && data !== null;
+    if (hasData && typeof data !== 'string' && !ArrayBuffer.isView(data)) {
+      throw invalidArgType('data', 'a string, Buffer, TypedArray or DataView', data);
+    }
+    if (this.#fd < 0) throw socketClosed('end');
+    let ended = this.#ended;
+    if (ended !== undefined) {
+      if (hasData) throw writeAfterEnd();
+    } else {
+      const written = hasData ? this.#writes.write(data!, options) : undefined;
+      // The caller's to handle, as write()'s: an ignored failure is an unhandled rejection, never silent.
+      ended = this.#ended = (async () => {
+        if (written !== undefined) await written;
+        await this.shutdown('write');
+      })();
+    }
+    if (callback === undefined) return ended;
+    const cb = callback;
+    ended.then(() => cb(null), (err: unknown) => cb(err as Error));
+  }
+
+  /** Whether end() was called. */
+  get ended(): boolean {
+    return this.#ended !== undefined;
   }
 
   /**

@@ -32,6 +32,8 @@ options:
   -w, --workers N       worker threads, one ring each, sharing the port (default 1)
       --log             access log (JSON lines on stdout, pino)
       --no-listing      404 instead of a listing for directories without index.html
+      --dotfiles MODE   paths with a segment starting with '.' (.env, .git/): ignore (default: 404),
+                        deny (403) or allow (served)
       --cache-mb N      memory for small files (default 64; 0: no cache)
       --cache-ttl MS    how long a file's stat is trusted (default 1000; 0: every request)
       --cache-entries N most paths cached (default 16384; 0: no cache at all)
@@ -85,6 +87,14 @@ export function parseServeArgs(argv: readonly string[]): CliOptions {
       case '-w': case '--workers': o.workers = intArg('--workers', value(), 1, 256); break;
       case '--log': o.log = true; break;
       case '--no-listing': o.listing = false; break;
+      case '--dotfiles': {
+        const v = value();
+        if (v !== 'ignore' && v !== 'deny' && v !== 'allow') {
+          throw new UsageError(`--dotfiles needs ignore, deny or allow, got ${v === undefined ? 'nothing' : `'${v}'`}`);
+        }
+        o.dotfiles = v;
+        break;
+      }
       case '--cache-mb': o.cacheBytes = intArg('--cache-mb', value(), 0, 1 << 20) * 1024 * 1024; break;
       case '--cache-ttl': o.cacheTtlMs = intArg('--cache-ttl', value(), 0, 86_400_000); break;
       case '--cache-entries': o.cacheEntries = intArg('--cache-entries', value(), 0, 1 << 24); break;
@@ -203,7 +213,7 @@ async function serveWithWorkers(o: CliOptions): Promise<number> {
   }
   const port = hold.address().port;
   const data: WorkerServeOptions = {
-    root: o.root, host: o.host, port, log: o.log === true, listing: o.listing, cacheBytes: o.cacheBytes,
+    root: o.root, host: o.host, port, log: o.log === true, listing: o.listing, dotfiles: o.dotfiles, cacheBytes: o.cacheBytes,
     cacheTtlMs: o.cacheTtlMs, cacheEntries: o.cacheEntries, headerTimeoutMs: o.headerTimeoutMs,
     requestTimeoutMs: o.requestTimeoutMs, sendTimeoutMs: o.sendTimeoutMs,
   };

@@ -4,4 +4,5 @@
  */
 export { StaticServer } from './server.js';
 export type { AccessLogger, ServeOptions, ServerStats } from './server.js';
+export type { DotfilesPolicy } from './respond.js';
 export { main as cliMain, parseServeArgs, DEFAULT_SITE } from './cli.js';

@@ -38,10 +38,12 @@ interface Row {
  * The listing page of `dir` (a real path inside the root) shown at `urlPath`
  * (decoded, ends with '/'). Entries whose stat fails (dangling links) are
  * listed without a size, and so are links that lead out of the root.
+ * Names starting with '.' are left out unless `dotfiles` is true (the
+ * server refuses them then: a listing does not advertise them).
  */
-export async function renderListing(ring: Ring, dir: string, urlPath: string, contains: (real: string) => boolean):
-  Promise<string> {
-  const dirents = await readdir(dir, { withFileTypes: true });
+export async function renderListing(ring: Ring, dir: string, urlPath: string, contains: (real: string) => boolean,
+  dotfiles = false): Promise<string> {
+  const dirents = (await readdir(dir, { withFileTypes: true })).filter((d) => dotfiles || !d.name.startsWith('.'));
   const rows: Row[] = await Promise.all(dirents.map(async (d): Promise<Row> => {
     try {
       const p = path.join(dir, d.name);

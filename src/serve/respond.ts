@@ -10,7 +10,7 @@
  * files.ts for why a name is never trusted twice).
  */
 import type { File } from '../fs/file.js';
-import { sendFile } from '../net/sendfile.js';
+import { reserveSendFilePipe, sendFile, type SendFilePipe } from '../net/sendfile.js';
 import type { Ring } from '../ring/ring.js';
 import { DEFAULT_META_BYTES, FileCache } from './cache.js';
 import type { Connection } from './connection.js';
@@ -40,6 +40,20 @@ export interface ResponderOptions {
   cacheEntries: number;
   cacheTtlMs: number;
   sendFileThreshold: number;
+  /** Request paths with a segment starting with '.': 'ignore' (404), 'deny' (403) or 'allow' (served). */
+  dotfiles: DotfilesPolicy;
+}
+
+/** What the server does with a request path that has a segment starting with '.' (see ServeOptions.dotfiles). */
+export type DotfilesPolicy = 'ignore' | 'deny' | 'allow';
+
+/**
+ * True when the normalized path (decodePath's result: decoded, '.' dropped,
+ * '..' refused) has a segment starting with '.': '/.env', '/.git/config',
+ * '/a/.hidden/x'. Every segment follows a '/', so that is '/.' anywhere.
+ */
+export function hasDotSegment(key: string): boolean {
+  return key.includes('/.');
 }
 
 const MSG_MORE = 0x8000;
@@ -87,6 +101,11 @@ export class Responder {
     if (typeof key === 'number') {
       if (key === 400) c.closeAfter = true;
       return this.#error(c, req, key, isHead);
+    }
+    // Before the cache and the file system: a refused dotfile is never looked up, so its
+    // existence does not show (404 as for a missing file, or 403 for 'deny').
+    if (this.#o.dotfiles !== 'allow' && hasDotSegment(key)) {
+      return this.#error(c, req, this.#o.dotfiles === 'deny' ? 403 : 404, isHead);
     }
     const e = this.cache.get(key);
     if (e !== undefined && e.validUntil > host.clock.now) {
@@ -141,7 +160,8 @@ export class Responder {
     }
     let html: string;
     try {
-      html = await renderListing(this.#host.ring, d.path, urlPath, (real) => this.resolver.contains(real));
+      html = await renderListing(this.#host.ring, d.path, urlPath, (real) => this.resolver.contains(real),
+        this.#o.dotfiles === 'allow');
     } catch (err) {
       if (!c.dead) this.#error(c, req, isResourceError(err) ? 503 : 404, isHead);
       return;
@@ -351,11 +371,25 @@ export class Responder {
    * transfer signal aborts it (send deadline, shutdown). Fewer bytes than
    * promised (the file shrank) or any failure ends the connection: a short
    * body is never followed by another response.
+   *
+   * The first step's pipe is reserved before the head is written: when no
+   * pipe can be made (EMFILE, ENFILE) the answer is a whole 503 with
+   * Retry-After, never a head followed by something else. Later steps take
+   * the pipe the previous step gave back to the ring's pool; should another
+   * transfer have taken it and no new one can be made, that step's bytes go
+   * through user space (read, then send) so the body is still complete.
    */
   async #splice(c: Connection, req: Request, file: File, h: Buffer, status: number,
     start: number, len: number): Promise<void> {
     await c.drained();
     if (c.dead) return;
+    let lease: SendFilePipe | undefined;
+    try {
+      lease = reserveSendFilePipe(this.#host.ring);
+    } catch (err) {
+      if (!isResourceError(err)) throw err;
+      return this.#error(c, req, 503, false); // nothing of this response was written yet
+    }
     const signal = c.beginTransfer();
     this.stats.sendFiles++;
     let sent = 0;
@@ -367,11 +401,13 @@ export class Responder {
         const step = Math.min(SEND_STEP, len - sent);
         let n: number;
         try {
-          n = await sendFile(c.sock, file, start + sent, step, { signal });
+          const pipe = lease;
+          lease = undefined; // spent by this sendFile, whatever it does
+          n = await sendFile(c.sock, file, start + sent, step, pipe === undefined ? { signal } : { signal, pipe });
         } catch (err) {
-          // No pipe to splice through (out of descriptors): sendFile failed before moving a byte
-          // of this step, so the body goes on through user space (read, then send) instead of
-          // being cut after its head.
+          // No pipe to splice through for a later step (out of descriptors): sendFile failed before
+          // moving a byte of this step, so the body goes on through user space (read, then send)
+          // instead of being cut after its head.
           if (!isResourceError(err) || (err as { syscall?: unknown }).syscall !== 'pipe') throw err;
           copyBuf ??= Buffer.allocUnsafe(SEND_STEP);
           n = await file.readAll(copyBuf.subarray(0, step), { position: start + sent });
@@ -390,6 +426,7 @@ export class Responder {
         if (!isResourceError(err)) this.#host.onError(err);
       }
     } finally {
+      lease?.release(); // the head's write failed: the reserved pipe goes back unused
       c.endTransfer();
     }
   }

@@ -10,13 +10,13 @@
 import { pino, type Logger } from 'pino';
 
 import { TcpListener } from '../net/listener.js';
-import { invalidArgType, outOfRange } from '../errors.js';
+import { invalidArgType, invalidArgValue, outOfRange } from '../errors.js';
 import { Ring } from '../ring/ring.js';
 import { DEFAULT_ENTRIES } from './cache.js';
 import { Connection, LINGER_MS, type ConnectionHost, type ConnectionLimits } from './connection.js';
 import { Clock } from './http-date.js';
 import type { Request } from './http.js';
-import { Responder, type ResponderHost } from './respond.js';
+import { Responder, type DotfilesPolicy, type ResponderHost } from './respond.js';
 
 export interface ServeOptions {
   /** Directory to serve. Default: the current directory. */
@@ -66,6 +66,14 @@ export interface ServeOptions {
   sendTimeoutMs?: number;
   /** HTML listing of directories without index.html. Default true (else 404). */
   listing?: boolean;
+  /**
+   * Request paths with a segment starting with '.' ('/.env', '/.git/config',
+   * '/a/.hidden/x', also when %-encoded as '%2e'): 'ignore' (default) answers
+   * 404 as if they did not exist, 'deny' answers 403, 'allow' serves them.
+   * Listings leave such names out unless 'allow'. The check is on the
+   * request path, as serve-static's; nginx serves dotfiles unless told not to.
+   */
+  dotfiles?: DotfilesPolicy;
 }
 
 /** What the access log needs of a logger (pino's `info(obj, msg)`). */
@@ -154,6 +162,10 @@ export class StaticServer {
     const cacheEntries = checkMs(o, 'cacheEntries', DEFAULT_ENTRIES);
     const cacheTtlMs = checkMs(o, 'cacheTtlMs', 1000);
     const sendFileThreshold = checkMs(o, 'sendFileThreshold', 64 * 1024);
+    const dotfiles = o.dotfiles === undefined ? 'ignore' : o.dotfiles;
+    if (dotfiles !== 'ignore' && dotfiles !== 'deny' && dotfiles !== 'allow') {
+      throw invalidArgValue('options.dotfiles', dotfiles, "must be 'ignore', 'deny' or 'allow'");
+    }
     if (o.ring !== undefined && !(o.ring instanceof Ring)) throw invalidArgType('options.ring', 'an instance of Ring', o.ring);
     this.#ring = o.ring ?? Ring.current();
     this.#log = o.log === true ? pino({ base: undefined }) : o.log === false ? undefined : o.log;
@@ -170,6 +182,7 @@ export class StaticServer {
     };
     this.#responder = new Responder(respHost, {
       root: o.root ?? process.cwd(), listing: o.listing !== false, cacheBytes, cacheEntries, cacheTtlMs, sendFileThreshold,
+      dotfiles,
     });
     this.#connHost = {
       clock,
