@@ -66,9 +66,12 @@ async function readFileAsync(path: PathLike, options: ReadFileOptions | undefine
  * more that returns 0 at the end. A file that fills the first read is sized
  * with statx; a regular file is read up to that size (node:fs's rule),
  * anything else (size 0: /proc, devices) until a read returns 0. The result
- * is trimmed to its length when that saves more than 4 KiB.
+ * is trimmed to its length when that saves more than 4 KiB. With
+ * `tooLarge`, a regular file over `max` bytes fails with its error once
+ * sized (uringkit/fs: node's ERR_FS_FILE_TOO_LARGE over 2 GiB - 1).
  */
-export async function readOpenFile(file: File, options: ReadFileOptions | undefined): Promise<Buffer> {
+export async function readOpenFile(file: File, options: ReadFileOptions | undefined,
+  tooLarge?: { max: number; error: (size: number) => Error }): Promise<Buffer> {
   let buf = Buffer.allocUnsafe(FIRST_READ);
   let len = 0;
   /** -1: not asked yet; -2: not a regular file with a size. */
@@ -78,6 +81,7 @@ export async function readOpenFile(file: File, options: ReadFileOptions | undefi
       if (size === -1) {
         const st = await file.stat(options);
         size = st.isFile() && st.size > 0 ? st.size : -2;
+        if (tooLarge !== undefined && size > tooLarge.max) throw tooLarge.error(size);
       }
       if (size >= 0 && len >= size) break;
       const bigger = Buffer.allocUnsafe(size > len ? size : buf.length * 2);
