@@ -11,7 +11,7 @@ import fsp from 'node:fs/promises';
 
 import { File } from '../file.js';
 import { readOpenFile } from '../whole-file.js';
-import { FileHandle, writeAllData, type WriteFileData } from './handle.js';
+import { adoptNodeFileHandleProto, FileHandle, writeAllData, type WriteFileData } from './handle.js';
 import {
   abortCheckpoint, checkAborted, currentRing, fileTooLarge, READ_FILE_MAX, optionsObject, plainFlags, plainMode, plainPath, plainSignal, thenClose,
   toNodeStats,
@@ -37,7 +37,7 @@ export async function open(path: fs.PathLike, flags?: string | number, mode?: fs
   if (p === undefined || f === undefined || m === undefined || ring === undefined) {
     return fsp.open(path, flags, mode) as unknown as Promise<FileHandle>;
   }
-  const fd = await ring.open(p, f, m);
+  const [fd] = await Promise.all([ring.open(p, f, m), adoptNodeFileHandleProto()]);
   return new FileHandle(new File(fd, ring));
 }
 

@@ -13,6 +13,7 @@
  */
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import readline from 'node:readline';
 import { ReadableStream } from 'node:stream/web';
 import { promisify } from 'node:util';
@@ -72,6 +73,28 @@ const finalizer = new FinalizationRegistry<number>((fd) => {
     'descriptor is closed during garbage collection.', 'DeprecationWarning', 'DEP0137');
   fs.close(fd, () => undefined);
 });
+
+let nodeProto: Promise<void> | undefined;
+
+/**
+ * Makes our FileHandle pass `instanceof` node's own FileHandle class (not
+ * exported by Node: its prototype is taken from one handle of node:fs/promises
+ * on /dev/null, once per thread), so node's APIs that take a FileHandle take
+ * ours: node:fs's createReadStream / createWriteStream with `{ fd: handle }`
+ * drive it through its public read/write/writev/sync/close and its 'close'
+ * event. Every public method of node's class is overridden here; node's
+ * private bookkeeping (kRef/kUnref on a field we do not have) is inert.
+ * Without /dev/null the chain is left as it is (our handle is then not
+ * accepted by node:fs's streams). Resolves once done; never rejects.
+ */
+export function adoptNodeFileHandleProto(): Promise<void> {
+  nodeProto ??= fsp.open('/dev/null', 'r').then(async (h) => {
+    const proto = Object.getPrototypeOf(h) as object;
+    await h.close();
+    if (typeof (proto as { on?: unknown }).on === 'function') Object.setPrototypeOf(FileHandle.prototype, proto);
+  }).catch(() => undefined);
+  return nodeProto;
+}
 
 function checkInteger(v: unknown, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof v !== 'number') throw invalidArgType(name, 'of type number', v);

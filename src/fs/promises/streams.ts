@@ -16,7 +16,7 @@
  * node:fs/promises FileHandle as `fd`) are handed to node:fs's own streams.
  */
 import fs from 'node:fs';
-import { Readable, Writable } from 'node:stream';
+import { addAbortSignal, Readable, Writable } from 'node:stream';
 
 import { invalidArgType, outOfRange } from '../../errors.js';
 import { File } from '../file.js';
@@ -49,6 +49,13 @@ export interface ReadStreamOptions extends StreamCommonOptions {
 }
 export interface WriteStreamOptions extends StreamCommonOptions {
   flush?: boolean;
+}
+
+/** As node's streams: `signal`, when given, must be an AbortSignal (checked before the stream exists). */
+function checkSignal(signal: unknown): void {
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw invalidArgType('options.signal', 'an instance of AbortSignal', signal);
+  }
 }
 
 function checkStartEnd(start: unknown, end: unknown): [number | undefined, number] {
@@ -186,13 +193,13 @@ export class ReadStream extends Readable {
 
   constructor(path: fs.PathLike | undefined, options: ReadStreamOptions = {}) {
     const [start, end] = checkStartEnd(options.start, options.end);
+    checkSignal(options.signal);
     const hwm = options.highWaterMark ?? DEFAULT_HWM;
     super({
       highWaterMark: hwm,
       ...(options.encoding != null ? { encoding: options.encoding } : {}),
       emitClose: options.emitClose ?? true,
       autoDestroy: true,
-      ...(options.signal !== undefined ? { signal: options.signal } : {}),
     });
     const t = streamTarget(path, options, 'r');
     this.#src = t.src;
@@ -205,6 +212,8 @@ export class ReadStream extends Readable {
     this.#autoClose = options.autoClose ?? true;
     this.#pos = start ?? -1;
     this.#positional = start !== undefined;
+    // Not in super()'s options: an already-aborted signal destroys the stream at once, and _destroy needs the fields.
+    if (options.signal !== undefined) addAbortSignal(options.signal, this);
   }
 
   /** True until the file is open. */
@@ -347,13 +356,13 @@ export class WriteStream extends Writable {
 
   constructor(path: fs.PathLike | undefined, options: WriteStreamOptions = {}) {
     const [start] = checkStartEnd(options.start, undefined);
+    checkSignal(options.signal);
     super({
       highWaterMark: options.highWaterMark ?? 16 * 1024,
       defaultEncoding: options.encoding ?? 'utf8',
       emitClose: options.emitClose ?? true,
       autoDestroy: true,
       decodeStrings: true,
-      ...(options.signal !== undefined ? { signal: options.signal } : {}),
     });
     if (options.flush !== undefined && typeof options.flush !== 'boolean') {
       throw invalidArgType('options.flush', 'of type boolean', options.flush);
@@ -369,6 +378,8 @@ export class WriteStream extends Writable {
     if (start !== undefined) this.#depth = WRITE_BEHIND;
     this.#autoClose = options.autoClose ?? true;
     this.#flush = options.flush === true;
+    // After the fields (see ReadStream).
+    if (options.signal !== undefined) addAbortSignal(options.signal, this);
   }
 
   get pending(): boolean {
