@@ -35,6 +35,9 @@ function helperOpen<T extends FileOpenOptions>(options: T | undefined): T {
 
 /** First read of readFile: files up to this size need no statx. */
 const FIRST_READ = 64 * 1024;
+/** Free FIRST_READ scratch buffers of this thread's readOpenFile calls (at most SCRATCH_MAX kept). */
+const SCRATCH: Buffer[] = [];
+const SCRATCH_MAX = 8;
 /** Reads a whole file (any size, including files whose stat size is 0, as in /proc). Bad arguments throw. */
 export function readFile(path: PathLike, options: ReadFileOptions & { encoding: BufferEncoding }): Promise<string>;
 export function readFile(path: PathLike, options?: ReadFileOptions): Promise<Buffer>;
@@ -72,7 +75,11 @@ async function readFileAsync(path: PathLike, options: ReadFileOptions | undefine
  */
 export async function readOpenFile(file: File, options: ReadFileOptions | undefined,
   tooLarge?: { max: number; error: (size: number) => Error }): Promise<Buffer> {
-  let buf = Buffer.allocUnsafe(FIRST_READ);
+  // The first reads go to a reused scratch buffer (no 64 KiB allocation per file); the result is copied out
+  // at its exact size. A scratch buffer returns to the pool only after its reads completed without error (an
+  // aborted read may still be the kernel's until its final CQE: that buffer is dropped, never reused).
+  const scratch = SCRATCH.pop() ?? Buffer.allocUnsafeSlow(FIRST_READ);
+  let buf = scratch;
   let len = 0;
   /** -1: not asked yet; -2: not a regular file with a size. */
   let size = -1;
@@ -86,11 +93,19 @@ export async function readOpenFile(file: File, options: ReadFileOptions | undefi
       if (size >= 0 && len >= size) break;
       const bigger = Buffer.allocUnsafe(size > len ? size : buf.length * 2);
       buf.copy(bigger, 0, 0, len);
+      if (buf === scratch && SCRATCH.length < SCRATCH_MAX) SCRATCH.push(scratch);
       buf = bigger;
     }
-    const n = await file.read(buf, { ...options, offset: len, length: buf.length - len, position: len });
+    const n = await file.read(buf, options === undefined ? { offset: len, length: buf.length - len, position: len }
+      : { ...options, offset: len, length: buf.length - len, position: len });
     if (n === 0) break;
     len += n;
+  }
+  if (buf === scratch) {
+    const exact = Buffer.allocUnsafeSlow(len);
+    scratch.copy(exact, 0, 0, len);
+    if (SCRATCH.length < SCRATCH_MAX) SCRATCH.push(scratch);
+    return exact;
   }
   if (len === buf.length) return buf;
   if (buf.length - len <= 4096) return buf.subarray(0, len);
