@@ -9,7 +9,9 @@
  * cache works while JavaScript consumes the previous chunk. Chunks are pushed
  * strictly in file order; a short read ends the read-ahead window (the
  * results after it are dropped, never pushed) and reading resumes after it.
- * The fd is closed (autoClose) only after every read or write in flight has
+ * Write streams at a known position coalesce the chunks that arrive while a
+ * write is in flight into one write (see WriteStream.#submit). The fd is
+ * closed (autoClose) only after every read or write in flight has
  * completed.
  *
  * Options this module does not implement (a custom `fs` object, or a
