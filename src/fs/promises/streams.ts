@@ -18,7 +18,7 @@
  * node:fs/promises FileHandle as `fd`) are handed to node:fs's own streams.
  */
 import fs from 'node:fs';
-import { addAbortSignal, Readable, Writable } from 'node:stream';
+import { addAbortSignal, getDefaultHighWaterMark, Readable, Writable } from 'node:stream';
 
 import { invalidArgType, outOfRange } from '../../errors.js';
 import { File } from '../file.js';
@@ -41,6 +41,7 @@ const AHEAD = WRITE_BEHIND;
 const BATCH = 1 << 20;
 /** The batch buffer of a stream whose calls are below its highWaterMark. */
 const SMALL_BATCH = 64 * 1024;
+/** Read streams' default highWaterMark (node's fs.ReadStream: 64 KiB); write streams take node's stream default (16 KiB on Node 20, 64 KiB from Node 22). */
 const DEFAULT_HWM = 64 * 1024;
 
 export interface StreamCommonOptions {
@@ -376,7 +377,7 @@ export class WriteStream extends Writable {
     const [start] = checkStartEnd(options.start, undefined);
     checkSignal(options.signal);
     super({
-      highWaterMark: options.highWaterMark ?? 16 * 1024,
+      highWaterMark: options.highWaterMark ?? getDefaultHighWaterMark(false),
       defaultEncoding: options.encoding ?? 'utf8',
       emitClose: options.emitClose ?? true,
       autoDestroy: true,
