@@ -232,6 +232,43 @@ describe("node:fs streams given our FileHandle as `fd` (as node's own)", () => {
   });
 });
 
+describe('readableWebStream', () => {
+  test('one per handle: after it was read to the end, another throws ERR_INVALID_STATE', async () => {
+    const f = fresh(BIG);
+    for (const [, fsp] of SIDES) {
+      const h = await fsp.open(f, 'r');
+      try {
+        let total = 0;
+        for await (const chunk of h.readableWebStream({ type: 'bytes' }) as AsyncIterable<Uint8Array>) total += chunk.byteLength;
+        assert.equal(total, BIG.length);
+        assert.throws(() => h.readableWebStream(), { code: 'ERR_INVALID_STATE' });
+      } finally {
+        await h.close();
+      }
+    }
+  });
+});
+
+describe('readableWebStream type', () => {
+  test('a type other than bytes: Node 24 warns (ExperimentalWarning), as ours does there', async (t) => {
+    if (Number(process.versions.node.split('.')[0]) < 24) {
+      t.skip(`Node ${process.versions.node}: the warning is Node 24's`);
+      return;
+    }
+    const f = fresh('abc');
+    for (const [, fsp] of SIDES) {
+      const h = await fsp.open(f, 'r');
+      const warned = new Promise<Error>((resolve) => process.once('warning', resolve));
+      const stream = h.readableWebStream({ type: 'foobar' } as unknown as { type: 'bytes' });
+      const w = await bounded(warned);
+      assert.equal(w.name, 'ExperimentalWarning');
+      assert.match(w.message, /non-"bytes" options.type has no effect/);
+      await stream.cancel();
+      await h.close();
+    }
+  });
+});
+
 describe("the handle streams' signal option", () => {
   test('an already-aborted signal: one AbortError, then close, no data', async () => {
     const f = fresh('abc');

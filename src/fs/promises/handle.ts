@@ -395,15 +395,21 @@ export class FileHandle extends EventEmitter {
   /**
    * A web ReadableStream ('bytes') of the rest of the file from the current
    * position, one 64 KiB ring read per pull. The handle stays open (node 20's
-   * contract) unless `autoClose` is set; it is locked until the stream ends.
+   * contract) unless `autoClose` is set; it is locked from then on (a second
+   * readableWebStream() throws ERR_INVALID_STATE, as node's).
    */
   readableWebStream(options: { type?: 'bytes'; autoClose?: boolean } = {}): ReadableStream<Uint8Array> {
     if (this.#fd === -1) throw invalidState('The FileHandle is closed');
     if (this.#closePromise !== undefined) throw invalidState('The FileHandle is closing');
     if (this.#locked) throw invalidState('The FileHandle is locked');
     this.#locked = true;
+    // Node 24 (verified there) warns that any other type still gives a byte stream.
+    if (NODE_MAJOR >= 24 && options.type !== undefined && options.type !== 'bytes') {
+      process.emitWarning('A non-"bytes" options.type has no effect. A byte-oriented steam is always created.',
+        'ExperimentalWarning');
+    }
+    // As node's: the handle stays locked once a web stream was taken (one per handle), even after it ends.
     const unlock = (): void => {
-      this.#locked = false;
       if (options.autoClose === true) void this.close().catch(() => undefined);
     };
     const onClose = (): void => {
