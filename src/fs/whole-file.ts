@@ -35,6 +35,9 @@ function helperOpen<T extends FileOpenOptions>(options: T | undefined): T {
 
 /** First read of readFile: files up to this size need no statx. */
 const FIRST_READ = 64 * 1024;
+/** Free FIRST_READ scratch buffers of this thread's readOpenFile calls (at most SCRATCH_MAX kept). */
+const SCRATCH: Buffer[] = [];
+const SCRATCH_MAX = 8;
 /** Reads a whole file (any size, including files whose stat size is 0, as in /proc). Bad arguments throw. */
 export function readFile(path: PathLike, options: ReadFileOptions & { encoding: BufferEncoding }): Promise<string>;
 export function readFile(path: PathLike, options?: ReadFileOptions): Promise<Buffer>;
@@ -66,10 +69,17 @@ async function readFileAsync(path: PathLike, options: ReadFileOptions | undefine
  * more that returns 0 at the end. A file that fills the first read is sized
  * with statx; a regular file is read up to that size (node:fs's rule),
  * anything else (size 0: /proc, devices) until a read returns 0. The result
- * is trimmed to its length when that saves more than 4 KiB.
+ * is trimmed to its length when that saves more than 4 KiB. With
+ * `tooLarge`, a regular file over `max` bytes fails with its error once
+ * sized (uringkit/fs: node's ERR_FS_FILE_TOO_LARGE over 2 GiB - 1).
  */
-export async function readOpenFile(file: File, options: ReadFileOptions | undefined): Promise<Buffer> {
-  let buf = Buffer.allocUnsafe(FIRST_READ);
+export async function readOpenFile(file: File, options: ReadFileOptions | undefined,
+  tooLarge?: { max: number; error: (size: number) => Error }): Promise<Buffer> {
+  // The first reads go to a reused scratch buffer (no 64 KiB allocation per file); the result is copied out
+  // at its exact size. A scratch buffer returns to the pool only after its reads completed without error (an
+  // aborted read may still be the kernel's until its final CQE: that buffer is dropped, never reused).
+  const scratch = SCRATCH.pop() ?? Buffer.allocUnsafeSlow(FIRST_READ);
+  let buf = scratch;
   let len = 0;
   /** -1: not asked yet; -2: not a regular file with a size. */
   let size = -1;
@@ -78,15 +88,24 @@ export async function readOpenFile(file: File, options: ReadFileOptions | undefi
       if (size === -1) {
         const st = await file.stat(options);
         size = st.isFile() && st.size > 0 ? st.size : -2;
+        if (tooLarge !== undefined && size > tooLarge.max) throw tooLarge.error(size);
       }
       if (size >= 0 && len >= size) break;
       const bigger = Buffer.allocUnsafe(size > len ? size : buf.length * 2);
       buf.copy(bigger, 0, 0, len);
+      if (buf === scratch && SCRATCH.length < SCRATCH_MAX) SCRATCH.push(scratch);
       buf = bigger;
     }
-    const n = await file.read(buf, { ...options, offset: len, length: buf.length - len, position: len });
+    const n = await file.read(buf, options === undefined ? { offset: len, length: buf.length - len, position: len }
+      : { ...options, offset: len, length: buf.length - len, position: len });
     if (n === 0) break;
     len += n;
+  }
+  if (buf === scratch) {
+    const exact = Buffer.allocUnsafeSlow(len);
+    scratch.copy(exact, 0, 0, len);
+    if (SCRATCH.length < SCRATCH_MAX) SCRATCH.push(scratch);
+    return exact;
   }
   if (len === buf.length) return buf;
   if (buf.length - len <= 4096) return buf.subarray(0, len);

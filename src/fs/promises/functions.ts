@@ -11,9 +11,10 @@ import fsp from 'node:fs/promises';
 
 import { File } from '../file.js';
 import { readOpenFile } from '../whole-file.js';
-import { FileHandle, writeAllData, type WriteFileData } from './handle.js';
+import { adoptNodeFileHandleProto, FileHandle, writeAllData, type WriteFileData } from './handle.js';
 import {
-  checkAborted, currentRing, optionsObject, plainFlags, plainMode, plainPath, plainSignal, toNodeStats,
+  abortCheckpoint, checkAborted, currentRing, fileTooLarge, READ_FILE_MAX, optionsObject, plainFlags, plainMode, plainPath, plainSignal, thenClose,
+  toNodeStats,
 } from './shape.js';
 
 type Opts = Record<string, unknown> | undefined;
@@ -36,7 +37,7 @@ export async function open(path: fs.PathLike, flags?: string | number, mode?: fs
   if (p === undefined || f === undefined || m === undefined || ring === undefined) {
     return fsp.open(path, flags, mode) as unknown as Promise<FileHandle>;
   }
-  const fd = await ring.open(p, f, m);
+  const [fd] = await Promise.all([ring.open(p, f, m), adoptNodeFileHandleProto()]);
   return new FileHandle(new File(fd, ring));
 }
 
@@ -131,11 +132,7 @@ export async function truncate(path: fs.PathLike, len?: number): Promise<void> {
     return fsp.truncate(path, len);
   }
   const file = new File(await ring.open(p, 'r+'), ring);
-  try {
-    await file.truncate(Math.max(0, len ?? 0));
-  } finally {
-    await file.close();
-  }
+  await thenClose(file, () => file.truncate(Math.max(0, len ?? 0)));
 }
 
 type ReadFileOpts = { encoding?: BufferEncoding | null; flag?: string | number; signal?: AbortSignal } | BufferEncoding | null;
@@ -160,13 +157,11 @@ export async function readFile(path: fs.PathLike | FileHandle, options?: ReadFil
   }
   checkAborted(signal);
   const file = new File(await ring.open(p, flag), ring);
-  let out: Buffer;
-  try {
-    out = await readOpenFile(file, signal === undefined ? undefined : { signal });
-  } finally {
-    await file.close();
-  }
-  checkAborted(signal);
+  const out = await thenClose(file, async () => {
+    // Node's check point after its fstat (see abortCheckpoint).
+    if (signal !== undefined) await abortCheckpoint(signal);
+    return readOpenFile(file, signal === undefined ? undefined : { signal }, { max: READ_FILE_MAX, error: fileTooLarge });
+  });
   const encoding = o?.['encoding'] as BufferEncoding | null | undefined;
   return encoding ? out.toString(encoding) : out;
 }
@@ -213,11 +208,9 @@ async function writeOrAppend(target: fs.PathLike | FileHandle, data: unknown, op
   if (!plain || !dataOk || p === undefined || flag === undefined || mode === undefined || ring === undefined) return node();
   checkAborted(signal);
   const file = new File(await ring.open(p, flag, mode), ring);
-  try {
+  await thenClose(file, async () => {
     // At the current position, as node's (the end with O_APPEND).
     await writeAllData(file, data, wopts, -1);
     if (flush === true) await file.sync();
-  } finally {
-    await file.close();
-  }
+  });
 }

@@ -13,6 +13,7 @@
  */
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import readline from 'node:readline';
 import { ReadableStream } from 'node:stream/web';
 import { promisify } from 'node:util';
@@ -23,12 +24,15 @@ import { invalidArgType, invalidArgValue, outOfRange, SystemError } from '../../
 import type { File } from '../file.js';
 import { registerHandleFile } from './handle-files.js';
 import {
-  checkAborted, closedError, NODE_MAJOR, toNodeStats,
+  abortCheckpoint, checkAborted, closedError, fileTooLarge, NODE_MAJOR, notAFileHandle, READ_FILE_MAX, toNodeStats,
 } from './shape.js';
 import { createReadStream, createWriteStream, type ReadStream, type ReadStreamOptions, type WriteStream,
   type WriteStreamOptions } from './streams.js';
 
 const fchmod = promisify(fs.fchmod);
+/** node:fs's read with a bigint position (the promisified overloads do not type it). */
+const fsRead = promisify(fs.read) as unknown as (fd: number, buffer: NodeJS.ArrayBufferView, offset: number, length: number,
+  position: bigint) => Promise<{ bytesRead: number }>;
 const fchown = promisify(fs.fchown);
 const futimes = promisify(fs.futimes);
 
@@ -69,6 +73,28 @@ const finalizer = new FinalizationRegistry<number>((fd) => {
     'descriptor is closed during garbage collection.', 'DeprecationWarning', 'DEP0137');
   fs.close(fd, () => undefined);
 });
+
+let nodeProto: Promise<void> | undefined;
+
+/**
+ * Makes our FileHandle pass `instanceof` node's own FileHandle class (not
+ * exported by Node: its prototype is taken from one handle of node:fs/promises
+ * on /dev/null, once per thread), so node's APIs that take a FileHandle take
+ * ours: node:fs's createReadStream / createWriteStream with `{ fd: handle }`
+ * drive it through its public read/write/writev/sync/close and its 'close'
+ * event. Every public method of node's class is overridden here; node's
+ * private bookkeeping (kRef/kUnref on a field we do not have) is inert.
+ * Without /dev/null the chain is left as it is (our handle is then not
+ * accepted by node:fs's streams). Resolves once done; never rejects.
+ */
+export function adoptNodeFileHandleProto(): Promise<void> {
+  nodeProto ??= fsp.open('/dev/null', 'r').then(async (h) => {
+    const proto = Object.getPrototypeOf(h) as object;
+    await h.close();
+    if (typeof (proto as { on?: unknown }).on === 'function') Object.setPrototypeOf(FileHandle.prototype, proto);
+  }).catch(() => undefined);
+  return nodeProto;
+}
 
 function checkInteger(v: unknown, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof v !== 'number') throw invalidArgType(name, 'of type number', v);
@@ -134,14 +160,24 @@ export class FileHandle extends EventEmitter {
     return this.#fd;
   }
 
-  /** Runs `fn` with the handle referenced (close() waits for it); rejects as node's when closed. */
-  async #call<T>(syscall: string, fn: (file: File) => Promise<T>): Promise<T> {
-    if (this.#fd === -1) throw closedError(syscall);
-    this.#refs++;
+  /** Throws node's ERR_INTERNAL_ASSERTION when a method is called on anything but a FileHandle (`this` unbound). */
+  static #own(h: unknown): void {
+    if (typeof h !== 'object' || h === null || !(#file in h)) throw notAFileHandle();
+  }
+
+  /**
+   * Runs `fn` with handle `h` referenced (close() waits for it); rejects as
+   * node's when closed, or when `h` is not a FileHandle (a method called
+   * with another `this`).
+   */
+  static async #run<T>(h: FileHandle, syscall: string, fn: (file: File) => Promise<T>): Promise<T> {
+    FileHandle.#own(h);
+    if (h.#fd === -1) throw closedError(syscall);
+    h.#refs++;
     try {
-      return await fn(this.#file);
+      return await fn(h.#file);
     } finally {
-      this.#unref();
+      h.#unref();
     }
   }
 
@@ -179,6 +215,7 @@ export class FileHandle extends EventEmitter {
   read<T extends NodeJS.ArrayBufferView = Buffer>(options?: ReadOptionsLike<T>): Promise<ReadResult<T>>;
   async read(bufferOrOptions?: unknown, offsetOrOptions?: unknown, lengthArg?: unknown,
     positionArg?: unknown): Promise<ReadResult<NodeJS.ArrayBufferView>> {
+    FileHandle.#own(this);
     if (this.#fd === -1) throw closedError('read');
     let buffer: unknown = bufferOrOptions;
     let offset: unknown = offsetOrOptions;
@@ -212,7 +249,10 @@ export class FileHandle extends EventEmitter {
     if (len < 0) throw outOfRange('length', '>= 0', len);
     if (off + len > buf.byteLength) throw outOfRange('length', `<= ${buf.byteLength - off}`, len);
     if (NODE_MAJOR < 24) pos = readPosition(position, len);
-    const bytesRead = await this.#call('read', (f) => f.read(buf, { offset: off, length: len, position: pos }));
+    const bytesRead = await FileHandle.#run(this, 'read', (f) => typeof pos === 'bigint' && pos > BigInt(Number.MAX_SAFE_INTEGER)
+      // Past 2^53 (a bigint up to 2^63-1): no ring operation takes it; node:fs's read on the fd gives node's result.
+      ? fsRead(f.fd, buf, off, len, pos).then((r) => r.bytesRead)
+      : f.read(buf, { offset: off, length: len, position: typeof pos === 'bigint' ? Number(pos) : pos }));
     return { __proto__: null, bytesRead, buffer: buf } as ReadResult<NodeJS.ArrayBufferView>;
   }
 
@@ -223,6 +263,7 @@ export class FileHandle extends EventEmitter {
   write(data: string, position?: number | null, encoding?: BufferEncoding | null): Promise<WriteResult<string>>;
   async write(data: unknown, offsetOrOptions?: unknown, lengthArg?: unknown,
     positionArg?: unknown): Promise<WriteResult<unknown>> {
+    FileHandle.#own(this);
     if (this.#fd === -1) throw closedError('write');
     if ((data as { byteLength?: unknown } | null | undefined)?.byteLength === 0) {
       return { __proto__: null, bytesWritten: 0, buffer: data } as WriteResult<unknown>;
@@ -244,7 +285,7 @@ export class FileHandle extends EventEmitter {
       if (len > data.byteLength - off) throw outOfRange('length', `<= ${data.byteLength - off}`, len);
       if (len < 0) throw outOfRange('length', '>= 0', len);
       checkInteger(len, 'length', 0, 2 ** 31 - 1);
-      const bytesWritten = await this.#call('write', (f) => f.write(data, { offset: off, length: len, position: pos }));
+      const bytesWritten = await FileHandle.#run(this, 'write', (f) => f.write(data, { offset: off, length: len, position: pos }));
       return { __proto__: null, bytesWritten, buffer: data } as WriteResult<unknown>;
     }
     if (typeof data !== 'string') {
@@ -257,28 +298,30 @@ export class FileHandle extends EventEmitter {
     }
     const pos = writePosition(offsetOrOptions);
     const bytes = Buffer.from(data, encoding);
-    const bytesWritten = await this.#call('write', (f) => f.write(bytes, { position: pos }));
+    const bytesWritten = await FileHandle.#run(this, 'write', (f) => f.write(bytes, { position: pos }));
     return { __proto__: null, bytesWritten, buffer: data } as WriteResult<unknown>;
   }
 
   async readv<T extends readonly NodeJS.ArrayBufferView[]>(buffers: T, position?: number | null):
     Promise<{ bytesRead: number; buffers: T }> {
+    FileHandle.#own(this);
     if (this.#fd === -1) throw closedError('readv');
     checkBufferArray(buffers);
     // As node's: readv(2) with no buffers fails.
     if (buffers.length === 0) throw new SystemError(os.constants.errno.EINVAL, 'read');
     const pos = writePosition(position);
-    const bytesRead = await this.#call('readv', (f) => vectorLoop(buffers, pos, (batch, o) => f.readv(batch, o)));
+    const bytesRead = await FileHandle.#run(this, 'readv', (f) => vectorLoop(buffers, pos, (batch, o) => f.readv(batch, o)));
     return { __proto__: null, bytesRead, buffers } as unknown as { bytesRead: number; buffers: T };
   }
 
   async writev<T extends readonly NodeJS.ArrayBufferView[]>(buffers: T, position?: number | null):
     Promise<{ bytesWritten: number; buffers: T }> {
+    FileHandle.#own(this);
     if (this.#fd === -1) throw closedError('writev');
     checkBufferArray(buffers);
     if (buffers.length === 0) return { __proto__: null, bytesWritten: 0, buffers } as unknown as { bytesWritten: number; buffers: T };
     const pos = writePosition(position);
-    const bytesWritten = await this.#call('writev', (f) => vectorLoop(buffers, pos, (batch, o) => f.writev(batch, o)));
+    const bytesWritten = await FileHandle.#run(this, 'writev', (f) => vectorLoop(buffers, pos, (batch, o) => f.writev(batch, o)));
     return { __proto__: null, bytesWritten, buffers } as unknown as { bytesWritten: number; buffers: T };
   }
 
@@ -287,34 +330,35 @@ export class FileHandle extends EventEmitter {
   stat(options?: { bigint?: boolean }): Promise<fs.Stats | fs.BigIntStats>;
   async stat(options?: { bigint?: boolean }): Promise<fs.Stats | fs.BigIntStats> {
     const bigint = options?.bigint === true;
-    return this.#call('fstat', async (f) => toNodeStats(await f.stat({ bigint })));
+    return FileHandle.#run(this, 'fstat', async (f) => toNodeStats(await f.stat({ bigint })));
   }
 
   async truncate(len = 0): Promise<void> {
+    FileHandle.#own(this);
     if (this.#fd === -1) throw closedError('ftruncate');
     checkInteger(len, 'len', Number.MIN_SAFE_INTEGER);
     const n = Math.max(0, len);
-    await this.#call('ftruncate', (f) => f.truncate(n));
+    await FileHandle.#run(this, 'ftruncate', (f) => f.truncate(n));
   }
 
-  sync(): Promise<void> {
-    return this.#call('fsync', (f) => f.sync());
+  async sync(): Promise<void> {
+    return FileHandle.#run(this, 'fsync', (f) => f.sync());
   }
 
-  datasync(): Promise<void> {
-    return this.#call('fdatasync', (f) => f.datasync());
+  async datasync(): Promise<void> {
+    return FileHandle.#run(this, 'fdatasync', (f) => f.datasync());
   }
 
-  chmod(mode: fs.Mode): Promise<void> {
-    return this.#call('fchmod', (f) => fchmod(f.fd, mode));
+  async chmod(mode: fs.Mode): Promise<void> {
+    return FileHandle.#run(this, 'fchmod', (f) => fchmod(f.fd, mode));
   }
 
-  chown(uid: number, gid: number): Promise<void> {
-    return this.#call('fchown', (f) => fchown(f.fd, uid, gid));
+  async chown(uid: number, gid: number): Promise<void> {
+    return FileHandle.#run(this, 'fchown', (f) => fchown(f.fd, uid, gid));
   }
 
-  utimes(atime: fs.TimeLike, mtime: fs.TimeLike): Promise<void> {
-    return this.#call('futimes', (f) => futimes(f.fd, atime, mtime));
+  async utimes(atime: fs.TimeLike, mtime: fs.TimeLike): Promise<void> {
+    return FileHandle.#run(this, 'futimes', (f) => futimes(f.fd, atime, mtime));
   }
 
   readFile(options: { encoding: BufferEncoding; signal?: AbortSignal } | BufferEncoding): Promise<string>;
@@ -322,18 +366,18 @@ export class FileHandle extends EventEmitter {
   readFile(options?: HandleReadFileOptions | BufferEncoding | null): Promise<string | Buffer>;
   async readFile(options?: HandleReadFileOptions | BufferEncoding | null): Promise<string | Buffer> {
     const o: HandleReadFileOptions = typeof options === 'string' ? { encoding: options } : options ?? {};
-    return this.#call('readFile', (f) => readFromCurrent(f, o));
+    return FileHandle.#run(this, 'readFile', (f) => readFromCurrent(f, o));
   }
 
   /** Writes at the current file position (the end for a handle opened in append mode). */
   async writeFile(data: WriteFileData, options?: HandleWriteFileOptions | BufferEncoding | null): Promise<void> {
     const o: HandleWriteFileOptions = typeof options === 'string' ? { encoding: options } : options ?? {};
-    return this.#call('writeFile', (f) => writeAllData(f, data, o, -1));
+    return FileHandle.#run(this, 'writeFile', (f) => writeAllData(f, data, o, -1));
   }
 
   async appendFile(data: WriteFileData, options?: HandleWriteFileOptions | BufferEncoding | null): Promise<void> {
     const o: HandleWriteFileOptions = typeof options === 'string' ? { encoding: options } : options ?? {};
-    return this.#call('writeFile', (f) => writeAllData(f, data, o, -1));
+    return FileHandle.#run(this, 'writeFile', (f) => writeAllData(f, data, o, -1));
   }
 
   readLines(options?: ReadStreamOptions): readline.Interface {
@@ -351,15 +395,21 @@ export class FileHandle extends EventEmitter {
   /**
    * A web ReadableStream ('bytes') of the rest of the file from the current
    * position, one 64 KiB ring read per pull. The handle stays open (node 20's
-   * contract) unless `autoClose` is set; it is locked until the stream ends.
+   * contract) unless `autoClose` is set; it is locked from then on (a second
+   * readableWebStream() throws ERR_INVALID_STATE, as node's).
    */
   readableWebStream(options: { type?: 'bytes'; autoClose?: boolean } = {}): ReadableStream<Uint8Array> {
     if (this.#fd === -1) throw invalidState('The FileHandle is closed');
     if (this.#closePromise !== undefined) throw invalidState('The FileHandle is closing');
     if (this.#locked) throw invalidState('The FileHandle is locked');
     this.#locked = true;
+    // Node 24 (verified there) warns that any other type still gives a byte stream.
+    if (NODE_MAJOR >= 24 && options.type !== undefined && options.type !== 'bytes') {
+      process.emitWarning('A non-"bytes" options.type has no effect. A byte-oriented steam is always created.',
+        'ExperimentalWarning');
+    }
+    // As node's: the handle stays locked once a web stream was taken (one per handle), even after it ends.
     const unlock = (): void => {
-      this.#locked = false;
       if (options.autoClose === true) void this.close().catch(() => undefined);
     };
     const onClose = (): void => {
@@ -432,6 +482,7 @@ async function readFromCurrent(f: File, o: HandleReadFileOptions): Promise<strin
   checkAborted(o.signal);
   const st = await f.stat();
   const regular = st.isFile() && st.size > 0;
+  if (regular && st.size > READ_FILE_MAX) throw fileTooLarge(st.size);
   let buf = Buffer.allocUnsafe(regular ? st.size : 64 * 1024);
   let len = 0;
   for (;;) {
@@ -441,7 +492,8 @@ async function readFromCurrent(f: File, o: HandleReadFileOptions): Promise<strin
       buf.copy(bigger, 0, 0, len);
       buf = bigger;
     }
-    checkAborted(o.signal);
+    // Node's check point before each read (the first one also follows its fstat).
+    if (o.signal !== undefined) await abortCheckpoint(o.signal);
     const n = await f.read(buf, { offset: len, length: buf.length - len, position: -1 });
     if (n === 0) break;
     len += n;
@@ -466,7 +518,8 @@ export async function writeAllData(f: File, data: unknown, o: HandleWriteFileOpt
   if (!Buffer.isEncoding(encoding)) throw invalidArgValue('encoding', encoding, 'is invalid encoding');
   let pos = position;
   const put = async (chunk: unknown): Promise<void> => {
-    checkAborted(o.signal);
+    // Node's check point before each write.
+    if (o.signal !== undefined) await abortCheckpoint(o.signal);
     const view = typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk;
     if (!isView(view)) {
       throw invalidArgType('data', 'of type string or an instance of Buffer, TypedArray, or DataView', chunk);
@@ -482,6 +535,7 @@ export async function writeAllData(f: File, data: unknown, o: HandleWriteFileOpt
   if (!isIterable(data)) {
     throw invalidArgType('data', 'of type string or an instance of Buffer, TypedArray, or DataView', data);
   }
-  checkAborted(o.signal);
+  // Node's check point at the start (after the open's round trip), even for an iterable that yields nothing.
+  if (o.signal !== undefined) await abortCheckpoint(o.signal);
   for await (const chunk of data as AsyncIterable<unknown>) await put(chunk);
 }

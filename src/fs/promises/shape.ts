@@ -113,6 +113,79 @@ export function checkAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw abortError(signal);
 }
 
+/**
+ * One of node:fs/promises' abort check points (after an open or fstat,
+ * before each read or write of readFile / writeFile). Node reaches each one
+ * after a thread-pool round trip, i.e. at least one event-loop turn later,
+ * so an abort from a process.nextTick or setImmediate callback queued in the
+ * calling turn is seen there. A ring operation can complete inline, inside
+ * the same microtask drain. So this first waits one setImmediate (the
+ * nextTick queue and that turn's immediates run before it; taken only when a
+ * signal is given: no cost otherwise), then throws node's AbortError if the
+ * signal has fired.
+ */
+export async function abortCheckpoint(signal: AbortSignal): Promise<void> {
+  await new Promise<void>((resolve) => {
+    setImmediate(resolve);
+  });
+  checkAborted(signal);
+}
+
+/**
+ * What node:fs/promises rejects with when an operation on a file it opened
+ * fails and closing that file fails too (node's aggregateTwoErrors): an
+ * AggregateError of [opError, closeError] with opError's message and code.
+ */
+export function opAndCloseError(opError: unknown, closeError: unknown): unknown {
+  if (opError === closeError) return opError;
+  const outer = opError as { message?: unknown; code?: unknown; errors?: unknown };
+  if (Array.isArray(outer.errors)) {
+    outer.errors.push(closeError);
+    return opError;
+  }
+  const err = new AggregateError([opError, closeError], String(outer.message ?? '')) as AggregateError & { code?: unknown };
+  err.code = outer.code;
+  return err;
+}
+
+/**
+ * Runs `op` on a file opened for it, then closes the file, as node's
+ * handleFdClose: the op's result after a successful close; the close error
+ * when only the close fails; opAndCloseError() when both fail.
+ */
+export async function thenClose<T>(file: { close(): Promise<void> }, op: () => Promise<T>): Promise<T> {
+  let result: T;
+  try {
+    result = await op();
+  } catch (opError) {
+    try {
+      await file.close();
+    } catch (closeError) {
+      throw opAndCloseError(opError, closeError);
+    }
+    throw opError;
+  }
+  await file.close();
+  return result;
+}
+
+/** node:fs/promises' readFile limit (its kIoMaxLength): a larger regular file fails with fileTooLarge(). */
+export const READ_FILE_MAX = 2 ** 31 - 1;
+
+/** node's ERR_FS_FILE_TOO_LARGE, for readFile of a regular file over READ_FILE_MAX bytes. */
+export function fileTooLarge(size: number): RangeError & { code: string } {
+  const err = new RangeError(`File size (${size}) is greater than 2 GiB`) as RangeError & { code: string };
+  err.code = 'ERR_FS_FILE_TOO_LARGE';
+  return err;
+}
+
+/** What node's FileHandle methods reject with when called on anything but a FileHandle. */
+export function notAFileHandle(): Error & { code: string } {
+  const err = new Error('handle must be an instance of FileHandle') as Error & { code: string };
+  err.code = 'ERR_INTERNAL_ASSERTION';
+  return err;
+}
+
 
 const debug = debuglog('uringkit');
 let unavailable = false;
