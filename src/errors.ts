@@ -82,7 +82,7 @@ function coded<T extends Error>(Base: new (message: string) => T, code: string, 
 
 export function invalidArgType(name: string, expected: string, actual: unknown): TypeError & { code: string } {
   return coded(TypeError, 'ERR_INVALID_ARG_TYPE',
-    `The "${name}" argument must be ${expected}. Received ${describe(actual)}`);
+    `The "${name}" ${name.includes('.') ? 'property' : 'argument'} must be ${expected}. Received ${describe(actual)}`);
 }
 
 /** Node's wording: "The argument 'x' ..." (or "The property 'o.x'") and the value inspected, cut at 128 characters. */

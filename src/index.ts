@@ -26,6 +26,7 @@ export { OPERATIONS } from './ops/table.js';
 export type { Operation, Support } from './ops/table.js';
 export type {
   PathLike, OpenFlags, OpenHow, ReadOptions, WriteOptions, VectorOptions, StatOptions, MkdirOptions, FallocateOptions,
+  SyncFileRangeOptions,
 } from './ops/file.js';
 export { Stats, BigIntStats } from './fs/stats.js';
 export { File, readFile, writeFile, copyFile } from './fs/whole-file.js';
@@ -33,7 +34,7 @@ export type { FileOpenOptions, ReadFileOptions, WriteFileOptions } from './fs/wh
 export { BufferPool } from './fs/registered.js';
 export type { BufferPoolOptions, BufferPoolStats, FileTableStats } from './fs/registered.js';
 export { SocketAddress } from './net/address.js';
-export type { AddressFamily, SocketAddressInit } from './net/address.js';
+export type { AddressFamily, HostPortTarget, SocketAddressInit, UnixPathTarget } from './net/address.js';
 export { Socket } from './net/socket.js';
 export type { SocketOptions, ConnectOptions } from './net/socket.js';
 export { TcpListener, UnixListener } from './net/listener.js';
@@ -54,7 +55,7 @@ export {
 } from './net/sendfile.js';
 export type { SendFileOptions } from './net/sendfile.js';
 export { connect, DEFAULT_ATTEMPT_DELAY } from './net/connect.js';
-export type { HostConnectOptions, LookupFunction, LookupAddress } from './net/connect.js';
+export type { ConnectTargetOptions, HostConnectOptions, LookupFunction, LookupAddress } from './net/connect.js';
 export { socketStream, SocketStream } from './net/stream.js';
 export type { SocketStreamOptions } from './net/stream.js';
 export { connectTls } from './net/tls.js';

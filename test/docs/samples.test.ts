@@ -17,7 +17,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { REPO_ROOT } from '../helpers/child.js';
 import { skipUnlessIoUring } from '../helpers/io-uring-probe.js';
-import { projectWithPackage } from '../helpers/pack.js';
+import { projectWithPackage, typeScriptProject } from '../helpers/pack.js';
 import { allSamples, runnableSource, runSample, sampleFileName, type Sample } from '../helpers/samples.js';
 
 const samples = allSamples(REPO_ROOT);
@@ -30,16 +30,7 @@ const pageDir = (source: string) => path.join(project.dir, 'pages', source.repla
 before(async () => {
   project = await projectWithPackage();
   // The project's TypeScript and Node types: the repository's own devDependencies.
-  fs.mkdirSync(path.join(project.dir, 'node_modules', '@types'), { recursive: true });
-  fs.symlinkSync(path.join(REPO_ROOT, 'node_modules', 'typescript'), path.join(project.dir, 'node_modules', 'typescript'), 'dir');
-  fs.symlinkSync(path.join(REPO_ROOT, 'node_modules', '@types', 'node'), path.join(project.dir, 'node_modules', '@types', 'node'), 'dir');
-  fs.writeFileSync(path.join(project.dir, 'tsconfig.json'), JSON.stringify({
-    compilerOptions: {
-      target: 'ES2022', lib: ['ES2023', 'ESNext.Disposable'], module: 'NodeNext', moduleResolution: 'NodeNext',
-      strict: true, noEmit: true, skipLibCheck: true, types: ['node'],
-    },
-    include: ['pages/**/*.ts'],
-  }));
+  typeScriptProject(project.dir, ['pages/**/*.ts']);
   for (const s of samples) {
     const dir = pageDir(s.source);
     fs.mkdirSync(dir, { recursive: true });

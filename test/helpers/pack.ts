@@ -100,3 +100,21 @@ export async function projectWithPackage(node: string = process.execPath, extra:
   runOk('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', tgz], project.dir, npmEnv(node));
   return project;
 }
+
+/**
+ * Makes `dir` (a project made by projectWithPackage) a strict TypeScript
+ * project over `include`: the repository's own typescript and @types/node
+ * linked in, a NodeNext tsconfig with noEmit.
+ */
+export function typeScriptProject(dir: string, include: string[]): void {
+  fs.mkdirSync(path.join(dir, 'node_modules', '@types'), { recursive: true });
+  fs.symlinkSync(path.join(REPO_ROOT, 'node_modules', 'typescript'), path.join(dir, 'node_modules', 'typescript'), 'dir');
+  fs.symlinkSync(path.join(REPO_ROOT, 'node_modules', '@types', 'node'), path.join(dir, 'node_modules', '@types', 'node'), 'dir');
+  fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({
+    compilerOptions: {
+      target: 'ES2022', lib: ['ES2023', 'ESNext.Disposable'], module: 'NodeNext', moduleResolution: 'NodeNext',
+      strict: true, noEmit: true, skipLibCheck: true, types: ['node'],
+    },
+    include,
+  }));
+}

@@ -19,7 +19,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 
 import { REPO_ROOT } from '../helpers/child.js';
-import { packedTarball, projectWithPackage, runOk } from '../helpers/pack.js';
+import { packedTarball, projectWithPackage, runOk, typeScriptProject } from '../helpers/pack.js';
 import { makeTempDir } from '../helpers/tmp.js';
 
 const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
@@ -87,16 +87,7 @@ test('the tarball holds every entry point and everything dist/ imports', { timeo
 test('a TypeScript project type-checks against the installed package (every subpath)', { timeout: 1_200_000 }, async () => {
   const app = await projectWithPackage();
   try {
-    fs.mkdirSync(path.join(app.dir, 'node_modules', '@types'), { recursive: true });
-    fs.symlinkSync(path.join(REPO_ROOT, 'node_modules', 'typescript'), path.join(app.dir, 'node_modules', 'typescript'), 'dir');
-    fs.symlinkSync(path.join(REPO_ROOT, 'node_modules', '@types', 'node'), path.join(app.dir, 'node_modules', '@types', 'node'), 'dir');
-    fs.writeFileSync(path.join(app.dir, 'tsconfig.json'), JSON.stringify({
-      compilerOptions: {
-        target: 'ES2022', lib: ['ES2023', 'ESNext.Disposable'], module: 'NodeNext', moduleResolution: 'NodeNext',
-        strict: true, noEmit: true, skipLibCheck: true, types: ['node'],
-      },
-      include: ['main.ts'],
-    }));
+    typeScriptProject(app.dir, ['main.ts']);
     fs.writeFileSync(path.join(app.dir, 'main.ts'), `
       import { Ring, Socket, connect, type HostConnectOptions } from 'uringkit';
       import { readFile } from 'uringkit/fs';
