@@ -135,7 +135,12 @@ export function startFileOp(op: Op, stage: Int32Array, f64: Float64Array, base: 
       // node:fs has no sync_file_range: fdatasync of the whole file covers the range (and more).
       if ((arg0 & ~7) !== 0 || !isOffset(f64[(base + Rec.POSITION) >> 1]!, false)) return op.complete(-E.EINVAL);
       op.cancellable = false;
-      fs.fdatasync(fd, doneOf(op));
+      // sync_file_range(2) refuses pipes and sockets with ESPIPE (fdatasync would say EINVAL).
+      fs.fstat(fd, (err, st) => {
+        if (err) op.complete(errnoOf(err));
+        else if (st.isFIFO() || st.isSocket()) op.complete(-E.ESPIPE);
+        else fs.fdatasync(fd, doneOf(op));
+      });
       return;
     case DescOp.FTRUNCATE: {
       const length = f64[(base + Rec.POSITION) >> 1]!;

@@ -38,7 +38,7 @@ const SUPPORTED = [
   14 /* ASYNC_CANCEL */, 15 /* LINK_TIMEOUT */, 16 /* CONNECT */, 17 /* FALLOCATE */, 18 /* OPENAT */,
   19 /* CLOSE */, 21 /* STATX */, 22 /* READ */, 23 /* WRITE */, 24 /* FADVISE */, 26 /* SEND */, 27 /* RECV */,
   9 /* SENDMSG */, 10 /* RECVMSG */, 30 /* SPLICE */, 34 /* SHUTDOWN */, 35 /* RENAMEAT */, 36 /* UNLINKAT */, 37 /* MKDIRAT */, 38 /* SYMLINKAT */,
-  39 /* LINKAT */, 40 /* MSG_RING */, 47 /* SEND_ZC (emulated) */, 55 /* FTRUNCATE */,
+  39 /* LINKAT */, 40 /* MSG_RING */, 47 /* SEND_ZC (emulated) */, 55 /* FTRUNCATE */, 8 /* SYNC_FILE_RANGE (fdatasync) */,
 ];
 /** Most bytes one emulated splice moves (its bounce buffer). */
 const SPLICE_CHUNK = 1 << 16;
