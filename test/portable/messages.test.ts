@@ -28,6 +28,9 @@ describe('portable backend: ring messages', () => {
         await r.close();
       });
     `, { eval: true, workerData: { lib: LIB, target: ring.handle } });
+    // Listened for before iterating: the worker may post it (and exit) while the loop below runs.
+    const infoP = new Promise<{ backend: string; handle: { id: number } }>((resolve) => w.once('message', resolve));
+    const exited = new Promise((r) => w.once('exit', r));
     const got: number[] = [];
     for await (const m of ring.messages()) {
       assert.equal(m.tag, 7);
@@ -35,9 +38,9 @@ describe('portable backend: ring messages', () => {
       if (got.length === 500) break;
     }
     assert.deepEqual(got, Array.from({ length: 500 }, (_, i) => i));
-    const info = await new Promise<{ backend: string; handle: { id: number } }>((resolve) => w.once('message', resolve));
+    const info = await infoP;
     assert.equal(info.backend, 'portable');
-    await new Promise((r) => w.once('exit', r));
+    await exited;
     // The worker's ring is closed (and its thread gone): sending to it is ERR_RING_CLOSED.
     await assert.rejects(ring.sendMessage(info.handle as never, { tag: 1, value: 1 }), { code: 'ERR_RING_CLOSED' });
   });
