@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { markAsUntransferable } from 'node:worker_threads';
 
 import { invalidArgType, invalidArgValue, outOfRange } from '../errors.js';
-import { checkCallback, checkUint32, isDetached, type Callback } from './validate.js';
+import { callbackArg, checkUint32, isDetached, type Callback } from './validate.js';
 
 export const MAX_POSITION = Number.MAX_SAFE_INTEGER;
 export const MAX_RW = 0x7ffff000; // the kernel's MAX_RW_COUNT
@@ -139,8 +139,8 @@ export function window(buf: ArrayBufferView, o: { offset?: number; length?: numb
 
 export function splitArgs<T, O>(a: O | Callback<T> | undefined, b: Callback<T> | undefined):
   [O | undefined, Callback<T> | undefined] {
-  if (typeof a === 'function') return [undefined, a as Callback<T>];
-  if (b !== undefined) checkCallback(b);
+  const cb = callbackArg(a, b);
+  if (typeof a === 'function') return [undefined, cb];
   if (a !== undefined && a !== null && typeof a !== 'object') throw invalidArgType('options', 'of type object', a);
-  return [(a ?? undefined) as O | undefined, b];
+  return [(a ?? undefined) as O | undefined, cb];
 }

@@ -4,5 +4,6 @@
  * for the operation families and the layers above.
  */
 export {
-  checkCallback, checkFd, checkMs, checkOptions, checkUint32, isDetached, MAX_TIMEOUT_MS, type Callback, type OpOptions,
+  callbackArg, checkCallback, checkFd, checkMs, checkOptions, checkUint32, isDetached, MAX_TIMEOUT_MS, type Callback,
+  type OpOptions,
 } from '../ring/checks.js';

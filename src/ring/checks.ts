@@ -58,6 +58,17 @@ export function checkCallback(cb: unknown): asserts cb is (...args: never[]) => 
 }
 
 /** Validates an options object; returns it (or undefined) typed. */
+/**
+ * The callback of an operation's trailing `(options?, callback?)` pair: `a`
+ * when it is a function (no options given), else `b`, checked. The options
+ * are then `a` unless it was the callback (ops/args.ts splitArgs, Ring#simple).
+ */
+export function callbackArg<T>(a: unknown, b: Callback<T> | undefined): Callback<T> | undefined {
+  if (typeof a === 'function') return a as Callback<T>;
+  if (b !== undefined) checkCallback(b);
+  return b;
+}
+
 export function checkOptions(opts: unknown): OpOptions | undefined {
   if (opts === undefined || opts === null) return undefined;
   if (typeof opts !== 'object') throw invalidArgType('options', 'of type object', opts);

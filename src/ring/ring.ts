@@ -28,7 +28,7 @@ import type { Backend, BackendHandle, SyscallBackend } from '../backend/backend.
 import { fallBackAfterSetup, selectBackend } from '../backend/select.js';
 import { nativeBinding } from '../backend/uring/binding.js';
 import {
-  checkCallback, checkOptions, checkUint32, type Callback, type OpOptions,
+  callbackArg, checkCallback, checkOptions, checkUint32, type Callback, type OpOptions,
 } from './checks.js';
 import { Cqe, DescFlag, DescOp, Kind, Rec, SLOT_MESSAGE } from '../backend/protocol.js';
 import {
@@ -634,16 +634,8 @@ export class Ring {
   /** Promise-or-callback plumbing for single-shot descriptor operations. */
   #simple<T>(op: number, desc: DescOp, fd: number, arg0: number, ms: number,
     a: OpOptions | Callback<T> | undefined, b: Callback<T> | undefined, arg1 = 0, extra?: OpExtra): Promise<T> | void {
-    let opts: OpOptions | undefined;
-    let cb: Callback<T> | undefined;
-    if (typeof a === 'function') cb = a;
-    else {
-      if (a !== undefined) opts = checkOptions(a);
-      if (b !== undefined) {
-        checkCallback(b);
-        cb = b;
-      }
-    }
+    const cb = callbackArg(a, b);
+    const opts = typeof a === 'function' ? undefined : checkOptions(a);
     if (cb !== undefined) {
       this.#start(op, desc, fd, arg0, arg1, ms, opts, cb as Settler, undefined, 0, extra);
       return;
