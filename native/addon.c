@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 
@@ -219,7 +220,11 @@ static void ring_teardown(uk_box *b, bool from_js) {
   if (r->destroyed) return;
   r->destroyed = true;
   if (r->ring_id) uk_registry_remove(r->ring_id);
-  if (uk_ring_drain_all(r)) {
+  /* Giving up is safe from JS (nothing JS-owned is in flight) and on the
+   * process's main thread (the process is exiting); a worker thread's
+   * in-flight buffers die with its isolate, so it waits. */
+  bool may_give_up = from_js || getpid() == (pid_t)syscall(SYS_gettid);
+  if (uk_ring_drain_all(r, may_give_up)) {
     uk_ring_unmap(r);
     uk_pbuf_release_all(r, r->env, from_js);
   }

@@ -5,10 +5,13 @@
  *  - uk_reap never drops a CQE: overflowed CQEs (IORING_FEAT_NODROP) are
  *    flushed back into the CQ by an enter with GETEVENTS;
  *  - uk_ring_drain_all returns true only when no SQE of this ring awaits a
- *    CQE; after UK_DRAIN_LIMIT_MS without that it says so on stderr and
- *    returns false, and the caller must then leave the ring's memory and
- *    buffers alone (the kernel may still write them; they are freed with
- *    the process).
+ *    CQE. Only when the caller allows it (no JS-owned memory can still be
+ *    in the kernel's hands, or the whole process is exiting) does it give up
+ *    after UK_DRAIN_LIMIT_MS: it says so on stderr and returns false, and the
+ *    caller must then leave the ring's memory and buffers alone (the kernel
+ *    may still write them; they are freed with the process). Otherwise it
+ *    keeps draining (a worker thread's buffers die with its isolate: waiting
+ *    is the only safe answer), saying once on stderr that it waits.
  */
 #define _GNU_SOURCE
 #include "ring.h"
@@ -359,19 +362,20 @@ uk_slot_mem *uk_slot(uk_ring *r, uint32_t slot) {
 }
 
 /* Teardown: cancel every live activation and reap until no SQE awaits a CQE
- * (from JS, nothing is live any more and this returns at once). Blocks the
- * thread for at most UK_DRAIN_LIMIT_MS: an operation the kernel never ends
- * must not turn a thread's or process's exit into a hang. */
+ * (from JS, nothing is live any more and this returns at once). With
+ * `may_give_up`, blocks for at most UK_DRAIN_LIMIT_MS: an operation the
+ * kernel never ends must not turn an exit into a hang. */
 #define UK_DRAIN_LIMIT_MS 10000
-bool uk_ring_drain_all(uk_ring *r) {
+bool uk_ring_drain_all(uk_ring *r, bool may_give_up) {
   r->out_cap = 0; /* nothing is copied out any more */
   int rounds = 0;
   while (r->outstanding > 0) {
-    if (rounds >= UK_DRAIN_LIMIT_MS / 50) {
-      fprintf(stderr, "uringkit: ring fd %d: %u operation(s) still outstanding %d ms into teardown; "
-              "the ring's memory is left to the kernel (freed when the process exits)\n",
-              r->fd, (unsigned)r->outstanding, UK_DRAIN_LIMIT_MS);
-      return false;
+    if (rounds == UK_DRAIN_LIMIT_MS / 50) {
+      fprintf(stderr, "uringkit: ring fd %d: %u operation(s) still outstanding %d ms into teardown; %s\n",
+              r->fd, (unsigned)r->outstanding, UK_DRAIN_LIMIT_MS,
+              may_give_up ? "the ring's memory is left to the kernel (freed when the process exits)"
+                          : "waiting for them (their buffers must outlive them)");
+      if (may_give_up) return false;
     }
     /* Re-issue cancels every few rounds: an operation may have been running
      * (not cancellable) the first time. */

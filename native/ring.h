@@ -19,8 +19,8 @@ struct io_uring_sqe *uk_get_sqe(uk_ring *r);
 void uk_sqe_cancel(struct io_uring_sqe *sqe, uint64_t target, uint64_t ud);
 uint32_t uk_reap(uk_ring *r, uint32_t start, bool enable_when_empty);
 void uk_eventfd_enable(uk_ring *r, bool on);
-/* false: operations still outstanding after the time limit (see ring.c). */
-bool uk_ring_drain_all(uk_ring *r);
+/* false: operations still outstanding after the time limit, only with may_give_up (see ring.c). */
+bool uk_ring_drain_all(uk_ring *r, bool may_give_up);
 void uk_ring_unmap(uk_ring *r);
 uk_slot_mem *uk_slot(uk_ring *r, uint32_t slot);
 int uk_probe(uk_ring *r, uint8_t *ops, unsigned n);
