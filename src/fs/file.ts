@@ -17,6 +17,7 @@ import {
 import { checkSize, MAX_RW } from '../ops/args.js';
 import { DescOp } from '../backend/protocol.js';
 import { installFile, removeFile } from './registered.js';
+import { closeOnRing } from '../ops/sync-close.js';
 import { checkOptions, type OpOptions } from '../ops/validate.js';
 import { Ring } from '../ops/methods.js';
 import { OP } from '../ops/table.js';
@@ -246,6 +247,8 @@ export class File {
   /**
    * Closes the descriptor (IORING_OP_CLOSE). A registered fd leaves the
    * ring's file table first, in submission order with the close. Idempotent.
+   * On a ring that is already closed, the fd is closed synchronously (the
+   * ring's file table went with the ring).
    */
   async close(): Promise<void> {
     const fd = this.#fd;
@@ -255,12 +258,12 @@ export class File {
     this.#fileFlag = 0;
     this.#opFd = -1;
     if (i < 0) {
-      await this.#ring.closeFd(fd);
+      await closeOnRing(this.#ring, fd);
       return;
     }
     const removed = removeFile(this.#ring, i);
     try {
-      await this.#ring.closeFd(fd);
+      await closeOnRing(this.#ring, fd);
     } finally {
       await removed;
     }

@@ -13,6 +13,7 @@ import os from 'node:os';
 
 import { invalidArgType, outOfRange, SystemError } from '../errors.js';
 import { sysOf } from '../ops/socket.js';
+import { closeOnRing } from '../ops/sync-close.js';
 import type { OpOptions } from '../ops/validate.js';
 import { IORING_OP } from '../ring/constants.js';
 import { Ring } from '../ring/ring.js';
@@ -187,7 +188,7 @@ export class TcpListener extends EventEmitter {
         await this.#ring.unlink(this.#address.address).catch(() => {});
       }
       await this.#ring.shutdown(fd, 2).catch(() => {});
-      await this.#ring.closeFd(fd);
+      await closeOnRing(this.#ring, fd);
     })();
     return this.#closing;
   }

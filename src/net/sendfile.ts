@@ -8,16 +8,15 @@
  * left it empty; a pipe that saw any error (or may still hold bytes) is
  * closed and dropped, so no stale bytes can ever reach another socket.
  */
-import { closeSync } from 'node:fs';
 import os from 'node:os';
 
-import type { Backend, SyscallBackend } from '../backend/backend.js';
 import { invalidArgType, invalidArgValue, outOfRange, RingClosedError, SystemError } from '../errors.js';
 import { File } from '../fs/file.js';
 import '../ops/file.js';
 import { sysOf } from '../ops/socket.js';
+import { syncCloser, type SyncClose } from '../ops/sync-close.js';
 import { checkOptions, type OpOptions } from '../ops/validate.js';
-import { Ring, ringInternals } from '../ring/ring.js';
+import { Ring } from '../ring/ring.js';
 import { isSocket } from './brand.js';
 import { socketClosed } from './options.js';
 // Type only: socket.ts imports this module (Socket.sendFile); this one never loads socket.ts.
@@ -35,9 +34,6 @@ interface Pipe {
   readonly w: number;
 }
 
-/** Closes one fd the ring's backend made, synchronously (see syncCloser). */
-type SyncClose = (fd: number) => void;
-
 interface Pool {
   readonly pipes: Pipe[];
   readonly close: SyncClose;
@@ -52,49 +48,6 @@ const finalizer = new FinalizationRegistry<Pool>((pool) => {
 
 /** A lease dropped without release() or sendFile(): its pipe is closed when the lease is collected. */
 const leaseFinalizer = new FinalizationRegistry<{ pipe: Pipe; close: SyncClose }>((h) => closePair(h.close, h.pipe));
-
-/** The optional members other backends add (declared here until Backend names them). */
-type BackendExtras = Backend & { forgetFd?(fd: number): void; closeFd?(fd: number): unknown };
-type SysExtras = SyscallBackend & { close?(fd: number): number };
-
-
-/**
- * How to close, without the ring, an fd that the ring's backend made (a
- * closed ring cannot run IORING_OP_CLOSE). Fd numbers of the mock (and of
- * any backend with its own handles) are NOT fds of the process: node:fs
- * must never see them, or it would close libuv's or the user's real fd that
- * happens to have the same number.
- * - the backend's own synchronous close, `sys.close`, where it has one;
- * - the io_uring backend (kernel fds): close(2), after telling its teardown
- *   tracker to forget the fd (`forgetFd`, where the backend has it) — the
- *   ring's own path for a late fd;
- * - the mock: its `closeFd(fd)`;
- * - any other backend: not closed (its numbers go with the backend).
- * Holds the backend weakly: its fds die with it.
- */
-function syncCloser(ring: Ring): SyncClose {
-  const backend = ringInternals().backend(ring) as BackendExtras;
-  const sys = backend.sys as SysExtras | undefined;
-  if (typeof sys?.close === 'function') {
-    const ref = new WeakRef(sys);
-    return (fd) => void ref.deref()?.close?.(fd);
-  }
-  if (ringInternals().kernelBacked(ring)) {
-    return (fd) => {
-      backend.forgetFd?.(fd);
-      try {
-        closeSync(fd);
-      } catch {
-        /* already gone */
-      }
-    };
-  }
-  if (typeof backend.closeFd === 'function') {
-    const ref = new WeakRef(backend);
-    return (fd) => void ref.deref()?.closeFd?.(fd);
-  }
-  return () => {};
-}
 
 function poolOf(ring: Ring): Pool {
   let pool = pools.get(ring);

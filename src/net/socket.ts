@@ -17,6 +17,7 @@ import os from 'node:os';
 import { invalidArgType, invalidArgValue, outOfRange, SystemError } from '../errors.js';
 import type { File } from '../fs/file.js';
 import { sysOf, type RecvOptions, type SendOptions } from '../ops/socket.js';
+import { closeOnRing } from '../ops/sync-close.js';
 import { checkOptions, type Callback, type OpOptions } from '../ops/validate.js';
 import { Ring } from '../ring/ring.js';
 import {
@@ -517,7 +518,7 @@ export class Socket {
       // read side (pending receives end with 0; nothing is sent to the peer),
       // then close the fd (FIN, or RST with linger 0).
       await this.#ring.shutdown(fd, 0).catch(() => {});
-      await this.#ring.closeFd(fd);
+      await closeOnRing(this.#ring, fd);
     })();
     return this.#closed;
   }
@@ -534,7 +535,7 @@ export class Socket {
     this.#destroyed = true;
     this.#writes.destroy();
     const ring = this.#ring;
-    this.#closed = ring.shutdown(fd, 2).catch(() => {}).then(() => ring.closeFd(fd)).catch(() => {});
+    this.#closed = ring.shutdown(fd, 2).catch(() => {}).then(() => closeOnRing(ring, fd)).catch(() => {});
   }
 
   /** Whether destroy() was called. */

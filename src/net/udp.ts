@@ -6,6 +6,7 @@ import os from 'node:os';
 
 import { invalidArgType, outOfRange, SystemError } from '../errors.js';
 import { sysOf, type RecvOptions, type SendOptions } from '../ops/socket.js';
+import { closeOnRing } from '../ops/sync-close.js';
 import type { OpOptions } from '../ops/validate.js';
 import { Ring } from '../ring/ring.js';
 import { SocketAddress, type AddressFamily } from './address.js';
@@ -158,7 +159,7 @@ export class UdpSocket {
     if (fd < 0) return;
     this.#fd = -1;
     await this.#ring.shutdown(fd, 2).catch(() => {});
-    await this.#ring.closeFd(fd);
+    await closeOnRing(this.#ring, fd);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -12,7 +12,7 @@ import os from 'node:os';
 import { after, before, describe, test } from 'node:test';
 
 import { AbortError, Ring, SystemError, TimeoutError } from '../../src/index.js';
-import { FORMS, call, fdCount, fdsPointingAt, rejection, tmpDir, type Form, type TmpDir } from '../helpers/fs-util.js';
+import { FORMS, call, fdSnapshot, fdsOpenedSince, fdsPointingAt, rejection, tmpDir, type Form, type TmpDir } from '../helpers/fs-util.js';
 import { skipUnlessIoUring } from '../helpers/io-uring-probe.js';
 import { delay, nextTurn, waitUntil } from '../helpers/loop.js';
 
@@ -170,7 +170,7 @@ describe('aborted and timed-out opens leak no fd', () => {
 
   for (const form of FORMS) {
     test(`open blocked in the kernel (FIFO waiting for a reader), aborted: AbortError, no fd (${form})`, { skip: FIFO_SKIP }, async () => {
-      const base = fdCount();
+      const base = fdSnapshot();
       const ac = new AbortController();
       const reason = new Error('stop waiting');
       const p = call<number>(form, ring, 'open', fifo, FIFO_WRITE, 0o644, { signal: ac.signal });
@@ -179,11 +179,11 @@ describe('aborted and timed-out opens leak no fd', () => {
       const e = await rejection(p);
       assertAbort(e, reason, 'open fifo');
       await quiet();
-      assert.equal(fdCount(), base);
+      assert.deepEqual(fdsOpenedSince(base), []);
     });
 
     test(`open blocked in the kernel (FIFO waiting for a reader), timeout: ETIMEDOUT with path (${form})`, { skip: FIFO_SKIP }, async () => {
-      const base = fdCount();
+      const base = fdSnapshot();
       const p = call<number>(form, ring, 'open', fifo, FIFO_WRITE, 0o644, { timeout: 20 });
       // Safety net: if the deadline never fires, unblock the open with a reader after a
       // generous bound so that the test fails instead of hanging.
@@ -207,7 +207,7 @@ describe('aborted and timed-out opens leak no fd', () => {
       assert.equal(e.path, fifo);
       assert.ok(e.message.startsWith('ETIMEDOUT: ') && e.message.endsWith(`, open '${fifo}'`), e.message);
       await quiet();
-      assert.equal(fdCount(), base);
+      assert.deepEqual(fdsOpenedSince(base), []);
     });
   }
 
@@ -216,7 +216,7 @@ describe('aborted and timed-out opens leak no fd', () => {
     const N = 200;
     const files = Array.from({ length: N }, (_, i) => tmp.file(`own-${i}`));
     for (const f of files) fs.writeFileSync(f, '');
-    const base = fdCount();
+    const base = fdSnapshot();
     const before = ring.stats();
     const leaks: string[] = [];
     const outcomes = await Promise.all(files.map((f, i) => {
@@ -240,7 +240,7 @@ describe('aborted and timed-out opens leak no fd', () => {
     assert.deepEqual(leaks, [], 'fds still open when the AbortError was delivered');
     assert.deepEqual(outcomes, new Array(N).fill('aborted'), 'an abort requested before completion always wins');
     await quiet();
-    assert.equal(fdCount(), base);
+    assert.deepEqual(fdsOpenedSince(base), []);
     // The ring closed the fds itself (one close each, counted as submitted): the
     // path under test really ran (the opens completed before the cancel).
     const closes = ring.stats().submitted - before.submitted - N;
@@ -251,7 +251,7 @@ describe('aborted and timed-out opens leak no fd', () => {
     const N = 1000;
     for (let i = 0; i < 50; i++) fs.writeFileSync(tmp.file(`w-${i}`), 'w');
     await quiet();
-    const base = fdCount();
+    const base = fdSnapshot();
     const before = ring.stats();
     const tally = new Map<string, number>();
     const count = (k: string) => tally.set(k, (tally.get(k) ?? 0) + 1);
@@ -284,7 +284,7 @@ describe('aborted and timed-out opens leak no fd', () => {
     }
     const settled = await Promise.allSettled(pending);
     await quiet();
-    assert.equal(fdCount(), base, `fds leaked (outcomes: ${JSON.stringify([...tally])})`);
+    assert.deepEqual(fdsOpenedSince(base), [], `fds leaked (outcomes: ${JSON.stringify([...tally])})`);
     const wrong = settled.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []));
     assert.deepEqual(wrong.slice(0, 5), [], `${wrong.length} opens settled wrongly`);
     const st = ring.stats();

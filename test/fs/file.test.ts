@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 
 import { AbortError, BigIntStats, File, Ring, Stats, copyFile, readFile, writeFile } from '../../src/index.js';
-import { fdCount, isOpen, pattern, rejection, tmpDir, type TmpDir } from '../helpers/fs-util.js';
+import { fdSnapshot, fdsOpenedSince, isOpen, pattern, rejection, tmpDir, type TmpDir } from '../helpers/fs-util.js';
 
 const ring = Ring.current();
 
@@ -33,7 +33,7 @@ async function failure(fn: () => unknown): Promise<Error & { code?: unknown; sys
 describe('File', () => {
   test('open, read, write, readv, writev, stat, sync, datasync, truncate, allocate, close', async () => {
     const p = tmp.file('methods');
-    const base = fdCount();
+    const base = fdSnapshot();
     const f = await File.open(p, 'w+', 0o600);
     assert.ok(f.fd >= 0 && isOpen(f.fd));
     assert.equal(f.ring, ring);
@@ -73,7 +73,7 @@ describe('File', () => {
     assert.equal(f.fd, -1);
     assert.equal(isOpen(fd), false, 'close() closed the descriptor');
     await f.close(); // idempotent
-    assert.equal(fdCount(), base);
+    assert.deepEqual(fdsOpenedSince(base), []);
   });
 
   test('methods of a closed File fail with EBADF and submit nothing', async () => {
@@ -103,7 +103,7 @@ describe('File', () => {
   test('Symbol.asyncDispose closes the fd, also when the block throws', async () => {
     const p = tmp.file('dispose');
     fs.writeFileSync(p, 'disposable');
-    const base = fdCount();
+    const base = fdSnapshot();
     let fd = -1;
     let file: File | undefined;
     {
@@ -117,7 +117,7 @@ describe('File', () => {
     }
     assert.equal(file.fd, -1);
     assert.equal(isOpen(fd), false, 'closed when the block ended');
-    assert.equal(fdCount(), base);
+    assert.deepEqual(fdsOpenedSince(base), []);
 
     const boom = new Error('boom');
     await assert.rejects(async () => {
@@ -128,7 +128,7 @@ describe('File', () => {
     }, (e) => e === boom);
     assert.equal(file.fd, -1);
     assert.equal(isOpen(fd), false, 'closed when the block threw');
-    assert.equal(fdCount(), base);
+    assert.deepEqual(fdsOpenedSince(base), []);
 
     assert.equal(typeof File.prototype[Symbol.asyncDispose], 'function');
   });
@@ -193,7 +193,7 @@ describe('File', () => {
 
 describe('readFile / writeFile / copyFile', () => {
   test('round trips: empty, small string, 3 MiB; same bytes as node:fs', async () => {
-    const base = fdCount();
+    const base = fdSnapshot();
     const cases: [string, Buffer][] = [
       ['empty', Buffer.alloc(0)],
       ['small', Buffer.from('hello, world\n')],
@@ -211,7 +211,7 @@ describe('readFile / writeFile / copyFile', () => {
       await copyFile(p, copy);
       assert.ok(fs.readFileSync(copy).equals(data), `copyFile ${name}`);
     }
-    assert.equal(fdCount(), base);
+    assert.deepEqual(fdsOpenedSince(base), []);
   });
 
   test('encodings, modes, flags', async () => {
@@ -263,7 +263,7 @@ describe('readFile / writeFile / copyFile', () => {
   });
 
   test('copyFile: mode copied, overwrite truncates, exclusive on an existing dest -> EEXIST', async () => {
-    const base = fdCount();
+    const base = fdSnapshot();
     const src = tmp.file('csrc');
     fs.writeFileSync(src, pattern(1_500_000, 25));
     fs.chmodSync(src, 0o640);
@@ -290,16 +290,34 @@ describe('readFile / writeFile / copyFile', () => {
     assert.equal(missing.code, 'ENOENT');
     assert.equal(missing.path, tmp.file('nope'));
     assert.equal(fs.existsSync(tmp.file('nope2')), false);
-    assert.equal(fdCount(), base, 'no fd left open by the failures');
+    assert.deepEqual(fdsOpenedSince(base), [], 'no fd left open by the failures');
+  });
+
+  test('close() after the ring closed still closes the fd (plain and registered)', async () => {
+    const p = tmp.file('orphan');
+    fs.writeFileSync(p, 'x');
+    const own = new Ring();
+    const base = fdSnapshot();
+    const plain = await File.open(p, 'r', 0o666, { ring: own });
+    const registered = await File.open(p, 'r', 0o666, { ring: own, register: 'auto' });
+    assert.equal(fdsOpenedSince(base).length, 2);
+    await own.close();
+    assert.equal(plain.fd >= 0 && isOpen(plain.fd), true, 'the ring does not close the files it opened');
+    await plain.close();
+    await registered.close();
+    assert.equal(plain.fd, -1);
+    assert.deepEqual(fdsOpenedSince(base), [], 'both fds closed without the ring');
+    assert.equal((await failure(() => plain.stat())).code, 'EBADF');
+    await plain.close(); // idempotent
   });
 
   test('failures leave no fd open: readFile of a directory, writeFile into a missing directory', async () => {
-    const base = fdCount();
+    const base = fdSnapshot();
     const e = await rejection(readFile(tmp.dir));
     assert.equal(e.code, 'EISDIR');
     const w = await rejection(writeFile(tmp.file('no/such/file'), 'x'));
     assert.equal(w.code, 'ENOENT');
     assert.equal(w.path, tmp.file('no/such/file'));
-    assert.equal(fdCount(), base);
+    assert.deepEqual(fdsOpenedSince(base), []);
   });
 });

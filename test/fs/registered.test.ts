@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { BufferPool, File, Ring } from '../../src/index.js';
 import { MockBackend } from '../../src/testing.js';
-import { directIoDir, fdCount, FORMS, pattern, RANGE, TYPE, VALUE, assertThrowsCoded, rejection, tmpDir, type TmpDir }
+import { directIoDir, fdSnapshot, fdsOpenedSince, FORMS, pattern, RANGE, TYPE, VALUE, assertThrowsCoded, rejection, tmpDir, type TmpDir }
   from '../helpers/fs-util.js';
 import { makeFifo } from '../helpers/fifo.js';
 import { skipUnlessIoUring } from '../helpers/io-uring-probe.js';
@@ -239,7 +239,7 @@ describe('unregistering and ring close', { skip: REG_SKIP }, () => {
   test('closing a ring with a fixed read in flight and a registered file settles everything', async () => {
     const ring = new Ring();
     const fifo = makeFifo();
-    const fds = fdCount();
+    const fds = fdSnapshot();
     try {
       const pool = ring.registerBuffers({ count: 1, size: 4096 });
       const f = await File.open(fifo.path, 'r+', 0o666, { ring, register: true });
@@ -256,7 +256,7 @@ describe('unregistering and ring close', { skip: REG_SKIP }, () => {
     } finally {
       fifo.close();
     }
-    assert.ok(fdCount() <= fds, 'no fd left behind');
+    assert.deepEqual(fdsOpenedSince(fds), [], 'no fd left behind');
   });
 });
 
@@ -338,7 +338,7 @@ describe('registered file table', { skip: REG_SKIP }, () => {
       fs.writeFileSync(p, `file-${String(i).padStart(4, '0')}`);
       return p;
     });
-    const fds = fdCount();
+    const fds = fdSnapshot();
     const ring = new Ring();
     try {
       for (let round = 0; round < 125; round++) {
@@ -364,7 +364,7 @@ describe('registered file table', { skip: REG_SKIP }, () => {
     } finally {
       await ring.close();
     }
-    assert.equal(fdCount(), fds, 'no fd leaked');
+    assert.deepEqual(fdsOpenedSince(fds), [], 'no fd leaked');
   });
 
   test('register: true fails clearly where there is no table (mock backend) and closes the fd', async () => {

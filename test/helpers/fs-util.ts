@@ -117,7 +117,7 @@ export function pattern(len: number, seed: number): Buffer {
   return b;
 }
 
-export { fdCount, isOpen } from './fds.js';
+export { fdCount, fdSnapshot, fdsLeftOpen, fdsOpenedSince, isOpen } from './fds.js';
 
 /** The open fds of this process that point at `file`. */
 export function fdsPointingAt(file: string): number[] {

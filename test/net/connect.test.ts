@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { AbortError, Ring, Socket, TcpListener, TimeoutError } from '../../src/index.js';
 import { connect, interleave, type LookupFunction } from '../../src/net/connect.js';
-import { fdCount } from '../helpers/fds.js';
+import { fdSnapshot, fdsOpenedSince } from '../helpers/fds.js';
 import { skipUnlessIoUring } from '../helpers/io-uring-probe.js';
 import { waitUntil } from '../helpers/loop.js';
 
@@ -244,7 +244,7 @@ describe('Happy Eyeballs', () => {
     const { v4, v6, port } = dualListeners(0);
     const plugged = await plug(v4); // 127.0.0.1:port now drops SYNs
     const acc = v6.accept();
-    const fds = fdCount();
+    const fds = fdSnapshot();
     try {
       const s = await connect('slow-v4.test', port, {
         lookup: fakeLookup([{ address: '127.0.0.1', family: 4 }, { address: '::1', family: 6 }]),
@@ -252,7 +252,7 @@ describe('Happy Eyeballs', () => {
       });
       assert.equal(s.remoteAddress().address, '::1');
       await quiet(); // the hanging connect was cancelled in the kernel
-      assert.equal(fdCount(), fds + 2, 'only the winner and its accepted peer are open');
+      assert.equal(fdsOpenedSince(fds).length, 2, 'only the winner and its accepted peer are open');
       await s.close();
       await (await acc).close();
     } finally {
@@ -310,7 +310,7 @@ describe('timeout and signal', () => {
     const l2 = TcpListener.bind({ host: '127.0.0.2', port: l.address().port, backlog: 0 });
     const p1 = await plug(l);
     const p2 = await plug(l2);
-    const fds = fdCount();
+    const fds = fdSnapshot();
     try {
       const err = await connect('hang.test', l.address().port, {
         lookup: fakeLookup([{ address: '127.0.0.1', family: 4 }, { address: '127.0.0.2', family: 4 }]),
@@ -319,7 +319,7 @@ describe('timeout and signal', () => {
       assert.ok(err instanceof TimeoutError, String(err));
       assert.equal((err as TimeoutError).code, 'ETIMEDOUT');
       await quiet();
-      assert.equal(fdCount(), fds);
+      assert.deepEqual(fdsOpenedSince(fds), []);
     } finally {
       await p1.close();
       await p2.close();
@@ -336,7 +336,7 @@ describe('timeout and signal', () => {
   test('signal aborts all attempts (AbortError with the reason as cause); a pre-aborted signal rejects at once', HANG, async () => {
     const l = TcpListener.bind({ host: '127.0.0.1', port: 0, backlog: 0 });
     const p = await plug(l);
-    const fds = fdCount();
+    const fds = fdSnapshot();
     try {
       const ac = new AbortController();
       const pending = connect('127.0.0.1', l.address().port, { signal: ac.signal });
@@ -345,7 +345,7 @@ describe('timeout and signal', () => {
       assert.ok(err instanceof AbortError, String(err));
       assert.equal((err as AbortError).cause, 'stop');
       await quiet();
-      assert.equal(fdCount(), fds);
+      assert.deepEqual(fdsOpenedSince(fds), []);
       const pre = AbortSignal.abort('already');
       const err2 = await connect('127.0.0.1', l.address().port, { signal: pre }).then(() => assert.fail('connected'), (e: unknown) => e);
       assert.ok(err2 instanceof AbortError);

@@ -15,7 +15,7 @@ import { File, Ring, Socket, TcpListener } from '../../src/index.js';
 import {
   drainSendFilePipes, sendFile, sendFilePoolSize, SENDFILE_POOL_MAX,
 } from '../../src/net/sendfile.js';
-import { fdCount, fdKinds } from '../helpers/fds.js';
+import { fdKinds, fdSnapshot, fdsOpenedSince } from '../helpers/fds.js';
 import { tmpDir, type TmpDir } from '../helpers/fs-util.js';
 import { skipUnlessIoUring } from '../helpers/io-uring-probe.js';
 
@@ -197,7 +197,7 @@ describe('sendFile', () => {
   test('peer closes mid-transfer: rejects, the pipe is discarded, no fd leaks', async () => {
     drainSendFilePipes(ring);
     const pipesBefore = fdKinds().get('pipe:') ?? 0;
-    const baseline = fdCount();
+    const baseline = fdSnapshot();
     const f = await File.open(path, 'r');
 
     for (const pooled of [0, 1]) {
@@ -222,9 +222,9 @@ describe('sendFile', () => {
     await f.close();
     assert.equal(sendFilePoolSize(ring), 0);
     // Everything closed: pipes and fds back to where they were.
-    for (let i = 0; i < 50 && fdCount() !== baseline; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 50 && fdsOpenedSince(baseline).length !== 0; i++) await new Promise((r) => setTimeout(r, 10));
     assert.equal(fdKinds().get('pipe:') ?? 0, pipesBefore, 'pipe fds back to baseline');
-    assert.equal(fdCount(), baseline, 'fd count back to baseline');
+    assert.deepEqual(fdsOpenedSince(baseline), [], 'every fd opened since the baseline closed');
   });
 
   test('drainSendFilePipes closes the pooled pipes', { skip: skipUnlessIoUring("counts the kernel pipe fds io_uring's splice path pools (the portable backend pools none)") }, async () => {

@@ -9,10 +9,11 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
+import path from 'node:path';
 import { after, describe, test } from 'node:test';
 
-import { Ring, Socket, SocketAddress, SystemError, TcpListener, UnixListener } from '../../src/index.js';
-import { fdCount } from '../helpers/fds.js';
+import { Ring, Socket, SocketAddress, SystemError, TcpListener, UdpSocket, UnixListener } from '../../src/index.js';
+import { fdCount, fdSnapshot, fdsLeftOpen, fdsOpenedSince } from '../helpers/fds.js';
 import { waitUntil } from '../helpers/loop.js';
 import {
   abstractName, deadline, drain, echoServer, hasIPv6Loopback, recvAll, recvExactly, rejectionOf, sleep, sockDir,
@@ -559,6 +560,30 @@ describe('teardown', () => {
         `receives pending on sockets closed with close() never settle (inFlight ${inFlight})`);
     } finally {
       await l.close();
+    }
+  });
+});
+
+describe('closing after the ring closed', () => {
+  test('Socket, TcpListener, UnixListener and UdpSocket release their fds when closed after their ring', async () => {
+    const own = new Ring();
+    const base = fdSnapshot();
+    const l = TcpListener.bind({ host: '127.0.0.1', ring: own });
+    const accepted = l.accept();
+    const c = await Socket.connect(l.address(), { ring: own });
+    const s = await deadline(accepted, SOON, 'accept');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'uringkit-orphan-'));
+    const u = UnixListener.bind(path.join(dir, 'sock'), { ring: own });
+    const d = UdpSocket.bind({ address: '127.0.0.1:0', ring: own });
+    const c2 = await Socket.connect(l.address(), { ring: own });
+    try {
+      assert.ok(fdsOpenedSince(base).length >= 6, `fds opened: ${fdsOpenedSince(base).join(', ')}`);
+      await own.close();
+      c2.destroy();
+      await Promise.all([c.close(), s.close(), l.close(), u.close(), d.close(), c2.close()]);
+      assert.deepEqual(await fdsLeftOpen(base, SOON), [], 'every fd closed without the ring');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });

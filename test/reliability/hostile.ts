@@ -383,4 +383,4 @@ export function tmpDir(prefix: string): { dir: string; remove(): void } {
   };
 }
 
-export { fdCount } from '../helpers/fds.js';
+export { fdCount, fdSnapshot, fdsOpenedSince } from '../helpers/fds.js';
