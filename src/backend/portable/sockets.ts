@@ -41,6 +41,12 @@ export const FD_BASE = 0x40000000;
 const CLOSE_FLUSH_MS = 10_000;
 /** Bytes received and not yet read past which the socket is paused. */
 export const INBOX_HIGH = 1 << 20;
+/**
+ * What libuv reads every socket's bytes into (net.Socket's `onread`): one per
+ * thread, as reads and their callbacks never interleave; each read's bytes
+ * are copied out in its callback.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 const SOCK_STREAM = 1;
 const SOCK_DGRAM = 2;
@@ -209,20 +215,66 @@ class StreamHandle extends Handle {
     return m;
   }
 
-  /** Wires a connected net.Socket (connect or accept) to this handle. */
+  /**
+   * net.Socket's `onread` option for this handle's socket: libuv reads into
+   * READ_BUFFER and calls back synchronously (no Readable stream, no Buffer
+   * allocated per read); the bytes are copied out at once (see #onRead).
+   */
+  readOptions(): { buffer: Buffer; callback: (n: number, buf: Buffer) => boolean } {
+    return { buffer: READ_BUFFER, callback: (n: number, buf: Buffer) => this.#onRead(n, buf) };
+  }
+
+  /**
+   * Received bytes (`n` of them at the start of `buf`, which libuv reuses for
+   * the next read): straight into provided buffers when a multishot recv
+   * waits and nothing is queued before them, else into the inbox (a copy).
+   */
+  #onRead(n: number, buf: Buffer): boolean {
+    const ib = this.inbox;
+    const m = this.#multi;
+    let from = 0;
+    if (m !== undefined && ib.bytes === 0) {
+      while (from < n) {
+        const bid = m.ring.take();
+        if (bid === undefined) {
+          // The pool is dry: the rest waits in the inbox; the multishot ends (ENOBUFS), as #feedMulti ends it.
+          this.#multi = undefined;
+          m.op.complete(-E.ENOBUFS);
+          break;
+        }
+        const view = m.ring.view(bid);
+        const k = buf.copy(view, 0, from, n);
+        from += k;
+        m.op.more(k, IORING_CQE_F_BUFFER | (bid << IORING_CQE_BUFFER_SHIFT));
+      }
+    }
+    if (from < n) {
+      const chunk = Buffer.allocUnsafe(n - from);
+      buf.copy(chunk, 0, from, n);
+      this.#received(chunk);
+    } else if (this.pollers.size > 0) this.changed();
+    return true;
+  }
+
+  /** Bytes received into a Buffer of their own (the inbox keeps it). */
+  #received(chunk: Buffer): void {
+    const ib = this.inbox;
+    ib.push(chunk);
+    this.#feed();
+    if (ib.bytes > this.inboxHigh && !this.paused) {
+      this.paused = true;
+      this.sock?.pause();
+    }
+    this.changed();
+  }
+
+  /** Wires a connected net.Socket (connect or accept, made with readOptions()) to this handle. */
   attach(sock: net.Socket): void {
     this.sock = sock;
     sock.unref();
     const ib = this.inbox;
-    sock.on('data', (chunk: Buffer) => {
-      ib.push(chunk);
-      this.#feed();
-      if (ib.bytes > this.inboxHigh && !this.paused) {
-        this.paused = true;
-        sock.pause();
-      }
-      this.changed();
-    });
+    // Only where the runtime ignores `onread` does data come as 'data' events.
+    sock.on('data', (chunk: Buffer) => this.#received(chunk));
     sock.on('end', () => {
       this.#readRest();
       ib.eof = true;
@@ -572,7 +624,7 @@ class StreamHandle extends Handle {
       this.boundHandle.close();
       this.boundHandle = undefined;
     }
-    const sock = new net.Socket({ allowHalfOpen: true });
+    const sock = new net.Socket({ allowHalfOpen: true, onread: this.readOptions() } as net.SocketConstructorOpts);
     this.connecting = op;
     const onError = (err: Error): void => {
       if (this.connecting !== op) return;
@@ -675,10 +727,10 @@ class StreamHandle extends Handle {
     }
     h.onconnection = (status, client) => {
       if (status !== 0 || client === undefined) return;
-      const sock = new net.Socket({ handle: client, allowHalfOpen: true } as net.SocketConstructorOpts);
-      sock.unref();
       // Bytes may arrive before accept: buffer them as the kernel would (the inbox applies backpressure).
       const pre = new StreamHandle(this.domain);
+      const sock = new net.Socket({ handle: client, allowHalfOpen: true, onread: pre.readOptions() } as net.SocketConstructorOpts);
+      sock.unref();
       if (this.domain === AF_UNIX) pre.local = this.local;
       // The kernel's accepted socket inherits the listener's buffer sizes: so do the records.
       for (const name of [SO_SNDBUF, SO_RCVBUF]) {
