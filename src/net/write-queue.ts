@@ -16,10 +16,15 @@ import os from 'node:os';
 import { AbortError, invalidArgType, invalidArgValue, outOfRange, SystemError } from '../errors.js';
 import { sendZeroCopy, type SendOptions } from '../ops/socket.js';
 import { checkUint32, type Callback } from '../ops/validate.js';
+import { DescOp } from '../backend/protocol.js';
+import { OP } from '../ops/table.js';
 import { IORING_OP } from '../ring/constants.js';
-import type { Ring } from '../ring/ring.js';
+import { ringInternals, type OpExtra, type Ring } from '../ring/ring.js';
 import { AF_UNIX } from './address.js';
 import { int, socketClosed } from './options.js';
+
+/** The most bytes one send takes (ring.send's own limit: a larger window goes through ring.send, which refuses it). */
+const MAX_IO = 0x7ffff000;
 
 /** Default zeroCopyThreshold: writes at least this large may use SEND_ZC (see Socket.setZeroCopy). */
 export const ZERO_COPY_THRESHOLD = 64 * 1024;
@@ -84,6 +89,8 @@ export class WriteQueue {
   #drainWaiters: (() => void)[] | undefined;
   /** Reused send options of plain writes (the ring reads them synchronously). */
   readonly #sendOpts: SendOptions = { offset: 0, length: 0, zeroCopy: false };
+  /** Reused memory description of a plain write's send (the ring copies it into the slot at once). */
+  readonly #extra: OpExtra = { pin: undefined, offset: 0, length: 0 };
   #destroyed = false;
   /** Set once a write failed part-way: every later write fails with it. */
   #broken: WriteIncompleteError | undefined;
@@ -248,6 +255,20 @@ export class WriteQueue {
         sendZeroCopy(this.#target.ring, req.fd, req.view!, offset, length, flags, o, (err, n, more) => this.#onZc(req, err, n, more));
         return;
       }
+      if (o === undefined && req.total - req.done <= MAX_IO) {
+        // A write without options: the send ring.send(fd, view, { offset, length }) would issue (its
+        // arguments were checked by write()), without checking them again per send.
+        const x = this.#extra;
+        x.pin = req.view;
+        x.offset = req.start + req.done;
+        x.length = req.total - req.done;
+        try {
+          ringInternals().run(this.#target.ring, OP.send!, DescOp.SEND, req.fd, 0, 0, undefined, this.#onSent, x);
+        } finally {
+          x.pin = undefined;
+        }
+        return;
+      }
       let opts: SendOptions;
       if (o === undefined) opts = this.#sendOpts;
       else opts = { ...o, zeroCopy: false };
@@ -378,11 +399,13 @@ export class WriteQueue {
   }
 
   #useZeroCopy(perWrite: boolean | 'auto' | undefined, total: number): boolean {
-    const t = this.#target;
-    if (perWrite === false || t.family === AF_UNIX || !t.ring.supports(IORING_OP.SEND_ZC)) return false;
-    if (perWrite === true) return true; // this write asked for it: any size, any peer
+    if (perWrite === false) return false;
     const mode = this.#zcMode;
-    if (mode === false || total < this.#zcThreshold) return false;
+    // The policy first (no ring query for the small writes it rules out).
+    if (perWrite !== true && (mode === false || total < this.#zcThreshold)) return false;
+    const t = this.#target;
+    if (t.family === AF_UNIX || !t.ring.supports(IORING_OP.SEND_ZC)) return false;
+    if (perWrite === true) return true; // this write asked for it: any size, any peer
     if (mode === true) return true;
     let local = this.#remoteIsLocal;
     if (local === undefined) local = this.#remoteIsLocal = t.peerOnThisHost();

@@ -243,6 +243,14 @@ export class PortableBackend implements Backend {
 
   #start(op: Op, stage: Int32Array, f64: Float64Array, base: number, pin: unknown): void {
     const code = op.code;
+    if (code === DescOp.SEND && op.fd >= FD_BASE) {
+      // The hot path of a stream socket's SEND: what #socketOp does for it, without its other cases.
+      const h = this.#table.get(op.fd);
+      if (h instanceof StreamHandle) {
+        const view = windowOf(pin, f64[(base + Rec.OFFSET) >> 1]!, stage[base + Rec.LENGTH]! >>> 0);
+        return view === undefined ? op.complete(-E.EFAULT) : h.send(op, view);
+      }
+    }
     switch (code) {
       case DescOp.NOP:
         return op.complete(0);

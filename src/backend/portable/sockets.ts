@@ -145,6 +145,19 @@ function fdOf(handle: unknown): number {
   return typeof fd === 'number' && Number.isInteger(fd) && fd >= 0 ? fd : -1;
 }
 
+/**
+ * Copies src[from, from + k) to the start of dst: a plain loop for the small
+ * messages (no view object, cheaper than Buffer#copy's checks), a typed-array
+ * copy for the rest.
+ */
+function copyBytes(src: Uint8Array, from: number, dst: Uint8Array, k: number): void {
+  if (k <= 256) {
+    for (let i = 0; i < k; i++) dst[i] = src[from + i]!;
+  } else {
+    dst.set(new Uint8Array(src.buffer, src.byteOffset + from, k));
+  }
+}
+
 /** write(2) on a non-blocking fd, again after EINTR (a signal, no progress); throws the other errors. */
 function writeRetrying(fd: number, view: Uint8Array): number {
   for (let i = 0; ; i++) {
@@ -243,14 +256,15 @@ class StreamHandle extends Handle {
           break;
         }
         const view = m.ring.view(bid);
-        const k = buf.copy(view, 0, from, n);
+        const k = Math.min(view.length, n - from);
+        copyBytes(buf, from, view, k);
         from += k;
         m.op.more(k, IORING_CQE_F_BUFFER | (bid << IORING_CQE_BUFFER_SHIFT));
       }
     }
     if (from < n) {
       const chunk = Buffer.allocUnsafe(n - from);
-      buf.copy(chunk, 0, from, n);
+      copyBytes(buf, from, chunk, n - from);
       this.#received(chunk);
     } else if (this.pollers.size > 0) this.changed();
     return true;
@@ -271,6 +285,7 @@ class StreamHandle extends Handle {
   /** Wires a connected net.Socket (connect or accept, made with readOptions()) to this handle. */
   attach(sock: net.Socket): void {
     this.sock = sock;
+    this.#fdAttached = fdOf((sock as unknown as { _handle?: unknown })._handle);
     sock.unref();
     const ib = this.inbox;
     // Only where the runtime ignores `onread` does data come as 'data' events.
@@ -456,10 +471,20 @@ class StreamHandle extends Handle {
    */
   static rawFdAccess = true;
 
+  /**
+   * The kernel fd of the attached socket, read once at attach(): libuv's
+   * handle keeps it until the socket is destroyed (destroy() closes it
+   * synchronously), so #rawFd() uses it only while the socket is not destroyed.
+   */
+  #fdAttached = -1;
+
   /** The socket's kernel fd, or -1 (none, closed, or not offered by this runtime). */
   #rawFd(): number {
     if (!StreamHandle.rawFdAccess) return -1;
-    return fdOf((this.sock as unknown as { _handle?: unknown } | undefined)?._handle);
+    const s = this.sock;
+    if (s === undefined) return -1;
+    if (this.#fdAttached >= 0 && !s.destroyed) return this.#fdAttached;
+    return fdOf((s as unknown as { _handle?: unknown })._handle);
   }
 
   /** Why a send cannot go now (negative errno), or 0. */
