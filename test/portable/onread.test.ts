@@ -1,0 +1,169 @@
+/**
+ * The portable backend's receive path (src/backend/portable/sockets.ts):
+ * libuv reads every socket into one shared buffer (net.Socket's `onread`)
+ * and each read's bytes are copied out at once, straight into the provided
+ * buffers of a waiting multishot recv, else into the handle's inbox. One read
+ * may fill several provided buffers; when the pool runs dry in the middle of
+ * a read the multishot ends with ENOBUFS and the rest of that read waits in
+ * the inbox, in order, for the next receive. Every byte arrives once, in
+ * order, whichever way it went; reads of other sockets in between (the shared
+ * buffer reused) change nothing already delivered.
+ */
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import os from 'node:os';
+import { after, describe, test } from 'node:test';
+
+import { NativeStat } from '../../src/backend/protocol.js';
+import { BufRing, IORING_CQE_BUFFER_SHIFT, IORING_CQE_F_BUFFER, IORING_CQE_F_MORE, Op, PortableRing }
+  from '../../src/backend/portable/engine.js';
+import { StreamHandle } from '../../src/backend/portable/sockets.js';
+import { AF_INET } from '../../src/backend/shared/sockaddr.js';
+
+const E = os.constants.errno;
+const SOON = 20_000;
+const RECV = 27;
+
+/** A PortableRing outside any Ring whose completions ([res, flags] per slot) are collected as they are handed over. */
+function collectingRing(): { r: PortableRing; cqes: Map<number, [number, number][]>; changed: () => Promise<void> } {
+  const cqes = new Map<number, [number, number][]>();
+  let wake: (() => void) | undefined;
+  const r: PortableRing = new PortableRing(new Int32Array(16 + 16 * 4), new Int32Array(64 * 4),
+    new Float64Array(NativeStat.COUNT), new Int32Array(3), () => {
+      for (let n = r.deliver(); n > 0; n = r.deliver()) {
+        for (let i = 0; i < n; i++) {
+          const slot = r.out[i * 4]!;
+          const list = cqes.get(slot) ?? [];
+          list.push([r.out[i * 4 + 2]!, r.out[i * 4 + 3]!]);
+          cqes.set(slot, list);
+        }
+      }
+      wake?.();
+    }, 4, 8, 0);
+  const changed = (): Promise<void> => new Promise((resolve) => (wake = resolve));
+  return { r, cqes, changed };
+}
+
+/** A connected pair: a StreamHandle wired to a net.Socket made with its readOptions(), and the node:net peer. */
+async function connectedHandle(): Promise<{ h: StreamHandle; peer: net.Socket; srv: net.Server }> {
+  let take!: (s: net.Socket) => void;
+  const peerP = new Promise<net.Socket>((resolve) => (take = resolve));
+  const srv = net.createServer((s) => take(s));
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const h = new StreamHandle(AF_INET);
+  const sock = new net.Socket({ allowHalfOpen: true, onread: h.readOptions() } as net.SocketConstructorOpts);
+  await new Promise<void>((resolve, reject) => {
+    sock.once('error', reject);
+    sock.connect((srv.address() as net.AddressInfo).port, '127.0.0.1', resolve);
+  });
+  h.attach(sock);
+  return { h, peer: await peerP, srv };
+}
+
+/** Waits (bounded) until `cond()` holds, checking after each hand-over of completions. */
+async function until(cond: () => boolean, changed: () => Promise<void>, what: string): Promise<void> {
+  const limit = Date.now() + SOON;
+  while (!cond()) {
+    if (Date.now() > limit) assert.fail(`timed out waiting for ${what}`);
+    await Promise.race([changed(), new Promise((resolve) => setTimeout(resolve, 50))]);
+  }
+}
+
+describe('portable backend: reads through onread into provided buffers and the inbox', () => {
+  const open: { h: StreamHandle; peer: net.Socket; srv: net.Server }[] = [];
+  after(() => {
+    for (const c of open) {
+      c.h.close();
+      c.peer.destroy();
+      c.srv.close();
+    }
+  });
+
+  test('one read spans several provided buffers; the pool runs dry mid-read: ENOBUFS, the rest waits in the inbox, in order', async () => {
+    const { r, cqes, changed } = collectingRing();
+    const c = await connectedHandle();
+    open.push(c);
+    const SIZE = 64;
+    const COUNT = 4;
+    const memory = new Uint8Array(SIZE * COUNT);
+    const pool = new BufRing(memory, SIZE, COUNT);
+    const multi = new Op(r, 1, 1 << 2, 0, -1, true);
+    r.pending.set(1, multi);
+    c.h.recvMultishot(multi, pool, 0);
+    // 1000 bytes: more than the pool holds (256), so the multishot must end with ENOBUFS after 4 buffers.
+    const data = Buffer.alloc(1000);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7 + 3) & 0xff;
+    c.peer.write(data);
+    await until(() => multi.done, changed, 'the multishot to end');
+    const list = cqes.get(1)!;
+    const last = list[list.length - 1]!;
+    assert.deepEqual(last, [-E.ENOBUFS, 0], 'ends with ENOBUFS, no F_MORE');
+    const chunks = list.slice(0, -1);
+    assert.equal(chunks.length, COUNT, 'every buffer of the pool was filled before ENOBUFS');
+    const got: Buffer[] = [];
+    const bids = new Set<number>();
+    for (const [res, flags] of chunks) {
+      assert.equal(flags & (IORING_CQE_F_MORE | IORING_CQE_F_BUFFER), IORING_CQE_F_MORE | IORING_CQE_F_BUFFER);
+      const bid = flags >>> IORING_CQE_BUFFER_SHIFT;
+      assert.ok(bid >= 0 && bid < COUNT && !bids.has(bid), `buffer id ${bid} used once`);
+      bids.add(bid);
+      assert.ok(res > 0 && res <= SIZE, `chunk of ${res} bytes fits its buffer`);
+      got.push(Buffer.from(memory.subarray(bid * SIZE, bid * SIZE + res)));
+    }
+    assert.equal(pool.take(), undefined, 'the pool is dry');
+    // The rest: one-shot receives take it from the inbox (and whatever is still arriving), in order.
+    let received = Buffer.concat(got);
+    let slot = 2;
+    while (received.length < data.length) {
+      const view = new Uint8Array(4096);
+      const op = new Op(r, slot, slot << 2, RECV, -1, false);
+      r.pending.set(slot, op);
+      c.h.recv(op, view, 0);
+      const s = slot++;
+      await until(() => op.done && cqes.get(s) !== undefined, changed, 'a one-shot receive');
+      const [res] = cqes.get(s)![0]!;
+      assert.ok(res > 0, `receive ${s} got bytes (${res})`);
+      received = Buffer.concat([received, view.subarray(0, res)]);
+    }
+    assert.ok(received.equals(data), 'every byte once, in order');
+    r.destroy();
+  });
+
+  test("the shared read buffer's reuse by another socket leaves delivered bytes as they were", async () => {
+    const { r, cqes, changed } = collectingRing();
+    const a = await connectedHandle();
+    const b = await connectedHandle();
+    open.push(a, b);
+    const memA = new Uint8Array(16 * 1024 * 4);
+    const poolA = new BufRing(memA, 16 * 1024, 4);
+    const multi = new Op(r, 1, 1 << 2, 0, -1, true);
+    r.pending.set(1, multi);
+    a.h.recvMultishot(multi, poolA, 0);
+    a.peer.write(Buffer.alloc(100, 0xaa));
+    const aBytes = (): number => (cqes.get(1) ?? []).reduce((sum, [res]) => sum + res, 0);
+    await until(() => aBytes() === 100, changed, "a's 100 bytes");
+    // b's bytes go through the same read buffer (into b's inbox: no receive waits there).
+    b.peer.write(Buffer.alloc(3000, 0x55));
+    const view = new Uint8Array(4096);
+    let bGot = 0;
+    while (bGot < 3000) {
+      const o = new Op(r, 3, 3 << 2, RECV, -1, false);
+      r.pending.set(3, o);
+      cqes.delete(3);
+      b.h.recv(o, view, 0);
+      await until(() => cqes.get(3) !== undefined, changed, "b's bytes");
+      const [res] = cqes.get(3)![0]!;
+      assert.ok(res > 0);
+      assert.ok(view.subarray(0, res).every((x) => x === 0x55), "b's bytes are b's");
+      bGot += res;
+    }
+    let aGot = 0;
+    for (const [res, flags] of cqes.get(1)!) {
+      const bid = flags >>> IORING_CQE_BUFFER_SHIFT;
+      assert.ok(memA.subarray(bid * 16 * 1024, bid * 16 * 1024 + res).every((x) => x === 0xaa), "a's bytes are a's");
+      aGot += res;
+    }
+    assert.equal(aGot, 100);
+    r.destroy();
+  });
+});
