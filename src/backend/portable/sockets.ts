@@ -9,8 +9,11 @@
  *    and listens synchronously on libuv's own TCP / Pipe handles (so bind
  *    errors and the ephemeral port are known at once, as with the syscalls);
  *  - CONNECT, ACCEPT (one-shot and multishot), SEND, RECV, SHUTDOWN, CLOSE map
- *    to net.Socket; received bytes wait in the handle's inbox and the socket is
- *    paused while more than INBOX_HIGH bytes wait unread (resumed by recv);
+ *    to net.Socket; libuv reads into one shared buffer (net.Socket's `onread`:
+ *    no Readable stream, no Buffer per read) and each read's bytes are copied
+ *    at once into a waiting multishot recv's provided buffers, else into the
+ *    handle's inbox; the socket is paused while more than INBOX_HIGH bytes wait
+ *    unread (resumed by recv);
  *  - a SEND completes as send(2) on a non-blocking socket: with what the
  *    kernel took now (a non-blocking write on libuv's fd), or, without room,
  *    after waiting while holding no byte (see StreamHandle.send), so a cancel
