@@ -129,6 +129,43 @@ describe('portable backend: reads through onread into provided buffers and the i
     r.destroy();
   });
 
+  test('one-shot recvs waiting get the bytes in their own memory, in order; what they cannot take waits in the inbox', async () => {
+    const { r, cqes, changed } = collectingRing();
+    const c = await connectedHandle();
+    open.push(c);
+    // Three recvs wait before anything arrives: 10, 20 and 30 bytes of room.
+    const views = [new Uint8Array(10), new Uint8Array(20), new Uint8Array(30)];
+    const ops = views.map((view, i) => {
+      const op = new Op(r, 10 + i, (10 + i) << 2, RECV, -1, false);
+      r.pending.set(10 + i, op);
+      c.h.recv(op, view, 0);
+      return op;
+    });
+    assert.ok(ops.every((op) => !op.done), 'nothing to read yet: all three wait');
+    const data = Buffer.alloc(500);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 13 + 1) & 0xff;
+    c.peer.write(data);
+    await until(() => ops.every((op) => op.done), changed, 'the three recvs');
+    let received = Buffer.alloc(0);
+    ops.forEach((_, i) => {
+      const [res] = cqes.get(10 + i)![0]!;
+      assert.ok(res > 0 && res <= views[i]!.length, `recv ${i}: ${res} bytes`);
+      received = Buffer.concat([received, views[i]!.subarray(0, res)]);
+    });
+    for (let slot = 20; received.length < data.length; slot++) {
+      const view = new Uint8Array(1000);
+      const op = new Op(r, slot, slot << 2, RECV, -1, false);
+      r.pending.set(slot, op);
+      c.h.recv(op, view, 0);
+      await until(() => cqes.get(slot) !== undefined, changed, 'a later recv');
+      const [res] = cqes.get(slot)![0]!;
+      assert.ok(res > 0);
+      received = Buffer.concat([received, view.subarray(0, res)]);
+    }
+    assert.ok(received.equals(data), 'every byte once, in order');
+    r.destroy();
+  });
+
   test("the shared read buffer's reuse by another socket leaves delivered bytes as they were", async () => {
     const { r, cqes, changed } = collectingRing();
     const a = await connectedHandle();

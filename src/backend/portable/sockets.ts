@@ -242,8 +242,10 @@ class StreamHandle extends Handle {
 
   /**
    * Received bytes (`n` of them at the start of `buf`, which libuv reuses for
-   * the next read): straight into provided buffers when a multishot recv
-   * waits and nothing is queued before them, else into the inbox (a copy).
+   * the next read), copied out before returning: straight into provided
+   * buffers when a multishot recv waits, or into the memory of waiting
+   * one-shot recvs, when nothing is queued before them; the rest into the
+   * inbox (a Buffer of its own).
    */
   #onRead(n: number, buf: Buffer): boolean {
     const ib = this.inbox;
@@ -263,6 +265,18 @@ class StreamHandle extends Handle {
         copyBytes(buf, from, view, k);
         from += k;
         m.op.more(k, IORING_CQE_F_BUFFER | (bid << IORING_CQE_BUFFER_SHIFT));
+      }
+    }
+    if (this.#multi === undefined && ib.bytes === 0) {
+      // One-shot recvs waiting, nothing queued before them: straight into their memory, in order
+      // (as #feed would hand them the inbox; a MSG_PEEK recv takes the inbox path).
+      const rs = ib.readers;
+      while (from < n && rs.length > 0 && !rs[0]!.peek) {
+        const w = rs.shift()!;
+        const k = Math.min(w.view.length, n - from);
+        copyBytes(buf, from, w.view, k);
+        from += k;
+        w.op.complete(k);
       }
     }
     if (from < n) {
