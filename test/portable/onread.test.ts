@@ -44,7 +44,10 @@ function collectingRing(): { r: PortableRing; cqes: Map<number, [number, number]
   return { r, cqes, changed };
 }
 
-/** A connected pair: a StreamHandle wired to a net.Socket made with its readOptions(), and the node:net peer. */
+/** Every pair connectedHandle() made: closed after the suite. */
+const open: { h: StreamHandle; peer: net.Socket; srv: net.Server }[] = [];
+
+/** A connected pair: a StreamHandle wired to a net.Socket made with its readOptions(), and the node:net peer (listed in `open`). */
 async function connectedHandle(): Promise<{ h: StreamHandle; peer: net.Socket; srv: net.Server }> {
   let take!: (s: net.Socket) => void;
   const peerP = new Promise<net.Socket>((resolve) => (take = resolve));
@@ -57,7 +60,9 @@ async function connectedHandle(): Promise<{ h: StreamHandle; peer: net.Socket; s
     sock.connect((srv.address() as net.AddressInfo).port, '127.0.0.1', resolve);
   });
   h.attach(sock);
-  return { h, peer: await peerP, srv };
+  const pair = { h, peer: await peerP, srv };
+  open.push(pair);
+  return pair;
 }
 
 /** Waits (bounded) until `cond()` holds, checking after each hand-over of completions. */
@@ -69,8 +74,26 @@ async function until(cond: () => boolean, changed: () => Promise<void>, what: st
   }
 }
 
+/**
+ * One-shot receives of `size` bytes of room each (slots from `firstSlot` on), one after
+ * the other, until `received` holds `total` bytes; returns the bytes, in order.
+ */
+async function recvRest(r: PortableRing, c: { h: StreamHandle }, cqes: Map<number, [number, number][]>,
+  changed: () => Promise<void>, received: Buffer, total: number, firstSlot: number, size: number): Promise<Buffer> {
+  for (let slot = firstSlot; received.length < total; slot++) {
+    const view = new Uint8Array(size);
+    const op = new Op(r, slot, slot << 2, RECV, -1, false);
+    r.pending.set(slot, op);
+    c.h.recv(op, view, 0);
+    await until(() => op.done && cqes.get(slot) !== undefined, changed, `one-shot receive ${slot}`);
+    const [res] = cqes.get(slot)![0]!;
+    assert.ok(res > 0, `receive ${slot} got bytes (${res})`);
+    received = Buffer.concat([received, view.subarray(0, res)]);
+  }
+  return received;
+}
+
 describe('portable backend: reads through onread into provided buffers and the inbox', () => {
-  const open: { h: StreamHandle; peer: net.Socket; srv: net.Server }[] = [];
   after(() => {
     for (const c of open) {
       c.h.close();
@@ -82,7 +105,6 @@ describe('portable backend: reads through onread into provided buffers and the i
   test('one read spans several provided buffers; the pool runs dry mid-read: ENOBUFS, the rest waits in the inbox, in order', async () => {
     const { r, cqes, changed } = collectingRing();
     const c = await connectedHandle();
-    open.push(c);
     const SIZE = 64;
     const COUNT = 4;
     const memory = new Uint8Array(SIZE * COUNT);
@@ -112,19 +134,7 @@ describe('portable backend: reads through onread into provided buffers and the i
     }
     assert.equal(pool.take(), undefined, 'the pool is dry');
     // The rest: one-shot receives take it from the inbox (and whatever is still arriving), in order.
-    let received = Buffer.concat(got);
-    let slot = 2;
-    while (received.length < data.length) {
-      const view = new Uint8Array(4096);
-      const op = new Op(r, slot, slot << 2, RECV, -1, false);
-      r.pending.set(slot, op);
-      c.h.recv(op, view, 0);
-      const s = slot++;
-      await until(() => op.done && cqes.get(s) !== undefined, changed, 'a one-shot receive');
-      const [res] = cqes.get(s)![0]!;
-      assert.ok(res > 0, `receive ${s} got bytes (${res})`);
-      received = Buffer.concat([received, view.subarray(0, res)]);
-    }
+    const received = await recvRest(r, c, cqes, changed, Buffer.concat(got), data.length, 2, 4096);
     assert.ok(received.equals(data), 'every byte once, in order');
     r.destroy();
   });
@@ -132,7 +142,6 @@ describe('portable backend: reads through onread into provided buffers and the i
   test('one-shot recvs waiting get the bytes in their own memory, in order; what they cannot take waits in the inbox', async () => {
     const { r, cqes, changed } = collectingRing();
     const c = await connectedHandle();
-    open.push(c);
     // Three recvs wait before anything arrives: 10, 20 and 30 bytes of room.
     const views = [new Uint8Array(10), new Uint8Array(20), new Uint8Array(30)];
     const ops = views.map((view, i) => {
@@ -146,22 +155,12 @@ describe('portable backend: reads through onread into provided buffers and the i
     for (let i = 0; i < data.length; i++) data[i] = (i * 13 + 1) & 0xff;
     c.peer.write(data);
     await until(() => ops.every((op) => op.done), changed, 'the three recvs');
-    let received = Buffer.alloc(0);
-    ops.forEach((_, i) => {
+    const first = ops.map((_, i) => {
       const [res] = cqes.get(10 + i)![0]!;
       assert.ok(res > 0 && res <= views[i]!.length, `recv ${i}: ${res} bytes`);
-      received = Buffer.concat([received, views[i]!.subarray(0, res)]);
+      return views[i]!.subarray(0, res);
     });
-    for (let slot = 20; received.length < data.length; slot++) {
-      const view = new Uint8Array(1000);
-      const op = new Op(r, slot, slot << 2, RECV, -1, false);
-      r.pending.set(slot, op);
-      c.h.recv(op, view, 0);
-      await until(() => cqes.get(slot) !== undefined, changed, 'a later recv');
-      const [res] = cqes.get(slot)![0]!;
-      assert.ok(res > 0);
-      received = Buffer.concat([received, view.subarray(0, res)]);
-    }
+    const received = await recvRest(r, c, cqes, changed, Buffer.concat(first), data.length, 20, 1000);
     assert.ok(received.equals(data), 'every byte once, in order');
     r.destroy();
   });
@@ -170,7 +169,6 @@ describe('portable backend: reads through onread into provided buffers and the i
     const { r, cqes, changed } = collectingRing();
     const a = await connectedHandle();
     const b = await connectedHandle();
-    open.push(a, b);
     const memA = new Uint8Array(16 * 1024 * 4);
     const poolA = new BufRing(memA, 16 * 1024, 4);
     const multi = new Op(r, 1, 1 << 2, 0, -1, true);
