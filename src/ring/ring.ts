@@ -38,17 +38,28 @@ import {
 import { Mailbox } from './mailbox.js';
 import { MultishotIterator } from './multishot.js';
 import { credentials } from './credentials.js';
-import { completeChannel, debug, HOOKS, submitChannel } from './diagnostics.js';
+import { completeChannel as completeChannelBinding, debug, HOOKS as HOOKS_BINDING, submitChannel as submitChannelBinding } from './diagnostics.js';
 import {
   checkBusyPoll, parseAllow, parseRingOptions, type RingHandle, type RingInfo, type RingLogger,
   type RingMessage, type RingOptions, type RingStats,
 } from './options.js';
-import { opcodesOf, opIdOf, OPS } from './registry.js';
+import { opcodesOf, opIdOf, OPS as OPS_BINDING } from './registry.js';
 import { applyMaxIoWorkers, checkMaxIoWorkers, createRing } from './setup.js';
 
 export type { Callback, OpOptions } from './checks.js';
 export { MultishotIterator } from './multishot.js';
 export { completeChannel, submitChannel } from './diagnostics.js';
+
+// Module-local copies of the imported constants the hot path reads per
+// operation (#start, #startPlain, #settle, #complete). V8 reads an imported
+// binding through the exporting module's cell (module -> imports -> cell ->
+// value) on every use, even when it is a const; a local const is one context
+// load. Measured with callgrind on bench/nop's nop-batch32-callback: see
+// bench/nop/README.md.
+const HOOKS = HOOKS_BINDING;
+const submitChannel = submitChannelBinding;
+const completeChannel = completeChannelBinding;
+const OPS = OPS_BINDING;
 export {
   checkBusyPoll, RESERVED_TAG, type AttachTarget, type RingHandle, type RingInfo, type RingLogger, type RingMessage,
   type RingOptions, type RingStats,
