@@ -64,8 +64,8 @@ async function main(argv: readonly string[]): Promise<void> {
     await child(Number(argv[1]), Number(argv[2]), argv[3]);
     return;
   }
-  const ops = option(argv, '--ops', 192_000);
-  const warmup = option(argv, '--warmup', 64_000);
+  const ops = option(argv, '--ops', 768_000);
+  const warmup = option(argv, '--warmup', 256_000);
   const runs = option(argv, '--runs', 1);
   const ri = argv.indexOf('--root');
   const root = ri < 0 ? undefined : argv[ri + 1];
