@@ -4,28 +4,12 @@
  * without UK_NO_HOOKS=1 (which removes the diagnostics_channel checks).
  */
 import { Ring } from '../../src/index.js';
+import { batch32Callback } from './workloads.js';
 
 const ms = Number(process.argv[2] ?? 400);
 const ring = Ring.current();
 
-function run(n: number): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    let batches = Math.ceil(n / 32);
-    let left = 0;
-    const cb = (err: Error | null): void => {
-      if (err) return reject(err);
-      if (--left === 0) {
-        if (--batches === 0) resolve();
-        else issue();
-      }
-    };
-    const issue = (): void => {
-      left = 32;
-      for (let i = 0; i < 32; i++) ring.nop(cb);
-    };
-    issue();
-  });
-}
+const run = batch32Callback(ring);
 
 await run(200_000);
 let n = 320_000;

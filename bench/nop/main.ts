@@ -12,30 +12,9 @@ import {
   Case, emit, interleave, progress, sampler, type BenchOptions, type Sampler,
 } from '../lib/report.js';
 import { countEnters } from '../lib/enters.js';
-
-const BATCH = 32;
+import { BATCH, batch32Callback } from './workloads.js';
 
 // ---- uringkit subjects: run(n) performs n operations ------------------------
-
-function batch32Callback(ring: Ring) {
-  return (n: number): Promise<void> =>
-    new Promise<void>((resolve, reject) => {
-      let batches = Math.ceil(n / BATCH);
-      let left = 0;
-      const issue = (): void => {
-        left = BATCH;
-        for (let i = 0; i < BATCH; i++) ring.nop(cb);
-      };
-      const cb = (err: Error | null): void => {
-        if (err) return reject(err);
-        if (--left === 0) {
-          if (--batches === 0) resolve();
-          else issue();
-        }
-      };
-      issue();
-    });
-}
 
 function batch32Await(ring: Ring) {
   return async (n: number): Promise<void> => {

@@ -38,17 +38,28 @@ import {
 import { Mailbox } from './mailbox.js';
 import { MultishotIterator } from './multishot.js';
 import { credentials } from './credentials.js';
-import { completeChannel, debug, HOOKS, submitChannel } from './diagnostics.js';
+import { completeChannel as completeChannelBinding, debug, HOOKS as HOOKS_BINDING, submitChannel as submitChannelBinding } from './diagnostics.js';
 import {
   checkBusyPoll, parseAllow, parseRingOptions, type RingHandle, type RingInfo, type RingLogger,
   type RingMessage, type RingOptions, type RingStats,
 } from './options.js';
-import { opcodesOf, opIdOf, OPS } from './registry.js';
+import { opcodesOf, opIdOf, OPS as OPS_BINDING } from './registry.js';
 import { applyMaxIoWorkers, checkMaxIoWorkers, createRing } from './setup.js';
 
 export type { Callback, OpOptions } from './checks.js';
 export { MultishotIterator } from './multishot.js';
 export { completeChannel, submitChannel } from './diagnostics.js';
+
+// Module-local copies of the imported constants the hot path reads per
+// operation (#start, #startPlain, #settle, #complete). V8 reads an imported
+// binding through the exporting module's cell (module -> imports -> cell ->
+// value) on every use, even when it is a const; a local const is one context
+// load. Measured with callgrind on bench/nop's nop-batch32-callback: see
+// bench/nop/README.md.
+const HOOKS = HOOKS_BINDING;
+const submitChannel = submitChannelBinding;
+const completeChannel = completeChannelBinding;
+const OPS = OPS_BINDING;
 export {
   checkBusyPoll, RESERVED_TAG, type AttachTarget, type RingHandle, type RingInfo, type RingLogger, type RingMessage,
   type RingOptions, type RingStats,
@@ -532,7 +543,7 @@ export class Ring {
     // here, no window for the fd to be reused); an unknown id is EBADFD,
     // which settles as ERR_RING_CLOSED.
     const hi = (tag & 0xffff) | ((target.id & 0xffff) << 16);
-    return this.#simple(opIds().msgRing, DescOp.MSG_RING, target.id | 0, hi | 0, 0, a, b, value | 0);
+    return this.#simple(opIds().msgRing, DescOp.MSG_RING, target.id | 0, hi | 0, 0, a, b, value | 0, undefined);
   }
 
   /**
@@ -631,15 +642,31 @@ export class Ring {
     this.#startPlain(nopId, DescOp.NOP, -1, 0, 0, resolve, reject, St.PROMISE);
   };
 
-  /** Promise-or-callback plumbing for single-shot descriptor operations. */
+  /**
+   * Promise-or-callback plumbing for single-shot descriptor operations.
+   *
+   * Hot path (bench/nop's nop-batch32-callback goes through here): this
+   * function must hold no closure and no default parameter. V8 allocates a
+   * function's context on entry when any of its variables is captured, and a
+   * second (block) context when its parameters have defaults; both were paid
+   * per operation on the callback path while the Promise executor lived here.
+   * The executor is in #promised, which only the Promise form calls.
+   */
   #simple<T>(op: number, desc: DescOp, fd: number, arg0: number, ms: number,
-    a: OpOptions | Callback<T> | undefined, b: Callback<T> | undefined, arg1 = 0, extra?: OpExtra): Promise<T> | void {
+    a: OpOptions | Callback<T> | undefined, b: Callback<T> | undefined, arg1: number,
+    extra: OpExtra | undefined): Promise<T> | void {
     const cb = callbackArg(a, b);
     const opts = typeof a === 'function' ? undefined : checkOptions(a);
     if (cb !== undefined) {
       this.#start(op, desc, fd, arg0, arg1, ms, opts, cb as Settler, undefined, 0, extra);
       return;
     }
+    return this.#promised<T>(op, desc, fd, arg0, arg1, ms, opts, extra);
+  }
+
+  /** The Promise form of #simple (its executor is the only closure). */
+  #promised<T>(op: number, desc: DescOp, fd: number, arg0: number, arg1: number, ms: number,
+    opts: OpOptions | undefined, extra: OpExtra | undefined): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.#start(op, desc, fd, arg0, arg1, ms, opts, resolve as (v: unknown) => void, reject, St.PROMISE, extra);
     });
@@ -1098,7 +1125,7 @@ export class Ring {
         this.#state[slot] = this.#state[slot]! | St.SETTLED;
         this.#settle(slot, st, e, res);
         if (--this.#pending[slot]! === 0) this.#release(slot);
-      }, undefined);
+      }, undefined, 0, undefined);
       return;
     } else {
       this.#completed++;
