@@ -10,7 +10,6 @@
  * stays bounded on both sides (streaming SHA-256, 1 MiB blocks).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 
@@ -19,51 +18,12 @@ import { fdCount } from '../helpers/fds.js';
 import { waitUntil } from '../helpers/loop.js';
 import { deadline, rejectionOf, sleep } from '../helpers/net-util.js';
 import { socketBuffersSkipReason } from '../portable/socket-buffers.js';
+import { chain, proxy, sendFromChild } from './bulk-util.js';
 
 const GiB = 1 << 30;
 /** Bound for a 1 GiB transfer on a loaded 2-core machine: against hangs only. */
 const BULK_BOUND = 240_000;
 const SOON = 10_000;
-
-/**
- * A child process that connects to 127.0.0.1:`port`, sends `bytes` bytes
- * (1 MiB random blocks, each stamped with its index), ends its side, and
- * prints the SHA-256 of what it sent once the peer closed. Resolves with
- * that hash.
- */
-function sendFromChild(port: number, bytes: number): Promise<string> {
-  const code = `
-    const net = require('node:net'); const crypto = require('node:crypto');
-    const block = crypto.randomBytes(1 << 20); const h = crypto.createHash('sha256');
-    let left = ${bytes}; let index = 0;
-    const s = net.connect(${port}, '127.0.0.1');
-    s.on('error', (e) => { console.error(e.message); process.exit(1); });
-    s.resume();
-    s.on('close', () => console.log(h.digest('hex')));
-    function pump() {
-      while (left > 0) {
-        const n = Math.min(left, block.length);
-        const b = Buffer.from(block.subarray(0, n)); b.writeUInt32LE(index++, 0);
-        h.update(b); left -= n;
-        if (!s.write(b)) { s.once('drain', pump); return; }
-      }
-      s.end();
-    }
-    s.on('connect', pump);`;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      const hex = out.trim();
-      if (code === 0 && /^[0-9a-f]{64}$/.test(hex)) resolve(hex);
-      else reject(new Error(`sender exited ${code}: ${err.trim()} ${hex}`));
-    });
-  });
-}
 
 after(() => Ring.current().close());
 
@@ -139,33 +99,6 @@ describe('bulk receive: 1 GiB byte-exact', () => {
     }
   });
 });
-
-/** A listener whose connections are piped both ways to `target` (the proxy); resolves each pipe's outcome. */
-function proxy(listener: TcpListener, targetPort: number, outcomes: Promise<unknown>[]): Promise<void> {
-  return (async () => {
-    for await (const a of listener) {
-      outcomes.push((async () => {
-        const b = await Socket.connect(`127.0.0.1:${targetPort}`);
-        try {
-          return await Promise.all([a.pipeTo(b), b.pipeTo(a)]);
-        } finally {
-          await Promise.all([a.close(), b.close()]);
-        }
-      })());
-    }
-  })();
-}
-
-/** client -> [a  b] -> sinkSide: two connections on `l`, the middle pair to be piped. */
-async function chain(l: TcpListener, clientOptions?: { linger: number }):
-  Promise<{ client: Socket; a: Socket; b: Socket; sinkSide: Socket }> {
-  const aP = l.accept();
-  const client = await Socket.connect(l.address(), clientOptions);
-  const a = await aP;
-  const bP = l.accept();
-  const b = await Socket.connect(l.address());
-  return { client, a, b, sinkSide: await bP };
-}
 
 describe('Socket.pipeTo', () => {
   test('client -> proxy -> sink: 1 GiB byte-exact (SHA-256); the half-close travels; nothing left open', async () => {
