@@ -9,14 +9,17 @@
  *   MiB against ~1000 for the buffer loop below and ~1200 for a node:net
  *   pipe() proxy; see docs/guides/networking.md).
  *   io_uring runs a splice on a socket on an io-wq kernel thread, where a
- *   splice that waits holds the thread. So each fill of the pipe waits first
- *   for the source to be readable (IORING_OP_POLL_ADD, no thread held) and
- *   is SPLICE_F_NONBLOCK: it moves what the socket holds and never waits
- *   for more. The drain into the destination is gated on POLLOUT the same
- *   way when it finds no room (EAGAIN); a drain that fills the destination's
- *   send buffer on a blocking socket does wait in the kernel until the peer
- *   reads, as sendFile's does: destroying either socket (or the signal)
- *   ends it at once.
+ *   splice that waits holds the thread. So no splice here ever waits: each
+ *   fill of the pipe first waits for the source to be readable
+ *   (IORING_OP_POLL_ADD, no thread held) and is SPLICE_F_NONBLOCK (it moves
+ *   what the socket holds, never waits for more); each drain runs with
+ *   O_NONBLOCK set on the destination's file for its length (restored
+ *   after; it runs as a task in the destination's write order, so nothing
+ *   else of ours writes meanwhile), so a full send buffer returns EAGAIN
+ *   and the drain waits for POLLOUT instead. (Without the addon's
+ *   setNonBlocking, an older build, a drain into a full send buffer waits
+ *   in the kernel as sendFile's does, until the peer reads or either socket
+ *   is destroyed.)
  * - copy: two reused buffers, one received into while the other is sent
  *   (kernel copies each byte twice, in and out; JavaScript never copies or
  *   allocates per chunk). Used on the portable backend, without
@@ -85,6 +88,9 @@ const SPLICE_F_NONBLOCK = 2;
 const EAGAIN = os.constants.errno.EAGAIN;
 const EPIPE = os.constants.errno.EPIPE;
 
+/** The addon's O_NONBLOCK switch (native/net.c); absent in older builds. */
+type NonBlocking = (fd: number, on: boolean) => number;
+
 /** Whether `ring` can splice between sockets: the io_uring backend with IORING_OP_SPLICE and POLL_ADD. */
 export function canSplice(ring: Ring): boolean {
   return ringInternals().kernelBacked(ring) && !ring.closed && ring.supports('splice') && ring.supports('poll');
@@ -140,21 +146,29 @@ async function runSplice(ring: Ring, srcFd: number, destination: PipeEnd, pipe: 
   let bytes = 0;
   let left = 0;
   /** Drains `left` bytes of the pipe into the destination (a task in its write order). */
+  const setNonBlocking = (sysOf(ring) as { setNonBlocking?: NonBlocking }).setNonBlocking;
   const drain = async (): Promise<void> => {
-    while (left > 0) {
-      const fdOut = destination.fd;
-      if (fdOut < 0) throw socketClosed('send');
-      let n: number;
-      try {
-        n = await ring.splice(pr, null, fdOut, null, left, opts);
-      } catch (e) {
-        if ((e as { errno?: number }).errno !== -EAGAIN) throw e;
-        await ring.poll(fdOut, POLL.OUT, pollOpts); // no room: wait for it without holding a kernel thread
-        continue;
+    const fdOut = destination.fd;
+    if (fdOut < 0) throw socketClosed('send');
+    // O_NONBLOCK for this drain only (a sendFile queued after it splices into a blocking socket as it expects).
+    const was = setNonBlocking?.(fdOut, true) ?? 1;
+    try {
+      while (left > 0) {
+        let n: number;
+        try {
+          n = await ring.splice(pr, null, fdOut, null, left, opts);
+        } catch (e) {
+          if ((e as { errno?: number }).errno !== -EAGAIN) throw e;
+          await ring.poll(fdOut, POLL.OUT, pollOpts); // no room: wait for it without holding a kernel thread
+          continue;
+        }
+        if (n === 0) throw new SystemError(-EPIPE, 'splice');
+        left -= n;
+        bytes += n;
       }
-      if (n === 0) throw new SystemError(-EPIPE, 'splice');
-      left -= n;
-      bytes += n;
+    } finally {
+      // Only while the fd is still the destination's: once destroyed, its number may already be another file's.
+      if (was === 0 && destination.fd === fdOut) setNonBlocking?.(fdOut, false);
     }
   };
   try {

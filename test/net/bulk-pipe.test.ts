@@ -168,6 +168,8 @@ for (const mode of ['splice', 'copy'] as const) {
           // Kernel buffers on both hops (counted twice: the kernel's accounting), what the pipe holds, one block.
           const bound = 2 * kernel + 2 * chunkSize + block.length;
           assert.ok(sent <= bound, `in flight ${sent} bytes, bound ${bound}`);
+          // Stalled, the pipe waits in a poll: no io-wq kernel thread is held inside a splice.
+          await assertIoWorkersIdle();
           ac.abort();
           const e = await deadline(rejectionOf(piping, 'pipeTo'), SOON, 'aborted pipe');
           assert.equal(e.name, 'AbortError');
