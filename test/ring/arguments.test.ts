@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 
 import { Ring, type RingOptions } from '../../src/index.js';
-import { uringFdCount } from '../helpers/fds.js';
+import { fdSnapshot, fdsOpenedSince } from '../helpers/fds.js';
 import { assertThrowsCoded, type Expect } from '../helpers/fs-util.js';
 import { turns } from '../helpers/loop.js';
 
@@ -120,7 +120,7 @@ describe('argument validation', () => {
   }
 
   test('new Ring(options)', () => {
-    const uring0 = uringFdCount();
+    const before = fdSnapshot();
     const cases: [string, unknown, Expect][] = [
       ['options: null', null, TYPE],
       ['options: a string', 'x', TYPE],
@@ -151,7 +151,8 @@ describe('argument validation', () => {
       ['flush: true', { flush: true }, VALUE],
     ];
     for (const [label, opts, expect] of cases) assertThrowsCoded(() => new RingCtor(opts), expect, `new Ring(${label})`);
-    assert.equal(uringFdCount(), uring0, 'a rejected constructor call creates no io_uring instance');
+    assert.deepEqual(fdsOpenedSince(before).filter((fd) => fd.endsWith('[io_uring]')), [],
+      'a rejected constructor call creates no io_uring instance');
     // Sanity: the boundaries themselves are accepted.
     const ok: RingOptions[] = [{}, { entries: 32768, cqEntries: 131072 }, { entries: 2, cqEntries: 2 }, { budget: 1 },
       { flush: 'immediate' }, { flush: 'microtask' }];
