@@ -30,6 +30,12 @@
  * 2 × chunkSize bytes (copy) are held by the pair and a slow destination
  * stops the source in TCP. Each drain runs in the destination's write order
  * (Socket.enqueue), after writes queued before it.
+ *
+ * While the loop waits for the destination and no receive is pending on
+ * the source, a reset of the source would go unnoticed until the
+ * destination moves (never, if it stalled): so each such wait also watches
+ * the source with a poll for POLLERR (watchSource), and a socket error ends
+ * the pipe with that error.
  */
 import os from 'node:os';
 
@@ -40,7 +46,7 @@ import { closeOnRing } from '../ops/sync-close.js';
 import type { OpOptions } from '../ops/validate.js';
 import { ringInternals, type Ring } from '../ring/ring.js';
 import { checkChunkSize } from './receive.js';
-import { socketClosed } from './options.js';
+import { SO_ERROR, socketClosed } from './options.js';
 
 export interface PipeOptions {
   /** Half-close the destination when the source ends (default true). */
@@ -87,6 +93,7 @@ const SPLICE_F_MOVE = 1;
 const SPLICE_F_NONBLOCK = 2;
 const EAGAIN = os.constants.errno.EAGAIN;
 const EPIPE = os.constants.errno.EPIPE;
+const SOL_SOCKET = 1;
 
 /** The addon's O_NONBLOCK switch (native/net.c); absent in older builds. */
 type NonBlocking = (fd: number, on: boolean) => number;
@@ -134,6 +141,31 @@ function aborted(signal: AbortSignal | undefined): void {
 }
 
 /**
+ * Awaits `wait` (a step that waits for the destination) while a poll watches
+ * the source for an error (io_uring also reports POLLHUP and POLLRDHUP). If
+ * the source has a socket error (SO_ERROR, e.g. ECONNRESET after a reset)
+ * meanwhile, `onError` gets it as a SystemError of `syscall` (it ends the
+ * pipe: destroys both sockets, which ends `wait`); a wake-up without one (the
+ * peer's FIN) ends the watch. Settles only after the watch's poll completed.
+ */
+async function watchSource<T>(ring: Ring, srcFd: number, source: PipeEnd, wait: Promise<T>, syscall: string,
+  onError: (e: SystemError) => void): Promise<T> {
+  const stop = new AbortController();
+  const watch = ring.poll(srcFd, POLL.ERR, { signal: stop.signal }).then(() => {
+    // Only while the fd is still the source's: once destroyed, its number may be another file's.
+    if (source.fd !== srcFd) return;
+    const [v, ok] = sysOf(ring).getsockopt(srcFd, SOL_SOCKET, SO_ERROR);
+    if (ok && v !== 0) onError(new SystemError(v, syscall));
+  }, () => {});
+  try {
+    return await wait;
+  } finally {
+    stop.abort();
+    await watch;
+  }
+}
+
+/**
  * The splice loop. `pipe` is the pair's own [read, write] pipe (closed at
  * the end, whatever happened: it may hold bytes after an error).
  */
@@ -145,6 +177,13 @@ async function runSplice(ring: Ring, srcFd: number, destination: PipeEnd, pipe: 
   if (signal !== undefined) opts.signal = pollOpts.signal = signal;
   let bytes = 0;
   let left = 0;
+  /** The source's error seen while a drain waited (watchSource): the pipe's outcome. */
+  let failure: SystemError | undefined;
+  const fail = (e: SystemError): void => {
+    failure ??= e;
+    source.destroy();
+    destination.destroy();
+  };
   /** Drains `left` bytes of the pipe into the destination (a task in its write order). */
   const setNonBlocking = (sysOf(ring) as { setNonBlocking?: NonBlocking }).setNonBlocking;
   const drain = async (): Promise<void> => {
@@ -185,14 +224,15 @@ async function runSplice(ring: Ring, srcFd: number, destination: PipeEnd, pipe: 
       }
       if (n === 0) break;
       left = n;
-      await destination.enqueue(drain);
+      await watchSource(ring, srcFd, source, destination.enqueue(drain), 'splice', fail);
+      if (failure !== undefined) throw failure;
     }
     if (end) await destination.shutdown('write');
     return { bytes };
   } catch (err) {
     source.destroy();
     destination.destroy();
-    throw err;
+    throw failure ?? err;
   } finally {
     void closeOnRing(ring, pr).catch(() => {});
     void closeOnRing(ring, pw).catch(() => {});
@@ -206,13 +246,21 @@ async function runCopy(ring: Ring, srcFd: number, source: PipeEnd, destination: 
   let bytes = 0;
   let sending: Promise<number> | undefined;
   let i = 0;
+  let failure: SystemError | undefined;
+  const fail = (e: SystemError): void => {
+    failure ??= e;
+    source.destroy();
+    destination.destroy();
+  };
   try {
     aborted(signal);
     for (;;) {
       const buf = bufs[i]!;
       const n = await ring.recv(srcFd, buf, recvOpts);
       if (n === 0) break;
-      if (sending !== undefined) await sending; // the other buffer is free again; one send at a time
+      // The other buffer is free again once its send completed; one send at a time. No receive is pending meanwhile.
+      if (sending !== undefined) await watchSource(ring, srcFd, source, sending, 'recv', fail);
+      if (failure !== undefined) throw failure;
       sending = destination.write(buf, signal === undefined ? { length: n } : { length: n, signal });
       // A send that fails while the next receive waits would go unnoticed until that receive ends: end it now.
       sending.catch(() => source.destroy());
@@ -227,6 +275,6 @@ async function runCopy(ring: Ring, srcFd: number, source: PipeEnd, destination: 
     destination.destroy();
     // A send still in flight holds a buffer: settle it before the buffers may go (it fails once destroyed).
     if (sending !== undefined) await sending.catch(() => {});
-    throw err;
+    throw failure ?? err;
   }
 }
