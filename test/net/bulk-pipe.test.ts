@@ -82,15 +82,19 @@ for (const mode of ['splice', 'copy'] as const) {
       await assertIoWorkersIdle();
     });
 
-    test('the source peer resets while the destination is stalled: ECONNRESET, both sockets closed, the sink sees the end', async () => {
+    test('the source peer resets while the destination is stalled (io_uring): ECONNRESET, both sockets closed, the sink sees the end', async () => {
       const before = fdSnapshot();
       const l = TcpListener.bind();
       try {
         const { client, a, b, sinkSide } = await chain(l, { linger: 0 });
         // Small buffers after the proxy and a sink that reads once: the pipe stalls on the destination
         // with the source's bytes waiting in the kernel (no receive pending), when the reset comes.
-        b.setOptions({ sendBuffer: 64 * 1024 });
-        sinkSide.setOptions({ recvBuffer: 64 * 1024 });
+        // Not on the portable backend: there Node stops reading the source's socket while the bytes
+        // wait (libuv then watches no event on it), so a reset is only seen once reading resumes.
+        if (Ring.current().info.backend !== 'portable') {
+          b.setOptions({ sendBuffer: 64 * 1024 });
+          sinkSide.setOptions({ recvBuffer: 64 * 1024 });
+        }
         const piping = a.pipeTo(b, { mode });
         const block = Buffer.alloc(1 << 20, 7);
         for (let i = 0; i < 4; i++) await client.write(block);
