@@ -34,7 +34,7 @@
  * While the loop waits for the destination and no receive is pending on
  * the source, a reset of the source would go unnoticed until the
  * destination moves (never, if it stalled): so each such wait also watches
- * the source with a poll for POLLERR (watchSource), and a socket error ends
+ * the source with a poll for POLLERR (SourceWatch), and a socket error ends
  * the pipe with that error.
  */
 import os from 'node:os';
@@ -141,27 +141,56 @@ function aborted(signal: AbortSignal | undefined): void {
 }
 
 /**
- * Awaits `wait` (a step that waits for the destination) while a poll watches
- * the source for an error (io_uring also reports POLLHUP and POLLRDHUP). If
- * the source has a socket error (SO_ERROR, e.g. ECONNRESET after a reset)
- * meanwhile, `onError` gets it as a SystemError of `syscall` (it ends the
- * pipe: destroys both sockets, which ends `wait`); a wake-up without one (the
- * peer's FIN) ends the watch. Settles only after the watch's poll completed.
+ * Watches the source while the pipe waits for the destination with no
+ * receive pending (see the header): during(wait) awaits `wait` while a poll
+ * for POLLERR (io_uring also reports POLLHUP and POLLRDHUP) watches the
+ * source. If the source has a socket error meanwhile (SO_ERROR, e.g.
+ * ECONNRESET after a reset), that error becomes `failure` (a SystemError of
+ * `syscall`) and both sockets are destroyed, which ends `wait`; during()
+ * then throws it. A wake-up without an error (the peer's FIN) ends the
+ * watch. during() settles only after its poll completed.
  */
-async function watchSource<T>(ring: Ring, srcFd: number, source: PipeEnd, wait: Promise<T>, syscall: string,
-  onError: (e: SystemError) => void): Promise<T> {
-  const stop = new AbortController();
-  const watch = ring.poll(srcFd, POLL.ERR, { signal: stop.signal }).then(() => {
-    // Only while the fd is still the source's: once destroyed, its number may be another file's.
-    if (source.fd !== srcFd) return;
-    const [v, ok] = sysOf(ring).getsockopt(srcFd, SOL_SOCKET, SO_ERROR);
-    if (ok && v !== 0) onError(new SystemError(v, syscall));
-  }, () => {});
-  try {
-    return await wait;
-  } finally {
-    stop.abort();
-    await watch;
+class SourceWatch {
+  readonly #ring: Ring;
+  readonly #srcFd: number;
+  readonly #source: PipeEnd;
+  readonly #destination: PipeEnd;
+  readonly #syscall: string;
+  #failure: SystemError | undefined;
+
+  constructor(ring: Ring, srcFd: number, source: PipeEnd, destination: PipeEnd, syscall: string) {
+    this.#ring = ring;
+    this.#srcFd = srcFd;
+    this.#source = source;
+    this.#destination = destination;
+    this.#syscall = syscall;
+  }
+
+  /** The source's error seen during a wait, if any: the pipe's outcome. */
+  get failure(): SystemError | undefined {
+    return this.#failure;
+  }
+
+  async during<T>(wait: Promise<T>): Promise<T> {
+    const stop = new AbortController();
+    const watch = this.#ring.poll(this.#srcFd, POLL.ERR, { signal: stop.signal }).then(() => {
+      // Only while the fd is still the source's: once destroyed, its number may be another file's.
+      if (this.#source.fd !== this.#srcFd) return;
+      const [v, ok] = sysOf(this.#ring).getsockopt(this.#srcFd, SOL_SOCKET, SO_ERROR);
+      if (!ok || v === 0) return;
+      this.#failure ??= new SystemError(v, this.#syscall);
+      this.#source.destroy();
+      this.#destination.destroy();
+    }, () => {});
+    let result: T;
+    try {
+      result = await wait;
+    } finally {
+      stop.abort();
+      await watch;
+    }
+    if (this.#failure !== undefined) throw this.#failure;
+    return result;
   }
 }
 
@@ -177,13 +206,7 @@ async function runSplice(ring: Ring, srcFd: number, destination: PipeEnd, pipe: 
   if (signal !== undefined) opts.signal = pollOpts.signal = signal;
   let bytes = 0;
   let left = 0;
-  /** The source's error seen while a drain waited (watchSource): the pipe's outcome. */
-  let failure: SystemError | undefined;
-  const fail = (e: SystemError): void => {
-    failure ??= e;
-    source.destroy();
-    destination.destroy();
-  };
+  const watch = new SourceWatch(ring, srcFd, source, destination, 'splice');
   /** Drains `left` bytes of the pipe into the destination (a task in its write order). */
   const setNonBlocking = (sysOf(ring) as { setNonBlocking?: NonBlocking }).setNonBlocking;
   const drain = async (): Promise<void> => {
@@ -224,15 +247,14 @@ async function runSplice(ring: Ring, srcFd: number, destination: PipeEnd, pipe: 
       }
       if (n === 0) break;
       left = n;
-      await watchSource(ring, srcFd, source, destination.enqueue(drain), 'splice', fail);
-      if (failure !== undefined) throw failure;
+      await watch.during(destination.enqueue(drain));
     }
     if (end) await destination.shutdown('write');
     return { bytes };
   } catch (err) {
     source.destroy();
     destination.destroy();
-    throw failure ?? err;
+    throw watch.failure ?? err;
   } finally {
     void closeOnRing(ring, pr).catch(() => {});
     void closeOnRing(ring, pw).catch(() => {});
@@ -246,12 +268,7 @@ async function runCopy(ring: Ring, srcFd: number, source: PipeEnd, destination: 
   let bytes = 0;
   let sending: Promise<number> | undefined;
   let i = 0;
-  let failure: SystemError | undefined;
-  const fail = (e: SystemError): void => {
-    failure ??= e;
-    source.destroy();
-    destination.destroy();
-  };
+  const watch = new SourceWatch(ring, srcFd, source, destination, 'recv');
   try {
     aborted(signal);
     for (;;) {
@@ -259,8 +276,7 @@ async function runCopy(ring: Ring, srcFd: number, source: PipeEnd, destination: 
       const n = await ring.recv(srcFd, buf, recvOpts);
       if (n === 0) break;
       // The other buffer is free again once its send completed; one send at a time. No receive is pending meanwhile.
-      if (sending !== undefined) await watchSource(ring, srcFd, source, sending, 'recv', fail);
-      if (failure !== undefined) throw failure;
+      if (sending !== undefined) await watch.during(sending);
       sending = destination.write(buf, signal === undefined ? { length: n } : { length: n, signal });
       // A send that fails while the next receive waits would go unnoticed until that receive ends: end it now.
       sending.catch(() => source.destroy());
@@ -275,6 +291,6 @@ async function runCopy(ring: Ring, srcFd: number, source: PipeEnd, destination: 
     destination.destroy();
     // A send still in flight holds a buffer: settle it before the buffers may go (it fails once destroyed).
     if (sending !== undefined) await sending.catch(() => {});
-    throw failure ?? err;
+    throw watch.failure ?? err;
   }
 }
