@@ -33,7 +33,8 @@
  *
  * While the loop waits for the destination and no receive is pending on
  * the source, a reset of the source would go unnoticed until the
- * destination moves (never, if it stalled): so each such wait also watches
+ * destination moves (never, if it stalled): so each such wait that really
+ * waits (a drain waiting for POLLOUT, a send still in flight) also watches
  * the source with a poll for POLLERR (SourceWatch), and a socket error ends
  * the pipe with that error.
  */
@@ -209,7 +210,10 @@ async function runSplice(ring: Ring, srcFd: number, destination: PipeEnd, pipe: 
   const watch = new SourceWatch(ring, srcFd, source, destination, 'splice');
   /** Drains `left` bytes of the pipe into the destination (a task in its write order). */
   const setNonBlocking = (sysOf(ring) as { setNonBlocking?: NonBlocking }).setNonBlocking;
+  /** Whether the current drain started (it starts at once unless writes queued before it wait). */
+  let started = false;
   const drain = async (): Promise<void> => {
+    started = true;
     const fdOut = destination.fd;
     if (fdOut < 0) throw socketClosed('send');
     // O_NONBLOCK for this drain only (a sendFile queued after it splices into a blocking socket as it expects).
@@ -221,7 +225,8 @@ async function runSplice(ring: Ring, srcFd: number, destination: PipeEnd, pipe: 
           n = await ring.splice(pr, null, fdOut, null, left, opts);
         } catch (e) {
           if ((e as { errno?: number }).errno !== -EAGAIN) throw e;
-          await ring.poll(fdOut, POLL.OUT, pollOpts); // no room: wait for it without holding a kernel thread
+          // No room: wait for it without holding a kernel thread, watching the source meanwhile.
+          await watch.during(ring.poll(fdOut, POLL.OUT, pollOpts));
           continue;
         }
         if (n === 0) throw new SystemError(-EPIPE, 'splice');
@@ -247,7 +252,12 @@ async function runSplice(ring: Ring, srcFd: number, destination: PipeEnd, pipe: 
       }
       if (n === 0) break;
       left = n;
-      await watch.during(destination.enqueue(drain));
+      started = false;
+      const drained = destination.enqueue(drain);
+      // A drain that started waits only for POLLOUT (watched there); one queued behind writes, or one
+      // whose splice may block (no setNonBlocking), is watched as a whole. (A watch per fill would cost
+      // a poll and its cancel each time: measured ~40% more proxy CPU per MiB.)
+      await (started && setNonBlocking !== undefined ? drained : watch.during(drained));
     }
     if (end) await destination.shutdown('write');
     return { bytes };
@@ -267,6 +277,8 @@ async function runCopy(ring: Ring, srcFd: number, source: PipeEnd, destination: 
   const recvOpts: OpOptions = signal === undefined ? {} : { signal };
   let bytes = 0;
   let sending: Promise<number> | undefined;
+  /** Whether `sending` settled: only a send still in flight is waited for with a watch on the source. */
+  let sent = false;
   let i = 0;
   const watch = new SourceWatch(ring, srcFd, source, destination, 'recv');
   try {
@@ -276,8 +288,10 @@ async function runCopy(ring: Ring, srcFd: number, source: PipeEnd, destination: 
       const n = await ring.recv(srcFd, buf, recvOpts);
       if (n === 0) break;
       // The other buffer is free again once its send completed; one send at a time. No receive is pending meanwhile.
-      if (sending !== undefined) await watch.during(sending);
+      if (sending !== undefined) await (sent ? sending : watch.during(sending));
+      sent = false;
       sending = destination.write(buf, signal === undefined ? { length: n } : { length: n, signal });
+      sending.then(() => (sent = true), () => (sent = true));
       // A send that fails while the next receive waits would go unnoticed until that receive ends: end it now.
       sending.catch(() => source.destroy());
       bytes += n;
