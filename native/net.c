@@ -12,6 +12,7 @@
  *   sockaddrEncode(family, address, port, flowinfo, scopeId) -> Buffer | -errno
  *   sockaddrDecode(buffer) -> [family, address, port, flowinfo, scopeId] | -errno
  *   pipe(size) -> [readFd, writeFd] | -errno            (O_CLOEXEC; F_SETPIPE_SZ when size > 0)
+ *   setNonBlocking(fd, on) -> previous state 0/1 | -errno (O_NONBLOCK via fcntl)
  *   setAffinity(cpu) -> 0 | -errno                       (the calling thread)
  */
 #define _GNU_SOURCE
@@ -285,6 +286,24 @@ static napi_value js_pipe(napi_env env, napi_callback_info info) {
   return arr;
 }
 
+/*
+ * setNonBlocking(fd, on) -> the previous O_NONBLOCK state (0 or 1) | -errno.
+ * Socket.pipeTo's splice drains set it on the destination for the length of
+ * one drain so that splice(2) into a full socket returns EAGAIN instead of
+ * holding an io-wq thread (io_uring's own socket ops ignore the flag).
+ */
+static napi_value js_set_nonblocking(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int32_t fd = -1;
+  bool on = false;
+  if (!get_i32(env, argv[0], &fd) || fd < 0 || napi_get_value_bool(env, argv[1], &on) != napi_ok) return i32(env, -EINVAL);
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0) return i32(env, -errno);
+  int want = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
+  if (want != fl && fcntl(fd, F_SETFL, want) < 0) return i32(env, -errno);
+  return i32(env, (fl & O_NONBLOCK) ? 1 : 0);
+}
+
 static napi_value js_set_affinity(napi_env env, napi_callback_info info) {
   ARGS(1);
   int32_t cpu;
@@ -311,6 +330,7 @@ napi_value uk_net_init(napi_env env, napi_value exports) {
     { "sockaddrDecode", js_sockaddr_decode },
     { "pipe", js_pipe },
     { "setAffinity", js_set_affinity },
+    { "setNonBlocking", js_set_nonblocking },
   };
   for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
     napi_value fn;

@@ -1,69 +1,28 @@
 /**
  * Bulk data (issue 15): 1 GiB received byte-exact through iteration (the
  * one receive pump switching between multishot and one-shot receives) and
- * through recv() into a caller-owned buffer; 1 GiB through a Socket.pipeTo
- * proxy; bounded memory with a slow consumer; a peer reset on either side
- * of a pipe; the provided-buffer pool running dry under many connections.
+ * through recv() into a caller-owned buffer; pipeTo's argument checks and
+ * abort; bounded memory with a slow consumer; the provided-buffer pool
+ * running dry under many connections. pipeTo's transfers (1 GiB, resets on
+ * either side, a stalled or slow destination) are in bulk-pipe.test.ts.
  *
  * The 1 GiB sender is a child process (node:net) that hashes what it sends,
  * so every byte is checked against an independent implementation; memory
  * stays bounded on both sides (streaming SHA-256, 1 MiB blocks).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 
 import { Ring, Socket, TcpListener } from '../../src/index.js';
-import { fdCount } from '../helpers/fds.js';
-import { waitUntil } from '../helpers/loop.js';
 import { deadline, rejectionOf, sleep } from '../helpers/net-util.js';
 import { socketBuffersSkipReason } from '../portable/socket-buffers.js';
+import { sendFromChild } from './bulk-util.js';
 
 const GiB = 1 << 30;
 /** Bound for a 1 GiB transfer on a loaded 2-core machine: against hangs only. */
 const BULK_BOUND = 240_000;
 const SOON = 10_000;
-
-/**
- * A child process that connects to 127.0.0.1:`port`, sends `bytes` bytes
- * (1 MiB random blocks, each stamped with its index), ends its side, and
- * prints the SHA-256 of what it sent once the peer closed. Resolves with
- * that hash.
- */
-function sendFromChild(port: number, bytes: number): Promise<string> {
-  const code = `
-    const net = require('node:net'); const crypto = require('node:crypto');
-    const block = crypto.randomBytes(1 << 20); const h = crypto.createHash('sha256');
-    let left = ${bytes}; let index = 0;
-    const s = net.connect(${port}, '127.0.0.1');
-    s.on('error', (e) => { console.error(e.message); process.exit(1); });
-    s.resume();
-    s.on('close', () => console.log(h.digest('hex')));
-    function pump() {
-      while (left > 0) {
-        const n = Math.min(left, block.length);
-        const b = Buffer.from(block.subarray(0, n)); b.writeUInt32LE(index++, 0);
-        h.update(b); left -= n;
-        if (!s.write(b)) { s.once('drain', pump); return; }
-      }
-      s.end();
-    }
-    s.on('connect', pump);`;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      const hex = out.trim();
-      if (code === 0 && /^[0-9a-f]{64}$/.test(hex)) resolve(hex);
-      else reject(new Error(`sender exited ${code}: ${err.trim()} ${hex}`));
-    });
-  });
-}
 
 after(() => Ring.current().close());
 
@@ -140,173 +99,8 @@ describe('bulk receive: 1 GiB byte-exact', () => {
   });
 });
 
-/** A listener whose connections are piped both ways to `target` (the proxy); resolves each pipe's outcome. */
-function proxy(listener: TcpListener, targetPort: number, outcomes: Promise<unknown>[]): Promise<void> {
-  return (async () => {
-    for await (const a of listener) {
-      outcomes.push((async () => {
-        const b = await Socket.connect(`127.0.0.1:${targetPort}`);
-        try {
-          return await Promise.all([a.pipeTo(b), b.pipeTo(a)]);
-        } finally {
-          await Promise.all([a.close(), b.close()]);
-        }
-      })());
-    }
-  })();
-}
-
-/** client -> [a  b] -> sinkSide: two connections on `l`, the middle pair to be piped. */
-async function chain(l: TcpListener, clientOptions?: { linger: number }):
-  Promise<{ client: Socket; a: Socket; b: Socket; sinkSide: Socket }> {
-  const aP = l.accept();
-  const client = await Socket.connect(l.address(), clientOptions);
-  const a = await aP;
-  const bP = l.accept();
-  const b = await Socket.connect(l.address());
-  return { client, a, b, sinkSide: await bP };
-}
-
 describe('Socket.pipeTo', () => {
-  test('client -> proxy -> sink: 1 GiB byte-exact (SHA-256); the half-close travels; nothing left open', async () => {
-    const base = fdCount();
-    const sink = TcpListener.bind();
-    const front = TcpListener.bind();
-    const outcomes: Promise<unknown>[] = [];
-    const loop = proxy(front, sink.address().port, outcomes);
-    try {
-      const sent = sendFromChild(front.address().port, GiB);
-      const s = await deadline(sink.accept(), SOON, 'sink accept');
-      const h = createHash('sha256');
-      let bytes = 0;
-      await deadline((async () => {
-        for await (const chunk of s) {
-          h.update(chunk);
-          bytes += chunk.length;
-        }
-      })(), BULK_BOUND, 'proxy 1 GiB');
-      await s.close(); // the sink's EOF travels back: the proxy ends the client side, the sender finishes
-      assert.equal(bytes, GiB);
-      assert.equal(h.digest('hex'), await deadline(sent, SOON, 'sender'));
-      const [results] = await deadline(Promise.all(outcomes), SOON, 'proxy pipes') as [[{ bytes: number }, { bytes: number }]];
-      assert.equal(results[0].bytes, GiB);
-      assert.equal(results[1].bytes, 0);
-    } finally {
-      await front.close();
-      await loop;
-      await sink.close();
-    }
-    assert.ok(await waitUntil(() => fdCount() <= base, SOON), `fds: ${fdCount()} vs ${base}`);
-  });
-
-  test('the source peer resets mid-transfer: the pipe rejects, both proxy sockets are closed, no fd is left', async () => {
-    const base = fdCount();
-    const l = TcpListener.bind();
-    try {
-      // client -> [a  b] -> sink; the client resets while the sink reads.
-      const { client, a, b, sinkSide } = await chain(l, { linger: 0 });
-      const piping = a.pipeTo(b);
-      const block = Buffer.alloc(1 << 20, 7);
-      for (let i = 0; i < 4; i++) await client.write(block);
-      const got = sinkSide.recv(Buffer.alloc(65536));
-      assert.ok((await deadline(got, SOON, 'first bytes')) > 0);
-      void client.close(); // linger 0: close(2) sends RST (destroy() would shut down, FIN, first)
-      const e = await deadline(rejectionOf(piping, 'pipeTo'), SOON, 'pipe end');
-      assert.equal(e.code, 'ECONNRESET');
-      assert.equal(a.closed, true);
-      assert.equal(b.closed, true);
-      // The sink sees the destination closed (EOF or reset), never a hang.
-      const end = await deadline((async () => {
-        try {
-          for await (const _ of sinkSide) { /* drain */ }
-          return 'eof';
-        } catch (err) {
-          return (err as { code?: string }).code;
-        }
-      })(), SOON, 'sink end');
-      assert.ok(end === 'eof' || end === 'ECONNRESET', String(end));
-      await sinkSide.close();
-    } finally {
-      await l.close();
-    }
-    assert.ok(await waitUntil(() => fdCount() <= base, SOON), `fds: ${fdCount()} vs ${base}`);
-  });
-
-  test('the destination peer resets mid-transfer: the pipe rejects, both proxy sockets are closed, the source peer sees it', async () => {
-    const base = fdCount();
-    const l = TcpListener.bind();
-    try {
-      const { client, a, b, sinkSide } = await chain(l);
-      sinkSide.setOptions({ linger: 0 });
-      const piping = a.pipeTo(b, { chunkSize: 64 * 1024 });
-      // The client keeps sending until the pipe breaks.
-      const block = Buffer.alloc(256 * 1024, 3);
-      const sending = (async () => {
-        try {
-          for (;;) await client.write(block);
-        } catch (err) {
-          return (err as { code?: string }).code;
-        }
-      })();
-      assert.ok((await deadline(sinkSide.recv(Buffer.alloc(65536)), SOON, 'first bytes')) > 0);
-      void sinkSide.close(); // linger 0: RST to b
-      const e = await deadline(rejectionOf(piping, 'pipeTo'), SOON, 'pipe end');
-      assert.ok(['ECONNRESET', 'EPIPE'].includes(String(e.code)), `pipe error ${String(e.code)}`);
-      assert.equal(a.closed, true);
-      assert.equal(b.closed, true);
-      const code = await deadline(sending, SOON, 'client writes end');
-      assert.ok(['ECONNRESET', 'EPIPE'].includes(String(code)), `client write error ${String(code)}`);
-      client.destroy();
-    } finally {
-      await l.close();
-    }
-    assert.ok(await waitUntil(() => fdCount() <= base, SOON), `fds: ${fdCount()} vs ${base}`);
-  });
-
-  test('a destination that stops reading stops the source: the pipe holds at most its two buffers', { skip: socketBuffersSkipReason() }, async () => {
-    const l = TcpListener.bind();
-    try {
-      const { client, a, b, sinkSide } = await chain(l);
-      const SMALL = 64 * 1024;
-      client.setOptions({ sendBuffer: SMALL });
-      a.setOptions({ recvBuffer: SMALL });
-      b.setOptions({ sendBuffer: SMALL });
-      sinkSide.setOptions({ recvBuffer: SMALL });
-      const kernel = client.getOption(1, 7) + a.getOption(1, 8) + b.getOption(1, 7) + sinkSide.getOption(1, 8);
-      const chunkSize = 64 * 1024;
-      const piping = a.pipeTo(b, { chunkSize });
-      let sent = 0;
-      let stop = false;
-      const block = Buffer.alloc(64 * 1024, 5);
-      const sending = (async () => {
-        while (!stop && sent < (256 << 20)) {
-          await client.write(block);
-          sent += block.length;
-        }
-      })();
-      // The sink does not read: wait until the sender makes no more progress (bounded wait).
-      let last = -1;
-      for (let i = 0; i < 400 && sent !== last; i++) {
-        last = sent;
-        await sleep(50);
-      }
-      assert.equal(sent, last, 'the sender was stopped');
-      // Kernel buffers on both hops (counted twice: the kernel's accounting), the pipe's two buffers, one block.
-      const bound = 2 * kernel + 2 * chunkSize + block.length;
-      assert.ok(sent <= bound, `in flight ${sent} bytes, bound ${bound}`);
-      stop = true;
-      const ended = sending.then(() => client.shutdown('write'));
-      let got = 0;
-      for await (const chunk of sinkSide) got += chunk.length;
-      await ended;
-      assert.equal(got, sent);
-      assert.deepEqual(await deadline(piping, SOON, 'pipe'), { bytes: sent });
-      await Promise.all([client.close(), a.close(), b.close(), sinkSide.close()]);
-    } finally {
-      await l.close();
-    }
-  });
-
+  // 1 GiB, resets on either side, a stalled destination: test/net/bulk-pipe.test.ts (each mode).
   test('bad arguments are refused with a code; an abort destroys both sides', async () => {
     const l = TcpListener.bind();
     try {
