@@ -1,8 +1,9 @@
 /**
  * TCP proxy on uringkit: every connection accepted on the listening address
  * is joined to a new connection to the target, bytes moving both ways with
- * Socket.pipeTo (kernel -> reused buffer -> kernel, no Buffer per chunk,
- * exact backpressure).
+ * Socket.pipeTo: on io_uring it splices socket -> pipe -> socket (the bytes
+ * never enter JavaScript); on the portable backend it copies through a
+ * reused buffer (no Buffer per chunk). Backpressure is exact either way.
  *
  *   node dist/examples/proxy.js TARGET_PORT [TARGET_HOST] [PORT] [HOST]
  *     (defaults: target 127.0.0.1, listen on 127.0.0.1 port 0)

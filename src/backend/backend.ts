@@ -105,4 +105,10 @@ export interface SyscallBackend {
    * fs.closeSync would fail with EBADF and leave the handle open.
    */
   close?(fd: number): number;
+  /**
+   * Sets or clears O_NONBLOCK on a kernel fd: the previous state (0 or 1) or
+   * -errno. Optional: pipeTo's splice drains use it where present (io_uring
+   * backend) so no io-wq worker blocks on a full send buffer.
+   */
+  setNonBlocking?(fd: number, on: boolean): number;
 }

@@ -96,8 +96,6 @@ const EAGAIN = os.constants.errno.EAGAIN;
 const EPIPE = os.constants.errno.EPIPE;
 const SOL_SOCKET = 1;
 
-/** The addon's O_NONBLOCK switch (native/net.c); absent in older builds. */
-type NonBlocking = (fd: number, on: boolean) => number;
 
 /** Whether `ring` can splice between sockets: the io_uring backend with IORING_OP_SPLICE and POLL_ADD. */
 export function canSplice(ring: Ring): boolean {
@@ -208,10 +206,11 @@ async function runSplice(ring: Ring, srcFd: number, destination: PipeEnd, pipe: 
   let bytes = 0;
   let left = 0;
   const watch = new SourceWatch(ring, srcFd, source, destination, 'splice');
-  /** Drains `left` bytes of the pipe into the destination (a task in its write order). */
-  const setNonBlocking = (sysOf(ring) as { setNonBlocking?: NonBlocking }).setNonBlocking;
+  const sys = sysOf(ring);
+  const setNonBlocking = sys.setNonBlocking?.bind(sys);
   /** Whether the current drain started (it starts at once unless writes queued before it wait). */
   let started = false;
+  /** Drains `left` bytes of the pipe into the destination (a task in its write order). */
   const drain = async (): Promise<void> => {
     started = true;
     const fdOut = destination.fd;
