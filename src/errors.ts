@@ -65,6 +65,16 @@ export class AbortError extends Error {
   }
 }
 
+/** The AbortError for `signal` having fired (its reason as the cause). */
+export function abortError(signal: AbortSignal): AbortError {
+  return new AbortError(undefined, { cause: signal.reason });
+}
+
+/** Throws the AbortError when `signal` has fired. */
+export function checkAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw abortError(signal);
+}
+
 /** Rejection of an operation whose `timeout` elapsed first. */
 export class TimeoutError extends SystemError {
   constructor(syscall: string, ms: number, context?: SystemErrorContext) {

@@ -40,14 +40,14 @@
  */
 import os from 'node:os';
 
-import { AbortError, invalidArgType, invalidArgValue, SystemError } from '../errors.js';
+import { checkAborted, invalidArgType, invalidArgValue, SystemError } from '../errors.js';
 import { POLL } from '../ops/poll.js';
 import { sysOf } from '../ops/socket.js';
 import { closeOnRing } from '../ops/sync-close.js';
 import type { OpOptions } from '../ops/validate.js';
 import { ringInternals, type Ring } from '../ring/ring.js';
 import { checkChunkSize } from './receive.js';
-import { SO_ERROR, socketClosed } from './options.js';
+import { SO_ERROR, SOL_SOCKET, socketClosed } from './options.js';
 
 export interface PipeOptions {
   /** Half-close the destination when the source ends (default true). */
@@ -94,8 +94,6 @@ const SPLICE_F_MOVE = 1;
 const SPLICE_F_NONBLOCK = 2;
 const EAGAIN = os.constants.errno.EAGAIN;
 const EPIPE = os.constants.errno.EPIPE;
-const SOL_SOCKET = 1;
-
 
 /** Whether `ring` can splice between sockets: the io_uring backend with IORING_OP_SPLICE and POLL_ADD. */
 export function canSplice(ring: Ring): boolean {
@@ -133,10 +131,6 @@ export function pipeSockets(ring: Ring, srcFd: number, source: PipeEnd, destinat
     // No pipe to be had (EMFILE, ENFILE): the buffer loop needs no fd.
   }
   return runCopy(ring, srcFd, source, destination, checkChunkSize(chunk), end, signal);
-}
-
-function aborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new AbortError('The operation was aborted', { cause: signal.reason });
 }
 
 /**
@@ -238,7 +232,7 @@ async function runSplice(ring: Ring, srcFd: number, destination: PipeEnd, pipe: 
     }
   };
   try {
-    aborted(signal);
+    checkAborted(signal);
     for (;;) {
       // Readable (data, end or error) first: the splice then never waits for data on an io-wq thread.
       await ring.poll(srcFd, POLL.IN, pollOpts);
@@ -281,7 +275,7 @@ async function runCopy(ring: Ring, srcFd: number, source: PipeEnd, destination: 
   let i = 0;
   const watch = new SourceWatch(ring, srcFd, source, destination, 'recv');
   try {
-    aborted(signal);
+    checkAborted(signal);
     for (;;) {
       const buf = bufs[i]!;
       const n = await ring.recv(srcFd, buf, recvOpts);
@@ -290,9 +284,13 @@ async function runCopy(ring: Ring, srcFd: number, source: PipeEnd, destination: 
       if (sending !== undefined) await (sent ? sending : watch.during(sending));
       sent = false;
       sending = destination.write(buf, signal === undefined ? { length: n } : { length: n, signal });
-      sending.then(() => (sent = true), () => (sent = true));
-      // A send that fails while the next receive waits would go unnoticed until that receive ends: end it now.
-      sending.catch(() => source.destroy());
+      sending.then(() => {
+        sent = true;
+      }, () => {
+        sent = true;
+        // A send that fails while the next receive waits would go unnoticed until that receive ends: end it now.
+        source.destroy();
+      });
       bytes += n;
       i ^= 1;
     }

@@ -13,6 +13,7 @@ import os from 'node:os';
 import { invalidArgType, invalidArgValue, outOfRange, RingClosedError, SystemError } from '../errors.js';
 import { File } from '../fs/file.js';
 import '../ops/file.js';
+import { MAX_RW } from '../ops/args.js';
 import { sysOf } from '../ops/socket.js';
 import { syncCloser, type SyncClose } from '../ops/sync-close.js';
 import { checkOptions, type OpOptions } from '../ops/validate.js';
@@ -27,7 +28,6 @@ export const SENDFILE_PIPE_SIZE = 1 << 20;
 /** Pipes kept per ring between transfers; more concurrent transfers open (and then close) extra pipes. */
 export const SENDFILE_POOL_MAX = 16;
 
-const MAX_RW = 0x7ffff000; // the kernel's MAX_RW_COUNT: the most one splice moves
 
 interface Pipe {
   readonly r: number;

@@ -14,17 +14,13 @@
 import os from 'node:os';
 
 import { AbortError, invalidArgType, invalidArgValue, outOfRange, SystemError } from '../errors.js';
-import { sendZeroCopy, type SendOptions } from '../ops/socket.js';
+import { MAX_RW } from '../ops/args.js';
+import { sendChecked, sendZeroCopy, type SendOptions } from '../ops/socket.js';
 import { checkUint32, type Callback } from '../ops/validate.js';
-import { DescOp } from '../backend/protocol.js';
-import { OP } from '../ops/table.js';
 import { IORING_OP } from '../ring/constants.js';
-import { ringInternals, type OpExtra, type Ring } from '../ring/ring.js';
+import type { OpExtra, Ring } from '../ring/ring.js';
 import { AF_UNIX } from './address.js';
 import { int, socketClosed } from './options.js';
-
-/** The most bytes one send takes (ring.send's own limit: a larger window goes through ring.send, which refuses it). */
-const MAX_IO = 0x7ffff000;
 
 /** Default zeroCopyThreshold: writes at least this large may use SEND_ZC (see Socket.setZeroCopy). */
 export const ZERO_COPY_THRESHOLD = 64 * 1024;
@@ -255,15 +251,15 @@ export class WriteQueue {
         sendZeroCopy(this.#target.ring, req.fd, req.view!, offset, length, flags, o, (err, n, more) => this.#onZc(req, err, n, more));
         return;
       }
-      if (o === undefined && req.total - req.done <= MAX_IO) {
+      if (o === undefined && req.total - req.done <= MAX_RW) {
         // A write without options: the send ring.send(fd, view, { offset, length }) would issue (its
-        // arguments were checked by write()), without checking them again per send.
+        // arguments were checked by write(); a larger window goes through ring.send, which refuses it).
         const x = this.#extra;
         x.pin = req.view;
         x.offset = req.start + req.done;
         x.length = req.total - req.done;
         try {
-          ringInternals().run(this.#target.ring, OP.send!, DescOp.SEND, req.fd, 0, 0, undefined, this.#onSent, x);
+          sendChecked(this.#target.ring, req.fd, x, this.#onSent);
         } finally {
           x.pin = undefined;
         }

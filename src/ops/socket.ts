@@ -7,10 +7,10 @@
 import { invalidArgType, outOfRange, SystemError } from '../errors.js';
 import { DescOp } from '../backend/protocol.js';
 import { MultishotIterator } from '../ring/multishot.js';
-import { ringInternals, type Ring } from '../ring/ring.js';
+import { ringInternals, type OpExtra, type Ring } from '../ring/ring.js';
 import { IORING_OP, OP } from './table.js';
 import type { SyscallBackend } from '../backend/backend.js';
-import { checkView, splitArgs } from './args.js';
+import { checkView, MAX_RW, splitArgs } from './args.js';
 import { providedBufferRing } from '../buffer/provided-buffer-ring.js';
 import { checkCallback, checkFd, checkOptions, checkUint32, type Callback, type OpOptions } from './validate.js';
 
@@ -34,8 +34,6 @@ export interface RecvOptions extends OpOptions {
   flags?: number;
 }
 
-const MAX_IO = 0x7ffff000;
-
 export {
   DEFAULT_POOL, providedBufferRing, type ProvidedBufferRing,
   /** @deprecated the old name (src/net still imports it): providedBufferRing. */
@@ -53,9 +51,9 @@ function window(buf: ArrayBufferView, o: { offset?: number; length?: number } | 
   if (!Number.isSafeInteger(offset) || offset < 0 || offset > buf.byteLength) {
     throw outOfRange('options.offset', `an integer >= 0 && <= ${buf.byteLength}`, offset);
   }
-  const length = o?.length ?? Math.min(buf.byteLength - offset, MAX_IO);
-  if (!Number.isSafeInteger(length) || length < 0 || offset + length > buf.byteLength || length > MAX_IO) {
-    throw outOfRange('options.length', `an integer >= 0 && <= ${Math.min(buf.byteLength - offset, MAX_IO)}`, length);
+  const length = o?.length ?? Math.min(buf.byteLength - offset, MAX_RW);
+  if (!Number.isSafeInteger(length) || length < 0 || offset + length > buf.byteLength || length > MAX_RW) {
+    throw outOfRange('options.length', `an integer >= 0 && <= ${Math.min(buf.byteLength - offset, MAX_RW)}`, length);
   }
   return [offset, length];
 }
@@ -147,6 +145,17 @@ export function send(this: Ring, fd: number, data: ArrayBufferView, a?: SendOpti
   const zc = opts?.zeroCopy === true && this.supports(IORING_OP.SEND_ZC);
   return ringInternals().run<number>(this, zc ? OP.sendZc! : OP.send!, zc ? DescOp.SEND_ZC : DescOp.SEND, fd,
     flagsOf(opts), 0, opts, cb, { pin: data, offset, length });
+}
+
+/**
+ * @internal The send `ring.send(fd, data, { offset, length }, callback)`
+ * issues, for a caller that checked those arguments (the Socket write
+ * queue: no second check per send). `mem` is { pin: data, offset, length };
+ * the ring copies it into the operation's slot at once, so the caller may
+ * reuse the object.
+ */
+export function sendChecked(ring: Ring, fd: number, mem: OpExtra, callback: Callback<number>): void {
+  ringInternals().run<number>(ring, OP.send!, DescOp.SEND, fd, 0, 0, undefined, callback, mem);
 }
 
 /**

@@ -44,6 +44,11 @@ export function windowOf(pin: unknown, offset: number, length: number): Uint8Arr
   return Buffer.from(pin.buffer, pin.byteOffset + offset, length);
 }
 
+/** windowOf over the record's own OFFSET and LENGTH words (the read/write/send/recv window). */
+export function recordWindow(pin: unknown, stage: Int32Array, f64: Float64Array, base: number): Uint8Array | undefined {
+  return windowOf(pin, f64[(base + Rec.OFFSET) >> 1]!, stage[base + Rec.LENGTH]! >>> 0);
+}
+
 /** Writes fs.BigIntStats into the `struct statx` layout parseStatx reads (src/fs/stats.ts). */
 export function fillStatx(s: fs.BigIntStats, out: Uint8Array): void {
   const b = Buffer.from(out.buffer, out.byteOffset, 256);
@@ -98,7 +103,7 @@ export function startFileOp(op: Op, stage: Int32Array, f64: Float64Array, base: 
     case DescOp.READ_FIXED:
     case DescOp.WRITE_FIXED: {
       const position = f64[(base + Rec.POSITION) >> 1]!;
-      const view = windowOf(pin, f64[(base + Rec.OFFSET) >> 1]!, stage[base + Rec.LENGTH]! >>> 0);
+      const view = recordWindow(pin, stage, f64, base);
       if (view === undefined) return op.complete(-E.EFAULT);
       if (!isOffset(position, true)) return op.complete(-E.EINVAL);
       op.cancellable = false;

@@ -20,7 +20,7 @@ import { decodeSockaddr } from '../shared/sockaddr.js';
 import fs from 'node:fs';
 
 import { BufRing, E, errnoOf, Op, PortableRing, timer } from './engine.js';
-import { startFileOp, windowOf } from './files.js';
+import { recordWindow, startFileOp, windowOf } from './files.js';
 import { DgramHandle } from './datagrams.js';
 import { FdReads } from './fd-reads.js';
 import * as messages from './messages.js';
@@ -247,7 +247,7 @@ export class PortableBackend implements Backend {
       // The hot path of a stream socket's SEND: what #socketOp does for it, without its other cases.
       const h = this.#table.get(op.fd);
       if (h instanceof StreamHandle) {
-        const view = windowOf(pin, f64[(base + Rec.OFFSET) >> 1]!, stage[base + Rec.LENGTH]! >>> 0);
+        const view = recordWindow(pin, stage, f64, base);
         return view === undefined ? op.complete(-E.EFAULT) : h.send(op, view);
       }
     }
@@ -292,7 +292,7 @@ export class PortableBackend implements Backend {
     }
     if (op.fd >= FD_BASE) return op.complete(-E.EBADF);
     if (code === DescOp.READ) {
-      const view = windowOf(pin, f64[(base + Rec.OFFSET) >> 1]!, stage[base + Rec.LENGTH]! >>> 0);
+      const view = recordWindow(pin, stage, f64, base);
       if (view === undefined) return op.complete(-E.EFAULT);
       const position = f64[(base + Rec.POSITION) >> 1]!;
       if (position !== -1 && !(Number.isSafeInteger(position) && position >= 0)) return op.complete(-E.EINVAL);
@@ -319,12 +319,12 @@ export class PortableBackend implements Backend {
       return h.recvMultishot(op, br, stage[base + Rec.ARG0]!);
     }
     if (code === DescOp.SEND_ZC) {
-      const view = windowOf(pin, f64[(base + Rec.OFFSET) >> 1]!, stage[base + Rec.LENGTH]! >>> 0);
+      const view = recordWindow(pin, stage, f64, base);
       if (view === undefined || !(h instanceof StreamHandle)) return op.completeZc(view === undefined ? -E.EFAULT : -E.EOPNOTSUPP);
       return h.send(op, view, true);
     }
     if (code === DescOp.RECV || code === DescOp.SEND || code === DescOp.READ || code === DescOp.WRITE) {
-      const view = windowOf(pin, f64[(base + Rec.OFFSET) >> 1]!, stage[base + Rec.LENGTH]! >>> 0);
+      const view = recordWindow(pin, stage, f64, base);
       if (view === undefined) return op.complete(-E.EFAULT);
       const isRecv = code === DescOp.RECV || code === DescOp.READ;
       const flags = code === DescOp.RECV ? stage[base + Rec.ARG0]! : 0;

@@ -51,6 +51,13 @@ export const INBOX_HIGH = 1 << 20;
  */
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
+/** A multishot recv waiting on a stream handle: its op, the provided-buffer ring it fills, its flags. */
+interface MultiRecv {
+  op: Op;
+  ring: BufRing;
+  flags: number;
+}
+
 const SOCK_STREAM = 1;
 const SOCK_DGRAM = 2;
 const SOCK_TYPE_MASK = 0xf;
@@ -253,13 +260,8 @@ class StreamHandle extends Handle {
     let from = 0;
     if (m !== undefined && ib.bytes === 0) {
       while (from < n) {
-        const bid = m.ring.take();
-        if (bid === undefined) {
-          // The pool is dry: the rest waits in the inbox; the multishot ends (ENOBUFS), as #feedMulti ends it.
-          this.#multi = undefined;
-          m.op.complete(-E.ENOBUFS);
-          break;
-        }
+        const bid = this.#takeProvided(m);
+        if (bid === undefined) break; // the rest waits in the inbox
         const view = m.ring.view(bid);
         const k = Math.min(view.length, n - from);
         copyBytes(buf, from, view, k);
@@ -283,7 +285,7 @@ class StreamHandle extends Handle {
       const chunk = Buffer.allocUnsafe(n - from);
       copyBytes(buf, from, chunk, n - from);
       this.#received(chunk);
-    } else if (this.pollers.size > 0) this.changed();
+    } else this.changed();
     return true;
   }
 
@@ -387,7 +389,7 @@ class StreamHandle extends Handle {
   }
 
   /** A multishot recv into a provided-buffer ring (at most one per socket, as Socket arms it). */
-  #multi: { op: Op; ring: BufRing; flags: number } | undefined;
+  #multi: MultiRecv | undefined;
 
   recvMultishot(op: Op, ring: BufRing, flags: number): void {
     if (this.server !== undefined || (this.sock === undefined && !this.readShut)) return op.complete(-E.ENOTCONN);
@@ -400,17 +402,23 @@ class StreamHandle extends Handle {
     this.#feed();
   }
 
+  /** The next provided buffer for the multishot recv `m`, or undefined: the pool is dry and `m` ended (ENOBUFS). */
+  #takeProvided(m: MultiRecv): number | undefined {
+    const bid = m.ring.take();
+    if (bid === undefined) {
+      this.#multi = undefined;
+      m.op.complete(-E.ENOBUFS);
+    }
+    return bid;
+  }
+
   /** Fills provided buffers from the inbox: one F_MORE CQE per buffer; ENOBUFS, EOF or the error end it. */
   #feedMulti(): void {
     const m = this.#multi!;
     const ib = this.inbox;
     while (ib.bytes > 0) {
-      const bid = m.ring.take();
-      if (bid === undefined) {
-        this.#multi = undefined;
-        m.op.complete(-E.ENOBUFS);
-        return;
-      }
+      const bid = this.#takeProvided(m);
+      if (bid === undefined) return;
       const n = ib.take(m.ring.view(bid), false);
       m.op.more(n, IORING_CQE_F_BUFFER | (bid << IORING_CQE_BUFFER_SHIFT));
     }

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { debuglog } from 'node:util';
 import { fileURLToPath } from 'node:url';
 
-import { AbortError } from '../../errors.js';
+import { checkAborted } from '../../errors.js';
 import type { BigIntStats as UkBigIntStats, Stats as UkStats } from '../stats.js';
 import { Ring } from '../../ring/ring.js';
 
@@ -103,15 +103,8 @@ export function plainSignal(s: unknown): AbortSignal | undefined | null {
   return s instanceof AbortSignal ? s : null;
 }
 
-/** node:fs/promises' AbortError for an aborted signal. */
-export function abortError(signal: AbortSignal): AbortError {
-  return new AbortError(undefined, { cause: signal.reason });
-}
-
-/** Throws node's AbortError when `signal` has fired. */
-export function checkAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw abortError(signal);
-}
+/** node:fs/promises' abort check and error: the library's own (src/errors.ts). */
+export { abortError, checkAborted } from '../../errors.js';
 
 /**
  * One of node:fs/promises' abort check points (after an open or fstat,
