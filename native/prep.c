@@ -598,6 +598,11 @@ static int build_record(uk_ring *r, napi_env env, napi_value pins, uint32_t inde
       sqe->flags |= IOSQE_BUFFER_SELECT;
       sqe->buf_group = (uint16_t)rec[UK_REC_ARG1];
       sqe->ioprio |= IORING_RECV_MULTISHOT;
+      /* ARG2: a total byte limit (sqe->optlen, the slot of splice_fd_in; Linux
+       * 6.17+): the multishot ends after that many bytes, so the kernel cannot
+       * fill the whole provided-buffer pool before we see the first CQE.
+       * Older kernels reject a non-zero value there (file_index) with EINVAL. */
+      sqe->splice_fd_in = (uint32_t)rec[UK_REC_ARG2];
       break;
     case UK_DESC_SENDMSG:
       prep_rw(sqe, IORING_OP_SENDMSG, fd, b.addr, 1, 0, ud);

@@ -12,7 +12,8 @@
  *   receives fill it, up to `chunkSize` (default 256 KiB). A receive that
  *   fills less than a quarter is copied out into a right-sized Buffer and
  *   the big one is kept for the next receive.
- * A connection starts on multishot; a full provided buffer (or a dry pool,
+ * A connection starts on multishot, each arm limited to MULTISHOT_LIMIT
+ * bytes where the kernel can (6.17+); a full provided buffer (or a dry pool,
  * ENOBUFS) means bulk data: the multishot is stopped and one-shot receives
  * follow; four one-shot receives in a row that come back small return to
  * multishot (and to the first size, dropping the big buffer).
@@ -27,7 +28,7 @@
  * `highWater / 2`. `pause()` stops it the same way on request.
  */
 import { AbortError, invalidArgType, outOfRange } from '../errors.js';
-import { bufferPool } from '../ops/socket.js';
+import { bufferPool, recvMultishotLimited } from '../ops/socket.js';
 import type { OpOptions } from '../ops/validate.js';
 import type { Ring } from '../ring/ring.js';
 
@@ -43,6 +44,17 @@ const FIRST_CHUNK = 64 * 1024;
 const HIGH_WATER = 1 << 20;
 /** One-shot receives in a row that fill less than a quarter of their buffer before multishot resumes. */
 const SMALL_READS = 4;
+/**
+ * Bytes one arm of the multishot may take (IORING_RECV_MSHOT_LIM, Linux
+ * 6.17+): without a limit the kernel fills every free buffer of the ring's
+ * shared pool from a fast sender before the first CQE is seen (8 MiB of
+ * 16 KiB copies per bulk connection, and the pool dry for every other
+ * socket of the thread). After the limit the multishot ends with its last
+ * buffer and is armed again, or bulk one-shot receives follow.
+ */
+const MULTISHOT_LIMIT = 64 * 1024;
+/** Rings whose kernel refused the multishot limit (before 6.17): their multishots are armed without one. */
+const noMultishotLimit = new WeakSet<Ring>();
 
 /** Checks a `chunkSize` option (undefined: the default). */
 export function checkChunkSize(v: unknown, name = 'options.chunkSize'): number {
@@ -227,7 +239,8 @@ export class Receiver {
     const gen = ++this.#gen;
     try {
       if (this.#poolSize > 0 && !this.#bulk) {
-        const op = this.#ring.recvMultishot(this.#fd, this.#opts, this.#onChunk);
+        this.#limited = !noMultishotLimit.has(this.#ring);
+        const op = recvMultishotLimited(this.#ring, this.#fd, this.#opts, this.#limited ? MULTISHOT_LIMIT : 0, this.#onChunk);
         if (op !== null) {
           // A callback that already ran (a completion reaped inline) may have ended it or armed another one.
           if (this.#armed && this.#gen === gen) this.#op = op;
@@ -250,6 +263,9 @@ export class Receiver {
       this.#fail(e);
     }
   }
+
+  /** The armed multishot carries a byte limit (MULTISHOT_LIMIT). */
+  #limited = false;
 
   /** The buffer of the one-shot receive in the kernel (one at a time). */
   #recvBuf: Buffer | undefined;
@@ -312,7 +328,12 @@ export class Receiver {
       return;
     }
     if (err !== null) {
-      if ((err as { code?: string }).code === 'ENOBUFS') {
+      const code = (err as { code?: string }).code;
+      if (code === 'EINVAL' && this.#limited) {
+        // A kernel before 6.17: no limit for this ring's multishots from now on.
+        noMultishotLimit.add(this.#ring);
+        this.#rearm();
+      } else if (code === 'ENOBUFS') {
         // The pool ran dry (everything received is queued): bulk data, continue with own buffers.
         this.#bulk = true;
         this.#rearm();

@@ -207,6 +207,24 @@ export function recvMultishot(this: Ring, fd: number, options?: RecvOptions,
   return it;
 }
 
+/**
+ * @internal The Receiver's multishot recv (net/receive.ts): a callback
+ * multishot that ends, with its last buffer, after `limit` bytes
+ * (IORING_RECV_MSHOT_LIM, Linux 6.17+), so one bulk connection takes at most
+ * `limit` bytes of the ring's shared provided buffers per arm instead of all
+ * of them before its first CQE is seen. Kernels before 6.17 fail it at once
+ * with EINVAL (the field was file_index, which recv refused when non-zero):
+ * the caller then arms it again with `limit` 0, no limit. Returns null
+ * without buffer rings. Arguments are the Receiver's own (checked there).
+ */
+export function recvMultishotLimited(ring: Ring, fd: number, opts: OpOptions, limit: number,
+  callback: (err: Error | null, chunk?: Buffer, more?: boolean) => void): { cancel(): void } | null {
+  const pool = providedBufferRing(ring);
+  if (pool === null) return null;
+  return ringInternals().multishot<Buffer>(ring, OP.recvMultishot!, DescOp.RECV_MULTI, fd, 0, pool.bgid, opts,
+    undefined, callback, { pin: [ring, pool], arg2: limit });
+}
+
 export function sendmsg(this: Ring, fd: number, data: ArrayBufferView, sockaddr: Buffer | null,
   sockaddrLength: number, a?: SendOptions | Callback<number>, b?: Callback<number>) {
   checkFd(fd);

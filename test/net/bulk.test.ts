@@ -14,7 +14,12 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 
-import { Ring, Socket, TcpListener } from '../../src/index.js';
+import os from 'node:os';
+
+import { nativeBinding, Ring, Socket, TcpListener } from '../../src/index.js';
+import type { Backend } from '../../src/backend/backend.js';
+import { DescOp, Rec } from '../../src/backend/protocol.js';
+import { bufferPool } from '../../src/ops/socket.js';
 import { deadline, rejectionOf, sleep } from '../helpers/net-util.js';
 import { socketBuffersSkipReason } from '../portable/socket-buffers.js';
 import { sendFromChild } from './bulk-util.js';
@@ -124,6 +129,125 @@ describe('Socket.pipeTo', () => {
       await l.close();
     }
   });
+});
+
+/** Why a kernel-backed ring here cannot limit a multishot recv's bytes (IORING_RECV_MSHOT_LIM, Linux 6.17), or undefined. */
+function multishotLimitSkipReason(ring: Ring): string | undefined {
+  if (ring.info.backend !== 'io_uring') return undefined; // the portable backend implements the limit itself
+  if (bufferPool(ring) === null) return 'precondition: no provided-buffer rings (multishot recv) on this kernel';
+  const [major = 0, minor = 0] = os.release().split('.').map((x) => parseInt(x, 10));
+  return major > 6 || (major === 6 && minor >= 17) ? undefined
+    : `precondition: IORING_RECV_MSHOT_LIM needs Linux 6.17 (this is ${os.release()})`;
+}
+
+/**
+ * Bytes that came in chunks no larger than one provided buffer (16 KiB)
+ * before the first larger chunk: what the multishot recv took from the
+ * ring's shared pool before the receive pump switched to one-shot receives.
+ */
+async function multishotBytesBeforeBulk(s: Socket, total: number): Promise<{ small: number; bytes: number }> {
+  let small = 0;
+  let bulk = false;
+  let bytes = 0;
+  for await (const chunk of s) {
+    if (chunk.length > 16 * 1024) bulk = true;
+    if (!bulk) small += chunk.length;
+    bytes += chunk.length;
+    if (bytes >= total) break;
+  }
+  return { small, bytes };
+}
+
+describe('the multishot byte limit: one bulk connection cannot drain the shared pool', () => {
+  test('a fast sender: at most 64 KiB go through provided buffers before one-shot receives take over',
+    { skip: multishotLimitSkipReason(Ring.current()) }, async () => {
+      const l = TcpListener.bind();
+      try {
+        const aP = l.accept();
+        const client = await Socket.connect(l.address());
+        const s = await aP;
+        const total = 8 << 20;
+        const writing = client.write(Buffer.alloc(total, 7));
+        await sleep(100); // let the kernel queue what it can before anyone reads
+        const got = await deadline(multishotBytesBeforeBulk(s, total), 60_000, 'receive');
+        await writing;
+        assert.equal(got.bytes, total);
+        // Without the limit the first multishot takes everything queued (MiBs, up to the whole 8 MiB pool).
+        assert.ok(got.small <= 64 * 1024, `${got.small} bytes came through provided buffers`);
+        client.destroy();
+        await s.close();
+      } finally {
+        await l.close();
+      }
+    });
+
+  test('a kernel that refuses the limit (EINVAL, before 6.17): the ring arms its multishots without one, no byte lost',
+    { skip: Ring.current().info.backend === 'io_uring' ? undefined : 'precondition: the io_uring backend (the portable one never refuses)' },
+    async () => {
+      // The addon, with every limited multishot recv made invalid (MSG_WAITALL) as an older kernel would refuse it.
+      const inner = nativeBinding() as unknown as Backend;
+      let stage: Int32Array | undefined;
+      let refused = 0;
+      let unlimited = 0;
+      const MSG_WAITALL = 0x100;
+      const backend: Backend = Object.assign(Object.create(inner) as Backend, {
+        create(...args: Parameters<Backend['create']>) {
+          stage = args[3];
+          return inner.create(...args);
+        },
+        flush(...args: Parameters<Backend['flush']>) {
+          const st = stage!;
+          for (let i = 0; i < st[0]!; i++) {
+            const base = inner.STAGE_HEADER_WORDS + i * inner.DESC_WORDS;
+            if ((st[base + Rec.OP_FLAGS]! & 0xff) !== DescOp.RECV_MULTI) continue;
+            if (st[base + Rec.ARG2] !== 0) {
+              st[base + Rec.ARG0] = st[base + Rec.ARG0]! | MSG_WAITALL;
+              refused++;
+            } else unlimited++;
+          }
+          return inner.flush(...args); // as called: the addon counts its arguments
+        },
+      });
+      const ring = new Ring({ backend });
+      const l = TcpListener.bind({ ring });
+      try {
+        if (bufferPool(ring) === null) return; // no multishot at all on this kernel: nothing to refuse
+        const aP = l.accept();
+        const client = await Socket.connect(l.address());
+        const s = await aP;
+        const data = Buffer.alloc(1 << 20);
+        for (let i = 0; i < data.length; i++) data[i] = (i * 31 + 7) & 0xff;
+        const writing = client.write(data).then(() => client.shutdown('write'));
+        const h = createHash('sha256');
+        let bytes = 0;
+        for await (const chunk of s) {
+          h.update(chunk);
+          bytes += chunk.length;
+        }
+        await writing;
+        assert.equal(bytes, data.length);
+        assert.equal(h.digest('hex'), createHash('sha256').update(data).digest('hex'));
+        assert.equal(refused, 1, 'one limited arm was refused, then none was tried on this ring');
+        assert.ok(unlimited >= 1, 'the multishot was armed again without a limit');
+        // A second connection on the same ring goes straight to unlimited multishots.
+        const bP = l.accept();
+        const c2 = await Socket.connect(l.address());
+        const s2 = await bP;
+        await c2.write(Buffer.from('hello'));
+        await c2.shutdown('write');
+        const chunks: Buffer[] = [];
+        for await (const chunk of s2) chunks.push(chunk);
+        assert.equal(Buffer.concat(chunks).toString(), 'hello');
+        assert.equal(refused, 1);
+        client.destroy();
+        c2.destroy();
+        await s.close();
+        await s2.close();
+      } finally {
+        await l.close();
+        await ring.close();
+      }
+    });
 });
 
 describe('backpressure and the provided-buffer pool', () => {

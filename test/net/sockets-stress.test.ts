@@ -121,8 +121,11 @@ describe('bulk transfer', () => {
     }
   });
 
-  test('provided-buffer pool exhaustion: 8 slow consumers, 16 MiB queued before reading, 64 MiB in all, no byte lost', { skip: skipUnlessIoUring("needs io_uring's provided-buffer ring to run dry"), timeout: 180_000 }, async (t) => {
-    const N = 8;
+  test('provided-buffer pool exhaustion: 160 slow consumers, 20 MiB queued before reading, 80 MiB in all, no byte lost', { skip: skipUnlessIoUring("needs io_uring's provided-buffer ring to run dry"), timeout: 180_000 }, async (t) => {
+    // Each multishot arm takes at most 64 KiB of the ring's 8 MiB pool (Linux 6.17+; all it can get before):
+    // 160 connections with 128 KiB waiting each need 10 MiB at once.
+    const N = 160;
+    const CHUNK = 128 * 1024;
     const l = TcpListener.bind();
     const enobufs = countEnobufs();
     try {
@@ -130,18 +133,16 @@ describe('bulk transfer', () => {
       const servers: Socket[] = [];
       for (let i = 0; i < N; i++) {
         const accepted = l.accept();
-        // A large receive buffer lets 2 MiB per connection wait in the kernel before anyone reads.
-        clients.push(await Socket.connect(l.address(), { recvBuffer: 4 * MiB }));
+        // A receive buffer larger than the preload lets it wait in the kernel before anyone reads.
+        clients.push(await Socket.connect(l.address(), { recvBuffer: 1 * MiB }));
         servers.push(await accepted);
       }
-      const sources = servers.map(() => new ChunkSource(MiB));
-      await deadline(Promise.all(servers.map(async (s, k) => {
-        for (let i = 0; i < 2; i++) await s.write(sources[k]!.chunk(i));
-      })), 60_000, 'preload');
-      // 16 MiB now waits in the kernel: more than the ring's 8 MiB pool, so arming all the
-      // multishot receives at once runs it dry (ENOBUFS) and the sockets must re-arm.
+      const sources = servers.map(() => new ChunkSource(CHUNK));
+      await deadline(Promise.all(servers.map((s, k) => s.write(sources[k]!.chunk(0)))), 60_000, 'preload');
+      // 20 MiB now waits in the kernel: arming all the multishot receives at once needs more
+      // than the ring's 8 MiB pool, so it runs dry (ENOBUFS) and the sockets must re-arm.
       const writers = Promise.all(servers.map(async (s, k) => {
-        for (let i = 2; i < 8; i++) await s.write(sources[k]!.chunk(i));
+        for (let i = 1; i < 4; i++) await s.write(sources[k]!.chunk(i));
         await s.close();
       }));
       const results = await deadline(Promise.all(clients.map((c) => drain(c, async (_chunk, i) => {
@@ -149,7 +150,7 @@ describe('bulk transfer', () => {
       }))), 150_000, 'slow consumers');
       await deadline(writers, 60_000, 'writers');
       results.forEach((r, k) => {
-        assert.equal(r.bytes, 8 * MiB, `connection ${k}: bytes`);
+        assert.equal(r.bytes, 4 * CHUNK, `connection ${k}: bytes`);
         assert.equal(r.sha256, sources[k]!.hash.digest('hex'), `connection ${k}: content`);
       });
       t.diagnostic(`${enobufs.count} ENOBUFS re-arms`);

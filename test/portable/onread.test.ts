@@ -201,4 +201,48 @@ describe('portable backend: reads through onread into provided buffers and the i
     assert.equal(aGot, 100);
     r.destroy();
   });
+  test('a multishot with a byte limit (IORING_RECV_MSHOT_LIM) ends with its last buffer at the limit, from a read and from the inbox', async () => {
+    const { r, cqes, changed } = collectingRing();
+    const c = await connectedHandle();
+    const SIZE = 64;
+    const COUNT = 16;
+    const memory = new Uint8Array(SIZE * COUNT);
+    const pool = new BufRing(memory, SIZE, COUNT);
+    const data = Buffer.alloc(1000);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 11 + 5) & 0xff;
+    const got: Buffer[] = [];
+    /** Checks a limited multishot's CQEs: F_MORE buffers, then the last one (a buffer, no F_MORE), `limit` bytes in all. */
+    const check = (slot: number, limit: number): void => {
+      const list = cqes.get(slot)!;
+      let bytes = 0;
+      list.forEach(([res, flags], i) => {
+        const last = i === list.length - 1;
+        assert.equal(flags & IORING_CQE_F_BUFFER, IORING_CQE_F_BUFFER, 'every CQE carries a buffer');
+        assert.equal(flags & IORING_CQE_F_MORE, last ? 0 : IORING_CQE_F_MORE, last ? 'the last ends it' : 'F_MORE before the last');
+        assert.ok(res > 0 && res <= SIZE);
+        const bid = flags >>> IORING_CQE_BUFFER_SHIFT;
+        got.push(Buffer.from(memory.subarray(bid * SIZE, bid * SIZE + res)));
+        pool.recycle(bid);
+        bytes += res;
+      });
+      assert.equal(bytes, limit, 'exactly the limit');
+    };
+    // Armed before the bytes arrive: filled straight from the read.
+    const first = new Op(r, 1, 1 << 2, 0, -1, true);
+    r.pending.set(1, first);
+    c.h.recvMultishot(first, pool, 0, 150);
+    c.peer.write(data);
+    await until(() => first.done, changed, 'the first multishot to reach its limit');
+    check(1, 150);
+    // The rest waits in the inbox; a second limited multishot takes from there.
+    await until(() => c.h.inbox.bytes === data.length - 150, changed, 'the rest in the inbox');
+    const second = new Op(r, 2, 2 << 2, 0, -1, true);
+    r.pending.set(2, second);
+    c.h.recvMultishot(second, pool, 0, 200);
+    assert.ok(second.done, 'the inbox alone reaches the limit');
+    check(2, 200);
+    const received = await recvRest(r, c, cqes, changed, Buffer.concat(got), data.length, 3, 4096);
+    assert.ok(received.equals(data), 'every byte once, in order');
+    r.destroy();
+  });
 });

@@ -83,8 +83,8 @@ export class Op {
   constructor(readonly r: PortableRing, readonly slot: number, readonly hi: number, readonly code: number,
     readonly fd: number, readonly multishot: boolean) {}
 
-  /** The final CQE (idempotent). */
-  complete(res: number, linkRes = -E.ECANCELED): void {
+  /** The final CQE (idempotent), with `flags` (a limited multishot recv's last buffer). */
+  complete(res: number, linkRes = -E.ECANCELED, flags = 0): void {
     if (this.done) return;
     this.done = true;
     const r = this.r;
@@ -95,7 +95,7 @@ export class Op {
       d();
     }
     if (r.destroyed) return;
-    r.post(this.slot, this.hi, res, 0);
+    r.post(this.slot, this.hi, res, flags);
     if (this.link === 1) {
       this.linkTimer?.();
       this.linkTimer = undefined;

@@ -316,7 +316,7 @@ export class PortableBackend implements Backend {
       const br = this.#ringOf(op).bufRings.get(stage[base + Rec.ARG1]!);
       if (br === undefined) return op.complete(-E.ENOBUFS);
       if (!(h instanceof StreamHandle)) return op.complete(-E.EOPNOTSUPP);
-      return h.recvMultishot(op, br, stage[base + Rec.ARG0]!);
+      return h.recvMultishot(op, br, stage[base + Rec.ARG0]!, stage[base + Rec.ARG2]! >>> 0);
     }
     if (code === DescOp.SEND_ZC) {
       const view = recordWindow(pin, stage, f64, base);

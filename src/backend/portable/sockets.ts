@@ -51,11 +51,16 @@ export const INBOX_HIGH = 1 << 20;
  */
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
-/** A multishot recv waiting on a stream handle: its op, the provided-buffer ring it fills, its flags. */
+/**
+ * A multishot recv waiting on a stream handle: its op, the provided-buffer
+ * ring it fills, its flags, and the bytes it may still take (its total limit,
+ * IORING_RECV_MSHOT_LIM; Infinity without one).
+ */
 interface MultiRecv {
   op: Op;
   ring: BufRing;
   flags: number;
+  left: number;
 }
 
 const SOCK_STREAM = 1;
@@ -259,14 +264,14 @@ class StreamHandle extends Handle {
     const m = this.#multi;
     let from = 0;
     if (m !== undefined && ib.bytes === 0) {
-      while (from < n) {
+      while (from < n && this.#multi === m) {
         const bid = this.#takeProvided(m);
         if (bid === undefined) break; // the rest waits in the inbox
         const view = m.ring.view(bid);
-        const k = Math.min(view.length, n - from);
+        const k = Math.min(view.length, n - from, m.left);
         copyBytes(buf, from, view, k);
         from += k;
-        m.op.more(k, IORING_CQE_F_BUFFER | (bid << IORING_CQE_BUFFER_SHIFT));
+        this.#postProvided(m, bid, k);
       }
     }
     if (this.#multi === undefined && ib.bytes === 0) {
@@ -391,10 +396,11 @@ class StreamHandle extends Handle {
   /** A multishot recv into a provided-buffer ring (at most one per socket, as Socket arms it). */
   #multi: MultiRecv | undefined;
 
-  recvMultishot(op: Op, ring: BufRing, flags: number): void {
+  /** `limit`: end after that many bytes (0: no limit), as Linux 6.17's IORING_RECV_MSHOT_LIM. */
+  recvMultishot(op: Op, ring: BufRing, flags: number, limit = 0): void {
     if (this.server !== undefined || (this.sock === undefined && !this.readShut)) return op.complete(-E.ENOTCONN);
     if (this.#multi !== undefined) return op.complete(-E.EBUSY);
-    const m = { op, ring, flags };
+    const m = { op, ring, flags, left: limit > 0 ? limit : Infinity };
     this.#multi = m;
     op.detach = () => {
       if (this.#multi === m) this.#multi = undefined;
@@ -412,15 +418,29 @@ class StreamHandle extends Handle {
     return bid;
   }
 
-  /** Fills provided buffers from the inbox: one F_MORE CQE per buffer; ENOBUFS, EOF or the error end it. */
+  /**
+   * `k` bytes are in provided buffer `bid`: an F_MORE CQE, or the final one
+   * (still carrying the buffer) once the multishot's byte limit is reached.
+   */
+  #postProvided(m: MultiRecv, bid: number, k: number): void {
+    const flags = IORING_CQE_F_BUFFER | (bid << IORING_CQE_BUFFER_SHIFT);
+    m.left -= k;
+    if (m.left > 0) return m.op.more(k, flags);
+    this.#multi = undefined;
+    m.op.complete(k, undefined, flags);
+  }
+
+  /** Fills provided buffers from the inbox: one F_MORE CQE per buffer; ENOBUFS, EOF, the error or the byte limit end it. */
   #feedMulti(): void {
     const m = this.#multi!;
     const ib = this.inbox;
     while (ib.bytes > 0) {
       const bid = this.#takeProvided(m);
       if (bid === undefined) return;
-      const n = ib.take(m.ring.view(bid), false);
-      m.op.more(n, IORING_CQE_F_BUFFER | (bid << IORING_CQE_BUFFER_SHIFT));
+      const view = m.ring.view(bid);
+      const n = ib.take(m.left < view.length ? view.subarray(0, m.left) : view, false);
+      this.#postProvided(m, bid, n);
+      if (this.#multi !== m) return;
     }
     if (ib.error !== 0 || ib.eof || this.readShut) {
       this.#multi = undefined;
