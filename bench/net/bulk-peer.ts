@@ -2,7 +2,8 @@
  * Receivers and proxies of the net suite's bulk cases, one process each,
  * serving connections one after the other.
  *
- *   node dist/bench/net/bulk-peer.js recv        uringkit: Socket.recv() into one reused 256 KiB buffer
+ *   node dist/bench/net/bulk-peer.js recv        uringkit: Socket.recv() into one reused 128 KiB buffer
+ *   node dist/bench/net/bulk-peer.js recv-busy   the same on a ring with busyPollUs 200
  *   node dist/bench/net/bulk-peer.js iter        uringkit: for await (const chunk of socket)
  *   node dist/bench/net/bulk-peer.js node        node:net: 'data' events
  *   node dist/bench/net/bulk-peer.js node-proxy TARGET_PORT   node:net: a.pipe(b), b.pipe(a)
@@ -13,7 +14,7 @@
  */
 import net from 'node:net';
 
-import { TcpListener } from '../../src/index.js';
+import { Ring, TcpListener } from '../../src/index.js';
 
 const HOST = '127.0.0.1';
 const mode = process.argv[2];
@@ -42,15 +43,18 @@ if (mode === 'node') {
     a.on('error', () => b.destroy());
     b.on('error', () => a.destroy());
   });
-} else if (mode === 'recv' || mode === 'iter') {
+} else if (mode === 'recv' || mode === 'recv-busy' || mode === 'iter') {
+  // Spinning on the CQ before the loop would sleep: the sender never has to wake this thread.
+  if (mode === 'recv-busy') Ring.current().busyPollUs = 200;
   const listener = TcpListener.bind({ host: HOST, port: 0 });
   console.log(`listening on ${HOST}:${listener.address().port}`);
   process.once('SIGTERM', () => process.exit(0));
-  const buf = Buffer.allocUnsafe(256 * 1024);
+  // 128 KiB stays in the CPU's cache between receives (docs/guides/networking.md, "Bulk data").
+  const buf = Buffer.allocUnsafe(128 * 1024);
   for await (const s of listener) {
     let n = 0;
     try {
-      if (mode === 'recv') {
+      if (mode !== 'iter') {
         for (let k; (k = await s.recv(buf)) > 0;) n += k;
       } else {
         for await (const chunk of s) n += chunk.length;
@@ -61,6 +65,6 @@ if (mode === 'node') {
     await s.close();
   }
 } else {
-  console.error('usage: bulk-peer.js recv|iter|node|node-proxy TARGET_PORT');
+  console.error('usage: bulk-peer.js recv|recv-busy|iter|node|node-proxy TARGET_PORT');
   process.exit(2);
 }

@@ -552,18 +552,29 @@ async function zcCases(o: BenchOptions, cpu: ReturnType<typeof cpus>, notes: str
 
 const BULK_BYTES = 64 << 20;
 
+/** 64 MiB transfers per sample of the bulk cases (one transfer lasts ~15 ms: one alone is mostly noise). */
+const BULK_PER_SAMPLE = 8;
+/** The receive buffer of the bulk-recv cases (bench/net/bulk-peer.ts) and of their C ceiling. */
+const BULK_RECV_BUFFER = 128 * 1024;
+
 /**
- * bulk-recv-64m / bulk-recv-64m-iter / proxy-64m: MB/s of 64 MiB over one
- * loopback TCP connection from bench/net/sender.c (on the load CPU), timed
- * from connect to the receiver's close, so every byte was read.
+ * bulk-recv-64m / bulk-recv-64m-busypoll / bulk-recv-64m-iter / proxy-64m:
+ * MB/s of 64 MiB over one loopback TCP connection from bench/net/sender.c
+ * (on the load CPU), timed from connect to the receiver's close, so every
+ * byte was read; a sample is BULK_PER_SAMPLE transfers (total bytes / total
+ * time).
  *   bulk-recv-64m: a uringkit receiver using Socket.recv() into one reused
- *     buffer (the caller-owned-buffer path) vs a node:net 'data' receiver;
- *   bulk-recv-64m-iter: the same with `for await (const chunk of socket)`;
+ *     buffer (the caller-owned-buffer path) vs a node:net 'data' receiver,
+ *     and the set-up's ceiling: bench/net/sink.c spinning on a non-blocking
+ *     recv() (no receiver can take the bytes faster than the sender and the
+ *     kernel hand them over);
+ *   bulk-recv-64m-busypoll: the same receiver on a ring with busyPollUs 200;
+ *   bulk-recv-64m-iter: `for await (const chunk of socket)`;
  *   proxy-64m: sender -> proxy (alone on the server CPU) -> bench/net/sink.c,
  *     examples/proxy.ts (Socket.pipeTo) vs a node:net pipe() proxy.
  */
 async function bulkCases(o: BenchOptions, cpu: ReturnType<typeof cpus>, notes: string[]): Promise<CaseResult[]> {
-  const names = ['bulk-recv-64m', 'bulk-recv-64m-iter', 'proxy-64m'];
+  const names = ['bulk-recv-64m', 'bulk-recv-64m-busypoll', 'bulk-recv-64m-iter', 'proxy-64m'];
   const sender = buildC('bench/net/sender.c', 'net-sender');
   const sink = buildC('bench/net/sink.c', 'net-sink');
   if (!sender.ok || !sink.ok) {
@@ -575,8 +586,8 @@ async function bulkCases(o: BenchOptions, cpu: ReturnType<typeof cpus>, notes: s
     });
   }
   notes.push(`bulk: bench/net/sender.c (blocking send of 1 MiB blocks) pinned to CPU ${cpu.load || '(any)'}, ` +
-    `64 MiB per sample, timed from connect to the receiver's close; receivers and proxies pinned to CPU ${cpu.server || '(any)'}; ` +
-    `the proxy sink (bench/net/sink.c) shares the sender's CPU`);
+    `${BULK_PER_SAMPLE} x 64 MiB per sample, each timed from connect to the receiver's close; receivers and proxies ` +
+    `pinned to CPU ${cpu.server || '(any)'}; the proxy sink (bench/net/sink.c) shares the sender's CPU`);
   const peer = path.join(dist, 'bench', 'net', 'bulk-peer.js');
   /** CPU µs per MiB moved, per server name (receiver or proxy process, kernel work on its behalf included). */
   const cpuPerMiB = new Map<string, number[]>();
@@ -586,46 +597,63 @@ async function bulkCases(o: BenchOptions, cpu: ReturnType<typeof cpus>, notes: s
   };
   const sample = (s: Server): Sampler => async () => {
     alive(s);
-    const [c, a] = pinned(cpu.load, sender.path, [HOST, String(s.port), String(BULK_BYTES), '1']);
+    const [c, a] = pinned(cpu.load, sender.path, [HOST, String(s.port), String(BULK_BYTES), String(BULK_PER_SAMPLE)]);
     const cpu0 = treeCpuSeconds(s.child.pid!);
     const r = await run(c, a, 120_000);
     const cpu1 = treeCpuSeconds(s.child.pid!);
-    const m = /seconds=([\d.]+)/.exec(r.stdout);
-    if (!m) throw new Error(`net-sender against ${s.name}: no result: ${r.stdout} ${r.stderr}`);
+    const secs = [...r.stdout.matchAll(/seconds=([\d.]+)/g)].map((m) => Number(m[1]));
+    if (secs.length !== BULK_PER_SAMPLE) throw new Error(`net-sender against ${s.name}: no result: ${r.stdout} ${r.stderr}`);
     const list = cpuPerMiB.get(s.name) ?? [];
-    list.push(((cpu1 - cpu0) * 1e6) / (BULK_BYTES / (1 << 20)));
+    list.push(((cpu1 - cpu0) * 1e6) / ((BULK_PER_SAMPLE * BULK_BYTES) / (1 << 20)));
     cpuPerMiB.set(s.name, list);
-    return BULK_BYTES / 1e6 / Number(m[1]);
+    return (BULK_PER_SAMPLE * BULK_BYTES) / 1e6 / secs.reduce((x, y) => x + y, 0);
   };
   const out: CaseResult[] = [];
-  const measure = async (name: string, uk: Server | string, nn: Server | string, ukInfo: string, nnInfo: string,
-    extra: ReadonlyArray<Server | string> = []): Promise<void> => {
+  /** One case: uringkit vs node:net (`target`: the issue's minimum ratio, or none), plus an optional ceiling peer. */
+  const measure = async (name: string, target: number | undefined, uk: Server | string, nn: Server | string,
+    ukInfo: string, nnInfo: string, extra: ReadonlyArray<Server | string> = [],
+    ceiling?: { server: Server | string; info: string }): Promise<void> => {
     try {
       const samplers: Record<string, Sampler> = {};
       if (typeof uk !== 'string') samplers['uringkit'] = sample(uk);
       if (typeof nn !== 'string') samplers['node-net'] = sample(nn);
+      if (ceiling !== undefined && typeof ceiling.server !== 'string') samplers['c-spin'] = sample(ceiling.server);
       progress(`${name}: ${o.warmup} warm-up + ${o.repeats} measured rounds of ${Object.keys(samplers).join(', ')}`);
       const v = await interleave(samplers, o);
-      const c = new Case(name, 'MB/s').uringkit(v['uringkit'] ?? NaN).target('node-net', 1.5);
+      const c = new Case(name, 'MB/s').uringkit(v['uringkit'] ?? NaN);
+      if (target !== undefined) c.target('node-net', target);
       if (typeof nn === 'string') c.missingPeer('node-net', nn);
       else c.peer('node-net', v['node-net']!, nnInfo + cpuInfo(nn));
+      if (ceiling !== undefined) {
+        if (typeof ceiling.server === 'string') c.missingPeer('c-spin', ceiling.server);
+        else c.peer('c-spin', v['c-spin']!, ceiling.info + cpuInfo(ceiling.server));
+      }
       const r = c.build();
       r.info = typeof uk === 'string' ? `uringkit failed: ${uk}` : ukInfo + cpuInfo(uk);
       out.push(r);
     } finally {
       cpuPerMiB.clear();
-      await stopAll([uk, nn, ...extra]);
+      await stopAll([uk, nn, ...extra, ...(ceiling !== undefined ? [ceiling.server] : [])]);
     }
   };
-  for (const [name, mode, info] of [
-    ['bulk-recv-64m', 'recv', 'Socket.recv() into one reused 256 KiB buffer (bench/net/bulk-peer.ts recv)'],
-    ['bulk-recv-64m-iter', 'iter', 'for await over the Socket: fresh Buffers, adaptive chunks (bench/net/bulk-peer.ts iter)'],
+  const kib = BULK_RECV_BUFFER / 1024;
+  for (const [name, mode, target, info] of [
+    ['bulk-recv-64m', 'recv', 1.5, `Socket.recv() into one reused ${kib} KiB buffer (bench/net/bulk-peer.ts recv)`],
+    ['bulk-recv-64m-busypoll', 'recv-busy', undefined,
+      `Socket.recv() into one reused ${kib} KiB buffer on a ring with busyPollUs 200 (bench/net/bulk-peer.ts recv-busy); no target: an opt-in that spends the receiver's idle CPU`],
+    ['bulk-recv-64m-iter', 'iter', undefined, 'for await over the Socket: fresh Buffers, adaptive chunks (bench/net/bulk-peer.ts iter); no target'],
   ] as const) {
     progress(`${name}: starting receivers`);
     const uk = await tryStart(`uringkit-${mode}`, cpu.server, process.execPath, [peer, mode]);
     const nn = await tryStart('node-net', cpu.server, process.execPath, [peer, 'node']);
-    await measure(name, uk, nn, `${info}, node ${process.version}`,
-      `node:net receiver counting 'data' chunks (bench/net/bulk-peer.ts node), node ${process.version}`);
+    const ceiling = mode === 'recv'
+      ? {
+        server: await tryStart('c-spin', cpu.server, sink.path, [HOST, 'spin', String(BULK_RECV_BUFFER)]),
+        info: `the set-up's ceiling, not a target: bench/net/sink.c spinning on recv(MSG_DONTWAIT) into a ${kib} KiB buffer, never sleeping`,
+      }
+      : undefined;
+    await measure(name, target, uk, nn, `${info}, node ${process.version}`,
+      `node:net receiver counting 'data' chunks (bench/net/bulk-peer.ts node), node ${process.version}`, [], ceiling);
   }
   progress('proxy-64m: starting the sink and the proxies');
   const sinkSrv = await tryStart('sink', cpu.load, sink.path, [HOST]);
@@ -638,7 +666,7 @@ async function bulkCases(o: BenchOptions, cpu: ReturnType<typeof cpus>, notes: s
   const uk = await tryStart('uringkit-proxy', cpu.server, process.execPath,
     [path.join(dist, 'examples', 'proxy.js'), String(sinkSrv.port)]);
   const nn = await tryStart('node-net-proxy', cpu.server, process.execPath, [peer, 'node-proxy', String(sinkSrv.port)]);
-  await measure('proxy-64m', uk, nn, `examples/proxy.ts (Socket.pipeTo both ways), node ${process.version}`,
+  await measure('proxy-64m', 1.5, uk, nn, `examples/proxy.ts (Socket.pipeTo both ways), node ${process.version}`,
     `node:net proxy, a.pipe(b) and b.pipe(a) (bench/net/bulk-peer.ts node-proxy), node ${process.version}`, [sinkSrv]);
   return out;
 }

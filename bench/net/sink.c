@@ -1,13 +1,18 @@
 /*
- * TCP sink for the net suite's send-zc cases (built by bench/net/main.ts
- * into bench/.build/net-sink).
+ * TCP sink for the net suite's send-zc and proxy cases, and the ceiling of
+ * its bulk-recv case (built by bench/net/main.ts into bench/.build/net-sink).
  *
- *   net-sink HOST
+ *   net-sink HOST            blocking recv() into a 1 MiB buffer
+ *   net-sink HOST spin SIZE  recv(MSG_DONTWAIT) in a loop that never sleeps,
+ *                            into a SIZE-byte buffer
  *
  * Listens on HOST (IPv4) with an ephemeral port, prints
  * `listening on HOST:PORT`, then serves connections one after the other:
- * recv() into a 1 MiB buffer until EOF, discarding the bytes. Blocking
- * sockets, one thread: the receiver's cost is the same for every sender.
+ * receives until EOF, discarding the bytes, then closes. One thread: the
+ * receiver's cost is the same for every sender. The spin mode is the
+ * cheapest receiver there is on this machine (no sleep, no wake-up, a buffer
+ * that stays in cache): what the sender and the kernel allow, whatever the
+ * receiver.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -45,8 +50,11 @@ int main(int argc, char **argv) {
   if (getsockname(l, (struct sockaddr *)&sa, &len) < 0) die("getsockname");
   printf("listening on %s:%d\n", argv[1], ntohs(sa.sin_port));
   fflush(stdout);
-  size_t cap = 1 << 20;
+  int spin = argc > 2 && strcmp(argv[2], "spin") == 0;
+  size_t cap = spin && argc > 3 ? (size_t)atol(argv[3]) : (size_t)1 << 20;
+  if (cap == 0) cap = 1 << 20;
   unsigned char *buf = malloc(cap);
+  if (buf == NULL) die("malloc");
   for (;;) {
     int c = accept4(l, NULL, NULL, SOCK_CLOEXEC);
     if (c < 0) {
@@ -54,9 +62,9 @@ int main(int argc, char **argv) {
       die("accept");
     }
     for (;;) {
-      ssize_t n = recv(c, buf, cap, 0);
+      ssize_t n = recv(c, buf, cap, spin ? MSG_DONTWAIT : 0);
       if (n > 0) continue;
-      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EINTR || (spin && (errno == EAGAIN || errno == EWOULDBLOCK)))) continue;
       break; /* EOF or error (a reset sender): next connection */
     }
     close(c);
