@@ -219,3 +219,33 @@ describe('portable engine: many operations in flight on a Ring', () => {
     }
   });
 });
+
+describe('an operation whose Node API throws instead of calling back', () => {
+  test('completes with the thrown errno (EIO without one) instead of staying in flight', async () => {
+    const { default: fs } = await import('node:fs');
+    const { Ring } = await import('../../src/index.js');
+    const ring = new Ring({ backend: 'portable' });
+    const open = fs.open;
+    /** The op's outcome, or 'hung' (it would stay in flight) after 10 s. */
+    const outcome = (p: Promise<unknown>): Promise<{ code?: string } | 'hung' | undefined> => Promise.race([
+      p.then(() => undefined, (e: unknown) => e as { code?: string }),
+      new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 10_000).unref()),
+    ]);
+    try {
+      (fs as { open: unknown }).open = () => {
+        throw Object.assign(new Error('EMFILE: too many open files'), { errno: -24, code: 'EMFILE' });
+      };
+      const e1 = await outcome(ring.open('/dev/null'));
+      assert.equal(e1 === 'hung' ? e1 : e1?.code, 'EMFILE');
+      (fs as { open: unknown }).open = () => {
+        throw new TypeError('an argument Node refuses');
+      };
+      const e2 = await outcome(ring.open('/dev/null'));
+      assert.equal(e2 === 'hung' ? e2 : e2?.code, 'EIO');
+      assert.equal(ring.stats().inFlight, 0, 'nothing left in flight');
+    } finally {
+      (fs as { open: unknown }).open = open;
+      await ring.close();
+    }
+  });
+});

@@ -238,7 +238,14 @@ export class PortableBackend implements Backend {
       }
       r.arm(op, separate ? 2 : 1, ms);
     }
-    this.#start(op, stage, f64, base, pin);
+    try {
+      this.#start(op, stage, f64, base, pin);
+    } catch (e) {
+      // A Node API that throws where the kernel would answer with an errno: the op completes
+      // with that errno (EIO when it has none) instead of waiting for ever.
+      const errno = (e as { errno?: unknown }).errno;
+      op.complete(typeof errno === 'number' && errno < 0 ? errno : -E.EIO);
+    }
   }
 
   #start(op: Op, stage: Int32Array, f64: Float64Array, base: number, pin: unknown): void {
