@@ -3,7 +3,7 @@
  * serving connections one after the other.
  *
  *   node dist/bench/net/bulk-peer.js recv        uringkit: Socket.recv() into one reused 128 KiB buffer
- *   node dist/bench/net/bulk-peer.js recv-busy   the same on a ring with busyPollUs 200
+ *   node dist/bench/net/bulk-peer.js recv-nospin the same on a ring with bulkBusyPollUs 0 (no busy poll)
  *   node dist/bench/net/bulk-peer.js iter        uringkit: for await (const chunk of socket)
  *   node dist/bench/net/bulk-peer.js node        node:net: 'data' events
  *   node dist/bench/net/bulk-peer.js node-proxy TARGET_PORT   node:net: a.pipe(b), b.pipe(a)
@@ -43,9 +43,9 @@ if (mode === 'node') {
     a.on('error', () => b.destroy());
     b.on('error', () => a.destroy());
   });
-} else if (mode === 'recv' || mode === 'recv-busy' || mode === 'iter') {
-  // Spinning on the CQ before the loop would sleep: the sender never has to wake this thread.
-  if (mode === 'recv-busy') Ring.current().busyPollUs = 200;
+} else if (mode === 'recv' || mode === 'recv-nospin' || mode === 'iter') {
+  // The default ring busy-polls while recv() takes bulk data (RingOptions.bulkBusyPollUs): off here.
+  if (mode === 'recv-nospin') Ring.current({ bulkBusyPollUs: 0 });
   const listener = TcpListener.bind({ host: HOST, port: 0 });
   console.log(`listening on ${HOST}:${listener.address().port}`);
   process.once('SIGTERM', () => process.exit(0));
@@ -65,6 +65,6 @@ if (mode === 'node') {
     await s.close();
   }
 } else {
-  console.error('usage: bulk-peer.js recv|recv-busy|iter|node|node-proxy TARGET_PORT');
+  console.error('usage: bulk-peer.js recv|recv-nospin|iter|node|node-proxy TARGET_PORT');
   process.exit(2);
 }

@@ -558,7 +558,7 @@ const BULK_PER_SAMPLE = 8;
 const BULK_RECV_BUFFER = 128 * 1024;
 
 /**
- * bulk-recv-64m / bulk-recv-64m-busypoll / bulk-recv-64m-iter / proxy-64m:
+ * bulk-recv-64m / bulk-recv-64m-nospin / bulk-recv-64m-iter / proxy-64m:
  * MB/s of 64 MiB over one loopback TCP connection from bench/net/sender.c
  * (on the load CPU), timed from connect to the receiver's close, so every
  * byte was read; a sample is BULK_PER_SAMPLE transfers (total bytes / total
@@ -568,13 +568,14 @@ const BULK_RECV_BUFFER = 128 * 1024;
  *     and the set-up's ceiling: bench/net/sink.c spinning on a non-blocking
  *     recv() (no receiver can take the bytes faster than the sender and the
  *     kernel hand them over);
- *   bulk-recv-64m-busypoll: the same receiver on a ring with busyPollUs 200;
+ *   bulk-recv-64m-nospin: the same receiver without the ring's bulk busy poll
+ *     (RingOptions.bulkBusyPollUs 0), to show what that default buys;
  *   bulk-recv-64m-iter: `for await (const chunk of socket)`;
  *   proxy-64m: sender -> proxy (alone on the server CPU) -> bench/net/sink.c,
  *     examples/proxy.ts (Socket.pipeTo) vs a node:net pipe() proxy.
  */
 async function bulkCases(o: BenchOptions, cpu: ReturnType<typeof cpus>, notes: string[]): Promise<CaseResult[]> {
-  const names = ['bulk-recv-64m', 'bulk-recv-64m-busypoll', 'bulk-recv-64m-iter', 'proxy-64m'];
+  const names = ['bulk-recv-64m', 'bulk-recv-64m-nospin', 'bulk-recv-64m-iter', 'proxy-64m'];
   const sender = buildC('bench/net/sender.c', 'net-sender');
   const sink = buildC('bench/net/sink.c', 'net-sink');
   if (!sender.ok || !sink.ok) {
@@ -638,9 +639,10 @@ async function bulkCases(o: BenchOptions, cpu: ReturnType<typeof cpus>, notes: s
   };
   const kib = BULK_RECV_BUFFER / 1024;
   for (const [name, mode, target, info] of [
-    ['bulk-recv-64m', 'recv', 1.5, `Socket.recv() into one reused ${kib} KiB buffer (bench/net/bulk-peer.ts recv)`],
-    ['bulk-recv-64m-busypoll', 'recv-busy', undefined,
-      `Socket.recv() into one reused ${kib} KiB buffer on a ring with busyPollUs 200 (bench/net/bulk-peer.ts recv-busy); no target: an opt-in that spends the receiver's idle CPU`],
+    ['bulk-recv-64m', 'recv', 1.5,
+      `Socket.recv() into one reused ${kib} KiB buffer, the default ring (bulk busy poll 50 us) (bench/net/bulk-peer.ts recv)`],
+    ['bulk-recv-64m-nospin', 'recv-nospin', undefined,
+      `Socket.recv() into one reused ${kib} KiB buffer on a ring with bulkBusyPollUs 0 (bench/net/bulk-peer.ts recv-nospin); no target`],
     ['bulk-recv-64m-iter', 'iter', undefined, 'for await over the Socket: fresh Buffers, adaptive chunks (bench/net/bulk-peer.ts iter); no target'],
   ] as const) {
     progress(`${name}: starting receivers`);

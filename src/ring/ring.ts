@@ -216,6 +216,8 @@ export interface RingInternals {
   sys(ring: Ring): SyscallBackend;
   /** Keeps the loop alive (on) or not, counted like an operation. */
   hold(ring: Ring, on: boolean): void;
+  /** A socket starts (on) or stops receiving bulk data: RingOptions.bulkBusyPollUs while any does. Calls pair up. */
+  bulkReceive(ring: Ring, on: boolean): void;
 }
 
 let internals: RingInternals | undefined;
@@ -259,6 +261,10 @@ export class Ring {
         return sys;
       },
       hold: (ring, on) => ring.#hold(on),
+      bulkReceive: (ring, on) => {
+        ring.#bulkReceivers += on ? 1 : -1;
+        ring.#applyBusyPoll();
+      },
     };
   }
 
@@ -280,6 +286,12 @@ export class Ring {
   readonly #logger: RingLogger | undefined;
   readonly #id: number;
   #busyPollUs = 0;
+  /** RingOptions.bulkBusyPollUs. */
+  readonly #bulkBusyPollUs: number;
+  /** Sockets receiving bulk data now (bulkReceive); while > 0 the ring busy-polls #bulkBusyPollUs. */
+  #bulkReceivers = 0;
+  /** The busy poll the backend has now (µs). */
+  #appliedBusyPollUs = 0;
   readonly #credEpoch = credentials.epoch;
   #closeError: ((what: string) => Error) | undefined;
   readonly #mailbox: Mailbox;
@@ -347,7 +359,8 @@ export class Ring {
   }
 
   constructor(options: RingOptions = {}) {
-    const { entries, cqEntries, budget, immediateFlush, logger, busyPollUs } = parseRingOptions(options);
+    const { entries, cqEntries, budget, immediateFlush, logger, busyPollUs, bulkBusyPollUs } = parseRingOptions(options);
+    this.#bulkBusyPollUs = bulkBusyPollUs;
     this.#budget = budget;
     this.#immediateFlush = immediateFlush;
 
@@ -440,8 +453,17 @@ export class Ring {
     if (us !== 0 && this.#native.setBusyPoll === undefined) {
       throw invalidArgValue('busyPollUs', us, 'needs a backend with busy poll (the io_uring addon)');
     }
-    this.#native.setBusyPoll?.(this.#h, us);
     this.#busyPollUs = us;
+    this.#applyBusyPoll();
+  }
+
+  /** Gives the backend the busy poll in force: busyPollUs when set, else bulkBusyPollUs while bulk data is received. */
+  #applyBusyPoll(): void {
+    const h = this.#h;
+    const us = this.#busyPollUs !== 0 ? this.#busyPollUs : this.#bulkReceivers > 0 ? this.#bulkBusyPollUs : 0;
+    if (us === this.#appliedBusyPollUs || h === undefined || this.#native.setBusyPoll === undefined) return;
+    this.#native.setBusyPoll(h, us);
+    this.#appliedBusyPollUs = us;
   }
 
   /** Busy polls started and those that found a completion (see busyPollUs). */

@@ -250,6 +250,70 @@ describe('the multishot byte limit: one bulk connection cannot drain the shared 
     });
 });
 
+describe('bulk busy poll (RingOptions.bulkBusyPollUs)', () => {
+  const skip = Ring.current().info.backend === 'io_uring' ? undefined : 'precondition: busy poll needs the io_uring addon';
+
+  /** Receives `bytes` from a child sender with recv() into `size`-byte buffers on `ring`; returns the busy polls started meanwhile, then after the close. */
+  async function spinsWhileReceiving(ring: Ring, size: number, bytes: number): Promise<{ during: number; after: number }> {
+    const l = TcpListener.bind({ ring });
+    try {
+      const sent = sendFromChild(l.address().port, bytes);
+      const s = await deadline(l.accept(), SOON, 'accept');
+      const before = ring.busyPollStats().spins;
+      const buf = Buffer.allocUnsafe(size);
+      let got = 0;
+      await deadline((async () => {
+        for (let n; (n = await s.recv(buf)) > 0;) got += n;
+      })(), BULK_BOUND, 'receive');
+      assert.equal(got, bytes);
+      const during = ring.busyPollStats().spins - before;
+      await s.close();
+      await deadline(sent, SOON, 'sender');
+      // Idle with an operation in flight: a busy poll still on would spin here.
+      const idle = TcpListener.bind({ ring });
+      const c = await Socket.connect(idle.address(), { ring });
+      const peer = await idle.accept();
+      const start = ring.busyPollStats().spins;
+      const waiting = c.recv(Buffer.alloc(16));
+      await sleep(100);
+      const after = ring.busyPollStats().spins - start;
+      peer.destroy();
+      await waiting.catch(() => 0);
+      await c.close();
+      await idle.close();
+      return { during, after };
+    } finally {
+      await l.close();
+    }
+  }
+
+  test('recv() of 64 KiB or more per receive spins while it lasts, not after the close; small receives and 0 do not', { skip },
+    async () => {
+      const on = new Ring();
+      try {
+        const r = await spinsWhileReceiving(on, 128 * 1024, 32 << 20);
+        assert.ok(r.during > 0, `busy polls while bulk data came: ${r.during}`);
+        assert.equal(r.after, 0, 'none once the socket closed');
+        const small = await spinsWhileReceiving(on, 16 * 1024, 8 << 20);
+        assert.equal(small.during, 0, 'receives of 16 KiB are not bulk');
+      } finally {
+        await on.close();
+      }
+      const off = new Ring({ bulkBusyPollUs: 0 });
+      try {
+        assert.equal((await spinsWhileReceiving(off, 128 * 1024, 32 << 20)).during, 0, 'bulkBusyPollUs: 0 turns it off');
+      } finally {
+        await off.close();
+      }
+    });
+
+  test('bad values are refused with a code', () => {
+    assert.throws(() => new Ring({ bulkBusyPollUs: -1 }), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+    assert.throws(() => new Ring({ bulkBusyPollUs: 1.5 }), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+    assert.throws(() => new Ring({ bulkBusyPollUs: '50' as unknown as number }), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+  });
+});
+
 describe('backpressure and the provided-buffer pool', () => {
   test('a consumer that stops reading holds a bounded amount: the sender is stopped by TCP', { skip: socketBuffersSkipReason() }, async () => {
     const l = TcpListener.bind();
