@@ -30,7 +30,7 @@
 import { AbortError, invalidArgType, outOfRange } from '../errors.js';
 import { bufferPool, recvMultishotLimited } from '../ops/socket.js';
 import type { OpOptions } from '../ops/validate.js';
-import { ringInternals, type Ring } from '../ring/ring.js';
+import type { Ring } from '../ring/ring.js';
 
 export interface ReceiveOptions {
   /** Use multishot recv where the kernel has buffer rings (default true). */
@@ -56,45 +56,15 @@ const MULTISHOT_LIMIT = 64 * 1024;
 /** Rings whose kernel refused the multishot limit (before 6.17): their multishots are armed without one. */
 const noMultishotLimit = new WeakSet<Ring>();
 
-/** A receive of at least this many bytes is bulk data: it turns the ring's bulk busy poll on (RingOptions.bulkBusyPollUs). */
-export const BULK_RECEIVE = 64 * 1024;
-
 /**
- * @internal One socket's share of its ring's bulk busy poll (Socket.recv()
- * into the caller's buffer): on from a receive of BULK_RECEIVE bytes or
- * more, off after SMALL_READS smaller ones in a row, at the end of the
- * stream, or when the socket stops receiving. Not the receive pump's: its
- * fresh chunks give the garbage collector work whose helper threads need
- * the CPU a spin would take (iteration measured 0.73x and 0.83x as fast
- * with it, in two runs, on a receiver pinned to one CPU).
+ * A `Socket.recv()` of at least this many bytes is bulk data: it keeps the
+ * ring's bulk busy poll on (RingOptions.bulkBusyPollUs). The receive pump's
+ * chunks do not: they are fresh memory, which keeps the garbage
+ * collector's helper threads busy, and on a receiver pinned to one CPU a
+ * spin took their time (iteration 0.73x and 0.83x as fast with it, in two
+ * runs).
  */
-export class BulkHint {
-  readonly #ring: Ring;
-  #on = false;
-  #small = 0;
-
-  constructor(ring: Ring) {
-    this.#ring = ring;
-  }
-
-  /** A receive brought `n` bytes (0: the end of the stream). */
-  received(n: number): void {
-    if (n >= BULK_RECEIVE) {
-      this.#small = 0;
-      if (!this.#on) {
-        this.#on = true;
-        ringInternals().bulkReceive(this.#ring, true);
-      }
-    } else if (this.#on && (n === 0 || ++this.#small >= SMALL_READS)) this.end();
-  }
-
-  end(): void {
-    if (!this.#on) return;
-    this.#on = false;
-    this.#small = 0;
-    ringInternals().bulkReceive(this.#ring, false);
-  }
-}
+export const BULK_RECEIVE = 64 * 1024;
 
 /** Checks a `chunkSize` option (undefined: the default). */
 export function checkChunkSize(v: unknown, name = 'options.chunkSize'): number {

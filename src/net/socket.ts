@@ -19,7 +19,7 @@ import type { File } from '../fs/file.js';
 import { sysOf, type RecvOptions, type SendOptions } from '../ops/socket.js';
 import { closeOnRing } from '../ops/sync-close.js';
 import { checkOptions, type Callback, type OpOptions } from '../ops/validate.js';
-import { Ring } from '../ring/ring.js';
+import { Ring, ringInternals } from '../ring/ring.js';
 import {
   AF_INET, AF_INET6, AF_UNIX, parseDestination, SocketAddress, type HostPortTarget, type UnixPathTarget,
 } from './address.js';
@@ -31,7 +31,7 @@ import {
 import { markSocket } from './brand.js';
 import { pipeSockets, type PipeOptions, type PipeResult } from './pipe.js';
 import { sendFile, type SendFileOptions } from './sendfile.js';
-import { BulkHint, ChunkIterator, provideReceiverAccess, Receiver, type ReceiveOptions } from './receive.js';
+import { BULK_RECEIVE, ChunkIterator, provideReceiverAccess, Receiver, type ReceiveOptions } from './receive.js';
 import { SocketStream, type SocketStreamOptions } from './stream.js';
 import { WriteQueue } from './write-queue.js';
 
@@ -67,8 +67,6 @@ function receivePending(): Error & { code: string } {
 interface Leftover {
   ring: Ring;
   fd: number;
-  /** recv()'s bulk busy-poll share, once made: ended with the socket. */
-  hint?: BulkHint;
 }
 
 /**
@@ -78,7 +76,6 @@ interface Leftover {
 const leaked = new FinalizationRegistry<Leftover>((left) => {
   process.emitWarning(`Closing socket fd ${left.fd} on garbage collection: a Socket was never closed ` +
     '(call close() or destroy(), e.g. in a finally block, or use await using)', { type: 'Warning', code: 'UK_SOCKET_GC_CLOSE' });
-  left.hint?.end();
   try {
     left.ring.closeFd(left.fd, { ref: false }, () => {});
   } catch {
@@ -173,7 +170,7 @@ export class Socket {
       },
       peerOnThisHost: () => this.#peerOnThisHost(),
     });
-    leaked.register(this, this.#leftover = { ring, fd }, this);
+    leaked.register(this, { ring, fd }, this);
     markSocket(this);
   }
 
@@ -388,21 +385,15 @@ export class Socket {
     if (this.#fd < 0) throw socketClosed('recv');
     if (this.#reading) throw receivePending();
     this.#reading = true;
-    const hint = (this.#leftover.hint ??= new BulkHint(this.#ring));
     try {
       const n = await this.#ring.recv(this.#fd, buffer, options);
-      hint.received(n);
+      if (n >= BULK_RECEIVE) ringInternals().bulkReceived(this.#ring);
       return n;
-    } catch (e) {
-      hint.end();
-      throw e;
     } finally {
       this.#reading = false;
     }
   }
 
-  /** What the GC closes if close() is never called; its `hint` is recv()'s share of the ring's bulk busy poll. */
-  readonly #leftover: Leftover;
 
   /**
    * Yields received chunks (fresh Buffers the caller owns) until the peer
@@ -522,7 +513,6 @@ export class Socket {
     const fd = this.#fd;
     this.#fd = -1;
     leaked.unregister(this);
-    this.#leftover.hint?.end();
     const drained = this.drain();
     this.#closed = (async () => {
       await drained;
@@ -545,7 +535,6 @@ export class Socket {
     if (fd < 0) return;
     this.#fd = -1;
     leaked.unregister(this);
-    this.#leftover.hint?.end();
     this.#destroyed = true;
     this.#writes.destroy();
     const ring = this.#ring;

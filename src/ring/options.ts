@@ -59,13 +59,12 @@ export interface RingOptions {
    */
   busyPollUs?: number;
   /**
-   * Busy poll while bulk data is being received (default 50): as long as a
-   * socket on this ring takes 64 KiB or more per `socket.recv(buffer)` (the
+   * Busy poll while bulk data is being received (default 50): after a
+   * `socket.recv(buffer)` on this ring brings 64 KiB or more (into the
    * caller's own memory), the ring busy-polls this many microseconds, as
    * `busyPollUs` does, so the sender finds the receiver awake instead of
    * having to wake it (on a VM a wake-up is a hypervisor round trip). It
-   * ends after four smaller receives in a row, at the end of the stream, or
-   * when the socket closes. Iteration does not turn it on (its fresh chunks
+   * ends 5 ms after the last such receive. Iteration does not turn it on (its fresh chunks
    * keep the garbage collector's threads busy, and a spin would take their
    * CPU). `busyPollUs`, when set, takes precedence. 0 turns it off;
    * 0..1000000. The io_uring backend only.

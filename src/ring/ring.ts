@@ -71,6 +71,8 @@ const { errno: E } = os.constants;
 const NEG_ECANCELED = -E.ECANCELED;
 const NEG_ETIME = -E.ETIME;
 const NEG_EALREADY = -E.EALREADY;
+/** How long the bulk busy poll lasts after the last bulk receive (RingOptions.bulkBusyPollUs). */
+const BULK_SPIN_MS = 5;
 /** ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK: what an interrupted kernel worker reports. */
 function isInterrupted(res: number): boolean {
   return res === -E.EINTR || res === -512 || res === -513 || res === -514 || res === -516;
@@ -216,8 +218,8 @@ export interface RingInternals {
   sys(ring: Ring): SyscallBackend;
   /** Keeps the loop alive (on) or not, counted like an operation. */
   hold(ring: Ring, on: boolean): void;
-  /** A socket starts (on) or stops receiving bulk data: RingOptions.bulkBusyPollUs while any does. Calls pair up. */
-  bulkReceive(ring: Ring, on: boolean): void;
+  /** A socket received bulk data: RingOptions.bulkBusyPollUs applies until BULK_SPIN_MS after the last such receive. */
+  bulkReceived(ring: Ring): void;
 }
 
 let internals: RingInternals | undefined;
@@ -261,10 +263,7 @@ export class Ring {
         return sys;
       },
       hold: (ring, on) => ring.#hold(on),
-      bulkReceive: (ring, on) => {
-        ring.#bulkReceivers += on ? 1 : -1;
-        ring.#applyBusyPoll();
-      },
+      bulkReceived: (ring) => ring.#bulkReceived(),
     };
   }
 
@@ -288,8 +287,10 @@ export class Ring {
   #busyPollUs = 0;
   /** RingOptions.bulkBusyPollUs. */
   readonly #bulkBusyPollUs: number;
-  /** Sockets receiving bulk data now (bulkReceive); while > 0 the ring busy-polls #bulkBusyPollUs. */
-  #bulkReceivers = 0;
+  /** The bulk busy poll is on (#bulkReceived), until #bulkUntil (performance.now() ms). */
+  #bulkOn = false;
+  #bulkUntil = 0;
+  #bulkTimer: ReturnType<typeof setTimeout> | undefined;
   /** The busy poll the backend has now (µs). */
   #appliedBusyPollUs = 0;
   readonly #credEpoch = credentials.epoch;
@@ -460,11 +461,41 @@ export class Ring {
   /** Gives the backend the busy poll in force: busyPollUs when set, else bulkBusyPollUs while bulk data is received. */
   #applyBusyPoll(): void {
     const h = this.#h;
-    const us = this.#busyPollUs !== 0 ? this.#busyPollUs : this.#bulkReceivers > 0 ? this.#bulkBusyPollUs : 0;
+    const us = this.#busyPollUs !== 0 ? this.#busyPollUs : this.#bulkOn ? this.#bulkBusyPollUs : 0;
     if (us === this.#appliedBusyPollUs || h === undefined || this.#native.setBusyPoll === undefined) return;
     this.#native.setBusyPoll(h, us);
     this.#appliedBusyPollUs = us;
   }
+
+  /**
+   * A receive brought bulk data (net/socket.ts recv()): the ring busy-polls
+   * bulkBusyPollUs until BULK_SPIN_MS pass without another. A window, not
+   * a per-socket on/off: nothing to pair up or leak, and a peer that sends
+   * one burst and then idles keeps the spin for milliseconds, not for as
+   * long as its connection stays open.
+   */
+  #bulkReceived(): void {
+    if (this.#bulkBusyPollUs === 0) return;
+    this.#bulkUntil = performance.now() + BULK_SPIN_MS;
+    if (this.#bulkOn) return;
+    this.#bulkOn = true;
+    this.#applyBusyPoll();
+    this.#armBulkTimer(BULK_SPIN_MS);
+  }
+
+  #armBulkTimer(ms: number): void {
+    this.#bulkTimer = setTimeout(this.#bulkCheck, ms);
+    this.#bulkTimer.unref();
+  }
+
+  /** The bulk window's timer: extended while bulk receives keep coming, else the spin ends. */
+  readonly #bulkCheck = (): void => {
+    this.#bulkTimer = undefined;
+    const left = this.#bulkUntil - performance.now();
+    if (left > 0 && this.#h !== undefined) return this.#armBulkTimer(Math.ceil(left));
+    this.#bulkOn = false;
+    this.#applyBusyPoll();
+  };
 
   /** Busy polls started and those that found a completion (see busyPollUs). */
   busyPollStats(): { spins: number; hits: number } {
@@ -604,6 +635,7 @@ export class Ring {
       this.#closeResolve = resolve;
     });
     const reason = new RingClosedError('the operation');
+    clearTimeout(this.#bulkTimer);
     this.#mailbox.close();
     this.#updateRef();
     for (let slot = 0; slot < this.#cap; slot++) {

@@ -269,6 +269,7 @@ describe('bulk busy poll (RingOptions.bulkBusyPollUs)', () => {
       const during = ring.busyPollStats().spins - before;
       await s.close();
       await deadline(sent, SOON, 'sender');
+      await sleep(50); // the bulk window (5 ms after the last bulk receive) is over
       // Idle with an operation in flight: a busy poll still on would spin here.
       const idle = TcpListener.bind({ ring });
       const c = await Socket.connect(idle.address(), { ring });
@@ -287,7 +288,7 @@ describe('bulk busy poll (RingOptions.bulkBusyPollUs)', () => {
     }
   }
 
-  test('recv() of 64 KiB or more per receive spins while it lasts, not after the close; small receives and 0 do not', { skip },
+  test('recv() of 64 KiB or more per receive spins while it lasts, not after; small receives and 0 do not', { skip },
     async () => {
       const on = new Ring();
       try {
@@ -304,6 +305,32 @@ describe('bulk busy poll (RingOptions.bulkBusyPollUs)', () => {
         assert.equal((await spinsWhileReceiving(off, 128 * 1024, 32 << 20)).during, 0, 'bulkBusyPollUs: 0 turns it off');
       } finally {
         await off.close();
+      }
+    });
+
+  test('a peer that sends one burst and then idles with the connection open stops the spin within milliseconds', { skip },
+    async () => {
+      const ring = new Ring();
+      const l = TcpListener.bind({ ring });
+      try {
+        const aP = l.accept();
+        const c = await Socket.connect(l.address(), { ring });
+        const s = await aP;
+        await c.write(Buffer.alloc(1 << 20, 3));
+        const buf = Buffer.allocUnsafe(128 * 1024);
+        let got = 0;
+        while (got < 1 << 20) got += await s.recv(buf);
+        const waiting = s.recv(buf); // pending: the peer now idles, the connection stays open
+        await sleep(50);
+        const start = ring.busyPollStats().spins;
+        await sleep(150);
+        assert.equal(ring.busyPollStats().spins - start, 0, 'no spin while the bulk peer idles');
+        c.destroy();
+        await waiting.catch(() => 0);
+        await s.close();
+      } finally {
+        await l.close();
+        await ring.close();
       }
     });
 
