@@ -497,6 +497,11 @@ export class Ring {
     this.#applyBusyPoll();
   };
 
+  /** RingOptions.bulkBusyPollUs: the busy poll (µs) while a socket's recv() takes bulk data; 0 = off. */
+  get bulkBusyPollUs(): number {
+    return this.#bulkBusyPollUs;
+  }
+
   /** Busy polls started and those that found a completion (see busyPollUs). */
   busyPollStats(): { spins: number; hits: number } {
     const h = this.#h;

@@ -31,6 +31,7 @@ const ring = Ring.current({
   ...(input.backend !== undefined ? { backend: input.backend } : {}),
   ...(input.ring.attachWq && input.parentRing !== null ? { attachWq: input.parentRing } : {}),
   ...(input.ring.busyPollUs !== 0 ? { busyPollUs: input.ring.busyPollUs } : {}),
+  ...(input.ring.bulkBusyPollUs !== undefined ? { bulkBusyPollUs: input.ring.bulkBusyPollUs } : {}),
   ...(input.ring.maxIoWorkers !== undefined ? { maxIoWorkers: input.ring.maxIoWorkers } : {}),
   ...(input.ring.entries !== undefined ? { entries: input.ring.entries } : {}),
 });

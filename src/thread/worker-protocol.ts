@@ -14,8 +14,8 @@ export interface EntryData {
   /** CPU to pin to, or -1. */
   cpu: number;
   /** Options for this worker's ring (validated by startWorkers). */
-  ring: { attachWq: boolean; busyPollUs: number; maxIoWorkers: { bounded?: number; unbounded?: number } | undefined;
-    entries: number | undefined };
+  ring: { attachWq: boolean; busyPollUs: number; bulkBusyPollUs: number | undefined;
+    maxIoWorkers: { bounded?: number; unbounded?: number } | undefined; entries: number | undefined };
   /**
    * The backend of the parent thread's ring when it is 'io_uring' or
    * 'portable': the worker's ring runs on the same one, so that ring messages

@@ -77,6 +77,8 @@ export interface WorkerRingOptions {
   attachWq?: boolean;
   /** RingOptions.busyPollUs for each worker's ring (default 0: no busy poll). */
   busyPollUs?: number;
+  /** RingOptions.bulkBusyPollUs for each worker's ring (default 50; 0: no busy poll while recv() takes bulk data). */
+  bulkBusyPollUs?: number;
   /**
    * RingOptions.maxIoWorkers for each worker's ring: caps on the kernel's
    * io-wq threads per worker (default: bounded = the kernel's, unbounded = 64).
@@ -178,11 +180,12 @@ export function allowedCpus(): number[] {
 }
 
 function workerRingOptions(o: unknown): EntryData['ring'] {
-  if (o === undefined) return { attachWq: false, busyPollUs: 0, maxIoWorkers: undefined, entries: undefined };
+  if (o === undefined) return { attachWq: false, busyPollUs: 0, bulkBusyPollUs: undefined, maxIoWorkers: undefined, entries: undefined };
   if (o === null || typeof o !== 'object') throw invalidArgType('options.ring', 'of type object', o);
-  const { attachWq = false, busyPollUs = 0, maxIoWorkers, entries } = o as WorkerRingOptions;
+  const { attachWq = false, busyPollUs = 0, bulkBusyPollUs, maxIoWorkers, entries } = o as WorkerRingOptions;
   if (typeof attachWq !== 'boolean') throw invalidArgType('options.ring.attachWq', 'of type boolean', attachWq);
   checkBusyPoll(busyPollUs, 'options.ring.busyPollUs');
+  if (bulkBusyPollUs !== undefined) checkBusyPoll(bulkBusyPollUs, 'options.ring.bulkBusyPollUs');
   if (maxIoWorkers !== undefined) checkMaxIoWorkers(maxIoWorkers, 'options.ring.maxIoWorkers');
   if (entries !== undefined) {
     if (typeof entries !== 'number') throw invalidArgType('options.ring.entries', 'of type number', entries);
@@ -190,7 +193,8 @@ function workerRingOptions(o: unknown): EntryData['ring'] {
       throw outOfRange('options.ring.entries', '>= 1 && <= 32768', entries);
     }
   }
-  return { attachWq, busyPollUs, maxIoWorkers: maxIoWorkers === undefined ? undefined : { ...maxIoWorkers }, entries };
+  return { attachWq, busyPollUs, bulkBusyPollUs, maxIoWorkers: maxIoWorkers === undefined ? undefined : { ...maxIoWorkers },
+    entries };
 }
 
 function moduleUrl(m: unknown): string {

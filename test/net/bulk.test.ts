@@ -334,7 +334,11 @@ describe('bulk busy poll (RingOptions.bulkBusyPollUs)', () => {
       }
     });
 
-  test('bad values are refused with a code', () => {
+  test('bad values are refused with a code; the value is readable', async () => {
+    const r = new Ring({ bulkBusyPollUs: 7 });
+    assert.equal(r.bulkBusyPollUs, 7);
+    await r.close();
+    assert.equal(Ring.current().bulkBusyPollUs, 50, 'the default');
     assert.throws(() => new Ring({ bulkBusyPollUs: -1 }), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
     assert.throws(() => new Ring({ bulkBusyPollUs: 1.5 }), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
     assert.throws(() => new Ring({ bulkBusyPollUs: '50' as unknown as number }), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });

@@ -17,7 +17,7 @@ describe('startWorkers: ring handles per worker', () => {
   test('the parent sends to each worker\'s ring and each answers', async () => {
     const ring = Ring.current();
     const count = 3;
-    const workers = startWorkers({ module: FIXTURE, count, pin: false, ring: { maxIoWorkers: { unbounded: 4 }, entries: 8 } });
+    const workers = startWorkers({ module: FIXTURE, count, pin: false, ring: { maxIoWorkers: { unbounded: 4 }, entries: 8, bulkBusyPollUs: 7 } });
     try {
       const got: RingMessage[] = [];
       const it = ring.messages();
@@ -40,13 +40,14 @@ describe('startWorkers: ring handles per worker', () => {
       }
       assert.equal(new Set(handles.map((h) => h!.id)).size, count, 'distinct rings');
       for (let i = 0; i < count; i++) await ring.sendMessage(handles[i]!, { tag: 7, value: i + 1 });
-      await deadline(collect(3 * count), 60_000, 'answers');
+      await deadline(collect(4 * count), 60_000, 'answers');
       await it.return?.();
       const caps = got.filter((m) => m.tag === 1).map((m) => m.value);
       // io-wq worker caps exist only on io_uring; the portable backend reports -1 (none).
       if (ioUringSkipReason() === undefined) assert.deepEqual(caps, [4, 4, 4], 'each worker ring has maxIoWorkers.unbounded = 4');
       else assert.deepEqual(caps, [-1, -1, -1], 'no io-wq worker caps on the portable backend');
       assert.deepEqual(got.filter((m) => m.tag === 2).map((m) => m.value), [8, 8, 8], 'each worker ring has 8 SQ entries');
+      assert.deepEqual(got.filter((m) => m.tag === 3).map((m) => m.value), [7, 7, 7], 'each worker ring has bulkBusyPollUs 7');
       const answers = got.filter((m) => m.tag === 7).map((m) => m.value).sort((a, b) => a - b);
       assert.deepEqual(answers, [10, 21, 32], 'worker i answered value (i + 1) * 10 + i');
     } finally {
@@ -55,7 +56,11 @@ describe('startWorkers: ring handles per worker', () => {
     await workers.join();
   });
 
-  test('startWorkers validates ring.maxIoWorkers and ring.entries before starting anything', () => {
+  test('startWorkers validates ring.maxIoWorkers, ring.entries and ring.bulkBusyPollUs before starting anything', () => {
+    assert.throws(() => startWorkers({ module: FIXTURE, count: 1, ring: { bulkBusyPollUs: -1 } }),
+      { code: 'ERR_OUT_OF_RANGE', name: 'RangeError' });
+    assert.throws(() => startWorkers({ module: FIXTURE, count: 1, ring: { bulkBusyPollUs: '5' as unknown as number } }),
+      { code: 'ERR_INVALID_ARG_TYPE' });
     assert.throws(() => startWorkers({ module: FIXTURE, count: 1, ring: { maxIoWorkers: { unbounded: 0 } } }),
       { code: 'ERR_OUT_OF_RANGE', name: 'RangeError' });
     assert.throws(() => startWorkers({ module: FIXTURE, count: 1, ring: { maxIoWorkers: 'x' as unknown as object } }),
