@@ -47,9 +47,9 @@ const SMALL_READS = 4;
 /**
  * Bytes one arm of the multishot may take (IORING_RECV_MSHOT_LIM, Linux
  * 6.17+): without a limit the kernel fills every free buffer of the ring's
- * shared pool from a fast sender before the first CQE is seen (8 MiB of
- * 16 KiB copies per bulk connection, and the pool dry for every other
- * socket of the thread). After the limit the multishot ends with its last
+ * shared pool from a fast sender before the first CQE is seen (6 MiB of
+ * 16 KiB copies measured for one bulk connection, and the pool dry for
+ * every other socket of the thread). After the limit the multishot ends with its last
  * buffer and is armed again, or bulk one-shot receives follow.
  */
 const MULTISHOT_LIMIT = 64 * 1024;

@@ -394,7 +394,6 @@ export class Socket {
     }
   }
 
-
   /**
    * Yields received chunks (fresh Buffers the caller owns) until the peer
    * closes (then ends). See receive.ts for how: multishot recv into the
