@@ -67,7 +67,8 @@ export interface RingOptions {
    * ends 5 ms after the last such receive. Iteration does not turn it on (its fresh chunks
    * keep the garbage collector's threads busy, and a spin would take their
    * CPU). `busyPollUs`, when set, takes precedence. 0 turns it off;
-   * 0..1000000. The io_uring backend only.
+   * 0..1000000; also settable as `ring.bulkBusyPollUs`. The io_uring
+   * backend only (accepted, with no effect, elsewhere).
    */
   bulkBusyPollUs?: number;
   /**

@@ -285,8 +285,8 @@ export class Ring {
   readonly #logger: RingLogger | undefined;
   readonly #id: number;
   #busyPollUs = 0;
-  /** RingOptions.bulkBusyPollUs. */
-  readonly #bulkBusyPollUs: number;
+  /** RingOptions.bulkBusyPollUs (also settable as ring.bulkBusyPollUs). */
+  #bulkBusyPollUs: number;
   /** The bulk busy poll is on (#bulkReceived), until #bulkUntil (performance.now() ms). */
   #bulkOn = false;
   #bulkUntil = 0;
@@ -500,6 +500,13 @@ export class Ring {
   /** RingOptions.bulkBusyPollUs: the busy poll (µs) while a socket's recv() takes bulk data; 0 = off. */
   get bulkBusyPollUs(): number {
     return this.#bulkBusyPollUs;
+  }
+
+  set bulkBusyPollUs(us: number) {
+    checkBusyPoll(us, 'bulkBusyPollUs');
+    if (this.#h === undefined) throw new RingClosedError('bulkBusyPollUs');
+    this.#bulkBusyPollUs = us;
+    this.#applyBusyPoll();
   }
 
   /** Busy polls started and those that found a completion (see busyPollUs). */

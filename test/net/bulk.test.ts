@@ -303,6 +303,8 @@ describe('bulk busy poll (RingOptions.bulkBusyPollUs)', () => {
       const off = new Ring({ bulkBusyPollUs: 0 });
       try {
         assert.equal((await spinsWhileReceiving(off, 128 * 1024, 32 << 20)).during, 0, 'bulkBusyPollUs: 0 turns it off');
+        off.bulkBusyPollUs = 50;
+        assert.ok((await spinsWhileReceiving(off, 128 * 1024, 32 << 20)).during > 0, 'and ring.bulkBusyPollUs turns it on');
       } finally {
         await off.close();
       }
@@ -337,7 +339,11 @@ describe('bulk busy poll (RingOptions.bulkBusyPollUs)', () => {
   test('bad values are refused with a code; the value is readable', async () => {
     const r = new Ring({ bulkBusyPollUs: 7 });
     assert.equal(r.bulkBusyPollUs, 7);
+    r.bulkBusyPollUs = 0;
+    assert.equal(r.bulkBusyPollUs, 0);
+    assert.throws(() => (r.bulkBusyPollUs = -5), { code: 'ERR_OUT_OF_RANGE' });
     await r.close();
+    assert.throws(() => (r.bulkBusyPollUs = 5), { code: 'ERR_RING_CLOSED' });
     assert.equal(Ring.current().bulkBusyPollUs, 50, 'the default');
     assert.throws(() => new Ring({ bulkBusyPollUs: -1 }), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
     assert.throws(() => new Ring({ bulkBusyPollUs: 1.5 }), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
