@@ -11,7 +11,7 @@ import { ringInternals, type OpExtra, type Ring } from '../ring/ring.js';
 import { IORING_OP, OP } from './table.js';
 import type { SyscallBackend } from '../backend/backend.js';
 import { checkView, MAX_RW, splitArgs } from './args.js';
-import { providedBufferRing } from '../buffer/provided-buffer-ring.js';
+import { providedBufferRing, type ProvidedBufferRing } from '../buffer/provided-buffer-ring.js';
 import { checkCallback, checkFd, checkOptions, checkUint32, type Callback, type OpOptions } from './validate.js';
 
 export interface SendOptions extends OpOptions {
@@ -197,14 +197,18 @@ export function recvMultishot(this: Ring, fd: number, options?: RecvOptions,
   if (pool === null) return null;
   // Backpressure at the source: past ~1 MiB unread the multishot is stopped
   // (the kernel keeps the rest in the socket buffer) until the reader drains.
-  if (callback !== undefined) {
-    return ringInternals().multishot<Buffer>(this, OP.recvMultishot!, DescOp.RECV_MULTI, fd, flagsOf(opts), pool.bgid, opts,
-      undefined, callback, { pin: [this, pool] });
-  }
+  if (callback !== undefined) return armRecvMulti(this, pool, fd, flagsOf(opts), opts, undefined, callback);
   const it = new MultishotIterator<Buffer>(undefined, Math.max(1, Math.floor((1 << 20) / pool.size)));
-  ringInternals().multishot(this, OP.recvMultishot!, DescOp.RECV_MULTI, fd, flagsOf(opts), pool.bgid, opts, it, undefined,
-    { pin: [this, pool] });
+  armRecvMulti(this, pool, fd, flagsOf(opts), opts, it, undefined);
   return it;
+}
+
+/** Arms a multishot recv into `pool`: chunks to `it` or `callback`; `limit` > 0 ends it after that many bytes. */
+function armRecvMulti(ring: Ring, pool: ProvidedBufferRing, fd: number, flags: number, opts: OpOptions | undefined,
+  it: MultishotIterator<Buffer> | undefined, callback: ((err: Error | null, chunk?: Buffer, more?: boolean) => void) | undefined,
+  limit = 0): { cancel(): void } {
+  return ringInternals().multishot<Buffer>(ring, OP.recvMultishot!, DescOp.RECV_MULTI, fd, flags, pool.bgid, opts, it,
+    callback, { pin: [ring, pool], arg2: limit });
 }
 
 /**
@@ -220,9 +224,7 @@ export function recvMultishot(this: Ring, fd: number, options?: RecvOptions,
 export function recvMultishotLimited(ring: Ring, fd: number, opts: OpOptions, limit: number,
   callback: (err: Error | null, chunk?: Buffer, more?: boolean) => void): { cancel(): void } | null {
   const pool = providedBufferRing(ring);
-  if (pool === null) return null;
-  return ringInternals().multishot<Buffer>(ring, OP.recvMultishot!, DescOp.RECV_MULTI, fd, 0, pool.bgid, opts,
-    undefined, callback, { pin: [ring, pool], arg2: limit });
+  return pool === null ? null : armRecvMulti(ring, pool, fd, 0, opts, undefined, callback, limit);
 }
 
 export function sendmsg(this: Ring, fd: number, data: ArrayBufferView, sockaddr: Buffer | null,

@@ -64,7 +64,7 @@ export interface RingOptions {
    * caller's own memory), the ring busy-polls this many microseconds, as
    * `busyPollUs` does, so the sender finds the receiver awake instead of
    * having to wake it (on a VM a wake-up is a hypervisor round trip). It
-   * ends 5 ms after the last such receive. Iteration does not turn it on (its fresh chunks
+   * ends 5 to 10 ms after the last such receive. Iteration does not turn it on (its fresh chunks
    * keep the garbage collector's threads busy, and a spin would take their
    * CPU). `busyPollUs`, when set, takes precedence. 0 turns it off;
    * 0..1000000; also settable as `ring.bulkBusyPollUs`. The io_uring

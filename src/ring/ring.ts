@@ -71,7 +71,7 @@ const { errno: E } = os.constants;
 const NEG_ECANCELED = -E.ECANCELED;
 const NEG_ETIME = -E.ETIME;
 const NEG_EALREADY = -E.EALREADY;
-/** How long the bulk busy poll lasts after the last bulk receive (RingOptions.bulkBusyPollUs). */
+/** The tick of the bulk busy poll's window: it ends at the first tick with no bulk receive since the one before. */
 const BULK_SPIN_MS = 5;
 /** ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK: what an interrupted kernel worker reports. */
 function isInterrupted(res: number): boolean {
@@ -218,7 +218,7 @@ export interface RingInternals {
   sys(ring: Ring): SyscallBackend;
   /** Keeps the loop alive (on) or not, counted like an operation. */
   hold(ring: Ring, on: boolean): void;
-  /** A socket received bulk data: RingOptions.bulkBusyPollUs applies until BULK_SPIN_MS after the last such receive. */
+  /** A socket received bulk data: RingOptions.bulkBusyPollUs applies until a BULK_SPIN_MS tick sees none since the last. */
   bulkReceived(ring: Ring): void;
 }
 
@@ -287,9 +287,9 @@ export class Ring {
   #busyPollUs = 0;
   /** RingOptions.bulkBusyPollUs (also settable as ring.bulkBusyPollUs). */
   #bulkBusyPollUs: number;
-  /** The bulk busy poll is on (#bulkReceived), until #bulkUntil (performance.now() ms). */
+  /** The bulk busy poll is on (#bulkReceived); a bulk receive came since the window's timer last looked. */
   #bulkOn = false;
-  #bulkUntil = 0;
+  #bulkSeen = false;
   #bulkTimer: ReturnType<typeof setTimeout> | undefined;
   /** The busy poll the backend has now (µs). */
   #appliedBusyPollUs = 0;
@@ -469,30 +469,36 @@ export class Ring {
 
   /**
    * A receive brought bulk data (net/socket.ts recv()): the ring busy-polls
-   * bulkBusyPollUs until BULK_SPIN_MS pass without another. A window, not
+   * bulkBusyPollUs until a BULK_SPIN_MS tick of its timer finds no new one
+   * (so 1 to 2 ticks after the last; no clock read per receive). A window, not
    * a per-socket on/off: nothing to pair up or leak, and a peer that sends
    * one burst and then idles keeps the spin for milliseconds, not for as
    * long as its connection stays open.
    */
   #bulkReceived(): void {
+    if (this.#bulkOn) {
+      this.#bulkSeen = true;
+      return;
+    }
     if (this.#bulkBusyPollUs === 0) return;
-    this.#bulkUntil = performance.now() + BULK_SPIN_MS;
-    if (this.#bulkOn) return;
     this.#bulkOn = true;
     this.#applyBusyPoll();
-    this.#armBulkTimer(BULK_SPIN_MS);
+    this.#armBulkTimer();
   }
 
-  #armBulkTimer(ms: number): void {
-    this.#bulkTimer = setTimeout(this.#bulkCheck, ms);
+  #armBulkTimer(): void {
+    this.#bulkTimer = setTimeout(this.#bulkTick, BULK_SPIN_MS);
     this.#bulkTimer.unref();
   }
 
-  /** The bulk window's timer: extended while bulk receives keep coming, else the spin ends. */
-  readonly #bulkCheck = (): void => {
+  /** The bulk window's tick: another window while bulk receives keep coming, else the spin ends. */
+  readonly #bulkTick = (): void => {
     this.#bulkTimer = undefined;
-    const left = this.#bulkUntil - performance.now();
-    if (left > 0 && this.#h !== undefined) return this.#armBulkTimer(Math.ceil(left));
+    if (this.#bulkSeen && this.#h !== undefined) {
+      this.#bulkSeen = false;
+      return this.#armBulkTimer();
+    }
+    this.#bulkSeen = false;
     this.#bulkOn = false;
     this.#applyBusyPoll();
   };

@@ -14,11 +14,10 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 
-import os from 'node:os';
-
 import { nativeBinding, Ring, Socket, TcpListener } from '../../src/index.js';
 import type { Backend } from '../../src/backend/backend.js';
 import { DescOp, Rec } from '../../src/backend/protocol.js';
+import { requireKernel } from '../../src/ops/core.js';
 import { bufferPool } from '../../src/ops/socket.js';
 import { deadline, rejectionOf, sleep } from '../helpers/net-util.js';
 import { socketBuffersSkipReason } from '../portable/socket-buffers.js';
@@ -135,9 +134,12 @@ describe('Socket.pipeTo', () => {
 function multishotLimitSkipReason(ring: Ring): string | undefined {
   if (ring.info.backend !== 'io_uring') return undefined; // the portable backend implements the limit itself
   if (bufferPool(ring) === null) return 'precondition: no provided-buffer rings (multishot recv) on this kernel';
-  const [major = 0, minor = 0] = os.release().split('.').map((x) => parseInt(x, 10));
-  return major > 6 || (major === 6 && minor >= 17) ? undefined
-    : `precondition: IORING_RECV_MSHOT_LIM needs Linux 6.17 (this is ${os.release()})`;
+  try {
+    requireKernel('a limited multishot recv', 'IORING_RECV_MSHOT_LIM', 6, 17);
+    return undefined;
+  } catch (e) {
+    return `precondition: ${(e as Error).message}`;
+  }
 }
 
 /**
