@@ -31,6 +31,12 @@ export const PEERS = {
   'aarch64-linux-gnu-gcc': {
     env: 'UK_AARCH64_CC', commands: ['aarch64-linux-gnu-gcc'], paths: [], apt: 'gcc-aarch64-linux-gnu', tests: ['package/'],
   },
+  // The arm64 C library headers the cross compiler builds against (with --no-install-recommends,
+  // gcc-aarch64-linux-gnu does not bring them).
+  'aarch64-libc-dev': {
+    env: 'UK_AARCH64_SYSROOT', commands: [], paths: ['/usr/aarch64-linux-gnu'], apt: 'libc6-dev-arm64-cross',
+    tests: ['package/'], files: ['include/bits/libc-header-start.h'],
+  },
   'musl-gcc': { env: 'UK_MUSL_CC', commands: ['musl-gcc'], paths: [], apt: 'musl-tools', tests: ['package/'] },
   // The arm64 C and C++ runtime for running arm64 Node under qemu-user (qemu-aarch64-static -L /usr/aarch64-linux-gnu).
   'aarch64-runtime': {

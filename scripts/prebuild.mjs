@@ -5,7 +5,7 @@
 //
 //   prebuilds/linux-x64/uringkit.napi.glibc.node    the host compiler
 //   prebuilds/linux-x64/uringkit.napi.musl.node     musl-gcc (Debian: musl-tools)
-//   prebuilds/linux-arm64/uringkit.napi.glibc.node  aarch64-linux-gnu-gcc (Debian: gcc-aarch64-linux-gnu)
+//   prebuilds/linux-arm64/uringkit.napi.glibc.node  aarch64-linux-gnu-gcc (Debian: gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 //
 // Offline: node-gyp gets the running Node's own headers through
 // npm_config_nodedir (see build-native.mjs), never a download; N-API headers

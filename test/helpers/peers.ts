@@ -12,7 +12,8 @@ import { pathToFileURL } from 'node:url';
 
 import { REPO_ROOT } from './child.js';
 
-export type PeerName = 'openssl' | 'chromium' | 'qemu-aarch64-static' | 'aarch64-linux-gnu-gcc' | 'musl-gcc' | 'aarch64-runtime';
+export type PeerName = 'openssl' | 'chromium' | 'qemu-aarch64-static' | 'aarch64-linux-gnu-gcc' | 'aarch64-libc-dev' | 'musl-gcc'
+  | 'aarch64-runtime';
 
 interface PeersModule {
   provide(names: PeerName[]): { found: Partial<Record<PeerName, string>>; missing: PeerName[]; message: string | undefined };
